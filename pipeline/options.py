@@ -1,0 +1,130 @@
+"""Pipeline options of each job, and strict parsing of a job's command line.
+
+Each job has one ``PipelineOptions`` subclass holding its own flags. Runner,
+project, region and temp locations come only from the command line, as Beam's
+standard options, so the same code runs on DirectRunner, Dataflow and Flink.
+"""
+
+import argparse
+from typing import List, Sequence, Tuple, Type
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms import features
+
+BEAM_OPTIONS_HELP = """\
+Any Beam pipeline option may follow, for example:
+  --runner=DirectRunner (default) | DataflowRunner | FlinkRunner
+  --direct_running_mode=multi_processing --direct_num_workers=2
+  --project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py (Dataflow)
+  --flink_master=HOST:PORT --environment_type=LOOPBACK|DOCKER|EXTERNAL (Flink)
+"""
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1')
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text} is not a positive integer')
+    return value
+
+
+def _add_input_args(parser) -> None:
+    parser.add_argument(
+        '--input', action='append', metavar='PATH',
+        help='A Kaggle-layout CSV file (header review,sentiment; a glob is fine) or an '
+             'aclImdb split folder holding pos/ and neg/ (e.g. aclImdb/train). Repeat for several.')
+    parser.add_argument('--output', metavar='DIR',
+                        help='Output folder; replaced only when the job succeeds.')
+    parser.add_argument(
+        '--max-review-chars', type=_positive_int, default=features.DEFAULT_MAX_REVIEW_CHARS,
+        help='Reject reviews longer than this many characters (default %(default)s).')
+    parser.add_argument(
+        '--max-reject-fraction', type=_fraction, default=features.DEFAULT_MAX_REJECT_FRACTION,
+        help='Fail (exit 3, after writing everything) when more than this share of the '
+             'records is rejected (default %(default)s).')
+
+
+class PreprocessOptions(PipelineOptions):
+    """Flags of the preprocess job."""
+
+    # Checked by parse_job_args: Beam parses every options class for every
+    # pipeline, so argparse's own required=True would break the other jobs.
+    REQUIRED = ('input', 'output')
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        _add_input_args(parser)
+        parser.add_argument(
+            '--eval-fraction', type=_fraction, default=features.DEFAULT_EVAL_FRACTION,
+            help='Share of reviews in the eval split, chosen by a hash of the normalized '
+                 'text (default %(default)s).')
+        parser.add_argument(
+            '--max-tokens', type=_positive_int, default=features.DEFAULT_MAX_TOKENS,
+            help='Length of each token-id sequence; shorter reviews are padded with 0 '
+                 '(default %(default)s).')
+        parser.add_argument(
+            '--truncate', choices=[features.TRUNCATE_KEEP_START, features.TRUNCATE_KEEP_END],
+            default=features.TRUNCATE_KEEP_START,
+            help='Which part of a long review to keep (default %(default)s).')
+        parser.add_argument(
+            '--vocab-size', type=_positive_int, default=features.DEFAULT_VOCAB_TOP_K,
+            help='Keep at most this many most frequent tokens (default %(default)s).')
+        parser.add_argument(
+            '--min-frequency', type=_positive_int, default=features.DEFAULT_FREQUENCY_THRESHOLD,
+            help='Drop tokens seen fewer times than this in the train split (default %(default)s).')
+        parser.add_argument(
+            '--oov-buckets', type=_positive_int, default=features.DEFAULT_NUM_OOV_BUCKETS,
+            help='Hash buckets for out-of-vocabulary tokens (default %(default)s).')
+        _add_bool(parser, 'keep-marks', True, "'!' and '?' become tokens of their own")
+        _add_bool(parser, 'remove-stopwords', False,
+                  'drop English stop words (negations such as not/no/never are kept)')
+        _add_bool(parser, 'lemmatize', False,
+                  "map words to lemmas with simplemma's English dictionary")
+
+
+def _add_bool(parser, name: str, default: bool, text: str) -> None:
+    dest = name.replace('-', '_')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(f'--{name}', dest=dest, action='store_true',
+                       help=f'{text[0].upper()}{text[1:]}' + (' (default).' if default else '.'))
+    group.add_argument(f'--no-{name}', dest=dest, action='store_false',
+                       help='Do not.' + (' (default)' if not default else ''))
+    parser.set_defaults(**{dest: default})
+
+
+def parse_job_args(prog: str, description: str, options_cls: Type[PipelineOptions],
+                   argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
+    """Parses the job's flags; the rest must be Beam pipeline options.
+
+    Returns (job flags, Beam args). An unknown flag is a usage error (exit 2)
+    rather than Beam's warning, so a typo never silently falls back to a default.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=BEAM_OPTIONS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    options_cls._add_argparse_args(parser)
+    job_args, rest = parser.parse_known_args(list(argv))
+    for name in getattr(options_cls, 'REQUIRED', ()):
+        if getattr(job_args, name) is None:
+            parser.error(f'the following arguments are required: --{name}')
+    unknown = _unknown_beam_args(rest)
+    if unknown:
+        parser.error(f'unrecognized arguments: {" ".join(unknown)}')
+    return job_args, rest
+
+
+def _unknown_beam_args(args: List[str]) -> List[str]:
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False,
+                                     conflict_handler='resolve')
+    parser.add_value_provider_argument = parser.add_argument  # what Beam's parser adds
+    for cls in PipelineOptions.__subclasses__():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(args)
+    return unknown

@@ -1,0 +1,115 @@
+"""Job outputs: staged writing, atomic publishing, and the manifest.
+
+A job writes into ``<output>.partial-<id>`` and publishes by renaming it over
+``<output>`` only at the end, so a failed or interrupted run never leaves a
+half-written result that looks complete. The manifest is written last.
+"""
+
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import uuid
+from importlib import metadata
+from typing import Dict, Iterable, List
+
+from apache_beam.io.filesystems import FileSystems
+
+_PACKAGES = ('imdb-sentiment', 'apache-beam', 'tensorflow', 'tensorflow-transform',
+             'tfx-bsl', 'keras', 'numpy', 'pandas', 'scikit-learn')
+_LOG = logging.getLogger(__name__)
+
+
+def versions() -> Dict[str, str]:
+    """Python and the versions of the libraries that decide the results."""
+    found = {'python': platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def write_json(path: str, data: Dict) -> None:
+    with FileSystems.create(path) as f:
+        f.write((json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode('utf-8'))
+
+
+def read_json(path: str) -> Dict:
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode('utf-8'))
+
+
+def read_json_lines(pattern: str) -> List[Dict]:
+    """All JSON rows of the small files matching ``pattern`` (for job statistics)."""
+    rows = []
+    for m in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            rows.extend(json.loads(line) for line in f.read().decode('utf-8').splitlines() if line)
+    return rows
+
+
+def _is_local(path: str) -> bool:
+    return '://' not in path
+
+
+class StagedOutput:
+    """Context manager for a job's output folder.
+
+    Inside the ``with``, write under ``.path``; call ``publish()`` when every
+    file is complete. Leaving the block without publishing removes the staging
+    folder; an earlier result at the final path is replaced only by a published one.
+    """
+
+    def __init__(self, final_path: str):
+        self.final_path = final_path.rstrip('/')
+        self.path = f'{self.final_path}.partial-{uuid.uuid4().hex[:8]}'
+        self._published = False
+
+    def __enter__(self) -> 'StagedOutput':
+        parent = os.path.dirname(self.final_path)
+        if _is_local(self.path) and parent:
+            os.makedirs(parent, exist_ok=True)
+        FileSystems.mkdirs(self.path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._published:
+            _remove(self.path)
+
+    def publish(self) -> None:
+        if _is_local(self.final_path):
+            old = None
+            if os.path.exists(self.final_path):
+                old = f'{self.final_path}.old-{uuid.uuid4().hex[:8]}'
+                os.rename(self.final_path, old)
+            os.rename(self.path, self.final_path)
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            # Object stores have no folder rename: move file by file, the manifest last.
+            _remove(self.final_path)
+            files = sorted(m.path for m in FileSystems.match([self.path + '/**'])[0].metadata_list)
+            files.sort(key=lambda p: p.endswith('manifest.json'))
+            FileSystems.rename(files, [self.final_path + p[len(self.path):] for p in files])
+        self._published = True
+        _LOG.info('Wrote %s', self.final_path)
+
+
+def _remove(path: str) -> None:
+    if _is_local(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif FileSystems.exists(path):
+        FileSystems.delete([path])
+
+
+def remove_paths(paths: Iterable[str]) -> None:
+    for p in paths:
+        _remove(p)

@@ -1,0 +1,170 @@
+"""The preprocess job: raw reviews -> validated, cleaned, tf.Transform'ed TFRecords.
+
+Locally (DirectRunner):
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess
+
+On Dataflow, the same code with the workers installed from our setup.py:
+
+  imdb-sentiment preprocess --input gs://BUCKET/imdb/*.csv --output gs://BUCKET/out/preprocess \\
+      --runner=DataflowRunner --project=P --region=R \\
+      --temp_location=gs://BUCKET/tmp --setup_file=./setup.py
+
+Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
+examples), transform_fn/ and transformed_metadata/ (the tf.Transform graph),
+vocab.txt, rejected/rejected-*.jsonl (dead letters) and manifest.json.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Dict, List, Sequence
+
+import apache_beam as beam
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import outputs
+from pipeline.options import PreprocessOptions, parse_job_args
+from pipeline.reconcile import RejectFractionExceeded, counts_summary
+from transforms import features
+from transforms.cleaning import CleaningConfig
+from transforms.inputs import InputSpec, resolve_inputs
+from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
+from transforms.reading import ReadReviews
+from transforms.sinks import CountAs, SumAs, WriteJsonLines
+from transforms.split import SplitTrainEval
+from transforms.validation import ValidateReviews
+
+_LOG = logging.getLogger(__name__)
+
+_TFT_TEMP = '_tft_tmp'
+
+
+def transform_config(job: PreprocessOptions) -> TransformConfig:
+    return TransformConfig(
+        cleaning=CleaningConfig(keep_marks=job.keep_marks, remove_stopwords=job.remove_stopwords,
+                                lemmatize=job.lemmatize),
+        max_tokens=job.max_tokens, vocab_top_k=job.vocab_size,
+        frequency_threshold=job.min_frequency, num_oov_buckets=job.oov_buckets,
+        truncate=job.truncate)
+
+
+def _to_raw_example(record: Dict) -> Dict:
+    return {features.ID_KEY: record[features.ID_KEY],
+            features.REVIEW_KEY: record[features.REVIEW_KEY],
+            features.LABEL_KEY: features.LABEL_TO_INT[record[features.LABEL_KEY]]}
+
+
+def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
+                   work_dir: str) -> None:
+    """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
+    job = options.view_as(PreprocessOptions)
+    read = p | 'ReadReviews' >> ReadReviews(list(specs))
+    checked = read['records'] | 'Validate' >> ValidateReviews(
+        require_label=True, max_review_chars=job.max_review_chars)
+    checked.rejected | 'WriteRejected' >> WriteJsonLines(
+        os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
+    train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction)
+
+    metadata = raw_metadata()
+    with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
+        raw_train = train | 'ToRawExample[Train]' >> beam.Map(_to_raw_example)
+        raw_eval = evaluation | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
+        (train_data, train_metadata), transform_fn = (
+            (raw_train, metadata)
+            | 'AnalyzeAndTransform[Train]' >> tft_beam.AnalyzeAndTransformDataset(
+                make_preprocessing_fn(transform_config(job))))
+        eval_data, _ = (((raw_eval, metadata), transform_fn)
+                        | 'Transform[Eval]' >> tft_beam.TransformDataset())
+        _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
+
+    coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
+    for name, data in ((features.TRAIN_PREFIX, train_data), (features.EVAL_PREFIX, eval_data)):
+        _ = data | f'Write[{name}]' >> beam.io.WriteToTFRecord(
+            os.path.join(work_dir, name), coder=coder, file_name_suffix=features.TFRECORD_SUFFIX)
+
+    counts = [
+        read['records'] | 'CountRead' >> CountAs('read'),
+        checked.accepted | 'CountAccepted' >> CountAs('accepted'),
+        checked.rejected | 'CountRejected' >> CountAs('rejected'),
+        checked.rejected | 'RejectReasons' >> beam.Map(
+            lambda r: f'rejected:{r[features.REASON_KEY]}') | 'CountReasons' >> beam.combiners.Count.PerElement(),
+        train | 'CountTrain' >> CountAs('train'),
+        evaluation | 'CountEval' >> CountAs('eval'),
+        eval_data | 'EvalTokens' >> beam.Map(lambda e: e[features.NUM_TOKENS_KEY])
+        | 'SumEvalTokens' >> SumAs('eval_tokens'),
+        eval_data | 'EvalOov' >> beam.Map(lambda e: e[features.NUM_OOV_KEY])
+        | 'SumEvalOov' >> SumAs('eval_oov_tokens'),
+    ]
+    stats = os.path.join(work_dir, features.STATS_DIR)
+    _ = (counts | 'FlattenCounts' >> beam.Flatten()
+         | 'CountsToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': int(kv[1])})
+         | 'WriteCounts' >> WriteJsonLines(os.path.join(stats, 'counts'), num_shards=1))
+    _ = (read['input_stats']
+         | 'InputsToDict' >> beam.Map(lambda kv: dict(kv[1], path=kv[0]))
+         | 'WriteInputs' >> WriteJsonLines(os.path.join(stats, 'inputs'), num_shards=1))
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """Parses the command line, runs the job, publishes the output. Returns the exit code."""
+    job_args, beam_args = parse_job_args(
+        'imdb-sentiment preprocess', __doc__, PreprocessOptions, argv or [])
+    options = PipelineOptions(list(argv or []))
+    specs = resolve_inputs(job_args.input)
+    started = time.time()
+    _LOG.info('Preprocessing %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
+    with outputs.StagedOutput(job_args.output) as out:
+        with beam.Pipeline(options=options) as p:
+            build_pipeline(p, options, specs, out.path)
+        manifest = _manifest(out.path, specs, job_args, beam_args, time.time() - started)
+        outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
+        out.publish()
+    _log_summary(manifest)
+    if manifest['status'] != 'ok':
+        raise RejectFractionExceeded(manifest['error'])
+    return 0
+
+
+def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
+              wall_time: float) -> Dict:
+    stats = os.path.join(work_dir, features.STATS_DIR)
+    counts = {r['name']: r['value'] for r in outputs.read_json_lines(os.path.join(stats, 'counts*'))}
+    by_input = {r['path']: r for r in outputs.read_json_lines(os.path.join(stats, 'inputs*'))}
+    summary = counts_summary(counts, job_args.max_reject_fraction)
+    vocab_file = tft.TFTransformOutput(work_dir).vocabulary_file_by_name(features.VOCAB_NAME)
+    with FileSystems.open(vocab_file) as f:
+        vocab = f.read()
+    with FileSystems.create(os.path.join(work_dir, features.VOCAB_FILE)) as f:
+        f.write(vocab)
+    eval_tokens = counts.get('eval_tokens', 0)
+    outputs.remove_paths([stats, os.path.join(work_dir, _TFT_TEMP)])
+    config = transform_config(job_args)
+    return {
+        'job': 'preprocess',
+        'status': summary.pop('status'),
+        'error': summary.pop('error'),
+        'created': outputs.utc_now(),
+        'wall_time_s': round(wall_time, 1),
+        'inputs': [dict(path=s.path, format=s.format, **{k: v for k, v in by_input.get(
+            s.path, {}).items() if k != 'path'}) for s in specs],
+        'options': {k: v for k, v in vars(job_args).items()},
+        'beam_args': beam_args,
+        'transform': dataclasses.asdict(config),
+        'counts': summary,
+        'vocabulary': {
+            'size': len(vocab.splitlines()), 'file': features.VOCAB_FILE,
+            'eval_token_coverage': round(1 - counts.get('eval_oov_tokens', 0) / eval_tokens, 6)
+            if eval_tokens else None},
+        'versions': outputs.versions(),
+    }
+
+
+def _log_summary(manifest: Dict) -> None:
+    c = manifest['counts']
+    _LOG.info('Read %d, accepted %d (train %d, eval %d), rejected %d %s; vocabulary %d; %.1fs',
+                 c['read'], c['accepted'], c['train'], c['eval'], c['rejected'],
+                 c['rejected_by_reason'], manifest['vocabulary']['size'], manifest['wall_time_s'])

@@ -1,0 +1,66 @@
+"""The one source of truth for names, label values, file-name bases and defaults.
+
+Every other module imports its keys from here; no bare key strings elsewhere.
+"""
+
+# Raw record fields (what the readers produce and validation checks).
+ID_KEY = 'id'
+SOURCE_KEY = 'source'
+REVIEW_KEY = 'review'
+LABEL_KEY = 'label'
+RATING_KEY = 'rating'
+RAW_KEY = 'raw'
+REASON_KEY = 'reason'
+DETAIL_KEY = 'detail'
+PARSE_ERROR_KEY = 'parse_error'
+
+# Label values as they appear in the Kaggle CSV layout, and their integer codes.
+NEGATIVE = 'negative'
+POSITIVE = 'positive'
+LABEL_VALUES = (NEGATIVE, POSITIVE)
+LABEL_TO_INT = {NEGATIVE: 0, POSITIVE: 1}
+# Spellings accepted besides the canonical ones (after trimming and lowercasing).
+LABEL_ALIASES = {'pos': POSITIVE, 'neg': NEGATIVE, '1': POSITIVE, '0': NEGATIVE}
+
+# aclImdb layout: label folders under a split folder.
+ACLIMDB_LABEL_DIRS = {'pos': POSITIVE, 'neg': NEGATIVE}
+ACLIMDB_UNLABELED_DIR = 'unsup'
+
+# Rejection reasons (the dead-letter vocabulary).
+REASON_EMPTY = 'empty_review'
+REASON_MISSING_LABEL = 'missing_label'
+REASON_UNKNOWN_LABEL = 'unknown_label'
+REASON_UNDECODABLE = 'undecodable_utf8'
+REASON_MALFORMED = 'malformed_csv'
+REASON_TOO_LONG = 'review_too_long'
+REASONS = (REASON_EMPTY, REASON_MISSING_LABEL, REASON_UNKNOWN_LABEL,
+           REASON_UNDECODABLE, REASON_MALFORMED, REASON_TOO_LONG)
+
+# Transformed features (what the TFRecords hold and the trainer reads).
+TOKEN_IDS_KEY = 'token_ids'
+NUM_TOKENS_KEY = 'num_tokens'
+NUM_OOV_KEY = 'num_oov'
+# The vocabulary's name inside transform_fn/assets.
+VOCAB_NAME = 'vocab'
+PADDING_ID = 0
+
+# Output layout of the preprocess job.
+TRAIN_PREFIX = 'train'
+EVAL_PREFIX = 'eval'
+TFRECORD_SUFFIX = '.tfrecord.gz'
+REJECTED_DIR = 'rejected'
+REJECTED_PREFIX = 'rejected'
+VOCAB_FILE = 'vocab.txt'
+MANIFEST_FILE = 'manifest.json'
+STATS_DIR = '_stats'
+
+# Defaults of the preprocess job.
+DEFAULT_MAX_TOKENS = 400
+DEFAULT_VOCAB_TOP_K = 30000
+DEFAULT_FREQUENCY_THRESHOLD = 2
+DEFAULT_NUM_OOV_BUCKETS = 1
+DEFAULT_EVAL_FRACTION = 0.2
+DEFAULT_MAX_REVIEW_CHARS = 50000
+DEFAULT_MAX_REJECT_FRACTION = 0.01
+TRUNCATE_KEEP_START = 'start'
+TRUNCATE_KEEP_END = 'end'

@@ -1,0 +1,81 @@
+"""The tf.Transform preprocessing: raw review text -> fixed-length token ids.
+
+Cleaning (``transforms.cleaning``), the vocabulary and the id lookup all live in
+this graph, so the transform_fn embedded in the exported model applies exactly
+the training-time preprocessing to raw text at serving time.
+"""
+
+import dataclasses
+from typing import Callable, Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tensorflow_transform.tf_metadata import dataset_metadata
+
+from transforms import features
+from transforms.cleaning import CleaningConfig, tokenize
+
+RAW_FEATURE_SPEC = {
+    features.ID_KEY: tf.io.FixedLenFeature([], tf.string),
+    features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
+    features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def raw_metadata() -> dataset_metadata.DatasetMetadata:
+    return dataset_metadata.DatasetMetadata.from_feature_spec(RAW_FEATURE_SPEC)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformConfig:
+    """Everything the preprocessing graph depends on; recorded in the manifest."""
+    cleaning: CleaningConfig = CleaningConfig()
+    max_tokens: int = features.DEFAULT_MAX_TOKENS
+    vocab_top_k: int = features.DEFAULT_VOCAB_TOP_K
+    frequency_threshold: int = features.DEFAULT_FREQUENCY_THRESHOLD
+    num_oov_buckets: int = features.DEFAULT_NUM_OOV_BUCKETS
+    truncate: str = features.TRUNCATE_KEEP_START
+
+    def __post_init__(self):
+        if self.max_tokens < 1:
+            raise ValueError('max_tokens must be at least 1')
+        if self.num_oov_buckets < 1:
+            raise ValueError('num_oov_buckets must be at least 1 (id 0 is padding)')
+        if self.truncate not in (features.TRUNCATE_KEEP_START, features.TRUNCATE_KEEP_END):
+            raise ValueError(f'truncate must be {features.TRUNCATE_KEEP_START!r} '
+                             f'or {features.TRUNCATE_KEEP_END!r}')
+
+
+def make_preprocessing_fn(config: TransformConfig) -> Callable[[Dict], Dict]:
+    """Returns the ``preprocessing_fn`` for ``config``.
+
+    Outputs per review: ``token_ids`` (int64 [max_tokens]; 0 is padding, 1..V the
+    vocabulary by falling frequency, V+1.. the OOV buckets), ``num_tokens`` and
+    ``num_oov`` (over the whole review, before truncation), and ``id``/``label``
+    passed through.
+    """
+
+    def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        tokens = tokenize(inputs[features.REVIEW_KEY], config.cleaning)
+        words = tokens.flat_values
+        vocab = tft.vocabulary(
+            words, top_k=config.vocab_top_k,
+            frequency_threshold=config.frequency_threshold,
+            vocab_filename=features.VOCAB_NAME)
+        ids = tft.apply_vocabulary(words, vocab, num_oov_buckets=config.num_oov_buckets)
+        in_vocab = tft.apply_vocabulary(words, vocab, default_value=-1) >= 0
+        ids = tokens.with_flat_values(ids + 1)
+        if config.truncate == features.TRUNCATE_KEEP_END:
+            ids = ids[:, -config.max_tokens:]
+        token_ids = ids.to_tensor(default_value=features.PADDING_ID,
+                                  shape=[None, config.max_tokens])
+        oov = tokens.with_flat_values(tf.cast(tf.logical_not(in_vocab), tf.int64))
+        return {
+            features.ID_KEY: inputs[features.ID_KEY],
+            features.LABEL_KEY: inputs[features.LABEL_KEY],
+            features.TOKEN_IDS_KEY: token_ids,
+            features.NUM_TOKENS_KEY: tokens.row_lengths(),
+            features.NUM_OOV_KEY: tf.reduce_sum(oov, axis=1),
+        }
+
+    return preprocessing_fn

@@ -1,0 +1,63 @@
+"""Small reusable Beam stages for writing rows and counting them."""
+
+import json
+
+import apache_beam as beam
+
+
+def _to_json(row) -> str:
+    return json.dumps(row, ensure_ascii=False, sort_keys=True, default=_plain)
+
+
+def _plain(value):
+    # numpy scalars and bytes from tf.Transform outputs.
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    if hasattr(value, 'item'):
+        return value.item()
+    if hasattr(value, 'tolist'):
+        return value.tolist()
+    raise TypeError(f'not JSON serializable: {type(value)}')
+
+
+class WriteJsonLines(beam.PTransform):
+    """Dicts -> JSON Lines shards ``<prefix>-SSSSS-of-NNNNN.jsonl`` (one empty shard if none)."""
+
+    def __init__(self, prefix: str, num_shards: int = 0):
+        super().__init__()
+        self._prefix = prefix
+        self._num_shards = num_shards
+
+    def expand(self, rows):
+        return (rows
+                | 'ToJson' >> beam.Map(_to_json)
+                | 'Write' >> beam.io.WriteToText(
+                    self._prefix, file_name_suffix='.jsonl', num_shards=self._num_shards))
+
+
+class CountAs(beam.PTransform):
+    """Any PCollection -> one (name, number of elements) pair; 0 when empty."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self._name = name
+
+    def expand(self, pcoll):
+        name = self._name
+        return (pcoll
+                | 'Count' >> beam.combiners.Count.Globally()
+                | 'Name' >> beam.Map(lambda n: (name, n)))
+
+
+class SumAs(beam.PTransform):
+    """Numbers -> one (name, sum) pair; 0 when empty."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self._name = name
+
+    def expand(self, numbers):
+        name = self._name
+        return (numbers
+                | 'Sum' >> beam.CombineGlobally(sum)
+                | 'Name' >> beam.Map(lambda n: (name, int(n))))
