@@ -1,0 +1,149 @@
+"""End to end: `imdb-sentiment preprocess` on a few hundred reviews with bad rows mixed in."""
+
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline import cli
+from tests.fixtures import review_rows, write_csv
+from transforms import features
+
+N_GOOD = 300
+BAD_ROWS = [('', 'positive'), ('A film', 'brilliant'), ('Another film', '')]
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('data')
+    rows = review_rows(N_GOOD)
+    rows = rows[:100] + BAD_ROWS + rows[100:] + [rows[5]]  # bad rows and a duplicate review
+    path = write_csv(str(folder / 'reviews.csv'), rows)
+    with open(path, 'ab') as f:
+        f.write(b'"broken ""quote,positive\n')
+        f.write(b'caf\xe9 latin-1,positive\n')
+    return path
+
+
+def _run(dataset, out, *extra):
+    return cli.main(['preprocess', '--input', dataset, '--output', out,
+                     '--max-reject-fraction', '0.1', '--max-tokens', '64', *extra])
+
+
+@pytest.fixture(scope='module')
+def result(dataset, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('run') / 'preprocess')
+    assert _run(dataset, out) == 0
+    return out
+
+
+def _manifest(out):
+    with open(os.path.join(out, features.MANIFEST_FILE)) as f:
+        return json.load(f)
+
+
+def _examples(out, prefix):
+    spec = tft.TFTransformOutput(out).transformed_feature_spec()
+    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{features.TFRECORD_SUFFIX}')))
+    data = tf.data.TFRecordDataset(files, compression_type='GZIP').map(
+        lambda x: tf.io.parse_single_example(x, spec))
+    return {e['id'].numpy().decode(): e for e in data}
+
+
+def test_counts_reconcile_and_rejects_are_written(result):
+    m = _manifest(result)
+    c = m['counts']
+    assert m['status'] == 'ok'
+    assert c['read'] == N_GOOD + 1 + len(BAD_ROWS) + 2
+    assert c['read'] == c['accepted'] + c['rejected'] == c['train'] + c['eval'] + c['rejected']
+    assert c['rejected_by_reason'] == {
+        'empty_review': 1, 'unknown_label': 1, 'missing_label': 1, 'malformed_csv': 1,
+        'undecodable_utf8': 1, 'review_too_long': 0}
+    rows = [json.loads(line) for path in glob.glob(os.path.join(result, 'rejected', '*.jsonl'))
+            for line in open(path)]
+    assert sorted(r['id'] for r in rows) == ['reviews.csv:101', 'reviews.csv:102',
+                                             'reviews.csv:103', 'reviews.csv:305',
+                                             'reviews.csv:306']
+    assert all(r['reason'] and r['raw'] is not None and r['source'] for r in rows)
+
+
+def test_manifest_records_inputs_options_and_vocabulary(result, dataset):
+    m = _manifest(result)
+    assert m['inputs'][0]['path'] == dataset and m['inputs'][0]['rows'] == m['counts']['read']
+    assert len(m['inputs'][0]['sha256']) == 64
+    assert m['options']['max_tokens'] == 64 and m['versions']['tensorflow-transform'] == '1.21.0'
+    vocab = open(os.path.join(result, features.VOCAB_FILE), encoding='utf-8').read().splitlines()
+    assert m['vocabulary']['size'] == len(vocab) > 100
+    assert 0.5 < m['vocabulary']['eval_token_coverage'] < 1.0
+    assert not [p for p in os.listdir(os.path.dirname(result)) if '.partial-' in p]
+
+
+def test_tfrecords_parse_with_the_transformed_feature_spec(result):
+    train, evaluation = _examples(result, 'train'), _examples(result, 'eval')
+    m = _manifest(result)
+    assert len(train) == m['counts']['train'] and len(evaluation) == m['counts']['eval']
+    assert not set(train) & set(evaluation)
+    example = next(iter(train.values()))
+    ids = example['token_ids'].numpy()
+    assert ids.shape == (64,) and ids.min() >= 0
+    assert ids.max() <= m['vocabulary']['size'] + 1
+    assert example['label'].numpy() in (0, 1)
+    assert (ids > 0).sum() == min(64, example['num_tokens'].numpy())
+
+
+def test_duplicate_review_lands_on_one_side(result):
+    train, evaluation = _examples(result, 'train'), _examples(result, 'eval')
+    pair = {'reviews.csv:6', 'reviews.csv:304'}  # row 6 repeated as the last good row
+    assert pair <= set(train) or pair <= set(evaluation)
+
+
+def test_multi_processing_gives_the_same_vocabulary_and_examples(result, dataset, tmp_path):
+    out = str(tmp_path / 'mp')
+    assert _run(dataset, out, '--direct_running_mode=multi_processing',
+                '--direct_num_workers=2') == 0
+    read = lambda p: open(os.path.join(p, features.VOCAB_FILE), encoding='utf-8').read()
+    assert read(out) == read(result)
+    for prefix in ('train', 'eval'):
+        a, b = _examples(result, prefix), _examples(out, prefix)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key]['token_ids'].numpy().tolist() == b[key]['token_ids'].numpy().tolist()
+
+
+def test_too_many_rejects_fail_after_writing(dataset, tmp_path, capsys):
+    out = str(tmp_path / 'strict')
+    code = cli.main(['preprocess', '--input', dataset, '--output', out])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_REJECTS
+    assert len(err.splitlines()) == 1 and 'exceeds --max-reject-fraction 0.01' in err
+    assert _manifest(out)['status'] == 'failed'
+    assert glob.glob(os.path.join(out, 'rejected', '*.jsonl'))
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['preprocess', '--input', '/no/such.csv', '--output', '/tmp/x'], 'input not found'),
+    (['preprocess', '--input', 'x.csv'], 'required: --output'),
+    (['preprocess', '--input', 'x.csv', '--output', 'o', '--max-tokns', '5'], 'unrecognized'),
+    (['preprocess', '--input', 'x.csv', '--output', 'o', '--eval-fraction', '2'], 'between 0'),
+    (['nonsense'], 'unknown command'),
+])
+def test_user_mistakes_give_one_clear_line(argv, message, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert message in err and 'Traceback' not in err
+
+
+def test_help_explains_the_job(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(['preprocess', '--help'])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    for text in ('--input', '--max-tokens', '--lemmatize', 'DataflowRunner', 'aclImdb'):
+        assert text in out

@@ -1,0 +1,89 @@
+"""The CSV and aclImdb readers, as plain functions and in a real Beam pipeline."""
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.fixtures import write_aclimdb, write_csv
+from transforms import features
+from transforms.inputs import InputError, resolve_inputs
+from transforms.reading import ReadReviews, parse_csv_line
+
+COLUMNS = ('review', 'sentiment')
+
+
+def test_quoted_fields_with_commas_and_doubled_quotes():
+    rec = parse_csv_line(b'"A ""great"", long, film",positive\r\n', COLUMNS)
+    assert rec['review'] == 'A "great", long, film' and rec['label'] == 'positive'
+    assert 'parse_error' not in rec
+
+
+def test_unquoted_field():
+    assert parse_csv_line(b'fine film,negative\n', COLUMNS)['review'] == 'fine film'
+
+
+@pytest.mark.parametrize('line, reason', [
+    (b'"unterminated quote,positive\n', features.REASON_MALFORMED),
+    (b'"closed" then text,positive\n', features.REASON_MALFORMED),
+    (b'three,fields,positive\n', features.REASON_MALFORMED),
+    (b'only one field\n', features.REASON_MALFORMED),
+    (b'bad \xff\xfe bytes,positive\n', features.REASON_UNDECODABLE),
+])
+def test_broken_lines_carry_a_parse_error(line, reason):
+    rec = parse_csv_line(line, COLUMNS)
+    assert rec['parse_error'] == reason
+    assert rec['raw']  # the raw line travels to the dead-letter row
+
+
+def test_unlabeled_csv_has_no_label():
+    rec = parse_csv_line(b'"just text, no label"\n', ('review',))
+    assert rec['review'] == 'just text, no label' and rec['label'] is None
+
+
+def test_resolve_inputs_reports_user_mistakes(tmp_path):
+    with pytest.raises(InputError, match='not found'):
+        resolve_inputs([str(tmp_path / 'missing.csv')])
+    bad = tmp_path / 'bad.csv'
+    bad.write_text('text,label\nx,positive\n')
+    with pytest.raises(InputError, match='header'):
+        resolve_inputs([str(bad)])
+    root = write_aclimdb(str(tmp_path / 'aclImdb'), 'train', [('good', 'positive')])
+    with pytest.raises(InputError, match='aclImdb root'):
+        resolve_inputs([str(tmp_path / 'aclImdb')])
+    with pytest.raises(InputError, match='same ids'):
+        resolve_inputs([root, root])
+
+
+def test_read_reviews_from_csv_and_aclimdb(tmp_path):
+    csv_path = write_csv(str(tmp_path / 'reviews.csv'), [
+        ('Loved it, "really"', 'positive'), ('Dull.', 'Negative '), ('', 'positive')])
+    folder = write_aclimdb(str(tmp_path / 'aclImdb'), 'test',
+                           [('Great <br />film', 'positive'), ('Boring', 'negative')])
+    specs = resolve_inputs([csv_path, folder])
+
+    def key(r):
+        return r['id'], r['review'], r['label'], r.get('rating')
+
+    with TestPipeline() as p:
+        read = p | ReadReviews(specs)
+        assert_that(read['records'] | beam.Map(key), equal_to([
+            ('reviews.csv:1', 'Loved it, "really"', 'positive', None),
+            ('reviews.csv:2', 'Dull.', 'Negative ', None),
+            ('reviews.csv:3', '', 'positive', None),
+            ('test/pos/0_8.txt', 'Great <br />film', 'positive', 8),
+            ('test/neg/1_2.txt', 'Boring', 'negative', 2),
+        ]), label='Records')
+        assert_that(read['input_stats'] | beam.Map(lambda kv: (kv[0], kv[1]['files'],
+                                                              kv[1]['rows'])),
+                    equal_to([(csv_path, 1, 3), (folder, 2, 2)]), label='Stats')
+
+
+def test_csv_digest_is_the_file_sha256(tmp_path):
+    import hashlib
+    path = write_csv(str(tmp_path / 'r.csv'), [('a', 'positive')])
+    expected = hashlib.sha256(open(path, 'rb').read()).hexdigest()
+    with TestPipeline() as p:
+        read = p | ReadReviews(resolve_inputs([path]))
+        assert_that(read['input_stats'] | beam.Map(lambda kv: kv[1]['sha256']),
+                    equal_to([expected]))
