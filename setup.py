@@ -13,6 +13,7 @@ REQUIRED = [
     'tensorflow==2.21.0',
     'tensorflow-transform==1.21.0',
     'tfx-bsl==1.21.0',
+    'tensorboard==2.21.0',   # TensorFlow 2.21 no longer depends on it; the trainer logs to it
     'pandas==3.1.1',
     'scikit-learn==1.9.1',
     'matplotlib==3.11.2',

@@ -20,6 +20,9 @@ EXIT_REJECTS = 3      # the job ran, but rejected more records than allowed
 COMMANDS = {
     'preprocess': ('pipeline.preprocess',
                    'Validate and clean reviews; build the vocabulary with tf.Transform; write TFRecords.'),
+    'train': ('trainer.task',
+              'Train the LSTM on preprocess output; export a SavedModel that takes raw text.'),
+    'predict': ('trainer.predict', 'Print label and probability for a few review texts.'),
 }
 
 USAGE = 'usage: imdb-sentiment COMMAND [options]   (imdb-sentiment COMMAND --help for more)'
@@ -56,10 +59,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     module = importlib.import_module(COMMANDS[command][0])
     from pipeline.reconcile import RejectFractionExceeded
+    from trainer.task import TrainError
     from transforms.inputs import InputError
     try:
         return module.run(rest)
-    except InputError as e:
+    except (InputError, TrainError) as e:
         print(f'imdb-sentiment {command}: error: {e}', file=sys.stderr)
         return EXIT_USAGE
     except RejectFractionExceeded as e:

@@ -1,0 +1,74 @@
+"""Export: one SavedModel that takes raw review text.
+
+The tf.Transform graph (``TFTransformOutput.transform_features_layer()``, built
+on tf_keras) and the trained Keras 3 network are tracked by one ``tf.Module``,
+so the export needs neither Keras flavour to load: ``tf.saved_model.load`` and
+a signature call are enough, and serving cleans text exactly as training did.
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from transforms import features
+
+SERVING_SIGNATURE = 'serving_default'
+EXAMPLES_SIGNATURE = 'serving_examples'
+REVIEWS_INPUT = 'reviews'
+EXAMPLES_INPUT = 'examples'
+PROBABILITY_OUTPUT = 'probability'
+LABEL_OUTPUT = 'label'
+
+
+class ReviewClassifier(tf.Module):
+    """Raw review strings -> P(positive) and the predicted label."""
+
+    def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput):
+        super().__init__(name='review_classifier')
+        self.model = model
+        # Keras 3 keeps some state (dropout seed generators) outside what tf.Module
+        # finds by itself; tracking every variable is what keras.export does too.
+        self.keras_variables = list(model.variables)
+        self.tft_layer = transform_output.transform_features_layer()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
+    def classify(self, reviews):
+        transformed = self.tft_layer({features.REVIEW_KEY: reviews})
+        probability = tf.reshape(
+            self.model(transformed[features.TOKEN_IDS_KEY], training=False), [-1])
+        label = tf.where(probability > 0.5, features.POSITIVE, features.NEGATIVE)
+        return {PROBABILITY_OUTPUT: probability, LABEL_OUTPUT: label}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    def classify_examples(self, examples):
+        parsed = tf.io.parse_example(
+            examples, {features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)})
+        return self.classify(parsed[features.REVIEW_KEY])
+
+
+def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: str) -> None:
+    """Writes the SavedModel with ``serving_default`` (raw strings) and ``serving_examples``
+    (serialized tf.Example with a ``review`` bytes feature)."""
+    module = ReviewClassifier(model, transform_output)
+    tf.saved_model.save(module, path, signatures={
+        SERVING_SIGNATURE: module.classify,
+        EXAMPLES_SIGNATURE: module.classify_examples,
+    })
+
+
+class Classifier:
+    """A loaded export, called on a list of raw review strings.
+
+    Holds the loaded object itself: a signature function alone would not keep
+    the model's variables alive.
+    """
+
+    def __init__(self, path: str):
+        self._loaded = tf.saved_model.load(path)
+        self._serve = self._loaded.signatures[SERVING_SIGNATURE]
+
+    def __call__(self, reviews):
+        """-> (probabilities float32 [N], labels as str [N])."""
+        out = self._serve(**{REVIEWS_INPUT: tf.constant(list(reviews), tf.string)})
+        labels = [v.decode() for v in out[LABEL_OUTPUT].numpy()]
+        return out[PROBABILITY_OUTPUT].numpy(), labels
