@@ -35,7 +35,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_input_args(parser) -> None:
+def add_input_args(parser) -> None:
     parser.add_argument(
         '--input', action='append', metavar='PATH',
         help='A Kaggle-layout CSV file (header review,sentiment; a glob is fine) or an '
@@ -60,7 +60,7 @@ class PreprocessOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
-        _add_input_args(parser)
+        add_input_args(parser)
         parser.add_argument(
             '--eval-fraction', type=_fraction, default=features.DEFAULT_EVAL_FRACTION,
             help='Share of reviews in the eval split, chosen by a hash of the normalized '
