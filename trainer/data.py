@@ -18,12 +18,14 @@ def split_files(data_dir: str, split: str) -> list:
 
 def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = False,
                  shuffle_buffer: int = 25000, seed: int = 0,
-                 with_ids: bool = False) -> tf.data.Dataset:
+                 with_ids: bool = False, num_examples: int = None) -> tf.data.Dataset:
     """(token_ids [batch, max_tokens], label [batch]) batches, or (ids, token_ids, label).
 
     The serialized records are cached in memory after the first pass (the 25k
     reviews take about 100 MB), then shuffled, batched, parsed a batch at a time
-    and prefetched, so the input pipeline keeps ahead of the model.
+    and prefetched, so the input pipeline keeps ahead of the model. With
+    ``num_examples`` (from the preprocess manifest) the dataset declares its
+    length, so Keras shows progress and knows where an epoch ends.
     """
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
     spec = {k: spec[k] for k in (features.ID_KEY, features.TOKEN_IDS_KEY, features.LABEL_KEY)}
@@ -31,8 +33,10 @@ def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = Fal
                                  num_parallel_reads=tf.data.AUTOTUNE).cache()
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x: tf.io.parse_example(x, spec),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if num_examples is not None:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(-(-num_examples // batch_size)))
+    ds = ds.map(lambda x: tf.io.parse_example(x, spec), num_parallel_calls=tf.data.AUTOTUNE)
 
     def select(batch):
         ids = batch[features.TOKEN_IDS_KEY]

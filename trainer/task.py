@@ -83,8 +83,10 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     num_ids, max_tokens = data.id_space(data_dir, pre['transform']['num_oov_buckets'])
     model = build_model(config, num_ids, max_tokens)
     train_ds = data.make_dataset(data_dir, features.TRAIN_PREFIX, config.batch_size, shuffle=True,
-                                 shuffle_buffer=config.shuffle_buffer, seed=config.seed)
-    eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size)
+                                 shuffle_buffer=config.shuffle_buffer, seed=config.seed,
+                                 num_examples=pre['counts']['train'])
+    eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size,
+                                num_examples=pre['counts']['eval'])
     _LOG.info('Training on %d reviews, validating on %d; %d token ids x %d; up to %d epochs',
               pre['counts']['train'], pre['counts']['eval'], num_ids, max_tokens, config.epochs)
     started = time.time()
