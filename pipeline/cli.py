@@ -23,6 +23,8 @@ COMMANDS = {
     'train': ('trainer.task',
               'Train the LSTM on preprocess output; export a SavedModel that takes raw text.'),
     'predict': ('trainer.predict', 'Print label and probability for a few review texts.'),
+    'score': ('pipeline.score',
+              'Score reviews with RunInference; write predictions, metrics and an error report.'),
     'explore': ('pipeline.explore',
                 'Profile a dataset (lengths, word frequencies, coverage) into an HTML report.'),
 }

@@ -51,8 +51,12 @@ def add_input_args(parser) -> None:
              'records is rejected (default %(default)s).')
 
 
-class PreprocessOptions(PipelineOptions):
-    """Flags of the preprocess job."""
+class InputOptions(PipelineOptions):
+    """Inputs, output and validation: shared by every job that reads reviews.
+
+    Beam parses every options class with one parser, so a flag lives in exactly
+    one class; a job's own class holds only the flags no other job has.
+    """
 
     # Checked by parse_job_args: Beam parses every options class for every
     # pipeline, so argparse's own required=True would break the other jobs.
@@ -61,6 +65,25 @@ class PreprocessOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
         add_input_args(parser)
+
+
+class CleaningOptions(PipelineOptions):
+    """The optional text-cleaning steps, shared by preprocess and explore."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        _add_bool(parser, 'keep-marks', True, "'!' and '?' become tokens of their own")
+        _add_bool(parser, 'remove-stopwords', False,
+                  'drop English stop words (negations such as not/no/never are kept)')
+        _add_bool(parser, 'lemmatize', False,
+                  "map words to lemmas with simplemma's English dictionary")
+
+
+class PreprocessOptions(PipelineOptions):
+    """Flags of the preprocess job (besides InputOptions and CleaningOptions)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
             '--eval-fraction', type=_fraction, default=features.DEFAULT_EVAL_FRACTION,
             help='Share of reviews in the eval split, chosen by a hash of the normalized '
@@ -82,11 +105,6 @@ class PreprocessOptions(PipelineOptions):
         parser.add_argument(
             '--oov-buckets', type=_positive_int, default=features.DEFAULT_NUM_OOV_BUCKETS,
             help='Hash buckets for out-of-vocabulary tokens (default %(default)s).')
-        _add_bool(parser, 'keep-marks', True, "'!' and '?' become tokens of their own")
-        _add_bool(parser, 'remove-stopwords', False,
-                  'drop English stop words (negations such as not/no/never are kept)')
-        _add_bool(parser, 'lemmatize', False,
-                  "map words to lemmas with simplemma's English dictionary")
 
 
 def _add_bool(parser, name: str, default: bool, text: str) -> None:
@@ -99,9 +117,9 @@ def _add_bool(parser, name: str, default: bool, text: str) -> None:
     parser.set_defaults(**{dest: default})
 
 
-def parse_job_args(prog: str, description: str, options_cls: Type[PipelineOptions],
+def parse_job_args(prog: str, description: str, option_classes: Sequence[Type[PipelineOptions]],
                    argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
-    """Parses the job's flags; the rest must be Beam pipeline options.
+    """Parses the flags of the job's option classes; the rest must be Beam pipeline options.
 
     Returns (job flags, Beam args). An unknown flag is a usage error (exit 2)
     rather than Beam's warning, so a typo never silently falls back to a default.
@@ -109,11 +127,13 @@ def parse_job_args(prog: str, description: str, options_cls: Type[PipelineOption
     parser = argparse.ArgumentParser(
         prog=prog, description=description, epilog=BEAM_OPTIONS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    options_cls._add_argparse_args(parser)
+    for cls in option_classes:
+        cls._add_argparse_args(parser)
     job_args, rest = parser.parse_known_args(list(argv))
-    for name in getattr(options_cls, 'REQUIRED', ()):
-        if getattr(job_args, name) is None:
-            parser.error(f'the following arguments are required: --{name}')
+    for cls in option_classes:
+        for name in getattr(cls, 'REQUIRED', ()):
+            if getattr(job_args, name) is None:
+                parser.error(f'the following arguments are required: --{name}')
     unknown = _unknown_beam_args(rest)
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)}')
@@ -128,3 +148,24 @@ def _unknown_beam_args(args: List[str]) -> List[str]:
         cls._add_argparse_args(parser)
     _, unknown = parser.parse_known_args(args)
     return unknown
+
+
+class ScoreOptions(PipelineOptions):
+    """Flags of the score job (besides InputOptions)."""
+
+    REQUIRED = ('model',)
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument('--model', metavar='DIR',
+                            help='Model folder written by `imdb-sentiment train`.')
+        parser.add_argument('--min-batch-size', type=_positive_int, default=16,
+                            help='Smallest batch RunInference sends the model (default %(default)s).')
+        parser.add_argument('--max-batch-size', type=_positive_int, default=256,
+                            help='Largest batch RunInference sends the model (default %(default)s).')
+        parser.add_argument('--top-k', type=int, default=10,
+                            help='Most confident false positives and negatives to report '
+                                 '(default %(default)s; 0 for none).')
+        _add_bool(parser, 'explain', True,
+                  'highlight the words that drove each reported error (occlusion)')
+        _add_bool(parser, 'include-text', True, 'write the review text into the predictions')

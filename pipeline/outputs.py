@@ -56,6 +56,25 @@ def read_json_lines(pattern: str) -> List[Dict]:
     return rows
 
 
+def read_stats(work_dir: str, stats_dir: str = '_stats') -> Dict[str, List[Dict]]:
+    """The small statistics files a pipeline wrote under ``work_dir/_stats`` as
+    {file name base: rows}; the folder is removed, its content now lives in the manifest."""
+    folder = FileSystems.join(work_dir, stats_dir)
+    found = {}
+    for m in FileSystems.match([FileSystems.join(folder, '*')])[0].metadata_list:
+        name = os.path.basename(m.path).split('-')[0].split('.')[0]
+        found.setdefault(name, []).extend(read_json_lines(m.path))
+    _remove(folder)
+    return found
+
+
+def input_entries(specs, stats_rows: List[Dict]) -> List[Dict]:
+    """The manifest's inputs block: each input's path and format with its files, rows, sha256."""
+    by_path = {r['path']: r for r in stats_rows}
+    return [dict({k: v for k, v in by_path.get(s.path, {}).items() if k != 'path'},
+                 path=s.path, format=s.format) for s in specs]
+
+
 def _is_local(path: str) -> bool:
     return '://' not in path
 

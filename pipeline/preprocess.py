@@ -28,14 +28,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import outputs
-from pipeline.options import PreprocessOptions, parse_job_args
+from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, parse_job_args
 from pipeline.reconcile import RejectFractionExceeded, counts_summary
 from transforms import features
 from transforms.cleaning import CleaningConfig
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 from transforms.reading import ReadReviews
-from transforms.sinks import CountAs, SumAs, WriteJsonLines
+from transforms.sinks import CountAs, SumAs, WriteJsonLines, write_job_stats
 from transforms.split import SplitTrainEval
 from transforms.validation import ValidateReviews
 
@@ -44,10 +44,16 @@ _LOG = logging.getLogger(__name__)
 _TFT_TEMP = '_tft_tmp'
 
 
-def transform_config(job: PreprocessOptions) -> TransformConfig:
+def cleaning_config(flags) -> CleaningConfig:
+    """From CleaningOptions (or parsed flags with the same names)."""
+    return CleaningConfig(keep_marks=flags.keep_marks, remove_stopwords=flags.remove_stopwords,
+                          lemmatize=flags.lemmatize)
+
+
+def transform_config(job, cleaning) -> TransformConfig:
+    """From PreprocessOptions and CleaningOptions (or parsed flags with the same names)."""
     return TransformConfig(
-        cleaning=CleaningConfig(keep_marks=job.keep_marks, remove_stopwords=job.remove_stopwords,
-                                lemmatize=job.lemmatize),
+        cleaning=cleaning_config(cleaning),
         max_tokens=job.max_tokens, vocab_top_k=job.vocab_size,
         frequency_threshold=job.min_frequency, num_oov_buckets=job.oov_buckets,
         truncate=job.truncate)
@@ -65,7 +71,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
     job = options.view_as(PreprocessOptions)
     read = p | 'ReadReviews' >> ReadReviews(list(specs))
     checked = read['records'] | 'Validate' >> ValidateReviews(
-        require_label=True, max_review_chars=job.max_review_chars)
+        require_label=True, max_review_chars=options.view_as(InputOptions).max_review_chars)
     checked.rejected | 'WriteRejected' >> WriteJsonLines(
         os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
     train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction)
@@ -77,7 +83,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         (train_data, train_metadata), transform_fn = (
             (raw_train, metadata)
             | 'AnalyzeAndTransform[Train]' >> tft_beam.AnalyzeAndTransformDataset(
-                make_preprocessing_fn(transform_config(job))))
+                make_preprocessing_fn(transform_config(job, options.view_as(CleaningOptions)))))
         eval_data, _ = (((raw_eval, metadata), transform_fn)
                         | 'Transform[Eval]' >> tft_beam.TransformDataset())
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
@@ -101,18 +107,14 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         | 'SumEvalOov' >> SumAs('eval_oov_tokens'),
     ]
     stats = os.path.join(work_dir, features.STATS_DIR)
-    _ = (counts | 'FlattenCounts' >> beam.Flatten()
-         | 'CountsToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': int(kv[1])})
-         | 'WriteCounts' >> WriteJsonLines(os.path.join(stats, 'counts'), num_shards=1))
-    _ = (read['input_stats']
-         | 'InputsToDict' >> beam.Map(lambda kv: dict(kv[1], path=kv[0]))
-         | 'WriteInputs' >> WriteJsonLines(os.path.join(stats, 'inputs'), num_shards=1))
+    write_job_stats(counts, read['input_stats'], stats)
 
 
 def run(argv: Sequence[str] = None) -> int:
     """Parses the command line, runs the job, publishes the output. Returns the exit code."""
     job_args, beam_args = parse_job_args(
-        'imdb-sentiment preprocess', __doc__, PreprocessOptions, argv or [])
+        'imdb-sentiment preprocess', __doc__, (InputOptions, PreprocessOptions, CleaningOptions),
+        argv or [])
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input)
     started = time.time()
@@ -131,9 +133,8 @@ def run(argv: Sequence[str] = None) -> int:
 
 def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
               wall_time: float) -> Dict:
-    stats = os.path.join(work_dir, features.STATS_DIR)
-    counts = {r['name']: r['value'] for r in outputs.read_json_lines(os.path.join(stats, 'counts*'))}
-    by_input = {r['path']: r for r in outputs.read_json_lines(os.path.join(stats, 'inputs*'))}
+    stats = outputs.read_stats(work_dir, features.STATS_DIR)
+    counts = {r['name']: r['value'] for r in stats['counts']}
     summary = counts_summary(counts, job_args.max_reject_fraction)
     vocab_file = tft.TFTransformOutput(work_dir).vocabulary_file_by_name(features.VOCAB_NAME)
     with FileSystems.open(vocab_file) as f:
@@ -141,16 +142,15 @@ def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: Li
     with FileSystems.create(os.path.join(work_dir, features.VOCAB_FILE)) as f:
         f.write(vocab)
     eval_tokens = counts.get('eval_tokens', 0)
-    outputs.remove_paths([stats, os.path.join(work_dir, _TFT_TEMP)])
-    config = transform_config(job_args)
+    outputs.remove_paths([os.path.join(work_dir, _TFT_TEMP)])
+    config = transform_config(job_args, job_args)
     return {
         'job': 'preprocess',
         'status': summary.pop('status'),
         'error': summary.pop('error'),
         'created': outputs.utc_now(),
         'wall_time_s': round(wall_time, 1),
-        'inputs': [dict(path=s.path, format=s.format, **{k: v for k, v in by_input.get(
-            s.path, {}).items() if k != 'path'}) for s in specs],
+        'inputs': outputs.input_entries(specs, stats['inputs']),
         'options': {k: v for k, v in vars(job_args).items()},
         'beam_args': beam_args,
         'transform': dataclasses.asdict(config),

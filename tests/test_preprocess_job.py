@@ -61,7 +61,7 @@ def test_counts_reconcile_and_rejects_are_written(result):
     assert c['read'] == c['accepted'] + c['rejected'] == c['train'] + c['eval'] + c['rejected']
     assert c['rejected_by_reason'] == {
         'empty_review': 1, 'unknown_label': 1, 'missing_label': 1, 'malformed_csv': 1,
-        'undecodable_utf8': 1, 'review_too_long': 0}
+        'undecodable_utf8': 1, 'review_too_long': 0, 'inference_failed': 0}
     rows = [json.loads(line) for path in glob.glob(os.path.join(result, 'rejected', '*.jsonl'))
             for line in open(path)]
     assert sorted(r['id'] for r in rows) == ['reviews.csv:101', 'reviews.csv:102',

@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 
 from pipeline import cli
-from tests.fixtures import generated_reviews, write_csv
 from trainer.config import ModelConfig
 from trainer.model import build_model
 from transforms import features
 
-SMALL = ['--embedding-dim', '8', '--lstm-units', '8', '--dense-units', '8', '--batch-size', '16']
 
 
 @pytest.mark.parametrize('pooling', ['last', 'mean', 'max_mean'])
@@ -40,17 +38,6 @@ def test_config_is_validated():
         ModelConfig(pooling='attention')
     with pytest.raises(ValueError):
         ModelConfig(dropout=1.0)
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp('train')
-    rows = generated_reviews(240, seed=1)
-    data = write_csv(str(root / 'reviews.csv'), rows)
-    pre, model = str(root / 'preprocess'), str(root / 'model')
-    assert cli.main(['preprocess', '--input', data, '--output', pre, '--max-tokens', '32']) == 0
-    assert cli.main(['train', '--data', pre, '--output', model, '--epochs', '1', *SMALL]) == 0
-    return {'csv': data, 'rows': rows, 'preprocess': pre, 'model': model}
 
 
 def test_one_epoch_writes_model_history_plots_and_manifest(trained):

@@ -33,8 +33,9 @@ REASON_UNKNOWN_LABEL = 'unknown_label'
 REASON_UNDECODABLE = 'undecodable_utf8'
 REASON_MALFORMED = 'malformed_csv'
 REASON_TOO_LONG = 'review_too_long'
+REASON_INFERENCE_FAILED = 'inference_failed'   # scoring only: the model raised on the batch
 REASONS = (REASON_EMPTY, REASON_MISSING_LABEL, REASON_UNKNOWN_LABEL,
-           REASON_UNDECODABLE, REASON_MALFORMED, REASON_TOO_LONG)
+           REASON_UNDECODABLE, REASON_MALFORMED, REASON_TOO_LONG, REASON_INFERENCE_FAILED)
 
 # Transformed features (what the TFRecords hold and the trainer reads).
 TOKEN_IDS_KEY = 'token_ids'
@@ -53,6 +54,14 @@ REJECTED_PREFIX = 'rejected'
 VOCAB_FILE = 'vocab.txt'
 MANIFEST_FILE = 'manifest.json'
 STATS_DIR = '_stats'
+
+# Output layout of the score job.
+PREDICTIONS_DIR = 'predictions'
+PREDICTIONS_PREFIX = 'predictions'
+METRICS_FILE = 'metrics.json'
+REPORT_FILE = 'report.html'
+PROBABILITY_KEY = 'probability'
+PREDICTED_KEY = 'predicted'
 
 # Defaults of the preprocess job.
 DEFAULT_MAX_TOKENS = 400

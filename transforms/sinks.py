@@ -1,6 +1,7 @@
 """Small reusable Beam stages for writing rows and counting them."""
 
 import json
+import os
 
 import apache_beam as beam
 
@@ -61,3 +62,17 @@ class SumAs(beam.PTransform):
         return (numbers
                 | 'Sum' >> beam.CombineGlobally(sum)
                 | 'Name' >> beam.Map(lambda n: (name, int(n))))
+
+
+def write_job_stats(counts, input_stats, stats_dir: str) -> None:
+    """Writes a job's reconciliation counts and per-input digests into ``stats_dir``.
+
+    ``counts`` is a list of PCollections of (name, number) pairs (from CountAs,
+    SumAs or Count.PerElement); ``input_stats`` is ReadReviews' (path, digest) output.
+    The launcher folds both into the manifest (``pipeline.outputs.read_stats``).
+    """
+    _ = (counts | 'FlattenCounts' >> beam.Flatten()
+         | 'CountsToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': int(kv[1])})
+         | 'WriteCounts' >> WriteJsonLines(os.path.join(stats_dir, 'counts'), num_shards=1))
+    _ = (input_stats | 'InputsToDict' >> beam.Map(lambda kv: dict(kv[1], path=kv[0]))
+         | 'WriteInputs' >> WriteJsonLines(os.path.join(stats_dir, 'inputs'), num_shards=1))

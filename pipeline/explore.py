@@ -1,0 +1,165 @@
+"""The explore job: profile a review dataset of any size into stats.json and report.html.
+
+Locally (DirectRunner), labelled and unlabelled reviews together:
+
+  imdb-sentiment explore --input ../shared/data/imdb/train.csv \\
+      --input ../shared/data/imdb/unsup.csv --output out/explore
+
+On Dataflow, the same code with the workers installed from our setup.py:
+
+  imdb-sentiment explore --input gs://BUCKET/imdb/*.csv --output gs://BUCKET/out/explore \\
+      --runner=DataflowRunner --project=P --region=R \\
+      --temp_location=gs://BUCKET/tmp --setup_file=./setup.py
+
+Reviews are read, validated (a label is optional here) and tokenized exactly as
+preprocess does; Beam combiners reduce them to exact histograms and word-count
+tables, and the launcher turns those into the statistics and the report.
+Outputs under --output: stats.json, report.html, rejected/rejected-*.jsonl
+(dead letters) and manifest.json.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Dict, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from analysis import explore_report, explore_stats
+from pipeline import outputs
+from pipeline.options import _add_bool, _positive_int, add_input_args, parse_job_args
+from pipeline.reconcile import RejectFractionExceeded, counts_summary
+from transforms import features
+from transforms.cleaning import CleaningConfig
+from transforms.inputs import InputSpec, resolve_inputs
+from transforms.profile import ProfileReviews
+from transforms.reading import ReadReviews
+from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
+from transforms.validation import ValidateReviews
+
+_LOG = logging.getLogger(__name__)
+
+STATS_FILE = 'stats.json'
+_PROFILE = 'profile'
+DEFAULT_TOP_WORDS = 30
+
+
+class ExploreOptions(PipelineOptions):
+    """Flags of the explore job."""
+
+    REQUIRED = ('input', 'output')  # see PreprocessOptions
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser = _NewFlagsOnly(parser)
+        add_input_args(parser)
+        parser.add_argument(
+            '--top-words', type=_positive_int, default=DEFAULT_TOP_WORDS,
+            help='Words listed per label, and most discriminative words per side '
+                 '(default %(default)s).')
+        _add_bool(parser, 'keep-marks', True, "'!' and '?' become tokens of their own")
+        _add_bool(parser, 'remove-stopwords', False,
+                  'drop English stop words (negations such as not/no/never are kept)')
+        _add_bool(parser, 'lemmatize', False,
+                  "map words to lemmas with simplemma's English dictionary")
+
+
+class _NewFlagsOnly:
+    """An argparse parser that skips flags already defined.
+
+    Beam parses the flags of every PipelineOptions subclass with one parser, so the
+    flags explore shares with preprocess (--input, --keep-marks...) would collide there.
+    """
+
+    def __init__(self, parser):
+        self._parser = parser
+
+    def add_argument(self, *names, **kwargs) -> None:
+        if not any(n in self._parser._option_string_actions for n in names):
+            self._parser.add_argument(*names, **kwargs)
+
+    def add_mutually_exclusive_group(self, **kwargs) -> '_NewFlagsOnly':
+        return _NewFlagsOnly(self._parser.add_mutually_exclusive_group(**kwargs))
+
+    def set_defaults(self, **kwargs) -> None:
+        self._parser.set_defaults(**kwargs)
+
+
+def cleaning_config(job) -> CleaningConfig:
+    return CleaningConfig(keep_marks=job.keep_marks, remove_stopwords=job.remove_stopwords,
+                          lemmatize=job.lemmatize)
+
+
+
+def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
+                   work_dir: str) -> None:
+    """Wires the explore graph into ``p``, writing under ``work_dir``; does not run it."""
+    job = options.view_as(ExploreOptions)
+    read = p | 'ReadReviews' >> ReadReviews(list(specs))
+    checked = read['records'] | 'Validate' >> ValidateReviews(
+        require_label=False, max_review_chars=job.max_review_chars)
+    _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(
+        os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
+    stats = os.path.join(work_dir, features.STATS_DIR)
+    _ = (checked.accepted
+         | 'Profile' >> ProfileReviews(cleaning_config(job), job.top_words)
+         | 'ProfileToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': kv[1]})
+         | 'WriteProfile' >> WriteJsonLines(os.path.join(stats, _PROFILE), num_shards=1))
+    counts = [
+        read['records'] | 'CountRead' >> CountAs('read'),
+        checked.accepted | 'CountAccepted' >> CountAs('accepted'),
+        checked.rejected | 'CountRejected' >> CountAs('rejected'),
+        checked.rejected | 'RejectReasons' >> beam.Map(
+            lambda r: f'rejected:{r[features.REASON_KEY]}')
+        | 'CountReasons' >> beam.combiners.Count.PerElement(),
+    ]
+    write_job_stats(counts, read['input_stats'], stats)
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """Parses the command line, runs the job, publishes the output. Returns the exit code."""
+    job_args, beam_args = parse_job_args(
+        'imdb-sentiment explore', __doc__, ExploreOptions, argv or [])
+    options = PipelineOptions(list(argv or []))
+    # Unlabelled reviews are part of the data to explore (aclImdb's unsup/ too).
+    specs = resolve_inputs(job_args.input, include_unlabeled=True)
+    started = time.time()
+    _LOG.info('Exploring %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
+    with outputs.StagedOutput(job_args.output) as out:
+        with beam.Pipeline(options=options) as p:
+            build_pipeline(p, options, specs, out.path)
+        found = outputs.read_stats(out.path, features.STATS_DIR)
+        summary = counts_summary({r['name']: r['value'] for r in found['counts']},
+                                 job_args.max_reject_fraction)
+        stats = explore_stats.summarize({r['name']: r['value'] for r in found[_PROFILE]},
+                                        job_args.top_words)
+        outputs.write_json(os.path.join(out.path, STATS_FILE), stats)
+        manifest = {
+            'job': 'explore', 'status': summary.pop('status'), 'error': summary.pop('error'),
+            'created': outputs.utc_now(), 'wall_time_s': round(time.time() - started, 1),
+            'inputs': outputs.input_entries(specs, found['inputs']),
+            'options': vars(job_args), 'beam_args': beam_args,
+            'cleaning': dataclasses.asdict(cleaning_config(job_args)), 'counts': summary,
+            'outputs': {'stats': STATS_FILE, 'report': features.REPORT_FILE},
+            'versions': outputs.versions(),
+        }
+        with FileSystems.create(os.path.join(out.path, features.REPORT_FILE)) as f:
+            f.write(explore_report.render_report(stats, manifest).encode('utf-8'))
+        outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
+        out.publish()
+    _log_summary(stats, manifest)
+    if manifest['status'] != 'ok':
+        raise RejectFractionExceeded(manifest['error'])
+    return 0
+
+
+def _log_summary(stats: Dict, manifest: Dict) -> None:
+    c, r = manifest['counts'], stats['reviews']
+    _LOG.info('Read %d, accepted %d (%s), rejected %d %s; %d distinct words; %.1fs',
+              c['read'], c['accepted'],
+              ', '.join(f'{label} {r[label]}' for label in explore_stats.LABELS),
+              c['rejected'], {k: v for k, v in c['rejected_by_reason'].items() if v},
+              stats['words']['distinct'], manifest['wall_time_s'])

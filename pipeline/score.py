@@ -1,0 +1,141 @@
+"""The score job: any review dataset -> predictions, metrics and an error-analysis report.
+
+Locally (DirectRunner):
+
+  imdb-sentiment score --input ../shared/data/imdb/train.csv --model out/model --output out/score
+
+On Dataflow, with the workers installed from our setup.py (the model folder must
+be readable by the workers, e.g. on gs://):
+
+  imdb-sentiment score --input gs://B/new/*.csv --model gs://B/model --output gs://B/score \\
+      --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp \\
+      --setup_file=./setup.py
+
+Outputs under --output: predictions/predictions-*.jsonl, metrics.json,
+report.html, rejected/rejected-*.jsonl and manifest.json.
+"""
+
+import logging
+import os
+import time
+from typing import Dict, Sequence
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from analysis.combiners import ScoreSummaryFn
+from analysis.explain import ExplainFn
+from pipeline import outputs
+from pipeline.options import InputOptions, ScoreOptions, parse_job_args
+from pipeline.reconcile import RejectFractionExceeded
+from transforms import features
+from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
+from transforms.inputs import InputSpec, resolve_inputs
+from transforms.reading import ReadReviews
+from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
+from transforms.validation import ValidateReviews, rejection
+
+_LOG = logging.getLogger(__name__)
+_META = (features.ID_KEY, features.SOURCE_KEY, features.LABEL_KEY, features.RATING_KEY)
+FALSE_POSITIVES = 'false_positives'
+FALSE_NEGATIVES = 'false_negatives'
+
+
+def _key(record: Dict):
+    """RunInference input: (the record's metadata, its review text)."""
+    return {k: record.get(k) for k in _META}, record[features.REVIEW_KEY]
+
+
+def _prediction(keyed) -> Dict:
+    meta, result = keyed
+    row = {features.ID_KEY: meta[features.ID_KEY],
+           features.PROBABILITY_KEY: result.inference[PROBABILITY],
+           features.PREDICTED_KEY: result.inference[LABEL],
+           features.REVIEW_KEY: result.example}
+    for key in (features.LABEL_KEY, features.RATING_KEY):
+        if meta.get(key) is not None:
+            row[key] = meta[key]
+    return row
+
+
+def _failed_batch(failure):
+    """(failed batch of (meta, text), exception) -> one dead-letter row per review."""
+    batch, error = failure
+    for meta, text in batch:
+        yield rejection(dict(meta, raw=text), features.REASON_INFERENCE_FAILED,
+                        f'{type(error).__name__}: {error}'[:500])
+
+
+def _is_error(kind: str):
+    truth, predicted = ((features.NEGATIVE, features.POSITIVE) if kind == FALSE_POSITIVES
+                        else (features.POSITIVE, features.NEGATIVE))
+    return lambda r: r.get(features.LABEL_KEY) == truth and r[features.PREDICTED_KEY] == predicted
+
+
+def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
+                   work_dir: str, handler: ReviewModelHandler = None) -> None:
+    """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
+    job = options.view_as(ScoreOptions)
+    handler = handler or ReviewModelHandler(job.model, job.min_batch_size, job.max_batch_size)
+    read = p | 'ReadReviews' >> ReadReviews(list(specs))
+    checked = read['records'] | 'Validate' >> ValidateReviews(
+        require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
+    scored, failed = (checked.accepted
+                      | 'KeyByRecord' >> beam.Map(_key)
+                      | 'Score' >> RunInference(KeyedModelHandler(handler)).with_exception_handling())
+    predictions = scored | 'ToPrediction' >> beam.Map(_prediction)
+    rejected = ((checked.rejected,
+                 failed.failed_inferences | 'FailedBatches' >> beam.FlatMap(_failed_batch))
+                | 'AllRejected' >> beam.Flatten())
+
+    written = predictions
+    if not job.include_text:
+        written = predictions | 'DropText' >> beam.Map(
+            lambda r: {k: v for k, v in r.items() if k != features.REVIEW_KEY})
+    _ = written | 'WritePredictions' >> WriteJsonLines(
+        os.path.join(work_dir, features.PREDICTIONS_DIR, features.PREDICTIONS_PREFIX))
+    _ = rejected | 'WriteRejected' >> WriteJsonLines(
+        os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
+
+    stats = os.path.join(work_dir, features.STATS_DIR)
+    _ = (predictions | 'Summarize' >> beam.CombineGlobally(ScoreSummaryFn())
+         | 'WriteSummary' >> WriteJsonLines(os.path.join(stats, 'summary'), num_shards=1))
+    for kind in (FALSE_POSITIVES, FALSE_NEGATIVES):
+        sign = 1 if kind == FALSE_POSITIVES else -1
+        top = (predictions
+               | f'Filter[{kind}]' >> beam.Filter(_is_error(kind))
+               | f'Top[{kind}]' >> beam.combiners.Top.Of(
+                   job.top_k, key=lambda r, s=sign: s * r[features.PROBABILITY_KEY])
+               | f'Flatten[{kind}]' >> beam.FlatMap(lambda rows: rows))
+        if job.explain:
+            top = top | f'Explain[{kind}]' >> beam.ParDo(
+                ExplainFn(job.model, features.REVIEW_KEY))
+        _ = top | f'Write[{kind}]' >> WriteJsonLines(os.path.join(stats, kind), num_shards=1)
+
+    counts = [read['records'] | 'CountRead' >> CountAs('read'),
+              predictions | 'CountPredicted' >> CountAs('accepted'),
+              rejected | 'CountRejected' >> CountAs('rejected'),
+              rejected | 'RejectReasons' >> beam.Map(lambda r: f'rejected:{r[features.REASON_KEY]}')
+              | 'CountReasons' >> beam.combiners.Count.PerElement()]
+    write_job_stats(counts, read['input_stats'], stats)
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """Parses the command line, runs the job, publishes the output. Returns the exit code."""
+    from pipeline.score_outputs import check_model, finish
+    job_args, beam_args = parse_job_args('imdb-sentiment score', __doc__, (InputOptions, ScoreOptions),
+                                          argv or [])
+    check_model(job_args.model)
+    options = PipelineOptions(list(argv or []))
+    specs = resolve_inputs(job_args.input, include_unlabeled=True)
+    started = time.time()
+    _LOG.info('Scoring %d input(s) with %s', len(specs), job_args.model)
+    with outputs.StagedOutput(job_args.output) as out:
+        with beam.Pipeline(options=options) as p:
+            build_pipeline(p, options, specs, out.path)
+        manifest = finish(out.path, specs, job_args, beam_args, time.time() - started)
+        out.publish()
+    if manifest['status'] != 'ok':
+        raise RejectFractionExceeded(manifest['error'])
+    return 0

@@ -1,0 +1,70 @@
+"""The score job's launcher side: model checks, and folding the pipeline's small
+summaries into metrics.json, report.html and manifest.json."""
+
+import os
+from typing import Dict, List, Sequence
+
+from apache_beam.io.filesystems import FileSystems
+
+from analysis import metrics
+from pipeline import outputs
+from pipeline.reconcile import counts_summary
+from transforms import features
+from transforms.inputs import InputError, InputSpec
+
+ERROR_KINDS = ('false_positives', 'false_negatives')
+_HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate')
+
+
+def check_model(model_dir: str) -> None:
+    if not FileSystems.exists(FileSystems.join(model_dir, 'saved_model.pb')):
+        raise InputError(f'--model {model_dir}: no saved_model.pb; '
+                         'is it the output folder of `imdb-sentiment train`?')
+
+
+def _model_manifest(model_dir: str) -> Dict:
+    path = FileSystems.join(model_dir, features.MANIFEST_FILE)
+    if not FileSystems.exists(path):
+        return {'path': model_dir}
+    m = outputs.read_json(path)
+    return {'path': model_dir, 'created': m.get('created'), 'validation': m.get('validation'),
+            'preprocess_inputs': m.get('preprocess', {}).get('manifest', {}).get('inputs')}
+
+
+def error_examples(stats: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
+    """The reported false positives/negatives, most confident first."""
+    return {kind: sorted(stats.get(kind, []), key=lambda r: r[features.PROBABILITY_KEY],
+                         reverse=kind == 'false_positives')
+            for kind in ERROR_KINDS}
+
+
+def finish(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
+           wall_time: float) -> Dict:
+    """Writes metrics.json, report.html and manifest.json into ``work_dir``; returns the manifest."""
+    from analysis.score_report import render_score_report
+    stats = outputs.read_stats(work_dir, features.STATS_DIR)
+    counts = {r['name']: r['value'] for r in stats['counts']}
+    summary = counts_summary(counts, job_args.max_reject_fraction)
+    summary['predicted'] = summary['accepted']
+    result = metrics.summarize(stats['summary'][0])
+    outputs.write_json(os.path.join(work_dir, features.METRICS_FILE), result)
+    manifest = {
+        'job': 'score',
+        'status': summary.pop('status'),
+        'error': summary.pop('error'),
+        'created': outputs.utc_now(),
+        'wall_time_s': round(wall_time, 1),
+        'reviews_per_s': round(summary['read'] / wall_time, 1) if wall_time else None,
+        'inputs': outputs.input_entries(specs, stats['inputs']),
+        'model': _model_manifest(job_args.model),
+        'options': dict(vars(job_args)),
+        'beam_args': beam_args,
+        'counts': summary,
+        'metrics': {k: result[k] for k in _HEADLINE if result.get(k) is not None},
+        'versions': outputs.versions(),
+    }
+    html = render_score_report(result, error_examples(stats), manifest)
+    with FileSystems.create(os.path.join(work_dir, features.REPORT_FILE)) as f:
+        f.write(html.encode('utf-8'))
+    outputs.write_json(os.path.join(work_dir, features.MANIFEST_FILE), manifest)
+    return manifest

@@ -1,0 +1,51 @@
+"""Beam RunInference support for the exported raw-text model.
+
+Beam's stock TensorFlow handlers cannot load a SavedModel whose signature takes
+strings and holds a tf.Transform graph, so this handler loads the export with
+``tf.saved_model.load`` (once per worker process, shared by its threads) and
+calls ``serving_default`` on batches of raw review strings.
+"""
+
+from typing import Any, Dict, Iterable, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+PROBABILITY = 'probability'
+LABEL = 'label'
+
+
+class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
+    """Raw review strings -> PredictionResult(example=text, inference={probability, label})."""
+
+    def __init__(self, model_dir: str, min_batch_size: int = 16, max_batch_size: int = 256):
+        super().__init__()
+        self._model_dir = model_dir
+        self._min_batch_size = min_batch_size
+        self._max_batch_size = max_batch_size
+
+    def load_model(self):
+        from trainer.export import Classifier  # TensorFlow loads on the worker, not at pickling
+        return Classifier(self._model_dir)
+
+    def run_inference(self, batch: Sequence[str], model, inference_args: Optional[Dict] = None
+                      ) -> Iterable[PredictionResult]:
+        probabilities, labels = model(batch)
+        for text, p, label in zip(batch, probabilities, labels):
+            yield PredictionResult(text, {PROBABILITY: float(p), LABEL: label},
+                                   model_id=self._model_dir)
+
+    def batch_elements_kwargs(self) -> Dict[str, int]:
+        return {'min_batch_size': self._min_batch_size, 'max_batch_size': self._max_batch_size}
+
+    def share_model_across_processes(self) -> bool:
+        return False
+
+
+def score_texts(model, texts: Sequence[str], batch_size: int = 256):
+    """Probabilities for ``texts`` in batches, with a loaded Classifier (for occlusion)."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        probabilities, _ = model(texts[start:start + batch_size])
+        out.extend(float(p) for p in probabilities)
+    return out
