@@ -12,7 +12,8 @@ On Dataflow, the same code with the workers installed from our setup.py:
 
 Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
 examples), transform_fn/ and transformed_metadata/ (the tf.Transform graph),
-vocab.txt, rejected/rejected-*.jsonl (dead letters) and manifest.json.
+vocab.txt, eval_reviews/eval-*.csv (the eval split's raw reviews with their ids,
+for scoring), rejected/rejected-*.jsonl (dead letters) and manifest.json.
 """
 
 import dataclasses
@@ -35,7 +36,7 @@ from transforms.cleaning import CleaningConfig
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 from transforms.reading import ReadReviews
-from transforms.sinks import CountAs, SumAs, WriteJsonLines, write_job_stats
+from transforms.sinks import CountAs, SumAs, WriteCsv, WriteJsonLines, write_job_stats
 from transforms.split import SplitTrainEval
 from transforms.validation import ValidateReviews
 
@@ -75,6 +76,12 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
     checked.rejected | 'WriteRejected' >> WriteJsonLines(
         os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
     train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction)
+    _ = (evaluation
+         | 'EvalReviewRows' >> beam.Map(lambda r: [r[k] for k in (
+             features.ID_KEY, features.REVIEW_KEY, features.LABEL_KEY)])
+         | 'WriteEvalReviews' >> WriteCsv(
+             os.path.join(work_dir, features.EVAL_REVIEWS_DIR, features.EVAL_PREFIX),
+             features.CSV_COLUMNS))
 
     metadata = raw_metadata()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):

@@ -147,3 +147,17 @@ def test_help_explains_the_job(capsys):
     assert e.value.code == 0
     for text in ('--input', '--max-tokens', '--lemmatize', 'DataflowRunner', 'aclImdb'):
         assert text in out
+
+
+def test_eval_reviews_are_written_with_their_ids(result, dataset):
+    from transforms.inputs import resolve_inputs
+    from transforms.reading import parse_csv_line
+    files = sorted(glob.glob(os.path.join(result, 'eval_reviews', 'eval-*.csv')))
+    spec = resolve_inputs([os.path.join(result, 'eval_reviews', 'eval-*.csv')])[0]
+    rows = [parse_csv_line(line, spec.columns) for f in files for line in open(f, 'rb').readlines()[1:]]
+    assert {r['id'] for r in rows} == set(_examples(result, 'eval'))
+    originals = {f'reviews.csv:{i}': line for i, line in enumerate(
+        open(dataset, encoding='utf-8', errors='replace').read().split('\n')[1:], 1)}
+    for r in rows[:20]:
+        assert 'parse_error' not in r and r['label'] in ('positive', 'negative')
+        assert parse_csv_line(originals[r['id']].encode(), ('review', 'sentiment'))['review'] == r['review']

@@ -52,6 +52,9 @@ TFRECORD_SUFFIX = '.tfrecord.gz'
 REJECTED_DIR = 'rejected'
 REJECTED_PREFIX = 'rejected'
 VOCAB_FILE = 'vocab.txt'
+# The eval split's raw reviews, as Kaggle-layout CSV with an id column, for scoring.
+EVAL_REVIEWS_DIR = 'eval_reviews'
+CSV_COLUMNS = (ID_KEY, REVIEW_KEY, 'sentiment')
 MANIFEST_FILE = 'manifest.json'
 STATS_DIR = '_stats'
 

@@ -89,7 +89,7 @@ def read_csv_header(path: str) -> Tuple[str, ...]:
         raise InputError(
             f'{path}: not a review CSV: its first line must be a header with a '
             f'"{features.REVIEW_KEY}" column (Kaggle layout: review,sentiment), got {first[:80]!r}')
-    unknown = set(header) - {features.REVIEW_KEY, CSV_LABEL_COLUMN}
+    unknown = set(header) - {features.REVIEW_KEY, CSV_LABEL_COLUMN, features.ID_KEY}
     if unknown:
         raise InputError(f'{path}: unexpected columns {sorted(unknown)} in header')
     return header

@@ -177,8 +177,10 @@ class ProfileReviews(beam.PTransform):
             | 'NameLengths' >> beam.Map(lambda kv: (
                 explore_stats.length_part(kv[0][0], LABELS[kv[0][1]]), kv[1])),
             groups
-            | 'GroupSizes' >> beam.Map(lambda g: [1, sum(g[0]) - 1, int(all(g[0][i] for i in both))])
-            | 'SumDuplicates' >> beam.CombineGlobally(SumCounts(3))
+            | 'GroupSizes' >> beam.Map(lambda g: [
+                1, sum(g[0]) - 1, int(all(g[0][i] for i in both)),
+                int(any(g[0][i] for i in both) and g[0][LABELS.index(explore_stats.UNLABELLED)] > 0)])
+            | 'SumDuplicates' >> beam.CombineGlobally(SumCounts(4))
             | 'NameDuplicates' >> beam.Map(lambda c: (explore_stats.PART_DUPLICATES, c)),
             groups
             | 'MostRepeated' >> beam.combiners.Top.Of(EXAMPLES, key=lambda g: (sum(g[0]), g[1]))

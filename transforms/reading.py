@@ -46,6 +46,8 @@ def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
     row = dict(zip(columns, fields))
     record[features.REVIEW_KEY] = row[features.REVIEW_KEY]
     record[features.LABEL_KEY] = row.get(CSV_LABEL_COLUMN)
+    if row.get(features.ID_KEY):
+        record[features.ID_KEY] = row[features.ID_KEY]  # kept ids, e.g. preprocess's eval split
     return record
 
 
@@ -81,7 +83,7 @@ class _ReadFile(beam.DoFn):
                     digest.update(line)
                     rows += 1
                     record = parse_csv_line(line, spec.columns)
-                    record[features.ID_KEY] = f'{_basename(path)}:{rows}'
+                    record.setdefault(features.ID_KEY, f'{_basename(path)}:{rows}')
                     record[features.SOURCE_KEY] = path
                     yield record
         self._read.inc(rows)

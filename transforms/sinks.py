@@ -1,5 +1,7 @@
 """Small reusable Beam stages for writing rows and counting them."""
 
+import csv
+import io
 import json
 import os
 
@@ -34,6 +36,28 @@ class WriteJsonLines(beam.PTransform):
                 | 'ToJson' >> beam.Map(_to_json)
                 | 'Write' >> beam.io.WriteToText(
                     self._prefix, file_name_suffix='.jsonl', num_shards=self._num_shards))
+
+
+class WriteCsv(beam.PTransform):
+    """Sequences of values -> CSV shards ``<prefix>-SSSSS-of-NNNNN.csv``, each with ``header``."""
+
+    def __init__(self, prefix: str, header):
+        super().__init__()
+        self._prefix = prefix
+        self._header = header
+
+    def expand(self, rows):
+        return (rows
+                | 'ToCsvLine' >> beam.Map(csv_line)
+                | 'Write' >> beam.io.WriteToText(self._prefix, file_name_suffix='.csv',
+                                                 header=csv_line(self._header)))
+
+
+def csv_line(values) -> str:
+    """One RFC 4180 line (quoted where needed, no line terminator)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator='').writerow(values)
+    return out.getvalue()
 
 
 class CountAs(beam.PTransform):
