@@ -19,6 +19,7 @@ Outputs under --output: stats.json, report.html, rejected/rejected-*.jsonl
 """
 
 import dataclasses
+import json
 import logging
 import os
 import time
@@ -30,10 +31,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from analysis import explore_report, explore_stats
 from pipeline import outputs
-from pipeline.options import _add_bool, _positive_int, add_input_args, parse_job_args
+from pipeline.options import CleaningOptions, InputOptions, _positive_int, parse_job_args
+from pipeline.preprocess import cleaning_config
 from pipeline.reconcile import RejectFractionExceeded, counts_summary
 from transforms import features
-from transforms.cleaning import CleaningConfig
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.profile import ProfileReviews
 from transforms.reading import ReadReviews
@@ -48,65 +49,31 @@ DEFAULT_TOP_WORDS = 30
 
 
 class ExploreOptions(PipelineOptions):
-    """Flags of the explore job."""
-
-    REQUIRED = ('input', 'output')  # see PreprocessOptions
+    """Flags of the explore job (besides InputOptions and CleaningOptions)."""
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
-        parser = _NewFlagsOnly(parser)
-        add_input_args(parser)
         parser.add_argument(
             '--top-words', type=_positive_int, default=DEFAULT_TOP_WORDS,
-            help='Words listed per label, and most discriminative words per side '
-                 '(default %(default)s).')
-        _add_bool(parser, 'keep-marks', True, "'!' and '?' become tokens of their own")
-        _add_bool(parser, 'remove-stopwords', False,
-                  'drop English stop words (negations such as not/no/never are kept)')
-        _add_bool(parser, 'lemmatize', False,
-                  "map words to lemmas with simplemma's English dictionary")
-
-
-class _NewFlagsOnly:
-    """An argparse parser that skips flags already defined.
-
-    Beam parses the flags of every PipelineOptions subclass with one parser, so the
-    flags explore shares with preprocess (--input, --keep-marks...) would collide there.
-    """
-
-    def __init__(self, parser):
-        self._parser = parser
-
-    def add_argument(self, *names, **kwargs) -> None:
-        if not any(n in self._parser._option_string_actions for n in names):
-            self._parser.add_argument(*names, **kwargs)
-
-    def add_mutually_exclusive_group(self, **kwargs) -> '_NewFlagsOnly':
-        return _NewFlagsOnly(self._parser.add_mutually_exclusive_group(**kwargs))
-
-    def set_defaults(self, **kwargs) -> None:
-        self._parser.set_defaults(**kwargs)
-
-
-def cleaning_config(job) -> CleaningConfig:
-    return CleaningConfig(keep_marks=job.keep_marks, remove_stopwords=job.remove_stopwords,
-                          lemmatize=job.lemmatize)
-
+            help='Most frequent words listed per label, and most discriminative words '
+                 'per side (default %(default)s).')
 
 
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
                    work_dir: str) -> None:
     """Wires the explore graph into ``p``, writing under ``work_dir``; does not run it."""
-    job = options.view_as(ExploreOptions)
     read = p | 'ReadReviews' >> ReadReviews(list(specs))
     checked = read['records'] | 'Validate' >> ValidateReviews(
-        require_label=False, max_review_chars=job.max_review_chars)
+        require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
     _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(
         os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
     stats = os.path.join(work_dir, features.STATS_DIR)
     _ = (checked.accepted
-         | 'Profile' >> ProfileReviews(cleaning_config(job), job.top_words)
-         | 'ProfileToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': kv[1]})
+         | 'Profile' >> ProfileReviews(cleaning_config(options.view_as(CleaningOptions)),
+                                      options.view_as(ExploreOptions).top_words)
+         # ASCII-escaped: a review's U+2028 or U+0085 would split the line for readers
+         # that use str.splitlines (pipeline.outputs.read_json_lines does).
+         | 'ProfileToDict' >> beam.Map(lambda kv: {'name': kv[0], 'json': json.dumps(kv[1])})
          | 'WriteProfile' >> WriteJsonLines(os.path.join(stats, _PROFILE), num_shards=1))
     counts = [
         read['records'] | 'CountRead' >> CountAs('read'),
@@ -122,7 +89,8 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
 def run(argv: Sequence[str] = None) -> int:
     """Parses the command line, runs the job, publishes the output. Returns the exit code."""
     job_args, beam_args = parse_job_args(
-        'imdb-sentiment explore', __doc__, ExploreOptions, argv or [])
+        'imdb-sentiment explore', __doc__, (InputOptions, CleaningOptions, ExploreOptions),
+        argv or [])
     options = PipelineOptions(list(argv or []))
     # Unlabelled reviews are part of the data to explore (aclImdb's unsup/ too).
     specs = resolve_inputs(job_args.input, include_unlabeled=True)
@@ -134,7 +102,7 @@ def run(argv: Sequence[str] = None) -> int:
         found = outputs.read_stats(out.path, features.STATS_DIR)
         summary = counts_summary({r['name']: r['value'] for r in found['counts']},
                                  job_args.max_reject_fraction)
-        stats = explore_stats.summarize({r['name']: r['value'] for r in found[_PROFILE]},
+        stats = explore_stats.summarize({r['name']: json.loads(r['json']) for r in found[_PROFILE]},
                                         job_args.top_words)
         outputs.write_json(os.path.join(out.path, STATS_FILE), stats)
         manifest = {

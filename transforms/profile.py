@@ -49,7 +49,7 @@ class _Tokenize(beam.DoFn):
         self._config = config
 
     def setup(self) -> None:
-        # TensorFlow loads on the worker, not when the pipeline is pickled.
+        # The DoFn holds no TensorFlow object before setup(), so it pickles as its config.
         import tensorflow as tf
         from transforms.cleaning import tokenize
         self._tf, self._tokenize = tf, tokenize
