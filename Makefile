@@ -18,8 +18,13 @@ $(BIN)/imdb-sentiment: setup.py constraints.txt
 
 setup: $(BIN)/imdb-sentiment
 
+# preprocess -> train -> score the held-out eval split (its reviews keep their ids)
 run: setup
 	$(BIN)/imdb-sentiment preprocess --input $(INPUT) --output $(OUTPUT)/preprocess
+	$(BIN)/imdb-sentiment train --data $(OUTPUT)/preprocess --output $(OUTPUT)/model $(TRAIN_ARGS)
+	$(BIN)/imdb-sentiment score --input '$(OUTPUT)/preprocess/eval_reviews/eval-*.csv' \
+	    --model $(OUTPUT)/model --output $(OUTPUT)/score
+	@echo "Report: $(OUTPUT)/score/report.html"
 
 test: setup
 	$(BIN)/python -m pytest

@@ -49,6 +49,9 @@ def add_input_args(parser) -> None:
         '--max-reject-fraction', type=_fraction, default=features.DEFAULT_MAX_REJECT_FRACTION,
         help='Fail (exit 3, after writing everything) when more than this share of the '
              'records is rejected (default %(default)s).')
+    _add_bool(parser, 'reshuffle-records', False,
+              'spread the records of each input file over all workers (for a few big files '
+              'on a cluster; on the DirectRunner it holds every record in memory)')
 
 
 class InputOptions(PipelineOptions):

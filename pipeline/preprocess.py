@@ -70,7 +70,8 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
                    work_dir: str) -> None:
     """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
     job = options.view_as(PreprocessOptions)
-    read = p | 'ReadReviews' >> ReadReviews(list(specs))
+    read = p | 'ReadReviews' >> ReadReviews(
+        list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
     checked = read['records'] | 'Validate' >> ValidateReviews(
         require_label=True, max_review_chars=options.view_as(InputOptions).max_review_chars)
     checked.rejected | 'WriteRejected' >> WriteJsonLines(

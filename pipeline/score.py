@@ -78,7 +78,8 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
     """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
     job = options.view_as(ScoreOptions)
     handler = handler or ReviewModelHandler(job.model, job.min_batch_size, job.max_batch_size)
-    read = p | 'ReadReviews' >> ReadReviews(list(specs))
+    read = p | 'ReadReviews' >> ReadReviews(
+        list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
     checked = read['records'] | 'Validate' >> ValidateReviews(
         require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
     scored, failed = (checked.accepted

@@ -141,3 +141,26 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     path = write_csv(str(tmp_path / 'r.csv'), generated_reviews(2))
     code = cli.main(['score', '--input', path, '--model', str(tmp_path), '--output', str(tmp_path / 'o')])
     assert code == cli.EXIT_USAGE and 'no saved_model.pb' in capsys.readouterr().err
+
+
+def test_report_in_a_real_browser_shows_sections_and_runs_no_script(scored, tmp_path):
+    from analysis.score_report import render_score_report
+    from tests import browser
+    browser.chromium_or_skip()
+    m = json.load(open(os.path.join(scored, features.METRICS_FILE)))
+    manifest = json.load(open(os.path.join(scored, features.MANIFEST_FILE)))
+    hostile = {'id': 'evil.csv:1', 'probability': 0.97, 'predicted': 'positive',
+               'label': 'negative', 'review': HOSTILE,
+               'tokens': [{'text': HOSTILE, 'weight': 0.2}]}
+    plain = dict(hostile, id='evil.csv:2', tokens=None)
+    page = tmp_path / 'report.html'
+    page.write_text(render_score_report(m, {'false_positives': [hostile, plain],
+                                            'false_negatives': []}, manifest), encoding='utf-8')
+    dom = browser.parse_dom(browser.dump_dom(str(page)))
+    assert {'metrics', 'charts', 'errors', 'false_positives', 'false_negatives',
+            'classification-report', 'chart-roc', 'chart-confusion_matrix'} <= dom.ids
+    assert dom.title.startswith('Scoring report') and 'pwned' not in dom.title
+    assert 'script' not in dom.tags and not dom.has_attribute('onerror')
+    assert dom.tags['img'] == len([i for i in dom.ids if i.startswith('chart-')])
+    shot = browser.screenshot(str(page), str(tmp_path / 'report.png'))
+    assert os.path.getsize(shot) > 20000

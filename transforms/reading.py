@@ -142,12 +142,16 @@ class ReadReviews(beam.PTransform):
     """PBegin -> {'records': raw record dicts, 'input_stats': (input path, digest dict)}.
 
     Files are listed on the workers and reshuffled, so many files are read in
-    parallel; one CSV file is streamed by one worker, then its rows are spread.
+    parallel, and each file's records stream through the stages fused after the
+    read. ``reshuffle_records`` also spreads the records of one file over the
+    workers: it helps a few big files on a cluster, but every shuffle boundary
+    makes the DirectRunner hold the whole collection in memory.
     """
 
-    def __init__(self, specs: List[InputSpec]):
+    def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False):
         super().__init__()
         self._specs = specs
+        self._reshuffle_records = reshuffle_records
 
     def expand(self, pbegin):
         read = (pbegin
@@ -156,7 +160,10 @@ class ReadReviews(beam.PTransform):
                 | 'ShuffleFiles' >> beam.Reshuffle()
                 | 'ReadFiles' >> beam.ParDo(_ReadFile()).with_outputs(
                     INPUT_STATS_TAG, main='records'))
+        records = read.records
+        if self._reshuffle_records:
+            records = records | 'ShuffleRecords' >> beam.Reshuffle()
         return {
-            'records': read.records | 'ShuffleRecords' >> beam.Reshuffle(),
+            'records': records,
             'input_stats': read[INPUT_STATS_TAG] | 'DigestInputs' >> beam.CombinePerKey(InputDigest()),
         }
