@@ -4,12 +4,13 @@ Review text is user-written input: it reaches the page only through the
 autoescaping template, and the page's content security policy forbids scripts.
 """
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from analysis import render, score_charts
 
 _HEADLINE = (('accuracy', '{:.4f}'), ('roc_auc', '{:.4f}'), ('average_precision', '{:.4f}'),
-             ('log_loss', '{:.4f}'), ('positive_rate', '{:.4f}'), ('scored', '{:,}'),
+             ('log_loss', '{:.4f}'), ('positive_rate', '{:.4f}'),
+             ('vocabulary_coverage', '{:.4f}'), ('scored', '{:,}'),
              ('labelled', '{:,}'))
 
 
@@ -20,8 +21,19 @@ def shade(weight: float) -> str:
     return f'rgba({rgb},{alpha:.2f})'
 
 
-def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: Dict) -> str:
-    """The self-contained HTML page (PNG charts embedded)."""
+def fmt(value, signed: bool = False) -> str:
+    """A drift table cell: counts as integers, shares with four decimals."""
+    if value is None:
+        return '–'
+    if isinstance(value, int):
+        return f'{value:+,}' if signed else f'{value:,}'
+    return f'{value:+.4f}' if signed else f'{value:.4f}'
+
+
+def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: Dict,
+                        drift: Optional[Dict] = None) -> str:
+    """The self-contained HTML page (PNG charts embedded); ``drift`` adds the section
+    comparing a nightly run with the previous night."""
     headline = [(name, fmt.format(metrics[name])) for name, fmt in _HEADLINE
                 if metrics.get(name) is not None]
     if metrics.get('calibration'):
@@ -32,4 +44,4 @@ def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: 
     return render.render_template(
         'score.html', shade=shade, title=inputs, created=manifest.get('created', ''), counts=manifest['counts'],
         headline=headline, report=metrics.get('classification_report'), charts=charts,
-        errors=errors)
+        errors=errors, drift=drift, fmt=fmt)

@@ -161,7 +161,8 @@ class ScoreOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument('--model', metavar='DIR',
-                            help='Model folder written by `imdb-sentiment train`.')
+                            help='Model folder written by `imdb-sentiment train`, or a folder '
+                                 'of such exports (versions): then the newest complete one.')
         parser.add_argument('--min-batch-size', type=_positive_int, default=16,
                             help='Smallest batch RunInference sends the model (default %(default)s).')
         parser.add_argument('--max-batch-size', type=_positive_int, default=256,
@@ -172,3 +173,10 @@ class ScoreOptions(PipelineOptions):
         _add_bool(parser, 'explain', True,
                   'highlight the words that drove each reported error (occlusion)')
         _add_bool(parser, 'include-text', True, 'write the review text into the predictions')
+        _add_bool(parser, 'vocab-coverage', True,
+                  "measure the share of the text's tokens the model's vocabulary knows")
+        parser.add_argument(
+            '--date', nargs='?', const='today', metavar='YYYY-MM-DD',
+            help='Nightly mode: write into OUTPUT/dt=YYYY-MM-DD/ (a bare --date means today, '
+                 'UTC), replacing that partition only when the run succeeds, and compare '
+                 'with the latest earlier night in drift.json.')

@@ -18,7 +18,7 @@ report.html, rejected/rejected-*.jsonl and manifest.json.
 import logging
 import os
 import time
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
@@ -30,6 +30,7 @@ from pipeline import outputs
 from pipeline.options import InputOptions, ScoreOptions, parse_job_args
 from pipeline.reconcile import RejectFractionExceeded
 from transforms import features
+from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.reading import ReadReviews
@@ -40,6 +41,7 @@ _LOG = logging.getLogger(__name__)
 _META = (features.ID_KEY, features.SOURCE_KEY, features.LABEL_KEY, features.RATING_KEY)
 FALSE_POSITIVES = 'false_positives'
 FALSE_NEGATIVES = 'false_negatives'
+COVERAGE = 'coverage'
 
 
 def _key(record: Dict):
@@ -74,10 +76,14 @@ def _is_error(kind: str):
 
 
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
-                   work_dir: str, handler: ReviewModelHandler = None) -> None:
-    """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
+                   work_dir: str, handler: ReviewModelHandler = None,
+                   model_dir: Optional[str] = None) -> None:
+    """Wires the score graph into ``p``, writing under ``work_dir``; does not run it.
+
+    ``model_dir`` is the export to use (default: --model as given)."""
     job = options.view_as(ScoreOptions)
-    handler = handler or ReviewModelHandler(job.model, job.min_batch_size, job.max_batch_size)
+    model_dir = model_dir or job.model
+    handler = handler or ReviewModelHandler(model_dir, job.min_batch_size, job.max_batch_size)
     read = p | 'ReadReviews' >> ReadReviews(
         list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
     checked = read['records'] | 'Validate' >> ValidateReviews(
@@ -111,8 +117,15 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
                | f'Flatten[{kind}]' >> beam.FlatMap(lambda rows: rows))
         if job.explain:
             top = top | f'Explain[{kind}]' >> beam.ParDo(
-                ExplainFn(job.model, features.REVIEW_KEY))
+                ExplainFn(model_dir, features.REVIEW_KEY))
         _ = top | f'Write[{kind}]' >> WriteJsonLines(os.path.join(stats, kind), num_shards=1)
+
+    cleaning = model_cleaning(model_dir) if job.vocab_coverage else None
+    if cleaning is not None:
+        _ = (checked.accepted
+             | 'ReviewText' >> beam.Map(lambda r: r[features.REVIEW_KEY])
+             | 'VocabularyCoverage' >> VocabularyCoverage(model_dir, cleaning)
+             | 'WriteCoverage' >> WriteJsonLines(os.path.join(stats, COVERAGE), num_shards=1))
 
     counts = [read['records'] | 'CountRead' >> CountAs('read'),
               predictions | 'CountPredicted' >> CountAs('accepted'),
@@ -124,19 +137,31 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
 
 def run(argv: Sequence[str] = None) -> int:
     """Parses the command line, runs the job, publishes the output. Returns the exit code."""
+    from pipeline import nightly
     from pipeline.score_outputs import check_model, finish
     job_args, beam_args = parse_job_args('imdb-sentiment score', __doc__, (InputOptions, ScoreOptions),
                                           argv or [])
-    check_model(job_args.model)
+    model_dir = nightly.resolve_model(job_args.model)
+    check_model(model_dir)
+    output, previous = job_args.output, None
+    if job_args.date is not None:
+        job_args.date = nightly.parse_date(job_args.date)
+        output = nightly.partition_path(job_args.output, job_args.date)
+        previous = nightly.previous_partition(job_args.output, job_args.date)
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input, include_unlabeled=True)
     started = time.time()
-    _LOG.info('Scoring %d input(s) with %s', len(specs), job_args.model)
-    with outputs.StagedOutput(job_args.output) as out:
+    _LOG.info('Scoring %d input(s) with %s into %s', len(specs), model_dir, output)
+    with outputs.StagedOutput(output) as out:
         with beam.Pipeline(options=options) as p:
-            build_pipeline(p, options, specs, out.path)
-        manifest = finish(out.path, specs, job_args, beam_args, time.time() - started)
+            build_pipeline(p, options, specs, out.path, model_dir=model_dir)
+        manifest = finish(out.path, specs, job_args, beam_args, time.time() - started,
+                          model_dir=model_dir, previous=previous)
         out.publish()
+    _LOG.info('Wrote %s (%d predicted, %d rejected)', output, manifest['counts']['predicted'],
+              manifest['counts']['rejected'])
+    for alert in manifest.get('drift_alerts', []):
+        _LOG.warning('Drift against the previous night: %s', alert)
     if manifest['status'] != 'ok':
         raise RejectFractionExceeded(manifest['error'])
     return 0

@@ -2,18 +2,20 @@
 summaries into metrics.json, report.html and manifest.json."""
 
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from analysis import metrics
+from analysis import drift, metrics
 from pipeline import outputs
 from pipeline.reconcile import counts_summary
 from transforms import features
 from transforms.inputs import InputError, InputSpec
 
 ERROR_KINDS = ('false_positives', 'false_negatives')
-_HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate')
+_HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',
+             'vocabulary_coverage')
+DRIFT_FILE = 'drift.json'
 
 
 def check_model(model_dir: str) -> None:
@@ -38,16 +40,34 @@ def error_examples(stats: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
             for kind in ERROR_KINDS}
 
 
+def _drift(result: Dict, date: str, previous: str) -> Dict:
+    """drift.json against the partition ``previous`` (an earlier night's output)."""
+    from pipeline.nightly import PARTITION_PREFIX
+    earlier = outputs.read_json(FileSystems.join(previous, features.METRICS_FILE))
+    previous_date = os.path.basename(previous.rstrip('/'))[len(PARTITION_PREFIX):]
+    return drift.compare(result, earlier, date, previous_date)
+
+
 def finish(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
-           wall_time: float) -> Dict:
-    """Writes metrics.json, report.html and manifest.json into ``work_dir``; returns the manifest."""
+           wall_time: float, model_dir: Optional[str] = None,
+           previous: Optional[str] = None) -> Dict:
+    """Writes metrics.json, report.html, drift.json (nightly runs with an earlier night)
+    and manifest.json into ``work_dir``; returns the manifest."""
     from analysis.score_report import render_score_report
+    model_dir = model_dir or job_args.model
     stats = outputs.read_stats(work_dir, features.STATS_DIR)
     counts = {r['name']: r['value'] for r in stats['counts']}
     summary = counts_summary(counts, job_args.max_reject_fraction)
     summary['predicted'] = summary['accepted']
     result = metrics.summarize(stats['summary'][0])
+    for row in stats.get('coverage', []):
+        result['vocabulary_coverage'] = (row['known_tokens'] / row['tokens']
+                                         if row['tokens'] else None)
     outputs.write_json(os.path.join(work_dir, features.METRICS_FILE), result)
+    date = getattr(job_args, 'date', None)
+    found_drift = _drift(result, date, previous) if date and previous else None
+    if found_drift:
+        outputs.write_json(os.path.join(work_dir, DRIFT_FILE), found_drift)
     manifest = {
         'job': 'score',
         'status': summary.pop('status'),
@@ -56,14 +76,18 @@ def finish(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[
         'wall_time_s': round(wall_time, 1),
         'reviews_per_s': round(summary['read'] / wall_time, 1) if wall_time else None,
         'inputs': outputs.input_entries(specs, stats['inputs']),
-        'model': _model_manifest(job_args.model),
+        'model': _model_manifest(model_dir),
+        'date': date,
+        'previous_night': previous,
         'options': dict(vars(job_args)),
         'beam_args': beam_args,
         'counts': summary,
         'metrics': {k: result[k] for k in _HEADLINE if result.get(k) is not None},
         'versions': outputs.versions(),
     }
-    html = render_score_report(result, error_examples(stats), manifest)
+    if found_drift:
+        manifest['drift_alerts'] = found_drift['alerts']
+    html = render_score_report(result, error_examples(stats), manifest, found_drift)
     with FileSystems.create(os.path.join(work_dir, features.REPORT_FILE)) as f:
         f.write(html.encode('utf-8'))
     outputs.write_json(os.path.join(work_dir, features.MANIFEST_FILE), manifest)
