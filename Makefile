@@ -1,10 +1,12 @@
 # The two set-up commands of the README:
-#   make run INPUT=path/to/reviews.csv   # creates .venv, installs, runs the main job
-#   make test                            # creates .venv, installs, runs the test suite
+#   make run [INPUT=path/to/reviews.csv]  # creates .venv, installs, runs the whole product
+#   make test                             # creates .venv, installs, runs the test suite
+# Without INPUT, `imdb-sentiment run` downloads the official aclImdb archive.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-INPUT ?= ../shared/data/imdb/train.csv
+INPUT ?=
+RUN_ARGS ?=
 OUTPUT ?= runs/latest
 
 .PHONY: setup run test clean
@@ -18,13 +20,10 @@ $(BIN)/imdb-sentiment: setup.py constraints.txt
 
 setup: $(BIN)/imdb-sentiment
 
-# preprocess -> train -> score the held-out eval split (its reviews keep their ids)
+# explore -> preprocess -> train -> score (eval split, and aclImdb/test when downloaded)
 run: setup
-	$(BIN)/imdb-sentiment preprocess --input $(INPUT) --output $(OUTPUT)/preprocess
-	$(BIN)/imdb-sentiment train --data $(OUTPUT)/preprocess --output $(OUTPUT)/model $(TRAIN_ARGS)
-	$(BIN)/imdb-sentiment score --input '$(OUTPUT)/preprocess/eval_reviews/eval-*.csv' \
-	    --model $(OUTPUT)/model --output $(OUTPUT)/score
-	@echo "Report: $(OUTPUT)/score/report.html"
+	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(RUN_ARGS)
+	@echo "Open $(OUTPUT)/index.html"
 
 test: setup
 	$(BIN)/python -m pytest

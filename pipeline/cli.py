@@ -27,6 +27,10 @@ COMMANDS = {
               'Score reviews with RunInference; write predictions, metrics and an error report.'),
     'explore': ('pipeline.explore',
                 'Profile a dataset (lengths, word frequencies, coverage) into an HTML report.'),
+    'run': ('pipeline.run',
+            'All of it: explore, preprocess, train and score one dataset; index.html links the reports.'),
+    'download': ('pipeline.download',
+                 'Fetch and unpack the official aclImdb archive into the cache folder.'),
 }
 
 USAGE = 'usage: imdb-sentiment COMMAND [options]   (imdb-sentiment COMMAND --help for more)'
@@ -63,11 +67,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     module = importlib.import_module(COMMANDS[command][0])
     from pipeline.reconcile import RejectFractionExceeded
+    from pipeline.download import DownloadError
     from trainer.task import TrainError
     from transforms.inputs import InputError
     try:
         return module.run(rest)
-    except (InputError, TrainError) as e:
+    except (InputError, TrainError, DownloadError) as e:
         print(f'imdb-sentiment {command}: error: {e}', file=sys.stderr)
         return EXIT_USAGE
     except RejectFractionExceeded as e:

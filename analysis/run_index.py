@@ -1,0 +1,72 @@
+"""DIR/index.html of `imdb-sentiment run`: one page that links every step's report.
+
+Pure rendering from the manifests and small JSON files the steps wrote; links are
+relative, so the run folder can be moved or archived whole.
+"""
+
+import base64
+import json
+import os
+from typing import Dict, List, Optional
+
+from analysis import render
+
+
+def _json(path: str) -> Optional[Dict]:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def _link(out: str, relative: str) -> Optional[str]:
+    return relative if os.path.exists(os.path.join(out, relative)) else None
+
+
+def _png_uri(path: str) -> str:
+    """Plots are embedded, like every report's charts: the page works from file:// too."""
+    with open(path, 'rb') as f:
+        return 'data:image/png;base64,' + base64.b64encode(f.read()).decode('ascii')
+
+
+def _scores(out: str) -> List[Dict]:
+    folder = os.path.join(out, 'score')
+    found = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        metrics = _json(os.path.join(folder, name, 'metrics.json'))
+        manifest = _json(os.path.join(folder, name, 'manifest.json'))
+        if metrics is None or manifest is None:
+            continue
+        found.append({'name': name, 'report': _link(out, f'score/{name}/report.html'),
+                      'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
+                      'roc_auc': metrics.get('roc_auc'),
+                      'positive_rate': metrics.get('positive_rate'),
+                      'inputs': ', '.join(i['path'] for i in manifest.get('inputs', []))})
+    return found
+
+
+def summary(out: str) -> Dict:
+    """What the index shows of each step, read from the run folder."""
+    explore = _json(os.path.join(out, 'explore', 'stats.json'))
+    preprocess = _json(os.path.join(out, 'preprocess', 'manifest.json'))
+    model = _json(os.path.join(out, 'model', 'manifest.json'))
+    plots = sorted(p for p in os.listdir(os.path.join(out, 'model', 'plots'))
+                   if p.endswith('.png')) if os.path.isdir(os.path.join(out, 'model', 'plots')) else []
+    return {
+        'explore': explore and {'report': _link(out, 'explore/report.html'),
+                                'reviews': explore.get('reviews', {})},
+        'preprocess': preprocess and {'counts': preprocess['counts'],
+                                      'vocabulary': preprocess.get('vocabulary', {}),
+                                      'manifest': _link(out, 'preprocess/manifest.json')},
+        'model': model and {'validation': model.get('validation', {}),
+                            'best_epoch': model.get('best_epoch'),
+                            'epochs_run': model.get('epochs_run'),
+                            'plots': [(p[:-4].replace('_', ' '), _png_uri(os.path.join(
+                                out, 'model', 'plots', p))) for p in plots],
+                            'manifest': _link(out, 'model/manifest.json')},
+        'scores': _scores(out),
+    }
+
+
+def render_index(out: str, manifest: Dict) -> str:
+    return render.render_template('index.html', run=manifest, found=summary(out))

@@ -1,0 +1,149 @@
+"""The whole product on one dataset: explore, preprocess, train, score, and an index page.
+
+  imdb-sentiment run --input ../shared/data/imdb/train.csv --output runs/latest
+  imdb-sentiment run --output runs/stanford        # downloads the official aclImdb archive
+
+With no --input, the official Stanford archive is downloaded once into a cache
+folder (resumable, size and SHA-256 verified), the model is trained on
+aclImdb/train and the report also scores aclImdb/test. Every step writes its own
+subfolder of --output (explore/, preprocess/, model/, score/eval/, score/<input>/)
+and DIR/index.html links every report. Flags that are not the run command's own
+are Beam pipeline options, passed to the three Beam jobs (explore, preprocess, score).
+"""
+
+import argparse
+import logging
+import os
+import re
+import shlex
+import time
+from typing import Dict, List, Sequence
+
+from pipeline import outputs
+from pipeline.options import BEAM_OPTIONS_HELP, _unknown_beam_args
+from transforms import features
+
+_LOG = logging.getLogger(__name__)
+INDEX_FILE = 'index.html'
+EVAL_SET = 'eval'
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='imdb-sentiment run', description=__doc__, epilog=BEAM_OPTIONS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--input', action='append', metavar='PATH',
+        help='Labelled reviews to learn from (Kaggle-layout CSV or an aclImdb split folder); '
+             'repeat for several. Default: the official archive, downloaded (aclImdb/train).')
+    parser.add_argument('--output', required=True, metavar='DIR',
+                        help='Run folder: one subfolder per step, and index.html.')
+    parser.add_argument(
+        '--score-input', action='append', metavar='PATH', default=[],
+        help='More data to score with the trained model (labelled or not), each into '
+             'score/<name>/; repeat for several. With the downloaded archive: aclImdb/test.')
+    parser.add_argument('--epochs', type=int, help="The trainer's maximum number of epochs.")
+    parser.add_argument('--train-flags', default='', metavar='"FLAGS"',
+                        help="More flags for `imdb-sentiment train`, quoted as one string "
+                             "(e.g. \"--lstm-units 128 --batch-size 64\").")
+    parser.add_argument('--preprocess-flags', default='', metavar='"FLAGS"',
+                        help='More flags for `imdb-sentiment preprocess`, quoted as one string.')
+    parser.add_argument('--no-explore', dest='explore', action='store_false',
+                        help='Skip the exploration report.')
+    parser.add_argument('--cache-dir', metavar='DIR',
+                        help='Where the downloaded archive is kept (default $IMDB_SENTIMENT_CACHE '
+                             'or ~/.cache/imdb-sentiment).')
+    parser.add_argument('--url', help=argparse.SUPPRESS)  # a mirror, for tests
+    return parser
+
+
+def set_name(path: str, taken: Sequence[str]) -> str:
+    """score/<name> for a scored input: its file or folder name, made unique."""
+    base = os.path.basename(path.rstrip('/')) or 'input'
+    base = re.sub(r'\.(csv|txt)$', '', base)
+    if base in ('train', 'test', 'unsup') and os.path.basename(os.path.dirname(path.rstrip('/'))):
+        base = os.path.basename(os.path.dirname(path.rstrip('/'))) + '-' + base
+    base = re.sub(r'[^A-Za-z0-9_.-]+', '_', base)
+    name, n = base, 2
+    while name in taken:
+        name, n = f'{base}-{n}', n + 1
+    return name
+
+
+def _downloaded(args) -> None:
+    from pipeline import download
+    kwargs = {'url': args.url, 'size': None, 'sha256': None} if args.url else {}
+    root = download.fetch_aclimdb(args.cache_dir, **kwargs)
+    args.input = [os.path.join(root, 'train')]
+    args.score_input = [os.path.join(root, 'test')] + list(args.score_input)
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """Runs every step in order; a failing step stops the run with its exit code."""
+    from pipeline import cli
+    parser = _parser()
+    args, beam_args = parser.parse_known_args(list(argv or []))
+    unknown = _unknown_beam_args(beam_args)
+    if unknown:
+        parser.error(f'unrecognized arguments: {" ".join(unknown)}')
+    if not args.input:
+        _downloaded(args)
+    out = args.output.rstrip('/')
+    inputs = [flag for path in args.input for flag in ('--input', path)]
+    steps: List[Dict] = []
+    if args.explore:
+        steps.append({'step': 'explore', 'argv': ['explore', *inputs, '--output', f'{out}/explore',
+                                                  *beam_args]})
+    train_flags = shlex.split(args.train_flags)
+    if args.epochs is not None:
+        train_flags += ['--epochs', str(args.epochs)]
+    eval_reviews = f'{out}/preprocess/{features.EVAL_REVIEWS_DIR}/eval-*.csv'
+    steps += [
+        {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', f'{out}/preprocess',
+                                        *shlex.split(args.preprocess_flags), *beam_args]},
+        {'step': 'train', 'argv': ['train', '--data', f'{out}/preprocess', '--output',
+                                   f'{out}/model', *train_flags]},
+        {'step': f'score {EVAL_SET}', 'argv': ['score', '--input', eval_reviews, '--model',
+                                                f'{out}/model', '--output', f'{out}/score/{EVAL_SET}',
+                                                *beam_args]},
+    ]
+    names = [EVAL_SET]
+    for path in args.score_input:
+        names.append(set_name(path, names))
+        steps.append({'step': f'score {names[-1]}',
+                      'argv': ['score', '--input', path, '--model', f'{out}/model', '--output',
+                               f'{out}/score/{names[-1]}', *beam_args]})
+
+    started = time.time()
+    for i, step in enumerate(steps, 1):
+        _LOG.info('Step %d/%d: imdb-sentiment %s', i, len(steps), shlex.join(step['argv']))
+        t0 = time.time()
+        code = cli.main(step['argv'])
+        step.update(exit_code=code, wall_time_s=round(time.time() - t0, 1))
+        if code != 0:
+            _LOG.error('Step %s failed (exit %d); the later steps did not run', step['step'], code)
+            _write_index(out, steps, started, args, failed=True)
+            return code
+    index = _write_index(out, steps, started, args, failed=False)
+    _LOG.info('Done in %.0f s: open %s', time.time() - started, index)
+    return 0
+
+
+def _write_index(out: str, steps: List[Dict], started: float, args, failed: bool) -> str:
+    """DIR/index.html and DIR/manifest.json: what ran, with which command, and the reports."""
+    from analysis.run_index import render_index
+    manifest = {
+        'job': 'run', 'status': 'failed' if failed else 'ok', 'created': outputs.utc_now(),
+        'wall_time_s': round(time.time() - started, 1),
+        'inputs': args.input, 'score_inputs': args.score_input,
+        'steps': [{'step': s['step'], 'command': 'imdb-sentiment ' + shlex.join(s['argv']),
+                   'exit_code': s.get('exit_code'), 'wall_time_s': s.get('wall_time_s')}
+                  for s in steps],
+        'versions': outputs.versions(),
+    }
+    os.makedirs(out, exist_ok=True)
+    outputs.write_json(os.path.join(out, features.MANIFEST_FILE), manifest)
+    path = os.path.join(out, INDEX_FILE)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(render_index(out, manifest))
+    return path

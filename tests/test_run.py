@@ -1,0 +1,107 @@
+"""`imdb-sentiment run`: the whole chain from a downloaded archive to index.html."""
+
+import functools
+import http.server
+import json
+import os
+import tarfile
+import threading
+
+import pytest
+
+from pipeline import cli
+from tests.conftest import TINY_MODEL
+from tests.fixtures import generated_reviews, write_aclimdb, write_csv
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    """A tiny aclImdb_v1.tar.gz served on 127.0.0.1; yields its URL and a request log."""
+    root = tmp_path / 'src'
+    write_aclimdb(str(root / 'aclImdb'), 'train', generated_reviews(160, seed=21))
+    write_aclimdb(str(root / 'aclImdb'), 'test', generated_reviews(40, seed=22))
+    served = tmp_path / 'served'
+    served.mkdir()
+    with tarfile.open(served / 'aclImdb_v1.tar.gz', 'w:gz') as tar:
+        tar.add(root / 'aclImdb', arcname='aclImdb')
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_port}/aclImdb_v1.tar.gz', requests
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_path):
+    url, requests = archive_server
+    out, cache = str(tmp_path / 'run'), str(tmp_path / 'cache')
+    extra = write_csv(str(tmp_path / 'nightly.csv'), [(t,) for t, _ in generated_reviews(12, 23)],
+                      header=('review',))
+    code = cli.main(['run', '--output', out, '--cache-dir', cache, '--url', url,
+                     '--score-input', extra, '--epochs', '1',
+                     '--train-flags', ' '.join(TINY_MODEL),
+                     '--preprocess-flags', '--max-tokens 32'])
+    assert code == 0
+    assert requests and all(r.endswith('aclImdb_v1.tar.gz') for r in requests)
+    assert os.path.isdir(os.path.join(cache, 'aclImdb', 'test', 'pos'))
+
+    manifest = json.load(open(os.path.join(out, 'manifest.json')))
+    assert manifest['status'] == 'ok'
+    assert [s['step'] for s in manifest['steps']] == [
+        'explore', 'preprocess', 'train', 'score eval', 'score aclImdb-test', 'score nightly']
+    assert all(s['exit_code'] == 0 for s in manifest['steps'])
+    assert manifest['inputs'] == [os.path.join(cache, 'aclImdb', 'train')]
+
+    # Trained on train/ (160 reviews), scored on test/ (40) and the extra unlabelled file.
+    pre = json.load(open(os.path.join(out, 'preprocess', 'manifest.json')))
+    assert pre['counts']['read'] == 160
+    test_metrics = json.load(open(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json')))
+    assert test_metrics['scored'] == 40 and 0 <= test_metrics['accuracy'] <= 1
+    eval_metrics = json.load(open(os.path.join(out, 'score', 'eval', 'metrics.json')))
+    assert eval_metrics['scored'] == pre['counts']['eval']
+    nightly = json.load(open(os.path.join(out, 'score', 'nightly', 'metrics.json')))
+    assert nightly['scored'] == 12 and 'accuracy' not in nightly
+
+    html = open(os.path.join(out, 'index.html'), encoding='utf-8').read()
+    for link in ('explore/report.html', 'score/eval/report.html',
+                 'score/aclImdb-test/report.html', 'score/nightly/report.html'):
+        assert f'href="{link}"' in html and os.path.exists(os.path.join(out, link))
+
+    # A second run finds the archive in the cache and downloads nothing.
+    before = len(requests)
+    assert cli.main(['run', '--output', str(tmp_path / 'again'), '--cache-dir', cache, '--url', url,
+                     '--no-explore', '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
+                     '--preprocess-flags', '--max-tokens 32']) == 0
+    assert len(requests) == before
+
+
+def test_index_opens_in_a_browser(tmp_path):
+    from tests import browser
+    browser.chromium_or_skip()
+    from analysis.run_index import render_index
+    out = tmp_path / 'run'
+    (out / 'score' / 'eval').mkdir(parents=True)
+    (out / 'score' / 'eval' / 'metrics.json').write_text(json.dumps(
+        {'scored': 10, 'accuracy': 0.9, 'roc_auc': 0.95, 'positive_rate': 0.5}))
+    (out / 'score' / 'eval' / 'manifest.json').write_text(json.dumps(
+        {'inputs': [{'path': '<img src=x onerror=alert(1)>.csv'}]}))
+    (out / 'score' / 'eval' / 'report.html').write_text('<p>report</p>')
+    manifest = {'status': 'failed', 'created': 'now', 'wall_time_s': 3.0, 'steps': [
+        {'step': 'score eval', 'command': 'imdb-sentiment score ...', 'exit_code': 3,
+         'wall_time_s': 1.0}]}
+    page = out / 'index.html'
+    page.write_text(render_index(str(out), manifest), encoding='utf-8')
+    html = browser.dump_dom(str(page))
+    dom = browser.parse_dom(html)
+    assert {'reports', 'scores', 'steps'} <= dom.ids
+    assert 'Scoring: eval' in html and '0.9000' in html and 'failed' in html
+    assert '&lt;img src=x onerror=alert(1)&gt;.csv' in html  # shown as text, not an element
+    assert dom.tags.get('img', 0) == 0 and not dom.has_attribute('onerror')
