@@ -4,12 +4,13 @@
 # Without INPUT, `imdb-sentiment run` downloads the official aclImdb archive.
 PYTHON ?= python3.11
 VENV ?= .venv
+AIRFLOW_VENV ?= .venv-airflow
 BIN := $(VENV)/bin
 INPUT ?=
 RUN_ARGS ?=
 OUTPUT ?= runs/latest
 
-.PHONY: setup run test clean
+.PHONY: setup run test clean airflow-env
 
 $(BIN)/imdb-sentiment: setup.py constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -25,8 +26,18 @@ run: setup
 	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(RUN_ARGS)
 	@echo "Open $(OUTPUT)/index.html"
 
+# Airflow's own environment for the DAG in pipeline/schedules/ (its tests skip without it).
+$(AIRFLOW_VENV)/bin/airflow: pipeline/schedules/requirements-airflow.txt pipeline/schedules/constraints-airflow.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11" >&2; exit 2; }
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -r pipeline/schedules/requirements-airflow.txt
+	@touch $@
+
+airflow-env: $(AIRFLOW_VENV)/bin/airflow
+
 test: setup
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) *.egg-info .pytest_cache
