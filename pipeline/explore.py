@@ -27,7 +27,7 @@ from typing import Dict, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from analysis import explore_report, explore_stats
 from pipeline import outputs
@@ -99,6 +99,9 @@ def run(argv: Sequence[str] = None) -> int:
     with outputs.StagedOutput(job_args.output) as out:
         with beam.Pipeline(options=options) as p:
             build_pipeline(p, options, specs, out.path)
+        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
+            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
+            return 0
         found = outputs.read_stats(out.path, features.STATS_DIR)
         summary = counts_summary({r['name']: r['value'] for r in found['counts']},
                                  job_args.max_reject_fraction)

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from analysis.combiners import ScoreSummaryFn
 from analysis.explain import ExplainFn
@@ -155,6 +155,9 @@ def run(argv: Sequence[str] = None) -> int:
     with outputs.StagedOutput(output) as out:
         with beam.Pipeline(options=options) as p:
             build_pipeline(p, options, specs, out.path, model_dir=model_dir)
+        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
+            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
+            return 0
         manifest = finish(out.path, specs, job_args, beam_args, time.time() - started,
                           model_dir=model_dir, previous=previous)
         out.publish()

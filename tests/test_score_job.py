@@ -86,10 +86,13 @@ def test_top_errors_are_the_most_confident_and_explained(scored):
     preds = _rows(os.path.join(scored, 'predictions', '*.jsonl'))
     fp = sorted((p for p in preds if p.get('label') == 'negative' and p['predicted'] == 'positive'),
                 key=lambda p: -p['probability'])[:3]
+    fn = sorted((p for p in preds if p.get('label') == 'positive' and p['predicted'] == 'negative'),
+                key=lambda p: p['probability'])[:3]
     html = open(os.path.join(scored, features.REPORT_FILE), encoding='utf-8').read()
-    for p in fp:
+    for p in fp + fn:
         assert p['id'] in html
-    assert ('rgba(' in html) == bool(fp)  # occlusion shading of the shown words
+    # Occlusion shading: each shown word is a span titled with its weight.
+    assert ('<span title="' in html) == bool(fp or fn)
 
 
 def test_report_escapes_review_text(scored):
