@@ -89,8 +89,20 @@ class PreprocessOptions(PipelineOptions):
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
             '--eval-fraction', type=_fraction, default=features.DEFAULT_EVAL_FRACTION,
-            help='Share of reviews in the eval split, chosen by a hash of the normalized '
-                 'text (default %(default)s).')
+            help='Share of reviews in the eval split, chosen by a hash of the group '
+                 '(--groups) or else of the normalized text (default %(default)s).')
+        parser.add_argument(
+            '--groups', metavar='PATH',
+            help='Split by group instead: a CSV giving each review a group (e.g. its movie), '
+                 'so that all reviews of a group land on the same side. Header "id,group" '
+                 '(ids as the job gives them, e.g. train.csv:7), or the shared '
+                 '"row,movie,rating" layout together with --groups-for. Reviews without a '
+                 'group fall back to the hash of their normalized text.')
+        parser.add_argument(
+            '--groups-for', metavar='NAME',
+            help='With a row,movie grouping file: the name of the input CSV whose 1-based '
+                 'data rows it numbers, e.g. --groups ../shared/data/imdb/train_movies.csv '
+                 '--groups-for train.csv (its reviews have ids train.csv:<row>).')
         parser.add_argument(
             '--max-tokens', type=_positive_int, default=features.DEFAULT_MAX_TOKENS,
             help='Length of each token-id sequence; shorter reviews are padded with 0 '
@@ -108,6 +120,18 @@ class PreprocessOptions(PipelineOptions):
         parser.add_argument(
             '--oov-buckets', type=_positive_int, default=features.DEFAULT_NUM_OOV_BUCKETS,
             help='Hash buckets for out-of-vocabulary tokens (default %(default)s).')
+        parser.add_argument(
+            '--ngram-max', type=int, default=features.DEFAULT_NGRAM_MAX,
+            help='Also write each review\'s binary bag of 1..N-grams (ngram_ids) for the '
+                 'trainer\'s linear n-gram branch; 0 writes none (default %(default)s).')
+        parser.add_argument(
+            '--ngram-vocab-size', type=_positive_int, default=features.DEFAULT_NGRAM_VOCAB_TOP_K,
+            help='Keep at most this many most frequent n-grams (default %(default)s).')
+        parser.add_argument(
+            '--ngram-min-frequency', type=_positive_int,
+            default=features.DEFAULT_NGRAM_FREQUENCY_THRESHOLD,
+            help='Drop n-grams seen fewer times than this in the train split '
+                 '(default %(default)s).')
 
 
 def _add_bool(parser, name: str, default: bool, text: str) -> None:

@@ -10,9 +10,14 @@ On Dataflow, the same code with the workers installed from our setup.py:
       --runner=DataflowRunner --project=P --region=R \\
       --temp_location=gs://BUCKET/tmp --setup_file=./setup.py
 
+Split by movie, so that no movie is on both sides (the shared data's row,movie file):
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess \\
+      --groups ../shared/data/imdb/train_movies.csv --groups-for train.csv
+
 Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
-examples), transform_fn/ and transformed_metadata/ (the tf.Transform graph),
-vocab.txt, eval_reviews/eval-*.csv (the eval split's raw reviews with their ids,
+examples: token_ids, and with --ngram-max > 0 ngram_ids), transform_fn/ and
+transformed_metadata/ (the tf.Transform graph), vocab.txt, eval_reviews/eval-*.csv (the eval split's raw reviews with their ids,
 for scoring), rejected/rejected-*.jsonl (dead letters) and manifest.json.
 """
 
@@ -26,18 +31,19 @@ import apache_beam as beam
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from pipeline import outputs
 from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, parse_job_args
 from pipeline.reconcile import RejectFractionExceeded, counts_summary
 from transforms import features
 from transforms.cleaning import CleaningConfig
-from transforms.inputs import InputSpec, resolve_inputs
+from transforms.inputs import InputError, InputSpec, resolve_inputs
 from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 from transforms.reading import ReadReviews
 from transforms.sinks import CountAs, SumAs, WriteCsv, WriteJsonLines, write_job_stats
-from transforms.split import SplitTrainEval
+from transforms.split import GroupsFormatError, ReadGroups, SplitTrainEval, groups_layout, \
+    read_groups_header
 from transforms.validation import ValidateReviews
 
 _LOG = logging.getLogger(__name__)
@@ -57,7 +63,9 @@ def transform_config(job, cleaning) -> TransformConfig:
         cleaning=cleaning_config(cleaning),
         max_tokens=job.max_tokens, vocab_top_k=job.vocab_size,
         frequency_threshold=job.min_frequency, num_oov_buckets=job.oov_buckets,
-        truncate=job.truncate)
+        truncate=job.truncate, ngram_max=job.ngram_max,
+        ngram_vocab_top_k=job.ngram_vocab_size,
+        ngram_frequency_threshold=job.ngram_min_frequency)
 
 
 def _to_raw_example(record: Dict) -> Dict:
@@ -76,7 +84,8 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         require_label=True, max_review_chars=options.view_as(InputOptions).max_review_chars)
     checked.rejected | 'WriteRejected' >> WriteJsonLines(
         os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
-    train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction)
+    groups = (p | 'ReadGroups' >> ReadGroups(job.groups, job.groups_for)) if job.groups else None
+    train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction, groups)
     _ = (evaluation
          | 'EvalReviewRows' >> beam.Map(lambda r: [r[k] for k in (
              features.ID_KEY, features.REVIEW_KEY, features.LABEL_KEY)])
@@ -125,11 +134,16 @@ def run(argv: Sequence[str] = None) -> int:
         argv or [])
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input)
+    if job_args.groups:
+        _check_groups(job_args.groups, job_args.groups_for)
     started = time.time()
     _LOG.info('Preprocessing %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
     with outputs.StagedOutput(job_args.output) as out:
         with beam.Pipeline(options=options) as p:
             build_pipeline(p, options, specs, out.path)
+        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
+            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
+            return 0
         manifest = _manifest(out.path, specs, job_args, beam_args, time.time() - started)
         outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
         out.publish()
@@ -137,6 +151,16 @@ def run(argv: Sequence[str] = None) -> int:
     if manifest['status'] != 'ok':
         raise RejectFractionExceeded(manifest['error'])
     return 0
+
+
+def _check_groups(path: str, groups_for: str) -> None:
+    """A usage error (exit 2) for a missing or unreadable grouping file, before the job starts."""
+    if not FileSystems.exists(path):
+        raise InputError(f'--groups {path}: no such file')
+    try:
+        groups_layout(read_groups_header(path), groups_for)
+    except (GroupsFormatError, UnicodeDecodeError) as e:
+        raise InputError(f'--groups {path}: {e}') from None
 
 
 def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],

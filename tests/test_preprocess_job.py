@@ -161,3 +161,34 @@ def test_eval_reviews_are_written_with_their_ids(result, dataset):
     for r in rows[:20]:
         assert 'parse_error' not in r and r['label'] in ('positive', 'negative')
         assert parse_csv_line(originals[r['id']].encode(), ('review', 'sentiment'))['review'] == r['review']
+
+
+def test_groups_keep_each_movie_on_one_side(dataset, tmp_path):
+    groups = tmp_path / 'groups.csv'
+    groups.write_text('id,group\n' + ''.join(f'reviews.csv:{i},movie{i % 7}\n'
+                                             for i in range(1, 200)))
+    out = str(tmp_path / 'grouped')
+    assert _run(dataset, out, '--groups', str(groups), '--eval-fraction', '0.5') == 0
+    train, evaluation = _examples(out, 'train'), _examples(out, 'eval')
+    side = {}
+    for i in range(1, 200):
+        key = f'reviews.csv:{i}'
+        if key in train or key in evaluation:
+            side.setdefault(i % 7, set()).add(key in evaluation)
+    assert all(len(s) == 1 for s in side.values()) and len(side) == 7
+    assert {True, False} <= {v for s in side.values() for v in s}
+    assert _manifest(out)['options']['groups'] == str(groups)
+
+
+@pytest.mark.parametrize('content, extra, message', [
+    (None, [], 'no such file'),
+    ('review,sentiment\n', [], 'header must start with'),
+    ('row,movie,rating\n1,tt1,4\n', [], '--groups-for'),
+])
+def test_bad_grouping_file_is_a_usage_error(dataset, tmp_path, capsys, content, extra, message):
+    groups = tmp_path / 'groups.csv'
+    if content is not None:
+        groups.write_text(content)
+    assert _run(dataset, str(tmp_path / 'o'), '--groups', str(groups), *extra) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err

@@ -82,3 +82,26 @@ def test_config_rejects_impossible_values():
         TransformConfig(num_oov_buckets=0)
     with pytest.raises(ValueError):
         TransformConfig(truncate='middle')
+
+
+def test_ngram_ids_are_the_distinct_known_ngrams():
+    from tensorflow_transform import TFTransformOutput  # noqa: F401  (vocab read below)
+    temp = tempfile.mkdtemp()
+    config = TransformConfig(max_tokens=4, frequency_threshold=1, ngram_max=2,
+                             ngram_frequency_threshold=2)
+    with tft_beam.Context(temp_dir=temp):
+        (data, _), transform_fn = ((ROWS, raw_metadata()) | tft_beam.AnalyzeAndTransformDataset(
+            make_preprocessing_fn(config)))
+        _ = transform_fn | tft_beam.WriteTransformFn(temp + '/out')
+    path = tft.TFTransformOutput(temp + '/out').vocabulary_file_by_name(features.NGRAM_VOCAB_NAME)
+    grams = open(path, encoding='utf-8').read().splitlines()
+    out = {r['id'].decode(): r for r in data}
+    # n-grams seen at least twice: good (4), bad (3), movie (3), ! (2), 'good good' (2).
+    assert sorted(grams) == ['!', 'bad', 'good', 'good good', 'movie']
+    names = lambda row: sorted(grams[i - 1] for i in out[row]['ngram_ids'])
+    assert names('a:1') == ['!', 'good', 'good good', 'movie']   # each once: a binary bag
+    assert names('a:2') == ['bad', 'good', 'movie']
+    assert names('a:3') == ['!', 'bad']
+    # --ngram-max 0: no n-gram feature at all.
+    plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=4, ngram_max=0))
+    assert 'ngram_ids' not in plain['a:1']

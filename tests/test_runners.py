@@ -277,11 +277,7 @@ def dataflow(trained, reviews_csv, tmp_path_factory):
     return jobs
 
 
-@pytest.mark.parametrize('job', [
-    pytest.param('preprocess', marks=pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-        'run() reads the job stats after the pipeline even on a dry run, where nothing ran; '
-        'needs the dry-run return in pipeline/preprocess.py run()'))),
-    'score'])
+@pytest.mark.parametrize('job', ['preprocess', 'score'])
 def test_dataflow_dry_run_through_the_command_line(trained, reviews_csv, tmp_path, job):
     out = str(tmp_path / 'out')
     model = ['--model', trained['model']] if job == 'score' else []

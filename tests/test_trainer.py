@@ -21,16 +21,38 @@ from transforms import features
 @pytest.mark.parametrize('pooling', ['last', 'mean', 'max_mean'])
 def test_model_shapes_and_padding_is_masked(pooling):
     model = build_model(ModelConfig(embedding_dim=4, lstm_units=3, dense_units=4,
-                                    pooling=pooling), vocab_ids=20, max_tokens=6)
-    assert model.input_shape == (None, 6) and model.output_shape == (None, 1)
-    ids = np.array([[3, 4, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0]], dtype='int64')
+                                    pooling=pooling), vocab_ids=20, max_tokens=6, ngram_ids=9)
+    assert model.output_shape == (None, 1)
+    ids = {'token_ids': np.array([[3, 4, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0]], dtype='int64'),
+           'ngram_ids': np.array([[1, 5, 9, 0], [2, 0, 0, 0]], dtype='int64')}
+    model.get_layer('ngram_bag').kernel.assign(np.linspace(-1, 1, 10, dtype='float32'))
     before = model.predict(ids, verbose=0)
     embedding = model.get_layer('embedding')
     weights = embedding.get_weights()[0]
     weights[0] = 50.0  # the padding row: masked positions must not matter
     embedding.set_weights([weights])
     np.testing.assert_allclose(model.predict(ids, verbose=0), before, atol=1e-6)
+    bag = model.get_layer('ngram_bag')
+    kernel = bag.kernel.numpy()
+    kernel[0] = 50.0  # n-gram padding must not matter either
+    bag.kernel.assign(kernel)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), before, atol=1e-6)
     assert ((before > 0) & (before < 1)).all()
+
+
+def test_ngram_branch_is_off_without_ngram_ids_or_by_flag():
+    for config, ngram_ids in ((ModelConfig(), 0), (ModelConfig(ngram_branch=False), 9)):
+        model = build_model(config, vocab_ids=20, max_tokens=6, ngram_ids=ngram_ids)
+        assert list(model.input) == ['token_ids']
+        assert 'ngram_bag' not in [layer.name for layer in model.layers]
+
+
+def test_nb_ratios_follow_the_labels():
+    import tensorflow as tf
+    from trainer import data
+    x = {'ngram_ids': tf.constant([[1, 2], [1, 3], [3, 0]], tf.int64)}
+    ratios = data.ngram_ratios(tf.data.Dataset.from_tensors((x, tf.constant([1, 1, 0]))), 3)
+    assert ratios[0] == 0 and ratios[1] > 0 and ratios[2] > 0 and ratios[3] < ratios[2]
 
 
 def test_config_is_validated():
@@ -79,12 +101,13 @@ def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path)
     shutil.copytree(trained['preprocess'], pre)
     manifest = json.load(open(os.path.join(trained['model'], features.MANIFEST_FILE)))
     network = build_model(ModelConfig(**manifest['config']), manifest['model']['token_ids'],
-                          manifest['model']['max_tokens'])
+                          manifest['model']['max_tokens'], manifest['model']['ngram_ids'])
+    assert manifest['model']['inputs'] == ['token_ids', 'ngram_ids']
     network.load_weights(os.path.join(trained['model'], 'checkpoints', 'epoch-01.weights.h5'))
     ids, scores = [], []
-    for batch_ids, token_ids, _ in data.make_dataset(pre, 'eval', 64, with_ids=True):
+    for batch_ids, x, _ in data.make_dataset(pre, 'eval', 64, with_ids=True):
         ids += [i.decode() for i in batch_ids.numpy()]
-        scores += network(token_ids, training=False).numpy().reshape(-1).tolist()
+        scores += network(x, training=False).numpy().reshape(-1).tolist()
     texts = [trained['rows'][int(i.split(':')[1]) - 1][0] for i in ids]
 
     shutil.rmtree(pre)

@@ -17,6 +17,10 @@ class ModelConfig:
     spatial_dropout: float = 0.2     # drops whole embedding channels
     pooling: str = 'max_mean'        # over the LSTM's per-token outputs, padding masked
     dense_units: int = 64
+    ngram_branch: bool = True        # a linear bag-of-n-grams logit beside the LSTM's, when
+                                     # preprocess wrote ngram_ids (--ngram-max > 0)
+    nb_scaling: bool = True          # scale the n-grams by naive-Bayes log-count ratios
+    ngram_dropout: float = 0.3       # drops n-grams of a training review
     learning_rate: float = 1e-3
     batch_size: int = 64
     epochs: int = 10                 # the maximum; early stopping ends sooner
@@ -29,7 +33,7 @@ class ModelConfig:
     def __post_init__(self):
         if self.pooling not in POOLING:
             raise ValueError(f'pooling must be one of {POOLING}')
-        for name in ('dropout', 'recurrent_dropout', 'spatial_dropout'):
+        for name in ('dropout', 'recurrent_dropout', 'spatial_dropout', 'ngram_dropout'):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f'{name} must be in [0, 1)')
         for name in ('embedding_dim', 'lstm_units', 'lstm_layers', 'batch_size', 'epochs'):

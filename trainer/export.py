@@ -26,6 +26,7 @@ class ReviewClassifier(tf.Module):
     def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput):
         super().__init__(name='review_classifier')
         self.model = model
+        self.input_keys = tuple(model.input.keys())  # the transformed features it takes
         # Keras 3 keeps some state (dropout seed generators) outside what tf.Module
         # finds by itself; tracking every variable is what keras.export does too.
         self.keras_variables = list(model.variables)
@@ -34,8 +35,9 @@ class ReviewClassifier(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
     def classify(self, reviews):
         transformed = self.tft_layer({features.REVIEW_KEY: reviews})
-        probability = tf.reshape(
-            self.model(transformed[features.TOKEN_IDS_KEY], training=False), [-1])
+        inputs = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
+                  for k, v in transformed.items() if k in self.input_keys}
+        probability = tf.reshape(self.model(inputs, training=False), [-1])
         label = tf.where(probability > 0.5, features.POSITIVE, features.NEGATIVE)
         return {PROBABILITY_OUTPUT: probability, LABEL_OUTPUT: label}
 

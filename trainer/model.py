@@ -30,12 +30,54 @@ class MaskedMaxMeanPooling(layers.Layer):
         return None
 
 
-def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int) -> keras.Model:
-    """token ids int64 [batch, max_tokens] (0 = padding) -> P(positive) [batch, 1].
+class NgramBag(layers.Layer):
+    """Binary bag of n-gram ids [batch, None] (0 = padding) -> a linear logit [batch, 1].
 
-    ``vocab_ids`` is the number of distinct ids including padding and the OOV buckets.
+    The logit is sum of w[id] * r[id] over the review's n-grams: ``r`` are fixed
+    feature scales (naive-Bayes log-count ratios, set by ``set_ratios``; ones
+    otherwise) and ``w`` the trained weights, starting at 0. This is logistic
+    regression on NB-scaled binary n-grams (NB-LR), trained jointly with the LSTM.
+    In training each n-gram is dropped with probability ``dropout``.
+    """
+
+    def __init__(self, num_ids: int, dropout: float = 0.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_ids = num_ids
+        self.dropout = dropout
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.ratios = self.add_weight(shape=(self.num_ids + 1,), initializer='ones',
+                                      trainable=False, name='ratios')
+        self.kernel = self.add_weight(shape=(self.num_ids + 1,), initializer='zeros',
+                                      name='kernel')
+
+    def set_ratios(self, ratios) -> None:
+        self.ratios.assign(ops.convert_to_tensor(ratios, dtype=self.ratios.dtype))
+
+    def call(self, ids, training=False):
+        present = ops.cast(ids > 0, self.kernel.dtype)
+        if training and self.dropout:
+            keep = keras.random.uniform(ops.shape(present), seed=self.seed_generator)
+            present = present * ops.cast(keep >= self.dropout, present.dtype) / (1 - self.dropout)
+        weights = ops.take(self.kernel * self.ratios, ids, axis=0)
+        return ops.sum(weights * present, axis=1, keepdims=True)
+
+    def get_config(self):
+        return dict(super().get_config(), num_ids=self.num_ids, dropout=self.dropout)
+
+
+def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int,
+                ngram_ids: int = 0) -> keras.Model:
+    """{token_ids: int64 [batch, max_tokens] (0 = padding), and with ``ngram_ids`` > 0 and
+    ``config.ngram_branch`` ngram_ids: int64 [batch, None] (0 = padding)} -> P(positive) [batch, 1].
+
+    ``vocab_ids`` is the number of distinct token ids including padding and the OOV
+    buckets; ``ngram_ids`` the size of the n-gram vocabulary (ids 1..ngram_ids).
+    The n-gram branch's linear logit is added to the LSTM's.
     """
     token_ids = keras.Input(shape=(max_tokens,), dtype='int64', name=features.TOKEN_IDS_KEY)
+    inputs = {features.TOKEN_IDS_KEY: token_ids}
     x = layers.Embedding(vocab_ids, config.embedding_dim, mask_zero=True,
                          name='embedding')(token_ids)
     if config.spatial_dropout:
@@ -54,8 +96,15 @@ def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int) -> keras.M
     x = layers.Dropout(config.dropout, name='dropout')(x)
     if config.dense_units:
         x = layers.Dense(config.dense_units, activation='relu', name='dense')(x)
-    probability = layers.Dense(1, activation='sigmoid', name='probability')(x)
-    model = keras.Model(token_ids, probability, name='review_lstm')
+    logit = layers.Dense(1, name='logit')(x)
+    if ngram_ids and config.ngram_branch:
+        ngrams = keras.Input(shape=(None,), dtype='int64', name=features.NGRAM_IDS_KEY)
+        inputs[features.NGRAM_IDS_KEY] = ngrams
+        wide = NgramBag(ngram_ids, dropout=config.ngram_dropout, seed=config.seed,
+                        name='ngram_bag')(ngrams)
+        logit = layers.Add(name='wide_and_deep')([logit, wide])
+    probability = layers.Activation('sigmoid', name='probability')(logit)
+    model = keras.Model(inputs, probability, name='review_lstm')
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss='binary_crossentropy',
                   metrics=['accuracy', keras.metrics.AUC(name='auc')])

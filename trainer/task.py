@@ -81,12 +81,16 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     pre = _preprocess_manifest(data_dir)
     keras.utils.set_random_seed(config.seed)
     num_ids, max_tokens = data.id_space(data_dir, pre['transform']['num_oov_buckets'])
-    model = build_model(config, num_ids, max_tokens)
+    num_ngrams = data.ngram_space(data_dir) if config.ngram_branch else 0
+    model = build_model(config, num_ids, max_tokens, num_ngrams)
+    keys = tuple(model.input.keys())
     train_ds = data.make_dataset(data_dir, features.TRAIN_PREFIX, config.batch_size, shuffle=True,
                                  shuffle_buffer=config.shuffle_buffer, seed=config.seed,
-                                 num_examples=pre['counts']['train'])
+                                 num_examples=pre['counts']['train'], keys=keys)
     eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size,
-                                num_examples=pre['counts']['eval'])
+                                num_examples=pre['counts']['eval'], keys=keys)
+    if num_ngrams and config.nb_scaling:
+        model.get_layer('ngram_bag').set_ratios(data.ngram_ratios(train_ds, num_ngrams))
     _LOG.info('Training on %d reviews, validating on %d; %d token ids x %d; up to %d epochs',
               pre['counts']['train'], pre['counts']['eval'], num_ids, max_tokens, config.epochs)
     started = time.time()
@@ -102,7 +106,8 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
         'status': 'ok',
         'config': dataclasses.asdict(config),
         'preprocess': {'path': data_dir, 'manifest': pre},
-        'model': {'token_ids': num_ids, 'max_tokens': max_tokens,
+        'model': {'token_ids': num_ids, 'max_tokens': max_tokens, 'ngram_ids': num_ngrams,
+                  'inputs': list(keys),
                   'parameters': int(model.count_params())},
         'epochs_run': len(history['loss']),
         'best_epoch': best + 1,

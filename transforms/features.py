@@ -13,6 +13,10 @@ RAW_KEY = 'raw'
 REASON_KEY = 'reason'
 DETAIL_KEY = 'detail'
 PARSE_ERROR_KEY = 'parse_error'
+# Grouping files for the split (preprocess --groups): id,group or the shared row,movie layout.
+GROUP_KEY = 'group'
+ROW_KEY = 'row'
+MOVIE_KEY = 'movie'
 
 # Label values as they appear in the Kaggle CSV layout, and their integer codes.
 NEGATIVE = 'negative'
@@ -41,8 +45,13 @@ REASONS = (REASON_EMPTY, REASON_MISSING_LABEL, REASON_UNKNOWN_LABEL,
 TOKEN_IDS_KEY = 'token_ids'
 NUM_TOKENS_KEY = 'num_tokens'
 NUM_OOV_KEY = 'num_oov'
-# The vocabulary's name inside transform_fn/assets.
+# Binary bag of n-grams: the distinct in-vocabulary 1..n-grams of a review, as ids
+# 1..V of the n-gram vocabulary (variable length; 0 pads a batch).
+NGRAM_IDS_KEY = 'ngram_ids'
+# The vocabularies' names inside transform_fn/assets.
 VOCAB_NAME = 'vocab'
+NGRAM_VOCAB_NAME = 'ngram_vocab'
+NGRAM_SEPARATOR = ' '
 PADDING_ID = 0
 
 # Output layout of the preprocess job.
@@ -71,6 +80,9 @@ DEFAULT_MAX_TOKENS = 400
 DEFAULT_VOCAB_TOP_K = 30000
 DEFAULT_FREQUENCY_THRESHOLD = 2
 DEFAULT_NUM_OOV_BUCKETS = 1
+DEFAULT_NGRAM_MAX = 3            # 0: no n-gram features
+DEFAULT_NGRAM_VOCAB_TOP_K = 500000
+DEFAULT_NGRAM_FREQUENCY_THRESHOLD = 2
 DEFAULT_EVAL_FRACTION = 0.2
 DEFAULT_MAX_REVIEW_CHARS = 50000
 DEFAULT_MAX_REJECT_FRACTION = 0.01

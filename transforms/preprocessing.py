@@ -35,8 +35,13 @@ class TransformConfig:
     frequency_threshold: int = features.DEFAULT_FREQUENCY_THRESHOLD
     num_oov_buckets: int = features.DEFAULT_NUM_OOV_BUCKETS
     truncate: str = features.TRUNCATE_KEEP_START
+    ngram_max: int = features.DEFAULT_NGRAM_MAX
+    ngram_vocab_top_k: int = features.DEFAULT_NGRAM_VOCAB_TOP_K
+    ngram_frequency_threshold: int = features.DEFAULT_NGRAM_FREQUENCY_THRESHOLD
 
     def __post_init__(self):
+        if self.ngram_max < 0:
+            raise ValueError('ngram_max must be 0 (none) or more')
         if self.max_tokens < 1:
             raise ValueError('max_tokens must be at least 1')
         if self.num_oov_buckets < 1:
@@ -52,7 +57,9 @@ def make_preprocessing_fn(config: TransformConfig) -> Callable[[Dict], Dict]:
     Outputs per review: ``token_ids`` (int64 [max_tokens]; 0 is padding, 1..V the
     vocabulary by falling frequency, V+1.. the OOV buckets), ``num_tokens`` and
     ``num_oov`` (over the whole review, before truncation), and ``id``/``label``
-    passed through.
+    passed through. With ``ngram_max`` > 0 also ``ngram_ids``: the distinct
+    1..ngram_max-grams of the whole review that are in the n-gram vocabulary, as
+    ids 1..V (a binary bag of n-grams, variable length).
     """
 
     def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -70,12 +77,34 @@ def make_preprocessing_fn(config: TransformConfig) -> Callable[[Dict], Dict]:
         token_ids = ids.to_tensor(default_value=features.PADDING_ID,
                                   shape=[None, config.max_tokens])
         oov = tokens.with_flat_values(tf.cast(tf.logical_not(in_vocab), tf.int64))
-        return {
+        outputs = {
             features.ID_KEY: inputs[features.ID_KEY],
             features.LABEL_KEY: inputs[features.LABEL_KEY],
             features.TOKEN_IDS_KEY: token_ids,
             features.NUM_TOKENS_KEY: tokens.row_lengths(),
             features.NUM_OOV_KEY: tf.reduce_sum(oov, axis=1),
         }
+        if config.ngram_max:
+            outputs[features.NGRAM_IDS_KEY] = _ngram_ids(tokens, config)
+        return outputs
 
     return preprocessing_fn
+
+
+# Row and id packed into one int64 so that tf.unique can drop repeats within a row.
+_ROW_STRIDE = 1 << 32
+
+
+def _ngram_ids(tokens: tf.RaggedTensor, config: TransformConfig) -> tf.SparseTensor:
+    """Tokens [batch, None] -> distinct in-vocabulary n-gram ids (1..V) [batch, None]."""
+    grams = tft.ngrams(tokens.to_sparse(), (1, config.ngram_max), features.NGRAM_SEPARATOR)
+    vocab = tft.vocabulary(grams, top_k=config.ngram_vocab_top_k,
+                           frequency_threshold=config.ngram_frequency_threshold,
+                           vocab_filename=features.NGRAM_VOCAB_NAME)
+    ids = tft.apply_vocabulary(grams, vocab, default_value=-1).values
+    rows = grams.indices[:, 0]
+    known = ids >= 0
+    keys, _ = tf.unique(tf.boolean_mask(rows, known) * _ROW_STRIDE + tf.boolean_mask(ids, known))
+    return tf.RaggedTensor.from_value_rowids(
+        keys % _ROW_STRIDE + 1, keys // _ROW_STRIDE,
+        nrows=tf.cast(tokens.nrows(), tf.int64)).to_sparse()

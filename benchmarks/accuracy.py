@@ -1,0 +1,216 @@
+"""Accuracy on reviews of movies the model never saw, against two scikit-learn baselines.
+
+  .venv/bin/python benchmarks/accuracy.py                  # the recipe with every default
+
+1. Holds out a test part of train.csv by a fixed hash of the movie id
+   (train_movies.csv): about a fifth of the movies, ~5k reviews. No choice is
+   tuned on it.
+2. Writes the rest (with its ids, train.csv:<row>) to a work folder outside the
+   repository and runs `imdb-sentiment preprocess --groups train_movies.csv
+   --groups-for train.csv`, which splits it train/eval by movie as well.
+3. Runs `imdb-sentiment train` with its defaults (plus any --train-arg) under
+   /usr/bin/time -v: wall time and peak RSS.
+4. Scores the test part with the export's serving signature (raw text): accuracy
+   and ROC AUC.
+5. Trains TF-IDF + logistic regression and NB-LR (binary 1-3-grams, naive-Bayes
+   log-count ratios, logistic regression) on the same train part, picks their C
+   on the eval part, and tests them on the same test part.
+
+Writes benchmarks/results/accuracy.json (--out). ``--no-test`` reports the eval
+part only: use it while trying recipes, so the test part stays unused for choices.
+"""
+
+import argparse
+import csv
+import glob
+import hashlib
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from pipeline.outputs import utc_now, versions  # noqa: E402
+
+_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_DATA = os.path.normpath(os.path.join(_HERE, '..', '..', 'shared', 'data', 'imdb'))
+TEST_FRACTION = 0.2
+# Salted differently from the preprocess split, so the two hashes are independent.
+_TEST_SALT = 'imdb-sentiment accuracy test part:'
+
+
+def is_test_movie(movie: str, fraction: float = TEST_FRACTION) -> bool:
+    digest = hashlib.sha256((_TEST_SALT + movie).encode('utf-8')).digest()
+    return int.from_bytes(digest[:8], 'big') / float(1 << 64) < fraction
+
+
+def load(data_dir: str):
+    """-> list of (id, review, sentiment, movie) for train.csv."""
+    with open(os.path.join(data_dir, 'train_movies.csv'), newline='') as f:
+        movies = {int(r['row']): r['movie'] for r in csv.DictReader(f)}
+    with open(os.path.join(data_dir, 'train.csv'), newline='', encoding='utf-8') as f:
+        return [(f'train.csv:{i}', r['review'], r['sentiment'], movies[i])
+                for i, r in enumerate(csv.DictReader(f), start=1)]
+
+
+def write_rows(path: str, rows) -> None:
+    with open(path, 'w', newline='', encoding='utf-8') as f:
+        w = csv.writer(f)
+        w.writerow(['id', 'review', 'sentiment'])
+        w.writerows(r[:3] for r in rows)
+
+
+def timed(cmd) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f'{" ".join(cmd)} failed:\n{proc.stderr[-5000:]}')
+    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
+    return {'command': 'imdb-sentiment ' + shlex.join(cmd[1:]), 'wall_s': round(seconds, 1),
+            'peak_rss_mb': round(rss_kb / 1024)}
+
+
+def metrics(labels, scores) -> dict:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    return {'accuracy': round(float(accuracy_score(labels, scores > 0.5)), 4),
+            'roc_auc': round(float(roc_auc_score(labels, scores)), 4), 'n': int(len(labels))}
+
+
+def score_export(model: str, texts) -> np.ndarray:
+    from trainer.export import Classifier
+    classify = Classifier(model)
+    return np.concatenate([classify(texts[i:i + 256])[0] for i in range(0, len(texts), 256)])
+
+
+_TAG = re.compile(r'<[^>]*>')
+
+
+def _clean(text: str) -> str:
+    return _TAG.sub(' ', text.lower())
+
+
+def baselines(train, evaluation, test) -> dict:
+    """TF-IDF + LR and NB-LR; each C picked by eval accuracy. ``test`` may be None."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    pattern = r"[\w']+|[!?]"
+    y = np.array([r[2] == 'positive' for r in train], dtype=int)
+    parts = {'eval': evaluation, 'test': test}
+    out = {}
+
+    def fit(name, vectorizer, weigh, cs):
+        start = time.perf_counter()
+        x = weigh(vectorizer.fit_transform([_clean(r[1]) for r in train]))
+        xs = {k: weigh(vectorizer.transform([_clean(r[1]) for r in v]))
+              for k, v in parts.items() if v}
+        ys = {k: np.array([r[2] == 'positive' for r in v], dtype=int)
+              for k, v in parts.items() if v}
+        best = None
+        for c in cs:
+            model = LogisticRegression(C=c, max_iter=2000, solver='liblinear').fit(x, y)
+            acc = float((model.predict(xs['eval']) == ys['eval']).mean())
+            if best is None or acc > best[0]:
+                best = (acc, c, model)
+        _, c, model = best
+        out[name] = {'C': c, 'features': int(x.shape[1]),
+                     'seconds': round(time.perf_counter() - start, 1)}
+        for k in xs:
+            out[name][k] = metrics(ys[k], model.predict_proba(xs[k])[:, 1])
+        print(name, json.dumps(out[name]), flush=True)
+
+    fit('tfidf_lr', TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
+                                    token_pattern=pattern), lambda m: m, (1.0, 4.0, 16.0))
+    counts = CountVectorizer(ngram_range=(1, 3), min_df=2, binary=True, token_pattern=pattern)
+    x = counts.fit_transform([_clean(r[1]) for r in train])
+    p = np.asarray(x[y == 1].sum(0)).ravel() + 1.0
+    q = np.asarray(x[y == 0].sum(0)).ravel() + 1.0
+    ratio = sparse.diags(np.log((p / p.sum()) / (q / q.sum())))
+    fit('nb_lr', counts, lambda m: m @ ratio, (0.1, 0.3, 1.0))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data-dir', default=_DATA)
+    parser.add_argument('--work', default='/tmp/imdb-accuracy',
+                        help='Work folder (outside the repository; default %(default)s).')
+    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'accuracy.json'))
+    parser.add_argument('--preprocess-arg', action='append', default=[],
+                        help='Extra preprocess flag (experiments only), e.g. "--max-tokens=600".')
+    parser.add_argument('--train-arg', action='append', default=[],
+                        help='Extra train flag (experiments only), e.g. "--epochs=3".')
+    parser.add_argument('--reuse-preprocess', action='store_true',
+                        help='Keep WORK/preprocess from an earlier run with the same flags.')
+    parser.add_argument('--no-test', dest='test', action='store_false',
+                        help='Do not touch the test part (while choosing a recipe).')
+    parser.add_argument('--no-baselines', dest='run_baselines', action='store_false')
+    args = parser.parse_args()
+
+    rows = load(args.data_dir)
+    test = [r for r in rows if is_test_movie(r[3])]
+    rest = [r for r in rows if not is_test_movie(r[3])]
+    os.makedirs(args.work, exist_ok=True)
+    rest_csv = os.path.join(args.work, 'train_part.csv')
+    write_rows(rest_csv, rest)
+    pre, model = os.path.join(args.work, 'preprocess'), os.path.join(args.work, 'model')
+    result = {'benchmark': 'accuracy', 'created': utc_now(),
+              'command': 'python benchmarks/accuracy.py ' + shlex.join(sys.argv[1:]),
+              'cpus': os.cpu_count(), 'versions': versions()}
+    pre_cmd = [_BIN, 'preprocess', '--input', rest_csv, '--output', pre,
+               '--groups', os.path.join(args.data_dir, 'train_movies.csv'),
+               '--groups-for', 'train.csv', *args.preprocess_arg]
+    if not (args.reuse_preprocess and os.path.exists(os.path.join(pre, 'manifest.json'))):
+        result['preprocess'] = timed(pre_cmd)
+        print('preprocess', json.dumps(result['preprocess']), flush=True)
+    result['train'] = timed([_BIN, 'train', '--data', pre, '--output', model, *args.train_arg])
+    manifest = json.load(open(os.path.join(model, 'manifest.json')))
+    result['train'].update(epochs_run=manifest['epochs_run'], best_epoch=manifest['best_epoch'],
+                           train_time_s=manifest['train_time_s'],
+                           parameters=manifest['model']['parameters'])
+    print('train', json.dumps(result['train']), flush=True)
+
+    eval_ids = set()
+    for path in glob.glob(os.path.join(pre, 'eval_reviews', '*.csv')):
+        with open(path, newline='', encoding='utf-8') as f:
+            eval_ids.update(r['id'] for r in csv.DictReader(f))
+    evaluation = [r for r in rest if r[0] in eval_ids]
+    train = [r for r in rest if r[0] not in eval_ids]
+    movies = {k: {r[3] for r in v} for k, v in
+              (('train', train), ('eval', evaluation), ('test', test))}
+    assert not (movies['train'] & movies['eval']) and not (movies['test'] & (
+        movies['train'] | movies['eval'])), 'the parts share movies'
+    result['split'] = {k: {'reviews': len(v), 'movies': len(movies[k])} for k, v in
+                       (('train', train), ('eval', evaluation), ('test', test))}
+    result['split']['test_part'] = f'sha256("{_TEST_SALT}" + movie) < {TEST_FRACTION}'
+
+    lstm = {'eval': metrics([r[2] == 'positive' for r in evaluation],
+                            score_export(model, [r[1] for r in evaluation]))}
+    if args.test:
+        lstm['test'] = metrics([r[2] == 'positive' for r in test],
+                               score_export(model, [r[1] for r in test]))
+    result['lstm'] = lstm
+    print('lstm', json.dumps(lstm), flush=True)
+    if args.test:
+        result.update(accuracy=lstm['test']['accuracy'], roc_auc=lstm['test']['roc_auc'],
+                      train_wall_s=result['train']['wall_s'],
+                      train_peak_rss_mb=result['train']['peak_rss_mb'])
+    if args.run_baselines:
+        result['baselines'] = baselines(train, evaluation, test if args.test else None)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print('wrote', args.out)
+
+
+if __name__ == '__main__':
+    main()
