@@ -55,12 +55,14 @@ def classification_report(confusion: List[List[int]]) -> Dict:
 
 
 def roc_curve(hist_pos: np.ndarray, hist_neg: np.ndarray) -> Dict:
-    """False and true positive rates at every bin edge, threshold falling; and the AUC."""
+    """False and true positive rates at every bin edge, threshold falling; and the AUC
+    (None when one class is absent: sklearn refuses to define it there too)."""
     tp = np.concatenate([[0], np.cumsum(hist_pos[::-1])])
     fp = np.concatenate([[0], np.cumsum(hist_neg[::-1])])
     tpr = tp / max(tp[-1], 1)
     fpr = fp / max(fp[-1], 1)
-    return {'fpr': fpr.tolist(), 'tpr': tpr.tolist(), 'auc': float(np.trapezoid(tpr, fpr))}
+    auc = float(np.trapezoid(tpr, fpr)) if tp[-1] and fp[-1] else None
+    return {'fpr': fpr.tolist(), 'tpr': tpr.tolist(), 'auc': auc}
 
 
 def pr_curve(hist_pos: np.ndarray, hist_neg: np.ndarray) -> Dict:
@@ -73,8 +75,9 @@ def pr_curve(hist_pos: np.ndarray, hist_neg: np.ndarray) -> Dict:
     precision = tp / (tp + fp)
     recall = tp / max(tp[-1], 1)
     gains = np.diff(np.concatenate([[0.0], recall]))
+    average = float(np.sum(gains * precision)) if len(tp) and tp[-1] else None  # no positives
     return {'precision': precision.tolist(), 'recall': recall.tolist(),
-            'average_precision': float(np.sum(gains * precision))}
+            'average_precision': average}
 
 
 def calibration(counts: np.ndarray, prob_sums: np.ndarray, positives: np.ndarray) -> Dict:

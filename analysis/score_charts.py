@@ -24,9 +24,13 @@ def confusion_matrix(m: Dict):
     return fig
 
 
+def _area(name: str, value) -> str:
+    return f'{name} {value:.4f}' if value is not None else f'{name} undefined (one class only)'
+
+
 def roc(m: Dict):
     fig, ax = plt.subplots(figsize=_SIZE)
-    ax.plot(m['roc']['fpr'], m['roc']['tpr'], label=f"AUC {m['roc']['auc']:.4f}")
+    ax.plot(m['roc']['fpr'], m['roc']['tpr'], label=_area('AUC', m['roc']['auc']))
     ax.plot([0, 1], [0, 1], '--', color='grey', lw=0.8)
     ax.set(xlabel='false positive rate', ylabel='true positive rate', title='ROC curve')
     ax.legend(loc='lower right')
@@ -36,7 +40,7 @@ def roc(m: Dict):
 def precision_recall(m: Dict):
     fig, ax = plt.subplots(figsize=_SIZE)
     ax.plot(m['pr']['recall'], m['pr']['precision'],
-            label=f"AP {m['pr']['average_precision']:.4f}")
+            label=_area('AP', m['pr']['average_precision']))
     ax.set(xlabel='recall', ylabel='precision', title='precision-recall curve', ylim=(0, 1.02))
     ax.legend(loc='lower left')
     return fig

@@ -63,6 +63,24 @@ def test_curves_close_to_sklearn_on_continuous_scores():
     assert m['log_loss'] == pytest.approx(sk.log_loss(y, p), rel=1e-9)
 
 
+def test_areas_are_undefined_with_one_class_as_in_sklearn():
+    rows, y, p = _rows(seed=2)
+    negatives = [r for r in rows if r['label'] == 'negative']
+    m = metrics.summarize(_summary(negatives))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:  # sklearn: undefined, as nan with a warning (older releases raise)
+            assert np.isnan(sk.roc_auc_score([0] * len(negatives),
+                                             [r['probability'] for r in negatives]))
+        except ValueError:
+            pass
+    assert m['roc_auc'] is None and m['average_precision'] is None
+    assert m['accuracy'] is not None
+    from analysis import score_charts
+    assert set(score_charts.charts(m)) >= {'roc', 'pr'}  # the charts still render
+
+
 def test_calibration_and_slices():
     rows, y, p = _rows(n=1000, seed=2)
     m = metrics.summarize(_summary(rows))
