@@ -161,7 +161,7 @@ def run(argv: Sequence[str] = None) -> int:
         manifest = finish(out.path, specs, job_args, beam_args, time.time() - started,
                           model_dir=model_dir, previous=previous)
         out.publish()
-    _LOG.info('Wrote %s (%d predicted, %d rejected)', output, manifest['counts']['predicted'],
+    _LOG.info('Scored %d reviews into %s (%d rejected)', manifest['counts']['predicted'], output,
               manifest['counts']['rejected'])
     for alert in manifest.get('drift_alerts', []):
         _LOG.warning('Drift against the previous night: %s', alert)
