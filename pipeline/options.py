@@ -200,6 +200,19 @@ class ScoreOptions(PipelineOptions):
         _add_bool(parser, 'vocab-coverage', True,
                   "measure the share of the text's tokens the model's vocabulary knows")
         parser.add_argument(
+            '--ratings', metavar='PATH',
+            help='A CSV of star ratings for reviews whose file names do not carry one (CSV '
+                 'inputs), so metrics and the report break the error rate down by rating. '
+                 'Header "id,rating" (ids as the job gives them, e.g. train.csv:7), or the '
+                 'shared "row,movie,rating" layout together with --ratings-for; ratings are '
+                 'whole numbers from 1 to 10. aclImdb reviews keep the rating in their file '
+                 'name; reviews the file does not list have none.')
+        parser.add_argument(
+            '--ratings-for', metavar='NAME',
+            help='With a row,movie,rating file: the name of the input CSV whose 1-based data '
+                 'rows it numbers, e.g. --ratings ../shared/data/imdb/train_movies.csv '
+                 '--ratings-for train.csv (its reviews have ids train.csv:<row>).')
+        parser.add_argument(
             '--date', nargs='?', const='today', metavar='YYYY-MM-DD',
             help='Nightly mode: write into OUTPUT/dt=YYYY-MM-DD/ (a bare --date means today, '
                  'UTC), replacing that partition only when the run succeeds, and compare '

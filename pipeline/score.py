@@ -4,6 +4,11 @@ Locally (DirectRunner):
 
   imdb-sentiment score --input ../shared/data/imdb/train.csv --model out/model --output out/score
 
+With the star ratings of the CSV's rows, for the error-by-rating slice:
+
+  imdb-sentiment score --input ../shared/data/imdb/train.csv --model out/model --output out/score \\
+      --ratings ../shared/data/imdb/train_movies.csv --ratings-for train.csv
+
 On Dataflow, with the workers installed from our setup.py (the model folder must
 be readable by the workers, e.g. on gs://):
 
@@ -33,6 +38,7 @@ from transforms import features
 from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.inputs import InputSpec, resolve_inputs
+from transforms.ratings import AttachRatings, ReadRatings
 from transforms.reading import ReadReviews
 from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
 from transforms.validation import ValidateReviews, rejection
@@ -88,7 +94,11 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
     checked = read['records'] | 'Validate' >> ValidateReviews(
         require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
-    scored, failed = (checked.accepted
+    accepted = checked.accepted
+    if job.ratings:
+        ratings = p | 'ReadRatings' >> ReadRatings(job.ratings, job.ratings_for)
+        accepted = accepted | 'AttachRatings' >> AttachRatings(ratings)
+    scored, failed = (accepted
                       | 'KeyByRecord' >> beam.Map(_key)
                       | 'Score' >> RunInference(KeyedModelHandler(handler)).with_exception_handling())
     predictions = scored | 'ToPrediction' >> beam.Map(_prediction)
@@ -138,7 +148,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
 def run(argv: Sequence[str] = None) -> int:
     """Parses the command line, runs the job, publishes the output. Returns the exit code."""
     from pipeline import nightly
-    from pipeline.score_outputs import check_model, finish
+    from pipeline.score_outputs import check_model, check_ratings, finish
     job_args, beam_args = parse_job_args('imdb-sentiment score', __doc__, (InputOptions, ScoreOptions),
                                           argv or [])
     model_dir = nightly.resolve_model(job_args.model)
@@ -150,6 +160,9 @@ def run(argv: Sequence[str] = None) -> int:
         previous = nightly.previous_partition(job_args.output, job_args.date)
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input, include_unlabeled=True)
+    rated = check_ratings(job_args.ratings, job_args.ratings_for, specs)
+    if rated is not None:
+        _LOG.info('Ratings for %d reviews from %s', rated, job_args.ratings)
     started = time.time()
     _LOG.info('Scoring %d input(s) with %s into %s', len(specs), model_dir, output)
     with outputs.StagedOutput(output) as out:

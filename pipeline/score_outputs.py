@@ -10,7 +10,7 @@ from analysis import drift, metrics
 from pipeline import outputs
 from pipeline.reconcile import counts_summary
 from transforms import features
-from transforms.inputs import InputError, InputSpec
+from transforms.inputs import CSV, InputError, InputSpec
 
 ERROR_KINDS = ('false_positives', 'false_negatives')
 _HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',
@@ -22,6 +22,30 @@ def check_model(model_dir: str) -> None:
     if not FileSystems.exists(FileSystems.join(model_dir, 'saved_model.pb')):
         raise InputError(f'--model {model_dir}: no saved_model.pb; '
                          'is it the output folder of `imdb-sentiment train`?')
+
+
+def check_ratings(path: Optional[str], ratings_for: Optional[str],
+                  specs: Sequence[InputSpec]) -> Optional[int]:
+    """A usage error (exit 2) for a missing or malformed --ratings file, or a --ratings-for
+    that names no input file, before the job starts; else how many ratings it gives."""
+    from transforms.ratings import check_ratings_file
+    from transforms.split import SideFileFormatError
+    if not path:
+        if ratings_for:
+            raise InputError('--ratings-for needs --ratings')
+        return None
+    if not FileSystems.exists(path):
+        raise InputError(f'--ratings {path}: no such file')
+    try:
+        count = check_ratings_file(path, ratings_for)
+    except (SideFileFormatError, UnicodeDecodeError) as e:
+        raise InputError(f'--ratings {path}: {e}') from None
+    if ratings_for:
+        names = {os.path.basename(f) for s in specs if s.format == CSV for f in s.files}
+        if ratings_for not in names:
+            raise InputError(f'--ratings-for {ratings_for}: no input CSV file has that name '
+                             f'(inputs: {", ".join(sorted(names)) or "none"})')
+    return count
 
 
 def _model_manifest(model_dir: str) -> Dict:

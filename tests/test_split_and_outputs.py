@@ -52,17 +52,17 @@ def test_a_group_decides_the_side_and_unknown_reviews_fall_back_to_the_text():
 
 def test_grouping_file_layouts():
     from transforms.split import (GROUPS_BY_ID, GROUPS_BY_ROW, GroupsFormatError,
-                                  groups_layout, parse_group_line)
+                                  groups_layout, parse_side_line)
     assert groups_layout(['id', 'group'], None) == GROUPS_BY_ID
     assert groups_layout(['row', 'movie', 'rating'], 'train.csv') == GROUPS_BY_ROW
     with pytest.raises(GroupsFormatError, match='--groups-for'):
         groups_layout(['row', 'movie', 'rating'], None)
     with pytest.raises(GroupsFormatError, match='header'):
         groups_layout(['review', 'sentiment'], None)
-    assert list(parse_group_line('7,tt0098994,4', GROUPS_BY_ROW, 'train.csv')) == [
+    assert list(parse_side_line('7,tt0098994,4', GROUPS_BY_ROW, 'train.csv')) == [
         ('train.csv:7', 'tt0098994')]
-    assert list(parse_group_line('"a.csv:3",m1', GROUPS_BY_ID, None)) == [('a.csv:3', 'm1')]
-    assert list(parse_group_line('', GROUPS_BY_ID, None)) == []
+    assert list(parse_side_line('"a.csv:3",m1', GROUPS_BY_ID, None)) == [('a.csv:3', 'm1')]
+    assert list(parse_side_line('', GROUPS_BY_ID, None)) == []
 
 
 def test_split_pipeline_keeps_each_group_on_one_side(tmp_path):

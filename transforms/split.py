@@ -4,6 +4,9 @@ The key is the review's group (e.g. its movie) when a grouping is given and
 knows the review's id, else its normalized text. Reviews of one group, and
 identical reviews (after normalization), hash alike, so they never land on both
 sides; the split does not depend on the runner, the worker or the order.
+
+The side-file reading here (id- or row-keyed CSV files, read as a side input)
+also serves the score job's ratings (transforms/ratings.py).
 """
 
 import csv
@@ -48,44 +51,87 @@ def is_eval(review: str, eval_fraction: float, group: Optional[str] = None) -> b
     return split_point(review, group) < eval_fraction
 
 
-class GroupsFormatError(ValueError):
-    """A grouping file whose header is neither layout, or a row layout without --groups-for."""
+class SideFileFormatError(ValueError):
+    """A side file (groups, ratings) whose header is neither layout, or whose row layout
+    lacks the name of the input it numbers, or a data line that cannot be read."""
+
+
+GroupsFormatError = SideFileFormatError  # the name preprocess knows it by
+
+
+def side_file_layout(header: List[str], by_id: Tuple[str, ...], by_row: Tuple[str, ...],
+                     rows_of: Optional[str], kind: str, for_flag: str) -> Tuple[str, ...]:
+    """Checks a side file's header columns against its two layouts; returns the one it has.
+
+    ``by_id`` keys lines by record id, ``by_row`` by the 1-based data row of the input
+    file ``rows_of`` (named by the flag ``for_flag``); the value is the layout's last column.
+    """
+    columns = tuple(c.strip() for c in header)
+    if columns[:len(by_id)] == by_id:
+        return by_id
+    if columns[:len(by_row)] == by_row:
+        if not rows_of:
+            raise SideFileFormatError(
+                f'a {",".join(by_row)} {kind} file needs {for_flag}: the input file name its '
+                'rows number (e.g. train.csv)')
+        return by_row
+    raise SideFileFormatError(f'{kind} file header must start with {",".join(by_id)} '
+                              f'or {",".join(by_row)}, not {",".join(columns)}')
 
 
 def groups_layout(header: List[str], groups_for: Optional[str]) -> Tuple[str, ...]:
     """Checks a grouping file's header columns; returns the layout (GROUPS_BY_ID or _BY_ROW)."""
-    columns = tuple(c.strip() for c in header)
-    if columns[:2] == GROUPS_BY_ID:
-        return GROUPS_BY_ID
-    if columns[:2] == GROUPS_BY_ROW:
-        if not groups_for:
-            raise GroupsFormatError(
-                'a row,movie grouping file needs --groups-for: the input file name its rows '
-                'number (e.g. train.csv)')
-        return GROUPS_BY_ROW
-    raise GroupsFormatError(f'grouping file header must start with {",".join(GROUPS_BY_ID)} '
-                            f'or {",".join(GROUPS_BY_ROW)}, not {",".join(columns)}')
+    return side_file_layout(header, GROUPS_BY_ID, GROUPS_BY_ROW, groups_for, 'grouping',
+                            '--groups-for')
 
 
-def read_groups_header(path: str) -> List[str]:
+def read_header(path: str) -> List[str]:
+    """The first line of a CSV file, split into columns (a UTF-8 BOM is dropped)."""
     with FileSystems.open(path) as f:
         first = f.readline().decode('utf-8-sig')
     return next(csv.reader([first]), [])
 
 
-def parse_group_line(line: str, layout: Tuple[str, ...],
-                     groups_for: Optional[str]) -> Iterator[Tuple[str, str]]:
-    """One data line of a grouping file -> (record id, group); blank lines give nothing."""
+read_groups_header = read_header  # the name preprocess knows it by
+
+
+def parse_side_line(line: str, layout: Tuple[str, ...],
+                    rows_of: Optional[str]) -> Iterator[Tuple[str, str]]:
+    """One data line of a side file -> (record id, value of the layout's last column).
+
+    Blank lines, and lines whose key or value is empty, give nothing; a row number
+    that is not a whole number is a ValueError."""
     fields = next(csv.reader([line]), [])
-    if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+    last = len(layout) - 1
+    if len(fields) <= last or not fields[0].strip() or not fields[last].strip():
         return
-    key, group = fields[0].strip(), fields[1].strip()
-    if layout == GROUPS_BY_ROW:
-        key = f'{groups_for}:{int(key)}'
-    yield key, group
+    key, value = fields[0].strip(), fields[last].strip()
+    if layout[0] == features.ROW_KEY:
+        try:
+            row = int(key)
+        except ValueError:
+            raise ValueError(f'row {key!r} is not a whole number') from None
+        key = f'{rows_of}:{row}'
+    yield key, value
 
 
-class ReadGroups(beam.PTransform):
+class ReadSideFile(beam.PTransform):
+    """A side CSV file in ``layout`` -> (record id, value) pairs (see parse_side_line)."""
+
+    def __init__(self, path: str, layout: Tuple[str, ...], rows_of: Optional[str] = None):
+        super().__init__()
+        self._path = path
+        self._layout = layout
+        self._rows_of = rows_of
+
+    def expand(self, pbegin):
+        layout, rows_of = self._layout, self._rows_of
+        return (pbegin
+                | 'ReadLines' >> beam.io.ReadFromText(self._path, skip_header_lines=1)
+                | 'Parse' >> beam.FlatMap(parse_side_line, layout, rows_of))
+
+
+class ReadGroups(ReadSideFile):
     """A grouping CSV file -> (record id, group) pairs.
 
     Layouts: header ``id,group`` (ids as the readers give them, e.g. ``train.csv:7``),
@@ -94,16 +140,7 @@ class ReadGroups(beam.PTransform):
     """
 
     def __init__(self, path: str, groups_for: Optional[str] = None):
-        super().__init__()
-        self._path = path
-        self._groups_for = groups_for
-        self._layout = groups_layout(read_groups_header(path), groups_for)
-
-    def expand(self, pbegin):
-        layout, groups_for = self._layout, self._groups_for
-        return (pbegin
-                | 'ReadLines' >> beam.io.ReadFromText(self._path, skip_header_lines=1)
-                | 'Parse' >> beam.FlatMap(parse_group_line, layout, groups_for))
+        super().__init__(path, groups_layout(read_header(path), groups_for), groups_for)
 
 
 def _side(record: Dict, eval_fraction: float, groups: Dict[str, str]) -> int:
