@@ -177,6 +177,8 @@ def main() -> None:
     result['train'].update(epochs_run=manifest['epochs_run'], best_epoch=manifest['best_epoch'],
                            train_time_s=manifest['train_time_s'],
                            parameters=manifest['model']['parameters'])
+    if manifest.get('stacking'):
+        result['train']['stacking'] = manifest['stacking']
     print('train', json.dumps(result['train']), flush=True)
 
     eval_ids = set()

@@ -104,6 +104,14 @@ class PreprocessOptions(PipelineOptions):
                  'data rows it numbers, e.g. --groups ../shared/data/imdb/train_movies.csv '
                  '--groups-for train.csv (its reviews have ids train.csv:<row>).')
         parser.add_argument(
+            '--unlabeled', action='append', default=[], metavar='PATH',
+            help='Reviews without labels (repeatable): a CSV with a "review" column such as '
+                 '../shared/data/imdb/unsup.csv, or an aclImdb folder such as aclImdb/train '
+                 '(its unsup/ reviews are read too). They are validated and transformed with '
+                 'the vocabulary of the train split, never labelled or split, and written as '
+                 'unlabeled-*.tfrecord.gz; the trainer learns its word vectors from them '
+                 'together with the train split. Labels they carry are ignored.')
+        parser.add_argument(
             '--max-tokens', type=_positive_int, default=features.DEFAULT_MAX_TOKENS,
             help='Length of each token-id sequence; shorter reviews are padded with 0 '
                  '(default %(default)s).')

@@ -15,10 +15,17 @@ Split by movie, so that no movie is on both sides (the shared data's row,movie f
   imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess \\
       --groups ../shared/data/imdb/train_movies.csv --groups-for train.csv
 
+With unlabeled reviews as well, for the trainer's word vectors:
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess \
+      --unlabeled ../shared/data/imdb/unsup.csv
+
 Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
-examples: token_ids, and with --ngram-max > 0 ngram_ids), transform_fn/ and
-transformed_metadata/ (the tf.Transform graph), vocab.txt, eval_reviews/eval-*.csv (the eval split's raw reviews with their ids,
-for scoring), rejected/rejected-*.jsonl (dead letters) and manifest.json.
+examples: token_ids, and with --ngram-max > 0 ngram_ids), unlabeled-*.tfrecord.gz
+with --unlabeled (label -1), transform_fn/ and transformed_metadata/ (the
+tf.Transform graph), vocab.txt, eval_reviews/eval-*.csv (the eval split's raw
+reviews with their ids, for scoring), rejected/rejected-*.jsonl and
+rejected/unlabeled-*.jsonl (dead letters) and manifest.json.
 """
 
 import dataclasses
@@ -38,7 +45,7 @@ from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, p
 from pipeline.reconcile import RejectFractionExceeded, counts_summary
 from transforms import features
 from transforms.cleaning import CleaningConfig
-from transforms.inputs import InputError, InputSpec, resolve_inputs
+from transforms.inputs import ACLIMDB, InputError, InputSpec, resolve_inputs
 from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 from transforms.reading import ReadReviews
 from transforms.sinks import CountAs, SumAs, WriteCsv, WriteJsonLines, write_job_stats
@@ -74,12 +81,19 @@ def _to_raw_example(record: Dict) -> Dict:
             features.LABEL_KEY: features.LABEL_TO_INT[record[features.LABEL_KEY]]}
 
 
+def _to_unlabeled_example(record: Dict) -> Dict:
+    return {features.ID_KEY: record[features.ID_KEY],
+            features.REVIEW_KEY: record[features.REVIEW_KEY],
+            features.LABEL_KEY: features.UNLABELED_ID}
+
+
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
-                   work_dir: str) -> None:
+                   work_dir: str, unlabeled_specs: Sequence[InputSpec] = ()) -> None:
     """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
     job = options.view_as(PreprocessOptions)
+    inputs = options.view_as(InputOptions)
     read = p | 'ReadReviews' >> ReadReviews(
-        list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
+        list(specs), reshuffle_records=inputs.reshuffle_records)
     checked = read['records'] | 'Validate' >> ValidateReviews(
         require_label=True, max_review_chars=options.view_as(InputOptions).max_review_chars)
     checked.rejected | 'WriteRejected' >> WriteJsonLines(
@@ -104,9 +118,31 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         eval_data, _ = (((raw_eval, metadata), transform_fn)
                         | 'Transform[Eval]' >> tft_beam.TransformDataset())
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
+        outputs_by_name = [(features.TRAIN_PREFIX, train_data), (features.EVAL_PREFIX, eval_data)]
+        extra_counts, input_stats = [], [read['input_stats']]
+        if unlabeled_specs:
+            # Text only: validated and transformed like the rest, but never analysed (the
+            # vocabulary stays the train split's), labelled or split.
+            unread = p | 'ReadUnlabeled' >> ReadReviews(
+                list(unlabeled_specs), reshuffle_records=inputs.reshuffle_records)
+            unchecked = unread['records'] | 'ValidateUnlabeled' >> ValidateReviews(
+                require_label=False, max_review_chars=inputs.max_review_chars)
+            unchecked.rejected | 'WriteRejectedUnlabeled' >> WriteJsonLines(
+                os.path.join(work_dir, features.REJECTED_DIR, features.UNLABELED_PREFIX))
+            raw_unlabeled = unchecked.accepted | 'ToRawExample[Unlabeled]' >> beam.Map(
+                _to_unlabeled_example)
+            unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)
+                                 | 'Transform[Unlabeled]' >> tft_beam.TransformDataset())
+            outputs_by_name.append((features.UNLABELED_PREFIX, unlabeled_data))
+            input_stats.append(unread['input_stats'])
+            extra_counts = [
+                unread['records'] | 'CountUnlabeledRead' >> CountAs('unlabeled_read'),
+                unchecked.accepted | 'CountUnlabeled' >> CountAs('unlabeled'),
+                unchecked.rejected | 'CountUnlabeledRejected' >> CountAs('unlabeled_rejected'),
+            ]
 
     coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
-    for name, data in ((features.TRAIN_PREFIX, train_data), (features.EVAL_PREFIX, eval_data)):
+    for name, data in outputs_by_name:
         _ = data | f'Write[{name}]' >> beam.io.WriteToTFRecord(
             os.path.join(work_dir, name), coder=coder, file_name_suffix=features.TFRECORD_SUFFIX)
 
@@ -122,9 +158,12 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         | 'SumEvalTokens' >> SumAs('eval_tokens'),
         eval_data | 'EvalOov' >> beam.Map(lambda e: e[features.NUM_OOV_KEY])
         | 'SumEvalOov' >> SumAs('eval_oov_tokens'),
+        *extra_counts,
     ]
     stats = os.path.join(work_dir, features.STATS_DIR)
-    write_job_stats(counts, read['input_stats'], stats)
+    all_input_stats = (input_stats[0] if len(input_stats) == 1 else
+                       tuple(input_stats) | 'AllInputStats' >> beam.Flatten())
+    write_job_stats(counts, all_input_stats, stats)
 
 
 def run(argv: Sequence[str] = None) -> int:
@@ -134,23 +173,43 @@ def run(argv: Sequence[str] = None) -> int:
         argv or [])
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input)
+    unlabeled = (resolve_inputs(job_args.unlabeled, include_unlabeled=True)
+                 if job_args.unlabeled else [])
+    unlabeled = _without_labelled_files(specs, unlabeled)
     if job_args.groups:
         _check_groups(job_args.groups, job_args.groups_for)
     started = time.time()
     _LOG.info('Preprocessing %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
     with outputs.StagedOutput(job_args.output) as out:
         with beam.Pipeline(options=options) as p:
-            build_pipeline(p, options, specs, out.path)
+            build_pipeline(p, options, specs, out.path, unlabeled)
         if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
             _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
             return 0
-        manifest = _manifest(out.path, specs, job_args, beam_args, time.time() - started)
+        manifest = _manifest(out.path, specs + unlabeled, job_args, beam_args,
+                             time.time() - started)
         outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
         out.publish()
     _log_summary(manifest)
     if manifest['status'] != 'ok':
         raise RejectFractionExceeded(manifest['error'])
     return 0
+
+
+def _without_labelled_files(labelled: Sequence[InputSpec],
+                            unlabeled: Sequence[InputSpec]) -> List[InputSpec]:
+    """The --unlabeled inputs less the files --input reads already: `--input aclImdb/train
+    --unlabeled aclImdb/train` adds its unsup/ reviews only. A CSV read as both is a mistake."""
+    taken = {f for s in labelled for f in s.files}
+    kept = []
+    for spec in unlabeled:
+        files = tuple(f for f in spec.files if f not in taken)
+        if len(files) < len(spec.files) and spec.format != ACLIMDB:
+            raise InputError(f'--unlabeled {spec.path}: --input reads it already')
+        if not files:
+            raise InputError(f'--unlabeled {spec.path}: every review in it is read by --input')
+        kept.append(dataclasses.replace(spec, files=files))
+    return kept
 
 
 def _check_groups(path: str, groups_for: str) -> None:
@@ -200,3 +259,7 @@ def _log_summary(manifest: Dict) -> None:
     _LOG.info('Read %d, accepted %d (train %d, eval %d), rejected %d %s; vocabulary %d; %.1fs',
                  c['read'], c['accepted'], c['train'], c['eval'], c['rejected'],
                  c['rejected_by_reason'], manifest['vocabulary']['size'], manifest['wall_time_s'])
+    if 'unlabeled_read' in c:
+        _LOG.info('Unlabeled: read %d, kept %d, rejected %d (see rejected/%s-*.jsonl)',
+                  c['unlabeled_read'], c.get('unlabeled', 0), c.get('unlabeled_rejected', 0),
+                  features.UNLABELED_PREFIX)

@@ -24,7 +24,7 @@ def counts_summary(counts: Dict[str, int], max_reject_fraction: float) -> Dict:
     by_reason = {r: counts.get(f'rejected:{r}', 0) for r in features.REASONS}
     summary = {'read': read, 'accepted': accepted, 'rejected': rejected,
                'rejected_by_reason': by_reason, 'status': 'ok', 'error': None}
-    for key in ('train', 'eval'):
+    for key in ('train', 'eval', 'unlabeled_read', 'unlabeled', 'unlabeled_rejected'):
         if key in counts:
             summary[key] = counts[key]
     share = rejected / read if read else 0.0

@@ -192,3 +192,40 @@ def test_bad_grouping_file_is_a_usage_error(dataset, tmp_path, capsys, content, 
     assert _run(dataset, str(tmp_path / 'o'), '--groups', str(groups), *extra) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
+
+
+def test_unlabeled_reviews_are_transformed_with_the_train_vocabulary(dataset, result, tmp_path,
+                                                                     capsys):
+    from tests.fixtures import write_aclimdb
+    unlabeled = write_csv(str(tmp_path / 'unsup.csv'),
+                          [('zebra zebra quokka film', ), ('', ), ('the film was good', )],
+                          header=('review',))
+    acl = write_aclimdb(str(tmp_path / 'acl'), 'train', [('Fine film.', 'positive')])
+    os.makedirs(os.path.join(acl, 'unsup'))
+    with open(os.path.join(acl, 'unsup', '0_0.txt'), 'w') as f:
+        f.write('A film about a quokka.')
+    out = str(tmp_path / 'with_unlabeled')
+    assert _run(dataset, out, '--unlabeled', unlabeled, '--unlabeled', acl) == 0
+    m = _manifest(out)
+    c = m['counts']
+    # 2 of the CSV (the empty review is a dead letter) + the aclImdb folder's pos and unsup files.
+    assert (c['unlabeled_read'], c['unlabeled'], c['unlabeled_rejected']) == (5, 4, 1)
+    assert c['read'] == c['accepted'] + c['rejected']  # the labelled counts are untouched
+    assert {i['path'] for i in m['inputs']} == {dataset, unlabeled, acl}
+    assert glob.glob(os.path.join(out, 'rejected', 'unlabeled-*'))
+    examples = _examples(out, 'unlabeled')
+    assert set(examples) == {'unsup.csv:1', 'unsup.csv:3', 'train/pos/0_8.txt',
+                             'train/unsup/0_0.txt'}
+    assert all(int(e['label']) == features.UNLABELED_ID for e in examples.values())
+    # Words only the unlabeled reviews use are out of the vocabulary: it is the train split's.
+    vocab = open(os.path.join(out, features.VOCAB_FILE)).read().split()
+    assert 'zebra' not in vocab and 'film' in vocab
+    ids = examples['unsup.csv:1']['token_ids'].numpy()
+    film = vocab.index('film') + 1  # ids start at 1; 0 pads
+    assert ids[3] == film and ids[0] == ids[1] > len(vocab)  # zebra twice: the OOV bucket
+    for split in ('train', 'eval'):  # the labelled splits are as without --unlabeled
+        assert _examples(out, split).keys() == _examples(result, split).keys()
+    # The same CSV as input and unlabeled is a mistake.
+    assert _run(dataset, str(tmp_path / 'o'), '--unlabeled', dataset) == cli.EXIT_USAGE
+    assert 'reads it already' in capsys.readouterr().err
+

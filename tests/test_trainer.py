@@ -14,6 +14,7 @@ import pytest
 from pipeline import cli
 from trainer.config import ModelConfig
 from trainer.model import build_model
+from trainer.task import MODEL_WEIGHTS
 from transforms import features
 
 
@@ -47,6 +48,57 @@ def test_ngram_branch_is_off_without_ngram_ids_or_by_flag():
         assert 'ngram_bag' not in [layer.name for layer in model.layers]
 
 
+def test_ngram_bag_scale_and_init():
+    from trainer.model import NgramBag
+    ids = np.array([[1, 2, 0], [3, 0, 0]], dtype='int64')
+    bag = NgramBag(3, scale=10.0, init=0.5)
+    bag.build(ids.shape)
+    bag.set_ratios(np.array([0.0, 1.0, -2.0, 4.0], dtype='float32'))
+    # Starts as the naive-Bayes classifier: init * sum of the review's ratios.
+    np.testing.assert_allclose(bag(ids).numpy(), [[0.5 * (1 - 2)], [0.5 * 4]], rtol=1e-6)
+    np.testing.assert_allclose(bag.kernel.numpy(), 0.05)  # the trained variable is w / scale
+    assert NgramBag.from_config(bag.get_config()).scale == 10.0
+    with pytest.raises(ValueError):
+        ModelConfig(ngram_lr_scale=0.0)
+
+
+def test_ngram_matrix_and_regression_match_scikit_learn_nb_lr():
+    import tensorflow as tf
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+    from trainer import data, stacking
+    ids = np.array([[1, 2, 2, 0], [1, 3, 0, 0], [3, 4, 0, 0], [2, 4, 1, 0], [4, 0, 0, 0]])
+    labels = np.array([1, 1, 0, 1, 0])
+    ds = tf.data.Dataset.from_tensor_slices(({'ngram_ids': ids}, labels)).batch(2)
+    matrix, got_labels = stacking.ngram_matrix(ds, 5)
+    expected = np.zeros((5, 6))
+    for i, row in enumerate(ids):
+        expected[i, row[row > 0]] = 1  # binary: the repeated 2 counts once
+    np.testing.assert_array_equal(matrix.toarray(), expected)
+    np.testing.assert_array_equal(got_labels, labels)
+    ratios = data.ngram_ratios(ds, 5)
+    weights, summary = stacking.fit_ngram_weights(matrix, labels, ratios, c=2.0)
+    reference = LogisticRegression(C=2.0, solver='liblinear').fit(
+        expected @ np.diag(ratios), labels)
+    assert weights[0] == 0 and summary['c'] == 2.0
+    np.testing.assert_allclose(weights[1:], reference.coef_.ravel()[1:], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError):
+        stacking.fit_ngram_weights(matrix, np.ones(5, 'int64'), ratios, c=1.0)
+
+
+def test_fusion_weighs_the_informative_logit():
+    from trainer import stacking
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2000)
+    informative = (2 * labels - 1) + rng.normal(0, 1.0, 2000) + 3.0  # off-centre: no intercept
+    noise = rng.normal(0, 1.0, 2000)
+    coefficients, intercept, summary = stacking.fit_fusion(noise, informative, labels)
+    assert coefficients[1] > 1.0 and abs(coefficients[0]) < 0.2 * coefficients[1]
+    assert intercept < -2.0  # takes the offset away
+    assert summary['fused_accuracy'] > 0.8 and summary['fused_accuracy_cv'] > 0.8
+    assert summary['ngram_accuracy'] > 0.8 and summary['lstm_accuracy'] < 0.6
+
+
 def test_nb_ratios_follow_the_labels():
     import tensorflow as tf
     from trainer import data
@@ -67,6 +119,11 @@ def test_one_epoch_writes_model_history_plots_and_manifest(trained):
     manifest = json.load(open(os.path.join(model, features.MANIFEST_FILE)))
     assert manifest['status'] == 'ok' and manifest['epochs_run'] == 1 and manifest['best_epoch'] == 1
     assert manifest['config']['lstm_units'] == 8
+    # The stacked recipe's fitted parts: the n-gram regression and a fusion fitted on eval.
+    stacked = manifest['stacking']
+    assert stacked['ngram_regression']['nonzero_ngrams'] > 100
+    assert stacked['fusion']['coefficients'] != [1.0, 1.0]
+    assert set(stacked['fusion']) >= {'lstm_accuracy', 'ngram_accuracy', 'fused_accuracy'}
     assert manifest['preprocess']['manifest']['counts']['train'] > 150
     assert 0.0 <= manifest['validation']['accuracy'] <= 1.0
     history = list(csv.DictReader(open(os.path.join(model, 'history.csv'))))
@@ -103,7 +160,7 @@ def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path)
     network = build_model(ModelConfig(**manifest['config']), manifest['model']['token_ids'],
                           manifest['model']['max_tokens'], manifest['model']['ngram_ids'])
     assert manifest['model']['inputs'] == ['token_ids', 'ngram_ids']
-    network.load_weights(os.path.join(trained['model'], 'checkpoints', 'epoch-01.weights.h5'))
+    network.load_weights(os.path.join(trained['model'], MODEL_WEIGHTS))
     ids, scores = [], []
     for batch_ids, x, _ in data.make_dataset(pre, 'eval', 64, with_ids=True):
         ids += [i.decode() for i in batch_ids.numpy()]
@@ -140,3 +197,30 @@ def test_train_and_predict_report_mistakes_in_one_line(tmp_path, capsys):
     assert cli.main(['predict', '--model', str(tmp_path), 'text']) == 2
     err = capsys.readouterr().err
     assert 'no manifest.json' in err and 'no saved_model.pb' in err and 'Traceback' not in err
+
+
+def test_cooccurrence_counts_pairs_within_the_window_and_ignores_padding():
+    from trainer import embeddings
+    ids = np.array([[1, 2, 3, 0, 0], [3, 1, 0, 0, 0]])
+    counts = embeddings.cooccurrence([ids[:1], ids[1:]], num_ids=4, window=2).toarray()
+    expected = np.zeros((4, 4))
+    for a, b, weight in ((1, 2, 1.0), (2, 3, 1.0), (1, 3, 0.5), (3, 1, 1.0)):
+        expected[a, b] += weight
+        expected[b, a] += weight
+    np.testing.assert_allclose(counts, expected)
+
+
+def test_ppmi_svd_puts_words_used_alike_together():
+    from trainer import embeddings
+    rng = np.random.default_rng(0)
+    # Words 1-2 appear with contexts 5-7, words 3-4 with contexts 8-10.
+    rows = [[rng.choice([1, 2]) if i % 2 else rng.choice([5, 6, 7]) for i in range(12)]
+            for _ in range(200)]
+    rows += [[rng.choice([3, 4]) if i % 2 else rng.choice([8, 9, 10]) for i in range(12)]
+             for _ in range(200)]
+    counts = embeddings.cooccurrence([np.array(rows)], num_ids=12, window=2)
+    vectors = embeddings.ppmi_svd(counts, dim=4, norm=0.5)
+    assert vectors.shape == (12, 4) and not vectors[0].any() and not vectors[11].any()
+    np.testing.assert_allclose(np.linalg.norm(vectors[1:11], axis=1), 0.5, rtol=1e-5)
+    cos = lambda a, b: vectors[a] @ vectors[b] / 0.25
+    assert cos(1, 2) > 0.9 and cos(3, 4) > 0.9 and cos(1, 3) < 0.5

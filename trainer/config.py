@@ -3,12 +3,19 @@
 import dataclasses
 
 POOLING = ('last', 'mean', 'max_mean')
+NGRAM_FIT = ('stacked', 'joint')
+EMBEDDING_INIT = ('ppmi_svd', 'random')
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Network and training hyperparameters. Defaults are the current best recipe."""
     embedding_dim: int = 128
+    embedding_init: str = 'ppmi_svd'  # ppmi_svd: word vectors factorised from co-occurrence
+                                     # counts over the train split and any unlabeled reviews
+                                     # preprocess wrote; random: learnt from the labels alone
+    freeze_word_vectors: bool = True  # keep ppmi_svd vectors fixed while the LSTM trains
+    word_vector_window: int = 5      # co-occurrence window of the ppmi_svd vectors
     lstm_units: int = 64
     lstm_layers: int = 1
     bidirectional: bool = True
@@ -20,7 +27,16 @@ class ModelConfig:
     ngram_branch: bool = True        # a linear bag-of-n-grams logit beside the LSTM's, when
                                      # preprocess wrote ngram_ids (--ngram-max > 0)
     nb_scaling: bool = True          # scale the n-grams by naive-Bayes log-count ratios
-    ngram_dropout: float = 0.3       # drops n-grams of a training review
+    ngram_fit: str = 'stacked'       # stacked: the LSTM trains alone, the n-gram weights are
+                                     # fitted as logistic regression (NB-LR), and a 2-weight
+                                     # fusion of the two logits is fitted on the eval split;
+                                     # joint: both branches train together by gradient descent
+    ngram_c: float = 0.3             # stacked: inverse L2 strength of the n-gram regression
+    ngram_dropout: float = 0.3       # joint: drops n-grams of a training review
+    ngram_lr_scale: float = 10.0     # joint: the n-gram weights are scale * v, which multiplies
+                                     # their effective (Adam) learning rate
+    ngram_init: float = 0.066        # joint: initial n-gram weight (times the NB ratio)
+    ngram_l2: float = 1e-4           # joint: l2 * sum(w**2) on the n-gram weights
     learning_rate: float = 1e-3
     batch_size: int = 64
     epochs: int = 10                 # the maximum; early stopping ends sooner
@@ -36,6 +52,17 @@ class ModelConfig:
         for name in ('dropout', 'recurrent_dropout', 'spatial_dropout', 'ngram_dropout'):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f'{name} must be in [0, 1)')
-        for name in ('embedding_dim', 'lstm_units', 'lstm_layers', 'batch_size', 'epochs'):
+        if self.embedding_init not in EMBEDDING_INIT:
+            raise ValueError(f'embedding_init must be one of {EMBEDDING_INIT}')
+        if self.ngram_fit not in NGRAM_FIT:
+            raise ValueError(f'ngram_fit must be one of {NGRAM_FIT}')
+        if self.ngram_c <= 0:
+            raise ValueError('ngram_c must be positive')
+        if self.ngram_lr_scale <= 0:
+            raise ValueError('ngram_lr_scale must be positive')
+        if self.ngram_l2 < 0:
+            raise ValueError('ngram_l2 must be at least 0')
+        for name in ('embedding_dim', 'lstm_units', 'lstm_layers', 'batch_size', 'epochs',
+                     'word_vector_window'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be at least 1')

@@ -17,6 +17,23 @@ def split_files(data_dir: str, split: str) -> list:
     return files
 
 
+def has_split(data_dir: str, split: str) -> bool:
+    return bool(tf.io.gfile.glob(os.path.join(data_dir, f'{split}-*{features.TFRECORD_SUFFIX}')))
+
+
+def token_id_batches(data_dir: str, split: str, batch_size: int = 1024):
+    """Yields the ``token_ids`` of a split as numpy arrays [batch, max_tokens], read once
+    (not cached: the unlabeled split can be large)."""
+    spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
+    key = features.TOKEN_IDS_KEY
+    ds = (tf.data.TFRecordDataset(split_files(data_dir, split), compression_type='GZIP')
+          .batch(batch_size)
+          .map(lambda x: tf.io.parse_example(x, {key: spec[key]})[key],
+               num_parallel_calls=tf.data.AUTOTUNE)
+          .prefetch(2))
+    yield from ds.as_numpy_iterator()
+
+
 def model_keys(data_dir: str) -> tuple:
     """The transformed features the network takes: token ids, and n-gram ids when written."""
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()

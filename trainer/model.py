@@ -38,19 +38,33 @@ class NgramBag(layers.Layer):
     otherwise) and ``w`` the trained weights, starting at 0. This is logistic
     regression on NB-scaled binary n-grams (NB-LR), trained jointly with the LSTM.
     In training each n-gram is dropped with probability ``dropout``.
+
+    ``w = scale * kernel``: with Adam a step moves ``kernel`` by about the learning
+    rate whatever the gradient's size, so ``scale`` multiplies the wide branch's
+    effective learning rate (the LSTM's stays as it is). ``w`` starts at ``init``
+    everywhere: 0 is plain logistic regression from scratch; c > 0 starts the
+    branch as the naive-Bayes classifier c * sum of the review's log-count ratios.
+    ``l2`` adds l2 * sum(w**2) to the loss, as logistic regression's C does
+    (l2 = 1 / (2 C n) for n training reviews): 600k n-grams fit 16k reviews perfectly.
     """
 
-    def __init__(self, num_ids: int, dropout: float = 0.0, seed: int = 0, **kwargs):
+    def __init__(self, num_ids: int, dropout: float = 0.0, seed: int = 0, scale: float = 1.0,
+                 init: float = 0.0, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_ids = num_ids
         self.dropout = dropout
+        self.scale = scale
+        self.init = init
+        self.l2 = l2
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         self.ratios = self.add_weight(shape=(self.num_ids + 1,), initializer='ones',
                                       trainable=False, name='ratios')
-        self.kernel = self.add_weight(shape=(self.num_ids + 1,), initializer='zeros',
-                                      name='kernel')
+        self.kernel = self.add_weight(
+            shape=(self.num_ids + 1,), name='kernel',
+            initializer=keras.initializers.Constant(self.init / self.scale),
+            regularizer=keras.regularizers.L2(self.l2 * self.scale ** 2) if self.l2 else None)
 
     def set_ratios(self, ratios) -> None:
         self.ratios.assign(ops.convert_to_tensor(ratios, dtype=self.ratios.dtype))
@@ -60,11 +74,32 @@ class NgramBag(layers.Layer):
         if training and self.dropout:
             keep = keras.random.uniform(ops.shape(present), seed=self.seed_generator)
             present = present * ops.cast(keep >= self.dropout, present.dtype) / (1 - self.dropout)
-        weights = ops.take(self.kernel * self.ratios, ids, axis=0)
+        weights = ops.take(self.kernel * (self.ratios * self.scale), ids, axis=0)
         return ops.sum(weights * present, axis=1, keepdims=True)
 
     def get_config(self):
-        return dict(super().get_config(), num_ids=self.num_ids, dropout=self.dropout)
+        return dict(super().get_config(), num_ids=self.num_ids, dropout=self.dropout,
+                    scale=self.scale, init=self.init, l2=self.l2)
+
+
+class Fusion(layers.Layer):
+    """[LSTM logit, n-gram logit] -> a * lstm + b * ngram + c, with fixed (fitted) a, b, c.
+
+    The stacked recipe fits (a, b, c) by logistic regression on the eval split,
+    after both branches are trained; until then it is the plain sum."""
+
+    def build(self, input_shape):
+        self.coefficients = self.add_weight(shape=(2,), initializer='ones', trainable=False,
+                                            name='coefficients')
+        self.intercept = self.add_weight(shape=(), initializer='zeros', trainable=False,
+                                         name='intercept')
+
+    def call(self, inputs):
+        deep, wide = inputs
+        return self.coefficients[0] * deep + self.coefficients[1] * wide + self.intercept
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int,
@@ -74,11 +109,17 @@ def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int,
 
     ``vocab_ids`` is the number of distinct token ids including padding and the OOV
     buckets; ``ngram_ids`` the size of the n-gram vocabulary (ids 1..ngram_ids).
-    The n-gram branch's linear logit is added to the LSTM's.
+    With ``ngram_fit='joint'`` the n-gram branch's linear logit is added to the
+    LSTM's and both train together; with ``'stacked'`` the n-gram weights and the
+    ``fusion`` layer are not trainable here: the trainer trains ``lstm_model(model)``
+    and fits them afterwards. With ``embedding_init='ppmi_svd'`` the trainer sets the
+    embedding's weights before training (frozen with ``freeze_word_vectors``).
     """
     token_ids = keras.Input(shape=(max_tokens,), dtype='int64', name=features.TOKEN_IDS_KEY)
     inputs = {features.TOKEN_IDS_KEY: token_ids}
+    pretrained = config.embedding_init != 'random'
     x = layers.Embedding(vocab_ids, config.embedding_dim, mask_zero=True,
+                         trainable=not (pretrained and config.freeze_word_vectors),
                          name='embedding')(token_ids)
     if config.spatial_dropout:
         x = layers.SpatialDropout1D(config.spatial_dropout, name='spatial_dropout')(x)
@@ -100,12 +141,33 @@ def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int,
     if ngram_ids and config.ngram_branch:
         ngrams = keras.Input(shape=(None,), dtype='int64', name=features.NGRAM_IDS_KEY)
         inputs[features.NGRAM_IDS_KEY] = ngrams
-        wide = NgramBag(ngram_ids, dropout=config.ngram_dropout, seed=config.seed,
-                        name='ngram_bag')(ngrams)
-        logit = layers.Add(name='wide_and_deep')([logit, wide])
+        joint = config.ngram_fit == 'joint'
+        wide = NgramBag(ngram_ids, dropout=config.ngram_dropout if joint else 0.0,
+                        seed=config.seed, scale=config.ngram_lr_scale if joint else 1.0,
+                        init=config.ngram_init if joint else 0.0,
+                        l2=config.ngram_l2 if joint else 0.0,
+                        trainable=joint, name='ngram_bag')(ngrams)
+        if joint:
+            logit = layers.Add(name='wide_and_deep')([logit, wide])
+        else:
+            logit = Fusion(name='fusion')([logit, wide])
     probability = layers.Activation('sigmoid', name='probability')(logit)
     model = keras.Model(inputs, probability, name='review_lstm')
+    _compile(model, config)
+    return model
+
+
+def lstm_model(model: keras.Model, config: ModelConfig) -> keras.Model:
+    """The LSTM branch of ``model`` alone (its layers, shared): token_ids -> sigmoid(LSTM logit)."""
+    token_ids = model.input[features.TOKEN_IDS_KEY]
+    probability = layers.Activation('sigmoid', name='lstm_probability')(
+        model.get_layer('logit').output)
+    lstm = keras.Model({features.TOKEN_IDS_KEY: token_ids}, probability, name='review_lstm_only')
+    _compile(lstm, config)
+    return lstm
+
+
+def _compile(model: keras.Model, config: ModelConfig) -> None:
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss='binary_crossentropy',
                   metrics=['accuracy', keras.metrics.AUC(name='auc')])
-    return model

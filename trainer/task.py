@@ -15,16 +15,18 @@ import time
 from typing import Dict, List, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline import outputs
 from transforms import features
-from trainer import data, export, plots
+from trainer import data, embeddings, export, plots, stacking
 from trainer.config import ModelConfig
-from trainer.model import build_model
+from trainer.model import build_model, lstm_model
 
 _LOG = logging.getLogger(__name__)
+MODEL_WEIGHTS = 'model.weights.h5'  # the whole network's final weights, for rebuilding it
 
 
 class TrainError(ValueError):
@@ -84,21 +86,30 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     num_ngrams = data.ngram_space(data_dir) if config.ngram_branch else 0
     model = build_model(config, num_ids, max_tokens, num_ngrams)
     keys = tuple(model.input.keys())
+    word_vectors = (_set_word_vectors(model, data_dir, config, num_ids)
+                    if config.embedding_init == 'ppmi_svd' else None)
+    stacked = bool(num_ngrams) and config.ngram_fit == 'stacked'
+    # The stacked recipe trains the LSTM alone by gradient descent; the rest is fitted after.
+    fitted = lstm_model(model, config) if stacked else model
+    fit_keys = tuple(fitted.input.keys())
     train_ds = data.make_dataset(data_dir, features.TRAIN_PREFIX, config.batch_size, shuffle=True,
                                  shuffle_buffer=config.shuffle_buffer, seed=config.seed,
-                                 num_examples=pre['counts']['train'], keys=keys)
+                                 num_examples=pre['counts']['train'], keys=fit_keys)
     eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size,
                                 num_examples=pre['counts']['eval'], keys=keys)
-    if num_ngrams and config.nb_scaling:
+    if num_ngrams and config.nb_scaling and not stacked:
         model.get_layer('ngram_bag').set_ratios(data.ngram_ratios(train_ds, num_ngrams))
     _LOG.info('Training on %d reviews, validating on %d; %d token ids x %d; up to %d epochs',
               pre['counts']['train'], pre['counts']['eval'], num_ids, max_tokens, config.epochs)
     started = time.time()
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
-                        callbacks=_callbacks(config, out), verbose=2).history
+    fit_eval_ds = eval_ds.map(lambda x, y: ({k: x[k] for k in fit_keys}, y)) if stacked else eval_ds
+    history = fitted.fit(train_ds, validation_data=fit_eval_ds, epochs=config.epochs,
+                         callbacks=_callbacks(config, out), verbose=2).history
+    fusion = _fit_stacked(model, data_dir, config, num_ngrams) if stacked else None
     train_time = time.time() - started
     best = min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
     metrics = model.evaluate(eval_ds, verbose=0, return_dict=True)
+    model.save_weights(os.path.join(out, MODEL_WEIGHTS))
     export.export(model, tft.TFTransformOutput(data_dir), out)
     plots.plot_history(history, os.path.join(out, 'plots'))
     return {
@@ -112,6 +123,8 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
         'epochs_run': len(history['loss']),
         'best_epoch': best + 1,
         'validation': {k: round(float(v), 6) for k, v in metrics.items()},
+        'word_vectors': word_vectors,
+        'stacking': fusion,
         'history': {k: [round(float(x), 6) for x in v] for k, v in history.items()},
         'train_time_s': round(train_time, 1),
         'signatures': {export.SERVING_SIGNATURE: 'reviews: string [N] -> probability, label',
@@ -119,6 +132,65 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
                                                   '(bytes feature "review") -> probability, label'},
         'versions': outputs.versions(),
     }
+
+
+def _set_word_vectors(model: keras.Model, data_dir: str, config: ModelConfig,
+                      num_ids: int) -> Dict:
+    """PPMI-SVD word vectors from the train split and the unlabeled one, if preprocess wrote
+    it, into the embedding layer. Returns a summary for the manifest."""
+    started = time.time()
+    splits = [features.TRAIN_PREFIX]
+    if data.has_split(data_dir, features.UNLABELED_PREFIX):
+        splits.append(features.UNLABELED_PREFIX)
+    reviews = 0
+
+    def batches():
+        nonlocal reviews
+        for split in splits:
+            for ids in data.token_id_batches(data_dir, split):
+                reviews += len(ids)
+                yield ids
+
+    _LOG.info('Learning word vectors (PPMI + SVD, %d dimensions) from the %s split(s)',
+              config.embedding_dim, ' and '.join(splits))
+    counts = embeddings.cooccurrence(batches(), num_ids, config.word_vector_window)
+    vectors = embeddings.ppmi_svd(counts, config.embedding_dim, seed=config.seed)
+    model.get_layer('embedding').set_weights([vectors])
+    summary = {'method': 'ppmi_svd', 'splits': splits, 'reviews': reviews,
+               'window': config.word_vector_window, 'frozen': config.freeze_word_vectors,
+               'ids_with_vectors': int((np.abs(vectors).sum(axis=1) > 0).sum()),
+               'seconds': round(time.time() - started, 1)}
+    _LOG.info('Word vectors for %d of %d token ids from %d reviews in %.0fs',
+              summary['ids_with_vectors'], num_ids, reviews, summary['seconds'])
+    return summary
+
+
+def _fit_stacked(model: keras.Model, data_dir: str, config: ModelConfig,
+                 num_ngrams: int) -> Dict:
+    """After the LSTM has trained: fits the n-gram weights on the train split and the
+    fusion of the two logits on the eval split, into ``model``. Returns a summary."""
+    keys = tuple(model.input.keys())
+    train_all = data.make_dataset(data_dir, features.TRAIN_PREFIX, 512, keys=keys)
+    matrix, labels = stacking.ngram_matrix(train_all, num_ngrams)
+    ratios = (data.ngram_ratios(train_all, num_ngrams) if config.nb_scaling
+              else np.ones(num_ngrams + 1, 'float32'))
+    _LOG.info('Fitting the n-gram regression: %d reviews x %d n-grams (C=%g)',
+              matrix.shape[0], num_ngrams, config.ngram_c)
+    weights, ngram = stacking.fit_ngram_weights(matrix, labels, ratios, config.ngram_c)
+    bag = model.get_layer('ngram_bag')
+    bag.set_ratios(ratios)
+    bag.kernel.assign(weights)
+    deep, wide, eval_labels = stacking.branch_logits(
+        model, data.make_dataset(data_dir, features.EVAL_PREFIX, 512, keys=keys))
+    coefficients, intercept, fusion = stacking.fit_fusion(deep, wide, eval_labels)
+    layer = model.get_layer('fusion')
+    layer.coefficients.assign(coefficients)
+    layer.intercept.assign(intercept)
+    _LOG.info('Fusion on the eval split: LSTM alone %.4f, n-grams alone %.4f, fused %.4f '
+              '(%.4f cross-validated); weights %s', fusion['lstm_accuracy'],
+              fusion['ngram_accuracy'], fusion['fused_accuracy'],
+              fusion.get('fused_accuracy_cv', float('nan')), fusion['coefficients'])
+    return {'ngram_regression': ngram, 'fusion': fusion}
 
 
 def run(argv: Sequence[str] = None) -> int:

@@ -57,6 +57,8 @@ PADDING_ID = 0
 # Output layout of the preprocess job.
 TRAIN_PREFIX = 'train'
 EVAL_PREFIX = 'eval'
+UNLABELED_PREFIX = 'unlabeled'  # reviews without labels, transformed for word vectors
+UNLABELED_ID = -1               # their label in the transformed examples
 TFRECORD_SUFFIX = '.tfrecord.gz'
 REJECTED_DIR = 'rejected'
 REJECTED_PREFIX = 'rejected'
