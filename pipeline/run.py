@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--output', required=True, metavar='DIR',
                         help='Run folder: one subfolder per step, and index.html.')
     parser.add_argument(
+        '--unlabeled', action='append', metavar='PATH', default=[],
+        help='Reviews without labels for the word vectors (preprocess --unlabeled), e.g. '
+             '../shared/data/imdb/unsup.csv; repeat for several. With the downloaded '
+             "archive: aclImdb/train's unsup/ folder.")
+    parser.add_argument(
         '--score-input', action='append', metavar='PATH', default=[],
         help='More data to score with the trained model (labelled or not), each into '
              'score/<name>/; repeat for several. With the downloaded archive: aclImdb/test.')
@@ -75,6 +80,8 @@ def _downloaded(args) -> None:
     kwargs = {'url': args.url, 'size': None, 'sha256': None} if args.url else {}
     root = download.fetch_aclimdb(args.cache_dir, **kwargs)
     args.input = [os.path.join(root, 'train')]
+    if os.path.isdir(os.path.join(root, 'train', features.ACLIMDB_UNLABELED_DIR)):
+        args.unlabeled = [os.path.join(root, 'train')] + list(args.unlabeled)  # its unsup/
     args.score_input = [os.path.join(root, 'test')] + list(args.score_input)
 
 
@@ -100,6 +107,7 @@ def run(argv: Sequence[str] = None) -> int:
     eval_reviews = f'{out}/preprocess/{features.EVAL_REVIEWS_DIR}/eval-*.csv'
     steps += [
         {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', f'{out}/preprocess',
+                                        *[f for p in args.unlabeled for f in ('--unlabeled', p)],
                                         *shlex.split(args.preprocess_flags), *beam_args]},
         {'step': 'train', 'argv': ['train', '--data', f'{out}/preprocess', '--output',
                                    f'{out}/model', *train_flags]},

@@ -20,6 +20,10 @@ def archive_server(tmp_path):
     root = tmp_path / 'src'
     write_aclimdb(str(root / 'aclImdb'), 'train', generated_reviews(160, seed=21))
     write_aclimdb(str(root / 'aclImdb'), 'test', generated_reviews(40, seed=22))
+    unsup = root / 'aclImdb' / 'train' / 'unsup'
+    unsup.mkdir()
+    for i, (text, _) in enumerate(generated_reviews(30, seed=24)):
+        (unsup / f'{i}_0.txt').write_text(text)
     served = tmp_path / 'served'
     served.mkdir()
     with tarfile.open(served / 'aclImdb_v1.tar.gz', 'w:gz') as tar:
@@ -63,6 +67,9 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     # Trained on train/ (160 reviews), scored on test/ (40) and the extra unlabelled file.
     pre = json.load(open(os.path.join(out, 'preprocess', 'manifest.json')))
     assert pre['counts']['read'] == 160
+    assert pre['counts']['unlabeled'] == 30  # train/unsup/, for the word vectors
+    model = json.load(open(os.path.join(out, 'model', 'manifest.json')))
+    assert model['word_vectors']['reviews'] == pre['counts']['train'] + 30
     test_metrics = json.load(open(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json')))
     assert test_metrics['scored'] == 40 and 0 <= test_metrics['accuracy'] <= 1
     eval_metrics = json.load(open(os.path.join(out, 'score', 'eval', 'metrics.json')))
