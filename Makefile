@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make run [INPUT=path/to/reviews.csv]  # creates .venv, installs, runs the whole product
+#   make run [INPUT=path/to/reviews.csv] [UNLABELED=path/to/unlabeled.csv]
+#                                         # creates .venv, installs, runs the whole product
 #   make test                             # creates .venv, installs, runs the test suite
 # Without INPUT, `imdb-sentiment run` downloads the official aclImdb archive.
 PYTHON ?= python3.11
@@ -7,6 +8,7 @@ VENV ?= .venv
 AIRFLOW_VENV ?= .venv-airflow
 BIN := $(VENV)/bin
 INPUT ?=
+UNLABELED ?=
 RUN_ARGS ?=
 OUTPUT ?= runs/latest
 
@@ -23,7 +25,8 @@ setup: $(BIN)/imdb-sentiment
 
 # explore -> preprocess -> train -> score (eval split, and aclImdb/test when downloaded)
 run: setup
-	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(RUN_ARGS)
+	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) \
+		$(foreach u,$(UNLABELED),--unlabeled $(u)) --output $(OUTPUT) $(RUN_ARGS)
 	@echo "Open $(OUTPUT)/index.html"
 
 # Airflow's own environment for the DAG in pipeline/schedules/ (its tests skip without it).

@@ -51,7 +51,7 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
                       header=('review',))
     code = cli.main(['run', '--output', out, '--cache-dir', cache, '--url', url,
                      '--score-input', extra, '--epochs', '1',
-                     '--train-flags', ' '.join(TINY_MODEL),
+                     '--train-flags', ' '.join([*TINY_MODEL, '--embedding-init', 'ppmi_svd']),
                      '--preprocess-flags', '--max-tokens 32'])
     assert code == 0
     assert requests and all(r.endswith('aclImdb_v1.tar.gz') for r in requests)

@@ -11,9 +11,9 @@ EMBEDDING_INIT = ('ppmi_svd', 'random')
 class ModelConfig:
     """Network and training hyperparameters. Defaults are the current best recipe."""
     embedding_dim: int = 128
-    embedding_init: str = 'ppmi_svd'  # ppmi_svd: word vectors factorised from co-occurrence
-                                     # counts over the train split and any unlabeled reviews
-                                     # preprocess wrote; random: learnt from the labels alone
+    embedding_init: str = 'random'   # random: learnt from the labels alone; ppmi_svd: word
+                                     # vectors factorised from co-occurrence counts over the
+                                     # train split and any unlabeled reviews preprocess wrote
     freeze_word_vectors: bool = True  # keep ppmi_svd vectors fixed while the LSTM trains
     word_vector_window: int = 5      # co-occurrence window of the ppmi_svd vectors
     lstm_units: int = 64
