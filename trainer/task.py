@@ -176,13 +176,19 @@ def _fit_stacked(model: keras.Model, data_dir: str, config: ModelConfig,
               else np.ones(num_ngrams + 1, 'float32'))
     _LOG.info('Fitting the n-gram regression: %d reviews x %d n-grams (C=%g)',
               matrix.shape[0], num_ngrams, config.ngram_c)
-    weights, ngram = stacking.fit_ngram_weights(matrix, labels, ratios, config.ngram_c)
+    try:
+        weights, ngram = stacking.fit_ngram_weights(matrix, labels, ratios, config.ngram_c)
+    except ValueError as e:
+        raise TrainError(f'{e} (or train with --ngram-fit joint or --no-ngram-branch)') from None
     bag = model.get_layer('ngram_bag')
     bag.set_ratios(ratios)
     bag.kernel.assign(weights)
     deep, wide, eval_labels = stacking.branch_logits(
         model, data.make_dataset(data_dir, features.EVAL_PREFIX, 512, keys=keys))
-    coefficients, intercept, fusion = stacking.fit_fusion(deep, wide, eval_labels)
+    try:
+        coefficients, intercept, fusion = stacking.fit_fusion(deep, wide, eval_labels)
+    except ValueError as e:
+        raise TrainError(f'{e} (or train with --ngram-fit joint or --no-ngram-branch)') from None
     layer = model.get_layer('fusion')
     layer.coefficients.assign(coefficients)
     layer.intercept.assign(intercept)
