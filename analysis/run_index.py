@@ -59,6 +59,7 @@ def summary(out: str) -> Dict:
                                       'vocabulary': preprocess.get('vocabulary', {}),
                                       'manifest': _link(out, 'preprocess/manifest.json')},
         'model': model and {'validation': model.get('validation', {}),
+                            'fusion': (model.get('stacking') or {}).get('fusion'),
                             'best_epoch': model.get('best_epoch'),
                             'epochs_run': model.get('epochs_run'),
                             'plots': [(p[:-4].replace('_', ' '), _png_uri(os.path.join(

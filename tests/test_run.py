@@ -78,6 +78,8 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     assert nightly['scored'] == 12 and 'accuracy' not in nightly
 
     html = open(os.path.join(out, 'index.html'), encoding='utf-8').read()
+    fusion = model['stacking']['fusion']
+    assert f"the LSTM alone reads {fusion['lstm_accuracy']:.4f}" in html
     for link in ('explore/report.html', 'score/eval/report.html',
                  'score/aclImdb-test/report.html', 'score/nightly/report.html'):
         assert f'href="{link}"' in html and os.path.exists(os.path.join(out, link))
