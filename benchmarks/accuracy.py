@@ -151,6 +151,9 @@ def main() -> None:
                         help='Extra train flag (experiments only), e.g. "--epochs=3".')
     parser.add_argument('--reuse-preprocess', action='store_true',
                         help='Keep WORK/preprocess from an earlier run with the same flags.')
+    parser.add_argument('--reuse-model', action='store_true',
+                        help='Keep WORK/model from an earlier run of the same recipe (its train '
+                             'figures come from its manifest; peak memory is then unknown).')
     parser.add_argument('--no-test', dest='test', action='store_false',
                         help='Do not touch the test part (while choosing a recipe).')
     parser.add_argument('--no-baselines', dest='run_baselines', action='store_false')
@@ -172,7 +175,14 @@ def main() -> None:
     if not (args.reuse_preprocess and os.path.exists(os.path.join(pre, 'manifest.json'))):
         result['preprocess'] = timed(pre_cmd)
         print('preprocess', json.dumps(result['preprocess']), flush=True)
-    result['train'] = timed([_BIN, 'train', '--data', pre, '--output', model, *args.train_arg])
+    train_cmd = [_BIN, 'train', '--data', pre, '--output', model, *args.train_arg]
+    if args.reuse_model and os.path.exists(os.path.join(model, 'manifest.json')):
+        previous = json.load(open(os.path.join(model, 'manifest.json')))
+        result['train'] = {'command': 'imdb-sentiment ' + shlex.join(train_cmd[1:]),
+                           'wall_s': previous['wall_time_s'], 'peak_rss_mb': None,
+                           'reused': True}
+    else:
+        result['train'] = timed(train_cmd)
     manifest = json.load(open(os.path.join(model, 'manifest.json')))
     result['train'].update(epochs_run=manifest['epochs_run'], best_epoch=manifest['best_epoch'],
                            train_time_s=manifest['train_time_s'],

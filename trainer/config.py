@@ -32,6 +32,9 @@ class ModelConfig:
                                      # fusion of the two logits is fitted on the eval split;
                                      # joint: both branches train together by gradient descent
     ngram_c: float = 0.3             # stacked: inverse L2 strength of the n-gram regression
+    distill_unlabeled: bool = True   # stacked: the LSTM also learns from the unlabeled split,
+                                     # when preprocess --unlabeled wrote one, labelled by the
+                                     # n-gram regression (no unlabeled split: no effect)
     ngram_dropout: float = 0.3       # joint: drops n-grams of a training review
     ngram_lr_scale: float = 10.0     # joint: the n-gram weights are scale * v, which multiplies
                                      # their effective (Adam) learning rate

@@ -43,7 +43,7 @@ def model_keys(data_dir: str) -> tuple:
 def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = False,
                  shuffle_buffer: int = 25000, seed: int = 0,
                  with_ids: bool = False, num_examples: int = None,
-                 keys: tuple = None) -> tf.data.Dataset:
+                 keys: tuple = None, cache: bool = True) -> tf.data.Dataset:
     """({feature: [batch, ...]}, label [batch]) batches, or (ids, {feature: ...}, label).
 
     The features are ``keys`` (default: every one of ``model_keys``): ``token_ids``
@@ -69,8 +69,9 @@ def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = Fal
           .batch(1024)
           .map(lambda x: tf.io.parse_example(x, spec), num_parallel_calls=tf.data.AUTOTUNE)
           .unbatch()
-          .map(split_up)
-          .cache())
+          .map(split_up))
+    if cache:
+        ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.padded_batch(batch_size)

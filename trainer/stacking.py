@@ -24,11 +24,12 @@ from transforms import features
 _LOG = logging.getLogger(__name__)
 
 
-def ngram_matrix(dataset: tf.data.Dataset, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:
-    """A (features, label) dataset with ``ngram_ids`` -> (binary CSR [reviews, num_ngrams + 1],
-    labels). Column 0 (padding) stays empty."""
+def ngram_matrix(dataset, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:
+    """A (features, label) dataset with ``ngram_ids``, or a list of its numpy batches ->
+    (binary CSR [reviews, num_ngrams + 1], labels). Column 0 (padding) stays empty."""
     indptr, indices, labels = [0], [], []
-    for x, label in dataset.as_numpy_iterator():
+    batches = dataset.as_numpy_iterator() if hasattr(dataset, 'as_numpy_iterator') else dataset
+    for x, label in batches:
         for row in x[features.NGRAM_IDS_KEY]:
             ids = np.unique(row[row > 0])
             indices.append(ids)
@@ -43,8 +44,8 @@ def ngram_matrix(dataset: tf.data.Dataset, num_ngrams: int) -> Tuple[sparse.csr_
 def fit_ngram_weights(matrix: sparse.csr_matrix, labels: np.ndarray, ratios: np.ndarray,
                       c: float) -> Tuple[np.ndarray, Dict]:
     """Logistic regression (inverse L2 strength ``c``) on the columns scaled by ``ratios``
-    -> (weights per n-gram id, float32 [num_ngrams + 1], summary). The intercept is left
-    to the fusion."""
+    -> (weights per n-gram id, float32 [num_ngrams + 1], summary). The network leaves the
+    intercept to the fusion; the summary keeps it for labelling unlabeled reviews."""
     from sklearn.linear_model import LogisticRegression
     if len(np.unique(labels)) < 2:
         raise ValueError('the train split has one class only: the n-gram regression needs both')
@@ -54,7 +55,8 @@ def fit_ngram_weights(matrix: sparse.csr_matrix, labels: np.ndarray, ratios: np.
     weights[0] = 0.0
     train_accuracy = float((regression.predict(scaled) == labels).mean())
     return weights, {'c': c, 'nonzero_ngrams': int((matrix.getnnz(axis=0) > 0).sum()),
-                     'train_accuracy': round(train_accuracy, 6)}
+                     'train_accuracy': round(train_accuracy, 6),
+                     'intercept': float(regression.intercept_[0])}
 
 
 def branch_logits(model: keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray,

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -89,23 +89,40 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     word_vectors = (_set_word_vectors(model, data_dir, config, num_ids)
                     if config.embedding_init == 'ppmi_svd' else None)
     stacked = bool(num_ngrams) and config.ngram_fit == 'stacked'
-    # The stacked recipe trains the LSTM alone by gradient descent; the rest is fitted after.
+    # The stacked recipe trains the LSTM alone by gradient descent; the n-gram weights are
+    # fitted before it and the fusion after it.
     fitted = lstm_model(model, config) if stacked else model
     fit_keys = tuple(fitted.input.keys())
-    train_ds = data.make_dataset(data_dir, features.TRAIN_PREFIX, config.batch_size, shuffle=True,
-                                 shuffle_buffer=config.shuffle_buffer, seed=config.seed,
-                                 num_examples=pre['counts']['train'], keys=fit_keys)
     eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size,
                                 num_examples=pre['counts']['eval'], keys=keys)
+    started = time.time()
+    stacking_summary, distill = None, None
+    if stacked:
+        # The n-grams first: with --distill-unlabeled their labels teach the LSTM.
+        stacking_summary = {'ngram_regression': _fit_ngrams(model, data_dir, config, num_ngrams)}
+    if stacked and config.distill_unlabeled and data.has_split(data_dir, features.UNLABELED_PREFIX):
+        bag = model.get_layer('ngram_bag')
+        train_ds, distill = _pseudo_labelled(
+            data_dir, stacking_summary['ngram_regression'], bag.ratios.numpy(),
+            bag.kernel.numpy(), num_ngrams, config.batch_size, config.seed)
+        stacking_summary['distillation'] = distill
+    else:
+        train_ds = data.make_dataset(data_dir, features.TRAIN_PREFIX, config.batch_size,
+                                     shuffle=True, shuffle_buffer=config.shuffle_buffer,
+                                     seed=config.seed, num_examples=pre['counts']['train'],
+                                     keys=fit_keys)
     if num_ngrams and config.nb_scaling and not stacked:
         model.get_layer('ngram_bag').set_ratios(data.ngram_ratios(train_ds, num_ngrams))
-    _LOG.info('Training on %d reviews, validating on %d; %d token ids x %d; up to %d epochs',
-              pre['counts']['train'], pre['counts']['eval'], num_ids, max_tokens, config.epochs)
-    started = time.time()
+    _LOG.info('Training on %d reviews%s, validating on %d; %d token ids x %d; up to %d epochs',
+              pre['counts']['train'],
+              f' and {distill["unlabeled_reviews"]} pseudo-labelled ones' if distill else '',
+              pre['counts']['eval'], num_ids, max_tokens, config.epochs)
     fit_eval_ds = eval_ds.map(lambda x, y: ({k: x[k] for k in fit_keys}, y)) if stacked else eval_ds
     history = fitted.fit(train_ds, validation_data=fit_eval_ds, epochs=config.epochs,
                          callbacks=_callbacks(config, out), verbose=2).history
-    fusion = _fit_stacked(model, data_dir, config, num_ngrams) if stacked else None
+    if stacked:
+        stacking_summary['fusion'] = _fit_fusion(model, data_dir)
+    fusion = stacking_summary
     train_time = time.time() - started
     best = min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
     metrics = model.evaluate(eval_ds, verbose=0, return_dict=True)
@@ -165,10 +182,10 @@ def _set_word_vectors(model: keras.Model, data_dir: str, config: ModelConfig,
     return summary
 
 
-def _fit_stacked(model: keras.Model, data_dir: str, config: ModelConfig,
-                 num_ngrams: int) -> Dict:
-    """After the LSTM has trained: fits the n-gram weights on the train split and the
-    fusion of the two logits on the eval split, into ``model``. Returns a summary."""
+def _fit_ngrams(model: keras.Model, data_dir: str, config: ModelConfig,
+                num_ngrams: int) -> Dict:
+    """Fits the n-gram weights (NB-LR) on the train split into ``model``'s ``ngram_bag``.
+    Returns a summary, with the regression's intercept for labelling unlabeled reviews."""
     keys = tuple(model.input.keys())
     train_all = data.make_dataset(data_dir, features.TRAIN_PREFIX, 512, keys=keys)
     matrix, labels = stacking.ngram_matrix(train_all, num_ngrams)
@@ -183,6 +200,39 @@ def _fit_stacked(model: keras.Model, data_dir: str, config: ModelConfig,
     bag = model.get_layer('ngram_bag')
     bag.set_ratios(ratios)
     bag.kernel.assign(weights)
+    return ngram
+
+
+def _pseudo_labelled(data_dir: str, ngram: Dict, ratios: np.ndarray, weights: np.ndarray,
+                     num_ngrams: int, batch_size: int, seed: int) -> Tuple[tf.data.Dataset, Dict]:
+    """The train split's token ids with their labels, and the unlabeled split's with the
+    n-gram regression's labels, shuffled together into (features, label) batches."""
+    # Read once each, in one order: the token ids and the labels (or n-grams) stay aligned.
+    unlabeled = list(data.make_dataset(
+        data_dir, features.UNLABELED_PREFIX, 512, cache=False,
+        keys=(features.TOKEN_IDS_KEY, features.NGRAM_IDS_KEY)).as_numpy_iterator())
+    matrix, _ = stacking.ngram_matrix(unlabeled, num_ngrams)
+    pseudo = (matrix @ (ratios * weights) + ngram['intercept'] > 0).astype('int64')
+    train = list(data.make_dataset(data_dir, features.TRAIN_PREFIX, 512, cache=False,
+                                   keys=(features.TOKEN_IDS_KEY,)).as_numpy_iterator())
+    token_ids = np.concatenate([x[features.TOKEN_IDS_KEY] for x, _ in train + unlabeled])
+    labels = np.concatenate([*(y for _, y in train), pseudo]).astype('int64')
+    del unlabeled, matrix
+    dataset = (tf.data.Dataset.from_tensor_slices(({features.TOKEN_IDS_KEY: token_ids}, labels))
+               .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size)
+               .prefetch(tf.data.AUTOTUNE))
+    summary = {'unlabeled_reviews': int(len(pseudo)),
+               'pseudo_positive_share': round(float(pseudo.mean()), 6) if len(pseudo) else None}
+    _LOG.info('The LSTM learns from %d labelled reviews and %d unlabeled ones labelled by the '
+              'n-gram regression (%.1f%% positive)', len(labels) - len(pseudo), len(pseudo),
+              100 * (summary['pseudo_positive_share'] or 0))
+    return dataset, summary
+
+
+def _fit_fusion(model: keras.Model, data_dir: str) -> Dict:
+    """After both branches are trained: fits their fusion on the eval split into ``model``."""
+    keys = tuple(model.input.keys())
     deep, wide, eval_labels = stacking.branch_logits(
         model, data.make_dataset(data_dir, features.EVAL_PREFIX, 512, keys=keys))
     try:
@@ -196,7 +246,7 @@ def _fit_stacked(model: keras.Model, data_dir: str, config: ModelConfig,
               '(%.4f cross-validated); weights %s', fusion['lstm_accuracy'],
               fusion['ngram_accuracy'], fusion['fused_accuracy'],
               fusion.get('fused_accuracy_cv', float('nan')), fusion['coefficients'])
-    return {'ngram_regression': ngram, 'fusion': fusion}
+    return fusion
 
 
 def run(argv: Sequence[str] = None) -> int:
