@@ -9,13 +9,10 @@ count-based counterpart of word2vec (Levy & Goldberg 2014; Levy, Goldberg &
 Dagan 2015 for the smoothing used here), cheap enough for two CPU cores.
 """
 
-import logging
 from typing import Iterable
 
 import numpy as np
 from scipy import sparse
-
-_LOG = logging.getLogger(__name__)
 
 
 def cooccurrence(batches: Iterable[np.ndarray], num_ids: int, window: int) -> sparse.csr_matrix:

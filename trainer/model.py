@@ -35,8 +35,9 @@ class NgramBag(layers.Layer):
 
     The logit is sum of w[id] * r[id] over the review's n-grams: ``r`` are fixed
     feature scales (naive-Bayes log-count ratios, set by ``set_ratios``; ones
-    otherwise) and ``w`` the trained weights, starting at 0. This is logistic
-    regression on NB-scaled binary n-grams (NB-LR), trained jointly with the LSTM.
+    otherwise) and ``w`` the weights. This is logistic regression on NB-scaled
+    binary n-grams (NB-LR): fitted by the trainer (stacked recipe), or trained
+    jointly with the LSTM (joint recipe, where ``w`` starts at ``init``).
     In training each n-gram is dropped with probability ``dropout``.
 
     ``w = scale * kernel``: with Adam a step moves ``kernel`` by about the learning
@@ -111,8 +112,8 @@ def build_model(config: ModelConfig, vocab_ids: int, max_tokens: int,
     buckets; ``ngram_ids`` the size of the n-gram vocabulary (ids 1..ngram_ids).
     With ``ngram_fit='joint'`` the n-gram branch's linear logit is added to the
     LSTM's and both train together; with ``'stacked'`` the n-gram weights and the
-    ``fusion`` layer are not trainable here: the trainer trains ``lstm_model(model)``
-    and fits them afterwards. With ``embedding_init='ppmi_svd'`` the trainer sets the
+    ``fusion`` layer are not trainable here: the trainer fits the n-gram weights,
+    trains ``lstm_model(model)``, then fits the fusion. With ``embedding_init='ppmi_svd'`` the trainer sets the
     embedding's weights before training (frozen with ``freeze_word_vectors``).
     """
     token_ids = keras.Input(shape=(max_tokens,), dtype='int64', name=features.TOKEN_IDS_KEY)

@@ -3,15 +3,15 @@
 Trained jointly by gradient descent, the n-gram branch's 600k weights fit the
 train split within an epoch, the LSTM then sees almost no error left to learn
 from, and the sum reads worse on unseen movies than either part fitted on its
-own (benchmarks/README.md). So the stacked recipe trains the LSTM alone, fits
-the n-gram weights as a convex L2-regularised logistic regression on binary
-n-grams scaled by naive-Bayes log-count ratios (Wang & Manning 2012's NB-LR),
-and then fits the two weights and the bias that combine the two logits on the
-eval split, which neither branch was trained on. All of it ends up as weights
+own (benchmarks/README.md). So the stacked recipe fits the n-gram weights as a
+convex L2-regularised logistic regression on binary n-grams scaled by
+naive-Bayes log-count ratios (Wang & Manning 2012's NB-LR), trains the LSTM
+alone (on the labels, and on unlabeled reviews labelled by that regression
+when there are some), and then fits the two weights and the bias that combine
+the two logits on the eval split, which neither branch was trained on. All of it ends up as weights
 of one Keras network (``ngram_bag`` and ``fusion``), exported as usual.
 """
 
-import logging
 from typing import Dict, Tuple
 
 import keras
@@ -20,8 +20,6 @@ import tensorflow as tf
 from scipy import sparse
 
 from transforms import features
-
-_LOG = logging.getLogger(__name__)
 
 
 def ngram_matrix(dataset, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:

@@ -122,7 +122,6 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
                          callbacks=_callbacks(config, out), verbose=2).history
     if stacked:
         stacking_summary['fusion'] = _fit_fusion(model, data_dir)
-    fusion = stacking_summary
     train_time = time.time() - started
     best = min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
     metrics = model.evaluate(eval_ds, verbose=0, return_dict=True)
@@ -141,7 +140,7 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
         'best_epoch': best + 1,
         'validation': {k: round(float(v), 6) for k, v in metrics.items()},
         'word_vectors': word_vectors,
-        'stacking': fusion,
+        'stacking': stacking_summary,
         'history': {k: [round(float(x), 6) for x in v] for k, v in history.items()},
         'train_time_s': round(train_time, 1),
         'signatures': {export.SERVING_SIGNATURE: 'reviews: string [N] -> probability, label',
