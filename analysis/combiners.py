@@ -23,7 +23,7 @@ class ScoreSummaryFn(beam.CombineFn):
             'scored': 0, 'labelled': 0, 'predicted_positive': 0, 'log_loss_sum': 0.0,
             'confusion': np.zeros((2, 2), dtype=np.int64),
             'histograms': {k: np.zeros(metrics.BINS, dtype=np.int64)
-                           for k in ('positive', 'negative', 'unlabelled')},
+                           for k in ('positive', 'negative', features.UNLABELED)},
             'calibration': {'count': np.zeros(metrics.CALIBRATION_BINS),
                             'prob_sum': np.zeros(metrics.CALIBRATION_BINS),
                             'positives': np.zeros(metrics.CALIBRATION_BINS)},
@@ -37,7 +37,7 @@ class ScoreSummaryFn(beam.CombineFn):
         acc['predicted_positive'] += predicted
         label = row.get(features.LABEL_KEY)
         if label is None:
-            acc['histograms']['unlabelled'][metrics.score_bin(p)] += 1
+            acc['histograms'][features.UNLABELED][metrics.score_bin(p)] += 1
             return acc
         truth = features.LABEL_TO_INT[label]
         acc['labelled'] += 1

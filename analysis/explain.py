@@ -56,7 +56,7 @@ class ExplainFn(beam.DoFn):
         self._model = None
 
     def setup(self) -> None:
-        from trainer.export import Classifier
+        from transforms.inference import Classifier
         self._model = Classifier(self._model_dir)
 
     def process(self, row: Dict) -> Iterator[Dict]:

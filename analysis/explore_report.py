@@ -8,12 +8,12 @@ escaped text, and inside charts only as PNG pixels.
 from typing import Dict, List
 
 from analysis import render
-from analysis.explore_stats import ALL, CHARS, LABELS, MEASURES, TOKENS, UNLABELLED
+from analysis.explore_stats import ALL, CHARS, LABELS, MEASURES, TOKENS, UNLABELED
 from transforms import features
 
 TEMPLATE = 'explore.html'
 COLORS = {ALL: '#444444', features.POSITIVE: '#1a9850', features.NEGATIVE: '#d73027',
-          UNLABELLED: '#4575b4'}
+          UNLABELED: '#4575b4'}
 LOG_ODDS_SHOWN = 20
 _UNITS = {CHARS: 'characters', TOKENS: 'tokens'}
 
@@ -70,7 +70,7 @@ def _curve(points: List, table: List, marker: int, marker_text: str, title: str,
     ax = axes[0][0]
     if points:
         ax.plot(*zip(*points), color=COLORS[ALL])
-        ax.plot(*zip(*table), 'o', color=COLORS[UNLABELLED], markersize=4)
+        ax.plot(*zip(*table), 'o', color=COLORS[UNLABELED], markersize=4)
     ax.axvline(marker, color=COLORS[features.NEGATIVE], linestyle='--', linewidth=1,
                label=marker_text)
     if log_x:

@@ -12,12 +12,16 @@ import numpy as np
 
 from transforms import features
 
-UNLABELLED = 'unlabelled'
-# The order of the per-label count tuples the pipeline builds: (positive, negative, unlabelled).
-LABELS = (features.POSITIVE, features.NEGATIVE, UNLABELLED)
-CHARS, TOKENS = 'chars', 'tokens'
-MEASURES = (CHARS, TOKENS)
-ALL = 'all'
+# Names shared with the explore pipeline (transforms.profile), defined in features.
+UNLABELED = features.UNLABELED
+LABELS = features.PROFILE_LABELS
+CHARS, TOKENS, MEASURES = features.CHARS, features.TOKENS, features.MEASURES
+label_name = features.label_name
+length_part, top_part = features.length_part, features.top_part
+PART_DUPLICATES, PART_REPEATED = features.PART_DUPLICATES, features.PART_REPEATED
+PART_SHORTEST, PART_COUNT_OF_COUNTS = features.PART_SHORTEST, features.PART_COUNT_OF_COUNTS
+PART_FREQUENT = features.PART_FREQUENT
+ALL = features.PROFILE_ALL
 
 PERCENTILES = (5, 25, 50, 75, 95, 99)
 COVERAGE_SIZES = (100, 1000, 5000, 10000, 20000, 30000, 50000, 100000)
@@ -26,11 +30,6 @@ MIN_COUNTS = (1, 2, 5, 10)
 CHART_BINS = 60
 
 Histogram = Sequence[Tuple[int, int]]   # (value, number of reviews with it), any order
-
-
-def label_name(label) -> str:
-    """A record's label (positive, negative or None) -> its name in the statistics."""
-    return label if label in features.LABEL_VALUES else UNLABELLED
 
 
 def _arrays(histogram: Histogram) -> Tuple[np.ndarray, np.ndarray]:
@@ -124,8 +123,8 @@ def discriminative_words(table: Sequence[Tuple[str, Sequence[int]]], tokens_by_l
                          top: int) -> Dict:
     """The ``top`` words leaning most to each label by ``log_odds`` z-score.
 
-    ``table`` holds (word, (positive, negative, unlabelled) counts) for the frequent
-    words. The prior is each word's share of ALL reviews (unlabelled ones included,
+    ``table`` holds (word, (positive, negative, unlabeled) counts) for the frequent
+    words. The prior is each word's share of ALL reviews (unlabeled ones included,
     a background corpus in Monroe et al.'s sense) scaled to the labelled token count.
     """
     n_pos, n_neg = tokens_by_label.get(features.POSITIVE, 0), tokens_by_label.get(features.NEGATIVE, 0)
@@ -157,22 +156,6 @@ def binned_shares(histograms: Dict[str, Histogram], upper: int, bins: int = CHAR
     return {'edges': [round(float(e), 2) for e in edges], 'shares': shares}
 
 
-# Names of the summaries the explore pipeline writes (see pipeline.explore) and ``summarize`` reads.
-PART_DUPLICATES = 'duplicates'
-PART_REPEATED = 'repeated'
-PART_SHORTEST = 'shortest'
-PART_COUNT_OF_COUNTS = 'count_of_counts'
-PART_FREQUENT = 'frequent'
-
-
-def length_part(measure: str, label: str) -> str:
-    return f'length:{measure}:{label}'
-
-
-def top_part(label: str) -> str:
-    return f'top:{label}'
-
-
 def _top_words(table: Sequence, label: str, top: int) -> List[Dict]:
     """(word, counts per label) rows ranked for ``label`` -> [{word, count}], no zero counts."""
     count = (lambda c: sum(c)) if label == ALL else (lambda c: c[LABELS.index(label)])
@@ -194,7 +177,7 @@ def summarize(parts: Dict[str, object], top_words: int) -> Dict:
         'reviews': dict({'total': sum(reviews.values())}, **reviews),
         'duplicates': {'duplicate_reviews': copies, 'duplicated_texts': texts,
                        'texts_with_conflicting_labels': conflicting,
-                       'texts_in_labelled_and_unlabelled': shared},
+                       'texts_in_labelled_and_unlabeled': shared},
         'lengths': {m: dict({ALL: describe(overall[m])},
                             **{label: describe(lengths[m][label]) for label in present})
                     for m in MEASURES},

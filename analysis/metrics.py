@@ -11,6 +11,8 @@ from typing import Dict, List
 
 import numpy as np
 
+from transforms import features
+
 BINS = 1000
 CALIBRATION_BINS = 10
 EPS = float(np.finfo(np.float64).eps)  # log-loss clipping, as scikit-learn does
@@ -103,7 +105,7 @@ def error_slices(slices: Dict[str, Dict[str, List[int]]]) -> Dict:
 def summarize(summary: Dict) -> Dict:
     """The whole metrics block of a scoring run from the combiner's summary."""
     hist = {k: np.asarray(summary['histograms'][k], dtype=np.int64)
-            for k in ('positive', 'negative', 'unlabelled')}
+            for k in ('positive', 'negative', features.UNLABELED)}
     scored = int(summary['scored'])
     metrics = {
         'scored': scored,

@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from pipeline.outputs import utc_now, versions  # noqa: E402
+from transforms.outputs import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,7 +85,7 @@ def metrics(labels, scores) -> dict:
 
 
 def score_export(model: str, texts) -> np.ndarray:
-    from trainer.export import Classifier
+    from transforms.inference import Classifier
     classify = Classifier(model)
     return np.concatenate([classify(texts[i:i + 256])[0] for i in range(0, len(texts), 256)])
 

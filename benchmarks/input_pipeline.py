@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from pipeline.outputs import read_json, utc_now, versions  # noqa: E402
+from transforms.outputs import read_json, utc_now, versions  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.config import ModelConfig  # noqa: E402
 from trainer.model import build_model  # noqa: E402

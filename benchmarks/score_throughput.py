@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from pipeline.outputs import utc_now, versions  # noqa: E402
+from transforms.outputs import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 
@@ -35,7 +35,7 @@ def _reviews(paths):
 
 
 def in_process(model: str, paths, batch: int = 256) -> dict:
-    from trainer.export import Classifier
+    from transforms.inference import Classifier
     texts = list(_reviews(paths))
     classify = Classifier(model)
     classify(texts[:batch])  # warm-up: tracing

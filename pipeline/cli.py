@@ -7,22 +7,22 @@ one-line message and a documented exit code, never a traceback.
 import importlib
 import logging
 import os
+import signal
 import sys
-from typing import Optional, Sequence
+import threading
+from typing import List, Optional, Sequence
 
-# Exit codes, for schedulers.
-EXIT_OK = 0
-EXIT_FAILURE = 1      # an unexpected error: the traceback is printed
-EXIT_USAGE = 2        # bad command line or unusable input paths
-EXIT_REJECTS = 3      # the job ran, but rejected more records than allowed
+# The exit codes are documented in transforms.errors (and the README).
+from transforms.errors import (EXIT_OK, EXIT_REJECTS, EXIT_SIGNAL_BASE,  # noqa: F401
+                               EXIT_USAGE, UserError)
 
 # subcommand -> (module, one-line summary)
 COMMANDS = {
     'preprocess': ('pipeline.preprocess',
                    'Validate and clean reviews; build the vocabulary with tf.Transform; write TFRecords.'),
-    'train': ('trainer.task',
+    'train': ('pipeline.train',
               'Train the LSTM on preprocess output; export a SavedModel that takes raw text.'),
-    'predict': ('trainer.predict', 'Print label and probability for a few review texts.'),
+    'predict': ('pipeline.predict', 'Print label and probability for a few review texts.'),
     'score': ('pipeline.score',
               'Score reviews with RunInference; write predictions, metrics and an error report.'),
     'explore': ('pipeline.explore',
@@ -52,6 +52,26 @@ def _configure_logging() -> None:
         logging.getLogger(package).setLevel(level or 'INFO')
 
 
+class _Stopped(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives, so that staging folders are removed
+    on the way out exactly as for Ctrl-C."""
+
+
+_SIGNALS = {signal.SIGINT: 'interrupted (SIGINT)', signal.SIGTERM: 'terminated (SIGTERM)'}
+_received: List[int] = []
+
+
+def _on_signal(signum: int, frame) -> None:
+    _received.append(signum)
+    raise _Stopped(signum) if signum != signal.SIGINT else KeyboardInterrupt()
+
+
+def _install_signal_handlers() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in _SIGNALS:
+            signal.signal(signum, _on_signal)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ('-h', '--help'):
@@ -65,22 +85,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _configure_logging()
     # TensorFlow's C++ start-up chatter hides the job's own progress lines.
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    module = importlib.import_module(COMMANDS[command][0])
-    from pipeline.reconcile import RejectFractionExceeded
-    from pipeline.download import DownloadError
-    from trainer.task import TrainError
-    from transforms.inputs import InputError
+    _install_signal_handlers()
     try:
+        module = importlib.import_module(COMMANDS[command][0])
         return module.run(rest)
-    except (InputError, TrainError, DownloadError) as e:
+    except UserError as e:
         print(f'imdb-sentiment {command}: error: {e}', file=sys.stderr)
-        return EXIT_USAGE
-    except RejectFractionExceeded as e:
-        print(f'imdb-sentiment {command}: error: {e}', file=sys.stderr)
-        return EXIT_REJECTS
-    except KeyboardInterrupt:
-        print(f'imdb-sentiment {command}: interrupted; no output was published', file=sys.stderr)
-        return 130
+        return e.exit_code
+    except BaseException as e:  # noqa: B902 - a signal may reach us wrapped by Beam
+        if not _received and not isinstance(e, KeyboardInterrupt):
+            raise
+        signum = _received[-1] if _received else signal.SIGINT
+        print(f'imdb-sentiment {command}: {_SIGNALS[signum]}; no output was published',
+              file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signum
 
 
 if __name__ == '__main__':

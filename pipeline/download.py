@@ -27,6 +27,8 @@ import urllib.request
 import zlib
 from typing import Iterator, Optional, Sequence, TextIO
 
+from transforms.errors import DownloadError
+
 _LOG = logging.getLogger(__name__)
 
 URL = 'https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz'
@@ -45,10 +47,6 @@ RESUMES = 3
 _CHUNK = 1 << 16
 _MB = 1e6
 _HINT = f'download {ARCHIVE_NAME} yourself from {URL}, unpack it and pass --input aclImdb/train'
-
-
-class DownloadError(Exception):
-    """The dataset could not be fetched or unpacked: reported in one line, no traceback."""
 
 
 class _Interrupted(DownloadError):

@@ -30,11 +30,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from analysis import explore_report, explore_stats
-from pipeline import outputs
-from pipeline.options import CleaningOptions, InputOptions, _positive_int, parse_job_args
-from pipeline.preprocess import cleaning_config
-from pipeline.reconcile import RejectFractionExceeded, counts_summary
+from transforms import outputs
+from pipeline.options import CleaningOptions, InputOptions, _positive_int, cleaning_config, \
+    parse_job_args
+from pipeline.reconcile import counts_summary
 from transforms import features
+from transforms.errors import RejectFractionExceeded
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.profile import ProfileReviews
 from transforms.reading import ReadReviews
@@ -72,7 +73,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
          | 'Profile' >> ProfileReviews(cleaning_config(options.view_as(CleaningOptions)),
                                       options.view_as(ExploreOptions).top_words)
          # ASCII-escaped: a review's U+2028 or U+0085 would split the line for readers
-         # that use str.splitlines (pipeline.outputs.read_json_lines does).
+         # that use str.splitlines (transforms.outputs.read_json_lines does).
          | 'ProfileToDict' >> beam.Map(lambda kv: {'name': kv[0], 'json': json.dumps(kv[1])})
          | 'WriteProfile' >> WriteJsonLines(os.path.join(stats, _PROFILE), num_shards=1))
     counts = [

@@ -1,7 +1,7 @@
 """The nightly side of scoring: date partitions, versioned models, the previous night.
 
 A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that
-partition atomically (``pipeline.outputs.StagedOutput``). ``--model`` may name one
+partition atomically (``transforms.outputs.StagedOutput``). ``--model`` may name one
 export or a folder of versioned exports, of which the newest complete one is used.
 """
 
@@ -12,9 +12,9 @@ from typing import List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import outputs
+from transforms import outputs
 from transforms import features
-from transforms.inputs import InputError
+from transforms.errors import InputError
 
 PARTITION_PREFIX = 'dt='
 _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')

@@ -11,6 +11,7 @@ from typing import List, Sequence, Tuple, Type
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import features
+from transforms.cleaning import CleaningConfig
 
 BEAM_OPTIONS_HELP = """\
 Any Beam pipeline option may follow, for example:
@@ -140,6 +141,12 @@ class PreprocessOptions(PipelineOptions):
             default=features.DEFAULT_NGRAM_FREQUENCY_THRESHOLD,
             help='Drop n-grams seen fewer times than this in the train split '
                  '(default %(default)s).')
+
+
+def cleaning_config(flags) -> CleaningConfig:
+    """From CleaningOptions (or parsed flags with the same names)."""
+    return CleaningConfig(keep_marks=flags.keep_marks, remove_stopwords=flags.remove_stopwords,
+                          lemmatize=flags.lemmatize)
 
 
 def _add_bool(parser, name: str, default: bool, text: str) -> None:

@@ -35,18 +35,16 @@ import time
 from typing import Dict, List, Sequence
 
 import apache_beam as beam
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
-from pipeline import outputs
-from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, parse_job_args
-from pipeline.reconcile import RejectFractionExceeded, counts_summary
+from transforms import outputs
+from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, cleaning_config, \
+    parse_job_args
+from pipeline.reconcile import counts_summary
 from transforms import features
-from transforms.cleaning import CleaningConfig
-from transforms.inputs import ACLIMDB, InputError, InputSpec, resolve_inputs
-from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
+from transforms.errors import InputError, RejectFractionExceeded
+from transforms.inputs import ACLIMDB, InputSpec, resolve_inputs
 from transforms.reading import ReadReviews
 from transforms.sinks import CountAs, SumAs, WriteCsv, WriteJsonLines, write_job_stats
 from transforms.split import GroupsFormatError, ReadGroups, SplitTrainEval, groups_layout, \
@@ -58,14 +56,9 @@ _LOG = logging.getLogger(__name__)
 _TFT_TEMP = '_tft_tmp'
 
 
-def cleaning_config(flags) -> CleaningConfig:
-    """From CleaningOptions (or parsed flags with the same names)."""
-    return CleaningConfig(keep_marks=flags.keep_marks, remove_stopwords=flags.remove_stopwords,
-                          lemmatize=flags.lemmatize)
-
-
-def transform_config(job, cleaning) -> TransformConfig:
+def transform_config(job, cleaning):
     """From PreprocessOptions and CleaningOptions (or parsed flags with the same names)."""
+    from transforms.preprocessing import TransformConfig
     return TransformConfig(
         cleaning=cleaning_config(cleaning),
         max_tokens=job.max_tokens, vocab_top_k=job.vocab_size,
@@ -90,6 +83,10 @@ def _to_unlabeled_example(record: Dict) -> Dict:
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
                    work_dir: str, unlabeled_specs: Sequence[InputSpec] = ()) -> None:
     """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
+    # tf.Transform loads TensorFlow: imported here, so that --help stays fast.
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from transforms.preprocessing import make_preprocessing_fn, raw_metadata
     job = options.view_as(PreprocessOptions)
     inputs = options.view_as(InputOptions)
     read = p | 'ReadReviews' >> ReadReviews(
@@ -224,6 +221,7 @@ def _check_groups(path: str, groups_for: str) -> None:
 
 def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
               wall_time: float) -> Dict:
+    import tensorflow_transform as tft
     stats = outputs.read_stats(work_dir, features.STATS_DIR)
     counts = {r['name']: r['value'] for r in stats['counts']}
     summary = counts_summary(counts, job_args.max_reject_fraction)

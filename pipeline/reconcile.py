@@ -3,14 +3,7 @@
 from typing import Dict
 
 from transforms import features
-
-
-class RejectFractionExceeded(RuntimeError):
-    """Too many records were rejected; the output was written so they can be inspected."""
-
-
-class CountsDoNotReconcile(RuntimeError):
-    """read != accepted + rejected: a record was lost or duplicated (a bug, not a user error)."""
+from transforms.errors import CountsDoNotReconcile
 
 
 def counts_summary(counts: Dict[str, int], max_reject_fraction: float) -> Dict:

@@ -19,7 +19,7 @@ import shlex
 import time
 from typing import Dict, List, Sequence
 
-from pipeline import outputs
+from transforms import outputs
 from pipeline.options import BEAM_OPTIONS_HELP, _unknown_beam_args
 from transforms import features
 

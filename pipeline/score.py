@@ -31,10 +31,10 @@ from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from analysis.combiners import ScoreSummaryFn
 from analysis.explain import ExplainFn
-from pipeline import outputs
+from transforms import outputs
 from pipeline.options import InputOptions, ScoreOptions, parse_job_args
-from pipeline.reconcile import RejectFractionExceeded
 from transforms import features
+from transforms.errors import RejectFractionExceeded
 from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.inputs import InputSpec, resolve_inputs

@@ -7,10 +7,11 @@ from typing import Dict, List, Optional, Sequence
 from apache_beam.io.filesystems import FileSystems
 
 from analysis import drift, metrics
-from pipeline import outputs
+from transforms import outputs
 from pipeline.reconcile import counts_summary
 from transforms import features
-from transforms.inputs import CSV, InputError, InputSpec
+from transforms.errors import InputError
+from transforms.inputs import CSV, InputSpec
 
 ERROR_KINDS = ('false_positives', 'false_negatives')
 _HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',

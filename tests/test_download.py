@@ -19,7 +19,8 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from pipeline import download
-from pipeline.download import DownloadError, fetch_aclimdb
+from pipeline.download import fetch_aclimdb
+from transforms.errors import DownloadError
 
 REVIEWS = {
     'aclImdb/train/pos/0_9.txt': b'A wonderful film.<br /><br />Loved it.',

@@ -46,7 +46,7 @@ def data(tmp_path_factory):
     unlabelled_rows = [(t,) for t, _ in review_rows(200)[150:]] + [(good[0][0],)]
     unlabelled = write_csv(str(folder / 'unlabelled.csv'), unlabelled_rows, header=('review',))
     frame = pd.DataFrame(good + [(r[0], None) for r in unlabelled_rows],
-                         columns=['review', 'label']).fillna({'label': es.UNLABELLED})
+                         columns=['review', 'label']).fillna({'label': es.UNLABELED})
     return {'labelled': labelled, 'unlabelled': unlabelled, 'frame': frame}
 
 
@@ -96,7 +96,7 @@ def test_label_and_duplicate_counts_match_pandas(result, frame):
     sizes = keys.value_counts()
     labels = frame.assign(key=keys).groupby('key')['label'].agg(set)
     both = labels.map(lambda s: {features.POSITIVE, features.NEGATIVE} <= s)
-    shared = labels.map(lambda s: es.UNLABELLED in s and len(s) > 1)
+    shared = labels.map(lambda s: es.UNLABELED in s and len(s) > 1)
     assert s['duplicates'] == {'duplicate_reviews': int((sizes[sizes > 1] - 1).sum()),
                                'duplicated_texts': int((sizes > 1).sum()),
                                'texts_with_conflicting_labels': int(both.sum()),
@@ -160,7 +160,7 @@ def test_log_odds_by_hand():
 def test_discriminative_words_prefer_reliable_over_lucky_ratios():
     table = [('great', [300, 100, 0]), ('awful', [20, 220, 0]), ('rare', [3, 0, 0]),
              ('the', [1000, 1000, 0])]
-    tokens = {features.POSITIVE: 5000, features.NEGATIVE: 5000, es.UNLABELLED: 0}
+    tokens = {features.POSITIVE: 5000, features.NEGATIVE: 5000, es.UNLABELED: 0}
     result = es.discriminative_words(table, tokens, top=3)
     assert [r['word'] for r in result[features.POSITIVE]] == ['great', 'rare']
     assert [r['word'] for r in result[features.NEGATIVE]] == ['awful']
@@ -187,7 +187,7 @@ def test_combiners_and_profile_in_a_pipeline():
     def check(pairs):
         parts = dict(pairs)
         assert parts[es.length_part(es.TOKENS, features.POSITIVE)] == [[2, 1], [5, 1]]
-        assert parts[es.length_part(es.CHARS, es.UNLABELLED)] == [[7, 1]]
+        assert parts[es.length_part(es.CHARS, es.UNLABELED)] == [[7, 1]]
         assert parts[es.PART_DUPLICATES] == [1, 1, 0, 1]   # 'Dull.' and 'dull.  '
         assert parts[es.top_part(es.ALL)][0] == ('great', [3, 0, 0])
         assert parts[es.PART_COUNT_OF_COUNTS] == [[1, 2], [2, 2], [3, 1]]

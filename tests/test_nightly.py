@@ -13,7 +13,8 @@ from analysis import drift
 from pipeline import cli, nightly
 from tests.fixtures import generated_reviews, write_csv
 from transforms.cleaning import CleaningConfig, tokenize
-from transforms.inputs import InputError
+from transforms.errors import InputError
+from transforms import features
 
 
 def _ids(partition):
@@ -62,7 +63,7 @@ def test_newest_complete_model_is_chosen(trained, tmp_path):
 def test_psi_and_score_distribution():
     uniform = {'score_histograms': {'positive': [1] * 1000, 'negative': [0] * 1000}}
     np.testing.assert_allclose(drift.score_distribution(uniform), [0.1] * 10)
-    skewed = {'score_histograms': {'unlabelled': [0] * 900 + [1] * 100}}
+    skewed = {'score_histograms': {features.UNLABELED: [0] * 900 + [1] * 100}}
     assert drift.score_distribution(skewed)[-1] == 1.0
     assert drift.psi([0.5, 0.5], [0.5, 0.5]) == 0.0
     expected = (0.7 - 0.5) * np.log(0.7 / 0.5) + (0.3 - 0.5) * np.log(0.3 / 0.5)

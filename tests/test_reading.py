@@ -7,7 +7,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.fixtures import write_aclimdb, write_csv
 from transforms import features
-from transforms.inputs import InputError, resolve_inputs
+from transforms.errors import InputError
+from transforms.inputs import resolve_inputs
 from transforms.reading import ReadReviews, parse_csv_line
 
 COLUMNS = ('review', 'sentiment')

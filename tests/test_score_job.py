@@ -26,7 +26,7 @@ def _rows(path):
 
 
 def test_handler_scores_raw_text_like_the_export(trained):
-    from trainer.export import Classifier
+    from transforms.inference import Classifier
     handler = ReviewModelHandler(trained['model'], min_batch_size=2, max_batch_size=8)
     texts = ['A wonderful film', 'awful, boring']
     results = list(handler.run_inference(texts, handler.load_model()))

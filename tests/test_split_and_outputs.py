@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pipeline.outputs import StagedOutput
+from transforms.outputs import StagedOutput
 from tests.fixtures import generated_reviews
 from transforms.split import is_eval, normalized_text
 

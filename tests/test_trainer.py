@@ -181,7 +181,7 @@ def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path)
 
 
 def test_predict_prints_label_and_probability(trained, monkeypatch, capsys):
-    from trainer.export import Classifier
+    from transforms.inference import Classifier
     texts = ['A wonderful, moving film!', 'Boring and awful. A waste.', 'third from stdin']
     monkeypatch.setattr(sys, 'stdin', io.StringIO(texts[2] + '\n\n'))
     assert cli.main(['predict', '--model', trained['model'], texts[0], texts[1], '-']) == 0

@@ -5,7 +5,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.reconcile import CountsDoNotReconcile, counts_summary
+from pipeline.reconcile import counts_summary
+from transforms.errors import CountsDoNotReconcile
 from transforms import features
 from transforms.validation import ValidateReviews, check, normalize_label
 

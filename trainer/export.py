@@ -11,13 +11,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from transforms import features
-
-SERVING_SIGNATURE = 'serving_default'
-EXAMPLES_SIGNATURE = 'serving_examples'
-REVIEWS_INPUT = 'reviews'
-EXAMPLES_INPUT = 'examples'
-PROBABILITY_OUTPUT = 'probability'
-LABEL_OUTPUT = 'label'
+from transforms.features import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, \
+    PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
 
 class ReviewClassifier(tf.Module):
@@ -56,21 +51,3 @@ def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: st
         SERVING_SIGNATURE: module.classify,
         EXAMPLES_SIGNATURE: module.classify_examples,
     })
-
-
-class Classifier:
-    """A loaded export, called on a list of raw review strings.
-
-    Holds the loaded object itself: a signature function alone would not keep
-    the model's variables alive.
-    """
-
-    def __init__(self, path: str):
-        self._loaded = tf.saved_model.load(path)
-        self._serve = self._loaded.signatures[SERVING_SIGNATURE]
-
-    def __call__(self, reviews):
-        """-> (probabilities float32 [N], labels as str [N])."""
-        out = self._serve(**{REVIEWS_INPUT: tf.constant(list(reviews), tf.string)})
-        labels = [v.decode() for v in out[LABEL_OUTPUT].numpy()]
-        return out[PROBABILITY_OUTPUT].numpy(), labels

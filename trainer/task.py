@@ -1,13 +1,8 @@
-"""The train job: preprocess TFRecords -> a trained LSTM exported as a raw-text SavedModel.
+"""Training: preprocess TFRecords -> a trained LSTM exported as a raw-text SavedModel.
 
-  imdb-sentiment train --data out/preprocess --output out/model [--epochs 10]
-
-Writes into --output (replaced only when training and export succeed): the
-SavedModel (serving_default takes raw review strings), plots/, history.csv,
-logs/ (TensorBoard), checkpoints/ and manifest.json.
+``train(data_dir, config, out)`` does the work; the command line is pipeline.train.
 """
 
-import argparse
 import dataclasses
 import logging
 import os
@@ -19,37 +14,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import outputs
+from transforms import outputs
 from transforms import features
+from transforms.errors import TrainError
 from trainer import data, embeddings, export, plots, stacking
 from trainer.config import ModelConfig
 from trainer.model import build_model, lstm_model
 
 _LOG = logging.getLogger(__name__)
 MODEL_WEIGHTS = 'model.weights.h5'  # the whole network's final weights, for rebuilding it
-
-
-class TrainError(ValueError):
-    """A problem with the trainer's inputs: reported in one line, no traceback."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog='imdb-sentiment train', description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data', required=True, metavar='DIR',
-                        help='Output folder of `imdb-sentiment preprocess`.')
-    parser.add_argument('--output', required=True, metavar='DIR', help='Model folder to write.')
-    for field in dataclasses.fields(ModelConfig):
-        flag = '--' + field.name.replace('_', '-')
-        if field.type in (bool, 'bool'):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=field.default, help=f'(default {field.default})')
-        else:
-            kind = {'int': int, 'float': float, 'str': str}.get(field.type, field.type)
-            parser.add_argument(flag, type=kind, default=field.default,
-                                help=f'(default %(default)s)')
-    return parser
 
 
 def _preprocess_manifest(data_dir: str) -> Dict:
@@ -246,26 +219,3 @@ def _fit_fusion(model: keras.Model, data_dir: str) -> Dict:
               fusion['ngram_accuracy'], fusion['fused_accuracy'],
               fusion.get('fused_accuracy_cv', float('nan')), fusion['coefficients'])
     return fusion
-
-
-def run(argv: Sequence[str] = None) -> int:
-    args = _parser().parse_args(list(argv or []))
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ModelConfig)}
-    try:
-        config = ModelConfig(**values)
-    except ValueError as e:
-        raise TrainError(str(e)) from None
-    if not os.path.isdir(args.data):
-        raise TrainError(f'--data {args.data}: no such folder')
-    started = time.time()
-    with outputs.StagedOutput(args.output) as out:
-        manifest = train(args.data, config, out.path)
-        manifest['created'] = outputs.utc_now()
-        manifest['wall_time_s'] = round(time.time() - started, 1)
-        outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
-        out.publish()
-    v = manifest['validation']
-    _LOG.info('Validation accuracy %.4f, AUC %.4f (best epoch %d of %d); model in %s',
-              v['accuracy'], v.get('auc', float('nan')), manifest['best_epoch'],
-              manifest['epochs_run'], args.output)
-    return 0

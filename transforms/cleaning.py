@@ -5,11 +5,11 @@ exported model cleans raw text at serving time with the identical graph) and
 eagerly wherever another job needs the same tokens (explore).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import functools
 from typing import Tuple
-
-import tensorflow as tf
 
 # Negations carry sentiment ("not good"), so stop-word removal never drops them.
 NEGATIONS = frozenset({
@@ -65,6 +65,7 @@ def _is_plain_word(text: str) -> bool:
 
 def normalize(text: tf.Tensor, config: CleaningConfig) -> tf.Tensor:
     """Raw review strings -> cleaned strings with tokens separated by spaces."""
+    import tensorflow as tf  # loaded on first use, not by --help
     text = tf.strings.regex_replace(text, _HTML_TAG, ' ')
     text = tf.strings.lower(text, encoding='utf-8')
     if config.keep_marks:
@@ -77,6 +78,7 @@ def normalize(text: tf.Tensor, config: CleaningConfig) -> tf.Tensor:
 
 def tokenize(text: tf.Tensor, config: CleaningConfig) -> tf.RaggedTensor:
     """Raw review strings, shape [batch] -> cleaned tokens, ragged [batch, None]."""
+    import tensorflow as tf  # loaded on first use, not by --help
     tokens = tf.strings.split(normalize(text, config))
     if config.remove_stopwords:
         tokens = _drop_stopwords(tokens)
@@ -86,6 +88,7 @@ def tokenize(text: tf.Tensor, config: CleaningConfig) -> tf.RaggedTensor:
 
 
 def _drop_stopwords(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+    import tensorflow as tf  # loaded on first use, not by --help
     words = tf.constant(stopwords())
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
@@ -95,6 +98,7 @@ def _drop_stopwords(tokens: tf.RaggedTensor) -> tf.RaggedTensor:
 
 
 def _lemmatize(words: tf.Tensor) -> tf.Tensor:
+    import tensorflow as tf  # loaded on first use, not by --help
     keys, values = lemma_pairs()
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(values)),

@@ -57,7 +57,8 @@ PADDING_ID = 0
 # Output layout of the preprocess job.
 TRAIN_PREFIX = 'train'
 EVAL_PREFIX = 'eval'
-UNLABELED_PREFIX = 'unlabeled'  # reviews without labels, transformed for word vectors
+UNLABELED = 'unlabeled'         # the name of reviews without a label, wherever one is needed
+UNLABELED_PREFIX = UNLABELED    # reviews without labels, transformed for word vectors
 UNLABELED_ID = -1               # their label in the transformed examples
 TFRECORD_SUFFIX = '.tfrecord.gz'
 REJECTED_DIR = 'rejected'
@@ -76,6 +77,46 @@ METRICS_FILE = 'metrics.json'
 REPORT_FILE = 'report.html'
 PROBABILITY_KEY = 'probability'
 PREDICTED_KEY = 'predicted'
+
+# The exported model (written by train, read by score and predict).
+SAVED_MODEL_FILE = 'saved_model.pb'
+VARIABLES_DIR = 'variables'
+SERVING_SIGNATURE = 'serving_default'     # raw review strings -> probability, label
+EXAMPLES_SIGNATURE = 'serving_examples'   # serialized tf.Example with a review feature
+REVIEWS_INPUT = 'reviews'
+EXAMPLES_INPUT = 'examples'
+PROBABILITY_OUTPUT = PROBABILITY_KEY
+LABEL_OUTPUT = LABEL_KEY
+
+# The explore job's profile: per-label count tuples are ordered as LABELS; the
+# summaries it writes are named as below and read by analysis.explore_stats.
+PROFILE_LABELS = (POSITIVE, NEGATIVE, UNLABELED)
+PROFILE_ALL = 'all'   # every review, whatever its label
+CHARS, TOKENS = 'chars', 'tokens'
+MEASURES = (CHARS, TOKENS)
+PART_DUPLICATES = 'duplicates'
+PART_REPEATED = 'repeated'
+PART_SHORTEST = 'shortest'
+PART_COUNT_OF_COUNTS = 'count_of_counts'
+PART_FREQUENT = 'frequent'
+
+
+def label_name(label) -> str:
+    """A record's label (positive, negative or None) -> its name in statistics."""
+    return label if label in LABEL_VALUES else UNLABELED
+
+
+def length_part(measure: str, label: str) -> str:
+    return f'length:{measure}:{label}'
+
+
+def top_part(label: str) -> str:
+    return f'top:{label}'
+
+
+def rejected_count_key(reason: str) -> str:
+    """The name under which a job counts the records rejected for ``reason``."""
+    return f'rejected:{reason}'
 
 # Defaults of the preprocess job.
 DEFAULT_MAX_TOKENS = 400

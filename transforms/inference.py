@@ -8,11 +8,34 @@ calls ``serving_default`` on batches of raw review strings.
 
 from typing import Any, Dict, Iterable, Optional, Sequence
 
-import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-PROBABILITY = 'probability'
-LABEL = 'label'
+from transforms import features
+
+PROBABILITY = features.PROBABILITY_OUTPUT
+LABEL = features.LABEL_OUTPUT
+
+
+class Classifier:
+    """A loaded export of `imdb-sentiment train`, called on a list of raw review strings.
+
+    Holds the loaded object itself: a signature function alone would not keep
+    the model's variables alive. TensorFlow is imported here, on first use, so
+    that importing this module (for the job graph, or --help) does not load it.
+    """
+
+    def __init__(self, path: str):
+        import tensorflow as tf
+        self._tf = tf
+        self._loaded = tf.saved_model.load(path)
+        self._serve = self._loaded.signatures[features.SERVING_SIGNATURE]
+
+    def __call__(self, reviews):
+        """-> (probabilities float32 [N], labels as str [N])."""
+        out = self._serve(**{features.REVIEWS_INPUT: self._tf.constant(list(reviews),
+                                                                          self._tf.string)})
+        labels = [v.decode() for v in out[features.LABEL_OUTPUT].numpy()]
+        return out[features.PROBABILITY_OUTPUT].numpy(), labels
 
 
 class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
@@ -25,7 +48,6 @@ class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
         self._max_batch_size = max_batch_size
 
     def load_model(self):
-        from trainer.export import Classifier  # TensorFlow loads on the worker, not at pickling
         return Classifier(self._model_dir)
 
     def run_inference(self, batch: Sequence[str], model, inference_args: Optional[Dict] = None

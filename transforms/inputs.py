@@ -14,13 +14,10 @@ from typing import List, Optional, Sequence, Tuple
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import features
+from transforms.errors import InputError
 
 CSV = 'csv'
 ACLIMDB = 'aclimdb'
-
-
-class InputError(ValueError):
-    """A problem with the user's input paths: reported in one line, no traceback."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,8 @@ from typing import Dict, Iterator, List, NamedTuple
 
 import apache_beam as beam
 
-from analysis import explore_stats
-from analysis.explore_stats import CHARS, LABELS, TOKENS
 from transforms import features
+from transforms.features import CHARS, PROFILE_LABELS as LABELS, TOKENS
 from transforms.cleaning import CleaningConfig
 from transforms.split import normalized_text
 
@@ -28,7 +27,7 @@ _WORDS = 'words'
 
 class Review(NamedTuple):
     """What the statistics need of one accepted review."""
-    label: int          # index into explore_stats.LABELS
+    label: int          # index into features.PROFILE_LABELS
     chars: int
     tokens: int
     duplicate_key: bytes
@@ -57,7 +56,7 @@ class _Tokenize(beam.DoFn):
     def process(self, batch: List[Dict]) -> Iterator:
         tf = self._tf
         reviews = [r[features.REVIEW_KEY] for r in batch]
-        labels = [LABELS.index(explore_stats.label_name(r[features.LABEL_KEY])) for r in batch]
+        labels = [LABELS.index(features.label_name(r[features.LABEL_KEY])) for r in batch]
         tokens = self._tokenize(tf.constant(reviews), self._config)
         lengths = tokens.row_lengths()
         words, index = tf.unique(tokens.flat_values)
@@ -175,39 +174,39 @@ class ProfileReviews(beam.PTransform):
                                                    ((TOKENS, r.label), r.tokens)])
             | 'LengthHistograms' >> beam.CombinePerKey(Histogram())
             | 'NameLengths' >> beam.Map(lambda kv: (
-                explore_stats.length_part(kv[0][0], LABELS[kv[0][1]]), kv[1])),
+                features.length_part(kv[0][0], LABELS[kv[0][1]]), kv[1])),
             groups
             | 'GroupSizes' >> beam.Map(lambda g: [
                 1, sum(g[0]) - 1, int(all(g[0][i] for i in both)),
-                int(any(g[0][i] for i in both) and g[0][LABELS.index(explore_stats.UNLABELLED)] > 0)])
+                int(any(g[0][i] for i in both) and g[0][LABELS.index(features.UNLABELED)] > 0)])
             | 'SumDuplicates' >> beam.CombineGlobally(SumCounts(4))
-            | 'NameDuplicates' >> beam.Map(lambda c: (explore_stats.PART_DUPLICATES, c)),
+            | 'NameDuplicates' >> beam.Map(lambda c: (features.PART_DUPLICATES, c)),
             groups
             | 'MostRepeated' >> beam.combiners.Top.Of(EXAMPLES, key=lambda g: (sum(g[0]), g[1]))
-            | 'NameRepeated' >> beam.Map(lambda top: (explore_stats.PART_REPEATED, [
+            | 'NameRepeated' >> beam.Map(lambda top: (features.PART_REPEATED, [
                 {'count': sum(c), 'labels': dict(zip(LABELS, c)), 'id': i, 'excerpt': e}
                 for c, i, e in top])),
             reviews
             | 'Shortest' >> beam.combiners.Top.Of(EXAMPLES, key=lambda r: (r.chars, r.id),
                                                   reverse=True)
-            | 'NameShortest' >> beam.Map(lambda top: (explore_stats.PART_SHORTEST, [
+            | 'NameShortest' >> beam.Map(lambda top: (features.PART_SHORTEST, [
                 {'chars': r.chars, 'label': LABELS[r.label], 'id': r.id, 'excerpt': r.excerpt}
                 for r in top])),
             words
             | 'WordTotals' >> beam.Map(lambda kv: sum(kv[1]))
             | 'CountOfCounts' >> beam.CombineGlobally(Histogram())
-            | 'NameCountOfCounts' >> beam.Map(lambda h: (explore_stats.PART_COUNT_OF_COUNTS, h)),
+            | 'NameCountOfCounts' >> beam.Map(lambda h: (features.PART_COUNT_OF_COUNTS, h)),
             words
             | 'Frequent' >> beam.combiners.Top.Of(LOG_ODDS_WORDS, key=lambda kv: (
                 _labelled(kv[1]), kv[0]))
-            | 'NameFrequent' >> beam.Map(lambda top: (explore_stats.PART_FREQUENT, top)),
+            | 'NameFrequent' >> beam.Map(lambda top: (features.PART_FREQUENT, top)),
         ]
-        for name in (explore_stats.ALL, *LABELS):
-            index = None if name == explore_stats.ALL else LABELS.index(name)
+        for name in (features.PROFILE_ALL, *LABELS):
+            index = None if name == features.PROFILE_ALL else LABELS.index(name)
             key = (lambda kv: (sum(kv[1]), kv[0])) if index is None else (
                 lambda kv, i=index: (kv[1][i], kv[0]))
             parts.append(words
                          | f'Top[{name}]' >> beam.combiners.Top.Of(self._top, key=key)
                          | f'Name[{name}]' >> beam.Map(
-                             lambda top, n=name: (explore_stats.top_part(n), top)))
+                             lambda top, n=name: (features.top_part(n), top)))
         return parts | 'Flatten' >> beam.Flatten()

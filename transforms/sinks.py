@@ -93,7 +93,7 @@ def write_job_stats(counts, input_stats, stats_dir: str) -> None:
 
     ``counts`` is a list of PCollections of (name, number) pairs (from CountAs,
     SumAs or Count.PerElement); ``input_stats`` is ReadReviews' (path, digest) output.
-    The launcher folds both into the manifest (``pipeline.outputs.read_stats``).
+    The launcher folds both into the manifest (``transforms.outputs.read_stats``).
     """
     _ = (counts | 'FlattenCounts' >> beam.Flatten()
          | 'CountsToDict' >> beam.Map(lambda kv: {'name': kv[0], 'value': int(kv[1])})

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Sequence
 
-from trainer.task import TrainError
+from transforms.errors import TrainError
 
 _BATCH = 256
 
@@ -34,7 +34,7 @@ def run(argv: Sequence[str] = None) -> int:
             texts.extend(line.rstrip('\n') for line in sys.stdin if line.strip())
         else:
             texts.append(text)
-    from trainer.export import Classifier  # TensorFlow loads only once the arguments are fine
+    from transforms.inference import Classifier  # TensorFlow loads only once the arguments are fine
     classify = Classifier(args.model)
     for start in range(0, len(texts), _BATCH):
         batch = texts[start:start + _BATCH]

@@ -1,0 +1,59 @@
+"""The errors a user can cause, each with the exit code the command line reports.
+
+A ``UserError`` ends a command with its message on one line and no traceback;
+everything else is a bug or an outage (exit 1, traceback). Exit codes, for schedulers:
+
+  0    success
+  1    unexpected failure (a bug, a lost worker, a full disk): worth one retry
+  2    usage error: bad flags, unusable input, model or output paths; fix the command
+  3    the job ran but rejected more records than --max-reject-fraction allows
+  75   another run holds the same output (its lock names the pid and host): retry later
+  130  interrupted (SIGINT, Ctrl-C); nothing was published
+  143  terminated (SIGTERM, as Airflow, systemd and `timeout` send); nothing was published
+"""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REJECTS = 3
+EXIT_LOCKED = 75      # sysexits' EX_TEMPFAIL
+EXIT_SIGNAL_BASE = 128
+
+
+class UserError(Exception):
+    """A problem the user can fix; reported in one line with ``exit_code``."""
+    exit_code = EXIT_USAGE
+
+
+class InputError(UserError, ValueError):
+    """A problem with the input paths or their content's layout."""
+
+
+class OutputError(UserError):
+    """An --output the job must not or cannot write."""
+
+
+class ModelError(UserError):
+    """A --model folder that is not a complete export of `imdb-sentiment train`."""
+
+
+class TrainError(UserError, ValueError):
+    """A problem with the trainer's inputs or flags."""
+
+
+class DownloadError(UserError):
+    """The archive could not be fetched or verified."""
+
+
+class OutputLocked(UserError):
+    """Another live run is writing the same output."""
+    exit_code = EXIT_LOCKED
+
+
+class RejectFractionExceeded(UserError, RuntimeError):
+    """Too many records were rejected; the output was written so they can be inspected."""
+    exit_code = EXIT_REJECTS
+
+
+class CountsDoNotReconcile(RuntimeError):
+    """read != accepted + rejected: a record was lost or duplicated (a bug, not a user error)."""
