@@ -38,9 +38,8 @@ from transforms import features
 from transforms.errors import RejectFractionExceeded
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.profile import ProfileReviews
-from transforms.reading import ReadReviews
-from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
-from transforms.validation import ValidateReviews
+from transforms.intake import ReadAndValidate
+from transforms.sinks import WriteJsonLines, write_job_stats
 
 _LOG = logging.getLogger(__name__)
 
@@ -63,28 +62,19 @@ class ExploreOptions(PipelineOptions):
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],
                    work_dir: str) -> None:
     """Wires the explore graph into ``p``, writing under ``work_dir``; does not run it."""
-    read = p | 'ReadReviews' >> ReadReviews(list(specs))
-    checked = read['records'] | 'Validate' >> ValidateReviews(
-        require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
-    _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(
-        os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
+    taken = p | 'ReadAndValidate' >> ReadAndValidate(
+        specs, require_label=False,
+        max_review_chars=options.view_as(InputOptions).max_review_chars,
+        rejected_prefix=os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
     stats = os.path.join(work_dir, features.STATS_DIR)
-    _ = (checked.accepted
+    _ = (taken['accepted']
          | 'Profile' >> ProfileReviews(cleaning_config(options.view_as(CleaningOptions)),
                                       options.view_as(ExploreOptions).top_words)
          # ASCII-escaped: a review's U+2028 or U+0085 would split the line for readers
          # that use str.splitlines (transforms.outputs.read_json_lines does).
          | 'ProfileToDict' >> beam.Map(lambda kv: {'name': kv[0], 'json': json.dumps(kv[1])})
          | 'WriteProfile' >> WriteJsonLines(os.path.join(stats, _PROFILE), num_shards=1))
-    counts = [
-        read['records'] | 'CountRead' >> CountAs('read'),
-        checked.accepted | 'CountAccepted' >> CountAs('accepted'),
-        checked.rejected | 'CountRejected' >> CountAs('rejected'),
-        checked.rejected | 'RejectReasons' >> beam.Map(
-            lambda r: f'rejected:{r[features.REASON_KEY]}')
-        | 'CountReasons' >> beam.combiners.Count.PerElement(),
-    ]
-    write_job_stats(counts, read['input_stats'], stats)
+    write_job_stats(taken['counts'], taken['input_stats'], stats)
 
 
 def run(argv: Sequence[str] = None) -> int:

@@ -45,11 +45,10 @@ from pipeline.reconcile import counts_summary
 from transforms import features
 from transforms.errors import InputError, RejectFractionExceeded
 from transforms.inputs import ACLIMDB, InputSpec, resolve_inputs
-from transforms.reading import ReadReviews
-from transforms.sinks import CountAs, SumAs, WriteCsv, WriteJsonLines, write_job_stats
+from transforms.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
+from transforms.sinks import CountAs, SumAs, WriteCsv, write_job_stats
 from transforms.split import GroupsFormatError, ReadGroups, SplitTrainEval, groups_layout, \
     read_groups_header
-from transforms.validation import ValidateReviews
 
 _LOG = logging.getLogger(__name__)
 
@@ -89,14 +88,13 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
     from transforms.preprocessing import make_preprocessing_fn, raw_metadata
     job = options.view_as(PreprocessOptions)
     inputs = options.view_as(InputOptions)
-    read = p | 'ReadReviews' >> ReadReviews(
-        list(specs), reshuffle_records=inputs.reshuffle_records)
-    checked = read['records'] | 'Validate' >> ValidateReviews(
-        require_label=True, max_review_chars=options.view_as(InputOptions).max_review_chars)
-    checked.rejected | 'WriteRejected' >> WriteJsonLines(
-        os.path.join(work_dir, features.REJECTED_DIR, features.REJECTED_PREFIX))
+    rejected_dir = os.path.join(work_dir, features.REJECTED_DIR)
+    taken = p | 'ReadAndValidate' >> ReadAndValidate(
+        specs, require_label=True, max_review_chars=inputs.max_review_chars,
+        rejected_prefix=os.path.join(rejected_dir, features.REJECTED_PREFIX),
+        reshuffle_records=inputs.reshuffle_records)
     groups = (p | 'ReadGroups' >> ReadGroups(job.groups, job.groups_for)) if job.groups else None
-    train, evaluation = checked.accepted | 'Split' >> SplitTrainEval(job.eval_fraction, groups)
+    train, evaluation = taken['accepted'] | 'Split' >> SplitTrainEval(job.eval_fraction, groups)
     _ = (evaluation
          | 'EvalReviewRows' >> beam.Map(lambda r: [r[k] for k in (
              features.ID_KEY, features.REVIEW_KEY, features.LABEL_KEY)])
@@ -116,27 +114,23 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
                         | 'Transform[Eval]' >> tft_beam.TransformDataset())
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
         outputs_by_name = [(features.TRAIN_PREFIX, train_data), (features.EVAL_PREFIX, eval_data)]
-        extra_counts, input_stats = [], [read['input_stats']]
+        extra_counts, input_stats = [], [taken['input_stats']]
         if unlabeled_specs:
             # Text only: validated and transformed like the rest, but never analysed (the
             # vocabulary stays the train split's), labelled or split.
-            unread = p | 'ReadUnlabeled' >> ReadReviews(
-                list(unlabeled_specs), reshuffle_records=inputs.reshuffle_records)
-            unchecked = unread['records'] | 'ValidateUnlabeled' >> ValidateReviews(
-                require_label=False, max_review_chars=inputs.max_review_chars)
-            unchecked.rejected | 'WriteRejectedUnlabeled' >> WriteJsonLines(
-                os.path.join(work_dir, features.REJECTED_DIR, features.UNLABELED_PREFIX))
-            raw_unlabeled = unchecked.accepted | 'ToRawExample[Unlabeled]' >> beam.Map(
+            untaken = p | 'ReadAndValidateUnlabeled' >> ReadAndValidate(
+                unlabeled_specs, require_label=False, max_review_chars=inputs.max_review_chars,
+                rejected_prefix=os.path.join(rejected_dir, features.UNLABELED_PREFIX),
+                reshuffle_records=inputs.reshuffle_records, count_reasons=False,
+                count_names={READ: 'unlabeled_read', ACCEPTED: 'unlabeled',
+                             REJECTED: 'unlabeled_rejected'})
+            raw_unlabeled = untaken['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
                 _to_unlabeled_example)
             unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)
                                  | 'Transform[Unlabeled]' >> tft_beam.TransformDataset())
             outputs_by_name.append((features.UNLABELED_PREFIX, unlabeled_data))
-            input_stats.append(unread['input_stats'])
-            extra_counts = [
-                unread['records'] | 'CountUnlabeledRead' >> CountAs('unlabeled_read'),
-                unchecked.accepted | 'CountUnlabeled' >> CountAs('unlabeled'),
-                unchecked.rejected | 'CountUnlabeledRejected' >> CountAs('unlabeled_rejected'),
-            ]
+            input_stats.append(untaken['input_stats'])
+            extra_counts = untaken['counts']
 
     coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
     for name, data in outputs_by_name:
@@ -144,11 +138,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
             os.path.join(work_dir, name), coder=coder, file_name_suffix=features.TFRECORD_SUFFIX)
 
     counts = [
-        read['records'] | 'CountRead' >> CountAs('read'),
-        checked.accepted | 'CountAccepted' >> CountAs('accepted'),
-        checked.rejected | 'CountRejected' >> CountAs('rejected'),
-        checked.rejected | 'RejectReasons' >> beam.Map(
-            lambda r: f'rejected:{r[features.REASON_KEY]}') | 'CountReasons' >> beam.combiners.Count.PerElement(),
+        *taken['counts'],
         train | 'CountTrain' >> CountAs('train'),
         evaluation | 'CountEval' >> CountAs('eval'),
         eval_data | 'EvalTokens' >> beam.Map(lambda e: e[features.NUM_TOKENS_KEY])

@@ -14,7 +14,7 @@ def counts_summary(counts: Dict[str, int], max_reject_fraction: float) -> Dict:
     read, accepted, rejected = (counts.get(k, 0) for k in ('read', 'accepted', 'rejected'))
     if read != accepted + rejected:
         raise CountsDoNotReconcile(f'read {read} != accepted {accepted} + rejected {rejected}')
-    by_reason = {r: counts.get(f'rejected:{r}', 0) for r in features.REASONS}
+    by_reason = {r: counts.get(features.rejected_count_key(r), 0) for r in features.REASONS}
     summary = {'read': read, 'accepted': accepted, 'rejected': rejected,
                'rejected_by_reason': by_reason, 'status': 'ok', 'error': None}
     for key in ('train', 'eval', 'unlabeled_read', 'unlabeled', 'unlabeled_rejected'):

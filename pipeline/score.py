@@ -39,9 +39,9 @@ from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.inputs import InputSpec, resolve_inputs
 from transforms.ratings import AttachRatings, ReadRatings
-from transforms.reading import ReadReviews
+from transforms.intake import ACCEPTED, REJECTED, CountReasons, ReadAndValidate
 from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
-from transforms.validation import ValidateReviews, rejection
+from transforms.validation import rejection
 
 _LOG = logging.getLogger(__name__)
 _META = (features.ID_KEY, features.SOURCE_KEY, features.LABEL_KEY, features.RATING_KEY)
@@ -90,11 +90,13 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
     job = options.view_as(ScoreOptions)
     model_dir = model_dir or job.model
     handler = handler or ReviewModelHandler(model_dir, job.min_batch_size, job.max_batch_size)
-    read = p | 'ReadReviews' >> ReadReviews(
-        list(specs), reshuffle_records=options.view_as(InputOptions).reshuffle_records)
-    checked = read['records'] | 'Validate' >> ValidateReviews(
-        require_label=False, max_review_chars=options.view_as(InputOptions).max_review_chars)
-    accepted = checked.accepted
+    inputs = options.view_as(InputOptions)
+    # Its dead letters are written below with the batches the model failed on.
+    taken = p | 'ReadAndValidate' >> ReadAndValidate(
+        specs, require_label=False, max_review_chars=inputs.max_review_chars,
+        reshuffle_records=inputs.reshuffle_records, count_reasons=False,
+        count_names={ACCEPTED: 'valid', REJECTED: 'invalid'})
+    accepted = taken['accepted']
     if job.ratings:
         ratings = p | 'ReadRatings' >> ReadRatings(job.ratings, job.ratings_for)
         accepted = accepted | 'AttachRatings' >> AttachRatings(ratings)
@@ -102,7 +104,7 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
                       | 'KeyByRecord' >> beam.Map(_key)
                       | 'Score' >> RunInference(KeyedModelHandler(handler)).with_exception_handling())
     predictions = scored | 'ToPrediction' >> beam.Map(_prediction)
-    rejected = ((checked.rejected,
+    rejected = ((taken['rejected'],
                  failed.failed_inferences | 'FailedBatches' >> beam.FlatMap(_failed_batch))
                 | 'AllRejected' >> beam.Flatten())
 
@@ -132,17 +134,16 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
 
     cleaning = model_cleaning(model_dir) if job.vocab_coverage else None
     if cleaning is not None:
-        _ = (checked.accepted
+        _ = (taken['accepted']
              | 'ReviewText' >> beam.Map(lambda r: r[features.REVIEW_KEY])
              | 'VocabularyCoverage' >> VocabularyCoverage(model_dir, cleaning)
              | 'WriteCoverage' >> WriteJsonLines(os.path.join(stats, COVERAGE), num_shards=1))
 
-    counts = [read['records'] | 'CountRead' >> CountAs('read'),
-              predictions | 'CountPredicted' >> CountAs('accepted'),
-              rejected | 'CountRejected' >> CountAs('rejected'),
-              rejected | 'RejectReasons' >> beam.Map(lambda r: f'rejected:{r[features.REASON_KEY]}')
-              | 'CountReasons' >> beam.combiners.Count.PerElement()]
-    write_job_stats(counts, read['input_stats'], stats)
+    counts = [*taken['counts'],
+              predictions | 'CountPredicted' >> CountAs(ACCEPTED),
+              rejected | 'CountRejected' >> CountAs(REJECTED),
+              rejected | 'CountReasons' >> CountReasons()]
+    write_job_stats(counts, taken['input_stats'], stats)
 
 
 def run(argv: Sequence[str] = None) -> int:

@@ -100,8 +100,8 @@ def test_label_and_duplicate_counts_match_pandas(result, frame):
     assert s['duplicates'] == {'duplicate_reviews': int((sizes[sizes > 1] - 1).sum()),
                                'duplicated_texts': int((sizes > 1).sum()),
                                'texts_with_conflicting_labels': int(both.sum()),
-                               'texts_in_labelled_and_unlabelled': int(shared.sum())}
-    assert s['duplicates']['texts_in_labelled_and_unlabelled'] >= 1
+                               'texts_in_labelled_and_unlabeled': int(shared.sum())}
+    assert s['duplicates']['texts_in_labelled_and_unlabeled'] >= 1
     assert s['duplicates']['duplicated_texts'] >= 4  # the payloads, rows[3], unlabelled copy
 
 

@@ -23,8 +23,9 @@ def dataset(tmp_path_factory):
     rows = rows[:100] + BAD_ROWS + rows[100:] + [rows[5]]  # bad rows and a duplicate review
     path = write_csv(str(folder / 'reviews.csv'), rows)
     with open(path, 'ab') as f:
-        f.write(b'"broken ""quote,positive\n')
         f.write(b'caf\xe9 latin-1,positive\n')
+        # Its quote never closes: it is the last record, or it would take the rest with it.
+        f.write(b'"broken ""quote,positive\n')
     return path
 
 
@@ -61,7 +62,7 @@ def test_counts_reconcile_and_rejects_are_written(result):
     assert c['read'] == c['accepted'] + c['rejected'] == c['train'] + c['eval'] + c['rejected']
     assert c['rejected_by_reason'] == {
         'empty_review': 1, 'unknown_label': 1, 'missing_label': 1, 'malformed_csv': 1,
-        'undecodable_utf8': 1, 'review_too_long': 0, 'inference_failed': 0}
+        'undecodable_utf8': 1, 'review_too_long': 0, 'duplicate_id': 0, 'inference_failed': 0}
     rows = [json.loads(line) for path in glob.glob(os.path.join(result, 'rejected', '*.jsonl'))
             for line in open(path)]
     assert sorted(r['id'] for r in rows) == ['reviews.csv:101', 'reviews.csv:102',

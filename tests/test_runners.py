@@ -331,10 +331,10 @@ def test_dataflow_workers_run_the_pinned_beam_and_python(dataflow, job):
 
 
 EXPECTED_STEPS = {
-    'preprocess': {'ReadReviews', 'Validate', 'Split', 'AnalyzeAndTransform[Train]',
+    'preprocess': {'ReadAndValidate', 'Split', 'AnalyzeAndTransform[Train]',
                    'Transform[Eval]', 'WriteTransformFn', 'Write[train]', 'Write[eval]',
-                   'WriteRejected'},
-    'score': {'ReadReviews', 'Validate', 'KeyByRecord', 'Score', 'Score/BeamML_RunInference',
+                   'ReadAndValidate/ReadReviews', 'ReadAndValidate/WriteRejected'},
+    'score': {'ReadAndValidate', 'ReadAndValidate/Validate', 'KeyByRecord', 'Score', 'Score/BeamML_RunInference',
               'WritePredictions', 'WriteRejected', 'Summarize'},
 }
 

@@ -10,6 +10,7 @@ REVIEW_KEY = 'review'
 LABEL_KEY = 'label'
 RATING_KEY = 'rating'
 RAW_KEY = 'raw'
+RAW_BASE64_KEY = 'raw_base64'   # the exact bytes of a record that is not valid UTF-8
 REASON_KEY = 'reason'
 DETAIL_KEY = 'detail'
 PARSE_ERROR_KEY = 'parse_error'
@@ -37,9 +38,11 @@ REASON_UNKNOWN_LABEL = 'unknown_label'
 REASON_UNDECODABLE = 'undecodable_utf8'
 REASON_MALFORMED = 'malformed_csv'
 REASON_TOO_LONG = 'review_too_long'
+REASON_DUPLICATE_ID = 'duplicate_id'          # an id column gave the same id twice in a file
 REASON_INFERENCE_FAILED = 'inference_failed'   # scoring only: the model raised on the batch
 REASONS = (REASON_EMPTY, REASON_MISSING_LABEL, REASON_UNKNOWN_LABEL,
-           REASON_UNDECODABLE, REASON_MALFORMED, REASON_TOO_LONG, REASON_INFERENCE_FAILED)
+           REASON_UNDECODABLE, REASON_MALFORMED, REASON_TOO_LONG, REASON_DUPLICATE_ID,
+           REASON_INFERENCE_FAILED)
 
 # Transformed features (what the TFRecords hold and the trainer reads).
 TOKEN_IDS_KEY = 'token_ids'

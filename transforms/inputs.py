@@ -7,9 +7,9 @@ first line of each CSV file is read here; the rows are read by the pipeline.
 
 import csv
 import dataclasses
-import io
 import os
-from typing import List, Optional, Sequence, Tuple
+import zlib
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -73,10 +73,47 @@ def _resolve_aclimdb(path: str, include_unlabeled: bool) -> InputSpec:
     return InputSpec(path=path, format=ACLIMDB, files=tuple(sorted(files)), name=name)
 
 
+def lines(stream, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary stream, each with its b'\\n' (the last one maybe without).
+
+    Only b'\\n' ends a line: U+0085, U+2028 or a lone CR inside a review never split it.
+    Reads with ``read()`` alone, so plain and compressed (Beam's CompressedFile) files
+    behave the same."""
+    rest = b''
+    while True:
+        data = stream.read(chunk)
+        if not data:
+            break
+        parts = (rest + data).split(b'\n')
+        rest = parts.pop()
+        for part in parts:
+            yield part + b'\n'
+    if rest:
+        yield rest
+
+
+def first_line(stream) -> bytes:
+    """The first line of a binary stream (at most 1 MiB of it)."""
+    return next(lines(_Limited(stream, 1 << 20)), b'')
+
+
+class _Limited:
+    def __init__(self, stream, limit: int):
+        self._stream, self._left = stream, limit
+
+    def read(self, size: int) -> bytes:
+        data = self._stream.read(min(size, self._left)) if self._left > 0 else b''
+        self._left -= len(data)
+        return data
+
+
 def read_csv_header(path: str) -> Tuple[str, ...]:
     """The column names of a Kaggle-layout CSV file; raises InputError if it has none."""
-    with FileSystems.open(path) as f:
-        first = io.BufferedReader(f).readline()
+    try:
+        with FileSystems.open(path) as f:
+            first = first_line(f)
+    except (OSError, EOFError, zlib.error) as e:  # e.g. a .gz file that is not gzip
+        raise InputError(f'{path}: cannot be read: {e}') from None
     try:
         line = first.decode('utf-8-sig').strip()
         header = tuple(c.strip().lower() for c in next(csv.reader([line], strict=True)))
@@ -86,6 +123,10 @@ def read_csv_header(path: str) -> Tuple[str, ...]:
         raise InputError(
             f'{path}: not a review CSV: its first line must be a header with a '
             f'"{features.REVIEW_KEY}" column (Kaggle layout: review,sentiment), got {first[:80]!r}')
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputError(f'{path}: the header names {", ".join(repeated)} more than once, '
+                         f'so which column holds it is ambiguous')
     unknown = set(header) - {features.REVIEW_KEY, CSV_LABEL_COLUMN, features.ID_KEY}
     if unknown:
         raise InputError(f'{path}: unexpected columns {sorted(unknown)} in header')

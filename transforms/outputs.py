@@ -48,11 +48,15 @@ def read_json(path: str) -> Dict:
 
 
 def read_json_lines(pattern: str) -> List[Dict]:
-    """All JSON rows of the small files matching ``pattern`` (for job statistics)."""
+    """All JSON rows of the small files matching ``pattern`` (for job statistics).
+
+    Split on '\\n' alone: str.splitlines() would also split inside a review at U+0085,
+    U+2028 or U+2029, which JSON leaves unescaped."""
     rows = []
     for m in FileSystems.match([pattern])[0].metadata_list:
         with FileSystems.open(m.path) as f:
-            rows.extend(json.loads(line) for line in f.read().decode('utf-8').splitlines() if line)
+            text = f.read().decode('utf-8')
+        rows.extend(json.loads(line) for line in text.split('\n') if line.strip())
     return rows
 
 

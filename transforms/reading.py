@@ -4,34 +4,51 @@ Readers never drop anything: a row that cannot be parsed becomes a record with
 ``parse_error`` set, and validation sends it to the dead-letter output.
 """
 
+import base64
 import csv
 import hashlib
-import io
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms import features
-from transforms.inputs import ACLIMDB, CSV_LABEL_COLUMN, InputSpec, rating_from_name, relative_id
+from transforms.inputs import ACLIMDB, CSV_LABEL_COLUMN, InputSpec, lines, rating_from_name, \
+    relative_id
 
 INPUT_STATS_TAG = 'input_stats'
 
 
-def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
-    """One physical CSV line -> {review, label, raw, parse_error}.
+# A review may be long (--max-review-chars), and csv's own field limit (128 KiB) would turn
+# it into a parse error instead of review_too_long: validation owns the length rule.
+csv.field_size_limit(2 ** 31 - 1)
 
-    The data contract has no newline inside a field, so a record is one line;
-    parsing line by line keeps a broken quote from swallowing the rest of the file.
-    """
-    raw = line.rstrip(b'\r\n')
+
+def decode(data: bytes) -> Tuple[str, Optional[str]]:
+    """(text, None), or for invalid UTF-8 (text with U+FFFD for the bad bytes, the detail)."""
     try:
-        text = raw.decode('utf-8')
+        return data.decode('utf-8'), None
     except UnicodeDecodeError as e:
-        return {features.RAW_KEY: raw.decode('utf-8', 'replace'),
-                features.PARSE_ERROR_KEY: features.REASON_UNDECODABLE,
-                features.DETAIL_KEY: f'invalid UTF-8 at byte {e.start}'}
+        return data.decode('utf-8', 'replace'), f'invalid UTF-8 at byte {e.start}'
+
+
+def _undecodable(data: bytes, detail: str) -> Dict[str, object]:
+    """The record of bytes that are not UTF-8: readable ``raw``, and the exact bytes in
+    base64 (Beam's coders and JSON carry only valid Unicode)."""
+    return {features.RAW_KEY: data.decode('utf-8', 'replace'),
+            features.RAW_BASE64_KEY: base64.b64encode(data).decode('ascii'),
+            features.PARSE_ERROR_KEY: features.REASON_UNDECODABLE, features.DETAIL_KEY: detail}
+
+
+def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
+    """One CSV record (a line, or several when a quoted field holds newlines) ->
+    {review, label, raw, parse_error}."""
+    raw = line[:-1] if line.endswith(b'\n') else line
+    raw = raw[:-1] if raw.endswith(b'\r') else raw
+    text, problem = decode(raw)
+    if problem:
+        return _undecodable(raw, problem)
     record = {features.RAW_KEY: text}
     try:
         fields = next(csv.reader([text], strict=True), [])
@@ -51,6 +68,59 @@ def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
     return record
 
 
+class CsvRecord(NamedTuple):
+    """One RFC 4180 record: its bytes, first line (1-based, the header is line 1), number of
+    lines, total size, and whether it ended before the end of the file with its quotes closed."""
+    data: bytes
+    line: int
+    num_lines: int
+    size: int
+    complete: bool
+
+
+def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
+                max_bytes: int = 1 << 30) -> Iterator[CsvRecord]:
+    """Groups lines into records: a newline inside a quoted field belongs to the field.
+
+    A record is complete when its double quotes are balanced (an escaped quote is two).
+    An opening quote that never closes makes the rest of the file one incomplete record,
+    so no fragment of it is ever taken for a record of its own. Past ``max_bytes`` a
+    record's bytes are no longer kept (its size and lines still count).
+    """
+    parts, quotes, size, start, count = [], 0, 0, first_line, 0
+    line_no = first_line
+    for line in stream_lines:
+        if not count:
+            start, quotes, size, parts = line_no, 0, 0, []
+        count += 1
+        line_no += 1
+        quotes += line.count(b'"')
+        size += len(line)
+        if size <= max_bytes:
+            parts.append(line)
+        if quotes % 2 == 0:
+            yield CsvRecord(b''.join(parts), start, count, size, True)
+            count = 0
+    if count:
+        yield CsvRecord(b''.join(parts), start, count, size, False)
+
+
+def record_from_csv(rec: CsvRecord, columns: Sequence[str]) -> Dict[str, object]:
+    """A CsvRecord -> a raw record dict (see parse_csv_line), with the broken cases named."""
+    if rec.size > len(rec.data):
+        text, _ = decode(rec.data)
+        return {features.RAW_KEY: text, features.PARSE_ERROR_KEY: features.REASON_TOO_LONG,
+                features.DETAIL_KEY: f'{rec.size} bytes over {rec.num_lines} lines from line '
+                                     f'{rec.line}; raw holds the first {len(rec.data)}'}
+    if not rec.complete:
+        text, _ = decode(rec.data)
+        return {features.RAW_KEY: text, features.PARSE_ERROR_KEY: features.REASON_MALFORMED,
+                features.DETAIL_KEY: f'a quote opened on line {rec.line} never closes: the '
+                                     f'{rec.num_lines} lines to the end of the file are one '
+                                     f'broken record'}
+    return parse_csv_line(rec.data, columns)
+
+
 class _ListFiles(beam.DoFn):
     """InputSpec -> (spec, file path) for each of its files."""
 
@@ -60,9 +130,14 @@ class _ListFiles(beam.DoFn):
 
 
 class _ReadFile(beam.DoFn):
-    """(spec, file path) -> raw records, plus one (input path, file stats) per file."""
+    """(spec, file path) -> raw records, plus one (input path, file stats) per file.
 
-    def __init__(self):
+    A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
+    record's id is ``<file name>:<record number>`` unless an ``id`` column gives one, and
+    an id given twice in one file sends the later records to the dead letters."""
+
+    def __init__(self, max_record_bytes: int):
+        self._max_record_bytes = max_record_bytes
         self._read = Metrics.counter('read', 'records')
 
     def process(self, element) -> Iterator:
@@ -76,19 +151,34 @@ class _ReadFile(beam.DoFn):
                 rows = 1
                 yield _acl_record(spec, path, data)
             else:
-                stream = io.BufferedReader(f) if not hasattr(f, 'readline') else f
-                header = stream.readline()
-                digest.update(header)
-                for line in stream:
-                    digest.update(line)
+                hashed = _hashed_lines(lines(f), digest)
+                next(hashed, None)  # the header, checked by resolve_inputs
+                seen_ids: Dict[str, int] = {}
+                for rec in csv_records(hashed, max_bytes=self._max_record_bytes):
                     rows += 1
-                    record = parse_csv_line(line, spec.columns)
-                    record.setdefault(features.ID_KEY, f'{_basename(path)}:{rows}')
+                    record = record_from_csv(rec, spec.columns)
+                    given = record.get(features.ID_KEY)
+                    if given is not None and not record.get(features.PARSE_ERROR_KEY):
+                        if given in seen_ids:
+                            record.update({
+                                features.PARSE_ERROR_KEY: features.REASON_DUPLICATE_ID,
+                                features.DETAIL_KEY: f'id {given[:80]!r} was given to record '
+                                                     f'{seen_ids[given]} already'})
+                        else:
+                            seen_ids[given] = rows
+                    if given is None or record.get(features.PARSE_ERROR_KEY):
+                        record[features.ID_KEY] = f'{_basename(path)}:{rows}'
                     record[features.SOURCE_KEY] = path
                     yield record
         self._read.inc(rows)
         yield beam.pvalue.TaggedOutput(
             INPUT_STATS_TAG, (spec.path, (path, rows, digest.hexdigest())))
+
+
+def _hashed_lines(stream_lines: Iterator[bytes], digest) -> Iterator[bytes]:
+    for line in stream_lines:
+        digest.update(line)
+        yield line
 
 
 def _acl_record(spec: InputSpec, path: str, data: bytes) -> Dict[str, object]:
@@ -97,13 +187,11 @@ def _acl_record(spec: InputSpec, path: str, data: bytes) -> Dict[str, object]:
               features.SOURCE_KEY: path,
               features.LABEL_KEY: features.ACLIMDB_LABEL_DIRS.get(folder),
               features.RATING_KEY: rating_from_name(path)}
-    try:
-        record[features.REVIEW_KEY] = data.decode('utf-8')
-        record[features.RAW_KEY] = record[features.REVIEW_KEY]
-    except UnicodeDecodeError as e:
-        record[features.RAW_KEY] = data.decode('utf-8', 'replace')
-        record[features.PARSE_ERROR_KEY] = features.REASON_UNDECODABLE
-        record[features.DETAIL_KEY] = f'invalid UTF-8 at byte {e.start}'
+    text, problem = decode(data)
+    if problem:
+        record.update(_undecodable(data, problem))
+    else:
+        record[features.RAW_KEY] = record[features.REVIEW_KEY] = text
     return record
 
 
@@ -114,7 +202,8 @@ def _basename(path: str) -> str:
 class InputDigest(beam.CombineFn):
     """Per input: files, rows, and a content hash independent of reading order.
 
-    A single file's hash is its plain sha256 (what ``sha256sum`` prints); several
+    A single file's hash is its plain sha256 (what ``sha256sum`` prints; of the
+    decompressed content for a .gz file); several
     files combine as the sum mod 2**256 of sha256('<file>:<sha256>').
     """
 
@@ -148,17 +237,20 @@ class ReadReviews(beam.PTransform):
     makes the DirectRunner hold the whole collection in memory.
     """
 
-    def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False):
+    def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False,
+                 max_review_chars: int = features.DEFAULT_MAX_REVIEW_CHARS):
         super().__init__()
         self._specs = specs
         self._reshuffle_records = reshuffle_records
+        # UTF-8 takes at most 4 bytes a character; the rest is room for the other fields.
+        self._max_record_bytes = 4 * max_review_chars + (1 << 16)
 
     def expand(self, pbegin):
         read = (pbegin
                 | 'Inputs' >> beam.Create(self._specs)
                 | 'ListFiles' >> beam.ParDo(_ListFiles())
                 | 'ShuffleFiles' >> beam.Reshuffle()
-                | 'ReadFiles' >> beam.ParDo(_ReadFile()).with_outputs(
+                | 'ReadFiles' >> beam.ParDo(_ReadFile(self._max_record_bytes)).with_outputs(
                     INPUT_STATS_TAG, main='records'))
         records = read.records
         if self._reshuffle_records:

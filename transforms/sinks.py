@@ -8,8 +8,17 @@ import os
 import apache_beam as beam
 
 
-def _to_json(row) -> str:
-    return json.dumps(row, ensure_ascii=False, sort_keys=True, default=_plain)
+def to_json(row) -> str:
+    """One JSON line: readable UTF-8, or ASCII escapes when the row holds text UTF-8 cannot
+    carry (lone surrogates: the bytes of an undecodable record). JSON escapes every control
+    character, so the line has no newline; U+0085 and U+2028 stay as they are, which is
+    why JSON lines are split on '\\n' only (``transforms.outputs.read_json_lines``)."""
+    line = json.dumps(row, ensure_ascii=False, sort_keys=True, default=_plain)
+    try:
+        line.encode('utf-8')
+    except UnicodeEncodeError:
+        line = json.dumps(row, ensure_ascii=True, sort_keys=True, default=_plain)
+    return line
 
 
 def _plain(value):
@@ -33,7 +42,7 @@ class WriteJsonLines(beam.PTransform):
 
     def expand(self, rows):
         return (rows
-                | 'ToJson' >> beam.Map(_to_json)
+                | 'ToJson' >> beam.Map(to_json)
                 | 'Write' >> beam.io.WriteToText(
                     self._prefix, file_name_suffix='.jsonl', num_shards=self._num_shards))
 

@@ -45,12 +45,16 @@ def check(record: Dict, require_label: bool, max_review_chars: int) -> Optional[
 
 
 def rejection(record: Dict, reason: str, detail: str) -> Dict:
-    """The dead-letter row: the record's id and source, why, and the raw record."""
-    return {features.ID_KEY: record.get(features.ID_KEY),
-            features.SOURCE_KEY: record.get(features.SOURCE_KEY),
-            features.REASON_KEY: reason,
-            features.DETAIL_KEY: detail,
-            features.RAW_KEY: record.get(features.RAW_KEY)}
+    """The dead-letter row: the record's id and source, why, and the raw record (and its
+    exact bytes in base64 when they are not UTF-8)."""
+    row = {features.ID_KEY: record.get(features.ID_KEY),
+           features.SOURCE_KEY: record.get(features.SOURCE_KEY),
+           features.REASON_KEY: reason,
+           features.DETAIL_KEY: detail,
+           features.RAW_KEY: record.get(features.RAW_KEY)}
+    if record.get(features.RAW_BASE64_KEY):
+        row[features.RAW_BASE64_KEY] = record[features.RAW_BASE64_KEY]
+    return row
 
 
 def accepted(record: Dict) -> Dict:
