@@ -10,6 +10,7 @@ import os
 from typing import Dict, List, Optional
 
 from analysis import render
+from transforms import features
 
 
 def _json(path: str) -> Optional[Dict]:
@@ -30,14 +31,14 @@ def _png_uri(path: str) -> str:
 
 
 def _scores(out: str) -> List[Dict]:
-    folder = os.path.join(out, 'score')
+    folder = os.path.join(out, features.RUN_SCORE_DIR)
     found = []
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        metrics = _json(os.path.join(folder, name, 'metrics.json'))
-        manifest = _json(os.path.join(folder, name, 'manifest.json'))
+        metrics = _json(os.path.join(folder, name, features.METRICS_FILE))
+        manifest = _json(os.path.join(folder, name, features.MANIFEST_FILE))
         if metrics is None or manifest is None:
             continue
-        found.append({'name': name, 'report': _link(out, f'score/{name}/report.html'),
+        found.append({'name': name, 'report': _link(out, f'{features.RUN_SCORE_DIR}/{name}/{features.REPORT_FILE}'),
                       'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
                       'roc_auc': metrics.get('roc_auc'),
                       'positive_rate': metrics.get('positive_rate'),
@@ -47,24 +48,27 @@ def _scores(out: str) -> List[Dict]:
 
 def summary(out: str) -> Dict:
     """What the index shows of each step, read from the run folder."""
-    explore = _json(os.path.join(out, 'explore', 'stats.json'))
-    preprocess = _json(os.path.join(out, 'preprocess', 'manifest.json'))
-    model = _json(os.path.join(out, 'model', 'manifest.json'))
-    plots = sorted(p for p in os.listdir(os.path.join(out, 'model', 'plots'))
-                   if p.endswith('.png')) if os.path.isdir(os.path.join(out, 'model', 'plots')) else []
+    explore_dir, preprocess_dir, model_dir = (
+        features.RUN_EXPLORE_DIR, features.RUN_PREPROCESS_DIR, features.RUN_MODEL_DIR)
+    explore = _json(os.path.join(out, explore_dir, features.EXPLORE_STATS_FILE))
+    preprocess = _json(os.path.join(out, preprocess_dir, features.MANIFEST_FILE))
+    model = _json(os.path.join(out, model_dir, features.MANIFEST_FILE))
+    plots_dir = os.path.join(out, model_dir, features.MODEL_PLOTS_DIR)
+    plots = sorted(p for p in os.listdir(plots_dir)
+                   if p.endswith('.png')) if os.path.isdir(plots_dir) else []
     return {
-        'explore': explore and {'report': _link(out, 'explore/report.html'),
+        'explore': explore and {'report': _link(out, f'{explore_dir}/{features.REPORT_FILE}'),
                                 'reviews': explore.get('reviews', {})},
-        'preprocess': preprocess and {'counts': preprocess['counts'],
-                                      'vocabulary': preprocess.get('vocabulary', {}),
-                                      'manifest': _link(out, 'preprocess/manifest.json')},
+        'preprocess': preprocess and {
+            'counts': preprocess['counts'], 'vocabulary': preprocess.get('vocabulary', {}),
+            'manifest': _link(out, f'{preprocess_dir}/{features.MANIFEST_FILE}')},
         'model': model and {'validation': model.get('validation', {}),
                             'fusion': (model.get('stacking') or {}).get('fusion'),
                             'best_epoch': model.get('best_epoch'),
                             'epochs_run': model.get('epochs_run'),
-                            'plots': [(p[:-4].replace('_', ' '), _png_uri(os.path.join(
-                                out, 'model', 'plots', p))) for p in plots],
-                            'manifest': _link(out, 'model/manifest.json')},
+                            'plots': [(p[:-4].replace('_', ' '), _png_uri(
+                                os.path.join(plots_dir, p))) for p in plots],
+                            'manifest': _link(out, f'{model_dir}/{features.MANIFEST_FILE}')},
         'scores': _scores(out),
     }
 

@@ -63,6 +63,9 @@ _received: List[int] = []
 
 def _on_signal(signum: int, frame) -> None:
     _received.append(signum)
+    # Beam logs the exception this raises inside a bundle, with its traceback, as it
+    # unwinds; the one line main() prints is what the user needs.
+    logging.disable(logging.CRITICAL)
     raise _Stopped(signum) if signum != signal.SIGINT else KeyboardInterrupt()
 
 

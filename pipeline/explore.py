@@ -22,28 +22,27 @@ import dataclasses
 import json
 import logging
 import os
-import time
 from typing import Dict, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from analysis import explore_report, explore_stats
 from transforms import outputs
 from pipeline.options import CleaningOptions, InputOptions, _positive_int, cleaning_config, \
     parse_job_args
-from pipeline.reconcile import counts_summary
+from pipeline.launcher import launch, raise_if_failed
 from transforms import features
-from transforms.errors import RejectFractionExceeded
-from transforms.inputs import InputSpec, resolve_inputs
+from transforms.inputs import InputSpec, input_paths, resolve_inputs
+from transforms.output_guard import check_output
 from transforms.profile import ProfileReviews
 from transforms.intake import ReadAndValidate
 from transforms.sinks import WriteJsonLines, write_job_stats
 
 _LOG = logging.getLogger(__name__)
 
-STATS_FILE = 'stats.json'
+STATS_FILE = features.EXPLORE_STATS_FILE
 _PROFILE = 'profile'
 DEFAULT_TOP_WORDS = 30
 
@@ -85,37 +84,25 @@ def run(argv: Sequence[str] = None) -> int:
     options = PipelineOptions(list(argv or []))
     # Unlabelled reviews are part of the data to explore (aclImdb's unsup/ too).
     specs = resolve_inputs(job_args.input, include_unlabeled=True)
-    started = time.time()
+    check_output(job_args.output, 'explore', protected=input_paths(specs))
     _LOG.info('Exploring %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
-    with outputs.StagedOutput(job_args.output) as out:
-        with beam.Pipeline(options=options) as p:
-            build_pipeline(p, options, specs, out.path)
-        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
-            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
-            return 0
-        found = outputs.read_stats(out.path, features.STATS_DIR)
-        summary = counts_summary({r['name']: r['value'] for r in found['counts']},
-                                 job_args.max_reject_fraction)
-        stats = explore_stats.summarize({r['name']: json.loads(r['json']) for r in found[_PROFILE]},
-                                        job_args.top_words)
-        outputs.write_json(os.path.join(out.path, STATS_FILE), stats)
-        manifest = {
-            'job': 'explore', 'status': summary.pop('status'), 'error': summary.pop('error'),
-            'created': outputs.utc_now(), 'wall_time_s': round(time.time() - started, 1),
-            'inputs': outputs.input_entries(specs, found['inputs']),
-            'options': vars(job_args), 'beam_args': beam_args,
-            'cleaning': dataclasses.asdict(cleaning_config(job_args)), 'counts': summary,
-            'outputs': {'stats': STATS_FILE, 'report': features.REPORT_FILE},
-            'versions': outputs.versions(),
-        }
-        with FileSystems.create(os.path.join(out.path, features.REPORT_FILE)) as f:
+    found = {}
+
+    def finish(work_dir: str, parts: Dict, manifest: Dict) -> None:
+        stats = explore_stats.summarize(
+            {r['name']: json.loads(r['json']) for r in parts[_PROFILE]}, job_args.top_words)
+        outputs.write_json(os.path.join(work_dir, STATS_FILE), stats)
+        manifest.update(cleaning=dataclasses.asdict(cleaning_config(job_args)),
+                        outputs={'stats': STATS_FILE, 'report': features.REPORT_FILE})
+        with FileSystems.create(os.path.join(work_dir, features.REPORT_FILE)) as f:
             f.write(explore_report.render_report(stats, manifest).encode('utf-8'))
-        outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
-        out.publish()
-    _log_summary(stats, manifest)
-    if manifest['status'] != 'ok':
-        raise RejectFractionExceeded(manifest['error'])
-    return 0
+        found['stats'] = stats
+
+    manifest = launch('explore', job_args.output, options, specs, job_args, beam_args,
+                      lambda p, work_dir: build_pipeline(p, options, specs, work_dir), finish)
+    if manifest is not None:
+        _log_summary(found['stats'], manifest)
+    return raise_if_failed(manifest)
 
 
 def _log_summary(stats: Dict, manifest: Dict) -> None:

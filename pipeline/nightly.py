@@ -6,6 +6,7 @@ export or a folder of versioned exports, of which the newest complete one is use
 """
 
 import datetime
+import logging
 import os
 import re
 from typing import List, Optional
@@ -14,8 +15,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms import outputs
 from transforms import features
-from transforms.errors import InputError
+from transforms.errors import InputError, ModelError
 
+_LOG = logging.getLogger(__name__)
 PARTITION_PREFIX = 'dt='
 _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 # Folders a staged write leaves behind while it runs or after it was interrupted.
@@ -80,21 +82,26 @@ def _is_complete(path: str) -> bool:
 
 
 def _is_export(path: str) -> bool:
-    return FileSystems.exists(FileSystems.join(path, 'saved_model.pb'))
+    return FileSystems.exists(FileSystems.join(path, features.SAVED_MODEL_FILE))
 
 
 def resolve_model(model: str) -> str:
     """One export -> itself; a folder of versioned exports -> the newest complete one.
 
-    Complete means published by ``imdb-sentiment train``: a saved_model.pb and a
-    manifest with status ok, in a folder that is not a staging leftover. Newest is
-    the manifest's ``created`` time, then the folder name.
+    Complete means published by ``imdb-sentiment train``: a saved_model.pb that parses,
+    its variables, and a manifest with status ok, in a folder that is not a staging
+    leftover. Newest is the manifest's ``created`` time, then the folder name.
     """
+    from transforms.inference import export_problem
     if _is_export(model):
         return model
     versions = []
     for path in _children(model):
         if _UNPUBLISHED.search(os.path.basename(path)) or not _is_export(path):
+            continue
+        problem = export_problem(path)
+        if problem:
+            _LOG.warning('Skipping model version %s: %s', path, problem)
             continue
         manifest = FileSystems.join(path, features.MANIFEST_FILE)
         if not FileSystems.exists(manifest):
@@ -103,6 +110,6 @@ def resolve_model(model: str) -> str:
         if found.get('status') == 'ok':
             versions.append((found.get('created') or '', os.path.basename(path), path))
     if not versions:
-        raise InputError(f'--model {model}: no saved_model.pb, and no complete exports in '
+        raise ModelError(f'--model {model}: no saved_model.pb, and no complete exports in '
                          'its subfolders; is it the output of `imdb-sentiment train`?')
     return max(versions)[2]

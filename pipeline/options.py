@@ -150,13 +150,10 @@ def cleaning_config(flags) -> CleaningConfig:
 
 
 def _add_bool(parser, name: str, default: bool, text: str) -> None:
-    dest = name.replace('-', '_')
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(f'--{name}', dest=dest, action='store_true',
-                       help=f'{text[0].upper()}{text[1:]}' + (' (default).' if default else '.'))
-    group.add_argument(f'--no-{name}', dest=dest, action='store_false',
-                       help='Do not.' + (' (default)' if not default else ''))
-    parser.set_defaults(**{dest: default})
+    """--NAME / --no-NAME."""
+    parser.add_argument(f'--{name}', action=argparse.BooleanOptionalAction, default=default,
+                        help=f'{text[0].upper()}{text[1:]} (default: '
+                             f'{"--" if default else "--no-"}{name}).')
 
 
 def parse_job_args(prog: str, description: str, option_classes: Sequence[Type[PipelineOptions]],

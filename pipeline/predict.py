@@ -7,13 +7,25 @@ Prints one line per text: label, probability of positive, and the text's start.
 """
 
 import argparse
-import os
 import sys
 from typing import Sequence
 
-from transforms.errors import TrainError
+from pipeline.score_outputs import check_model
+from transforms.errors import InputError
 
 _BATCH = 256
+
+
+def _stdin_lines():
+    """Standard input's non-blank lines; InputError (exit 2) at the first that is not UTF-8."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode('utf-8').rstrip('\r\n')
+        except UnicodeDecodeError as e:
+            raise InputError(f'standard input, line {number}: not UTF-8 (byte {e.start}: '
+                             f'{raw[e.start:e.start + 1]!r}); convert it, e.g. with iconv') from None
+        if line.strip():
+            yield line
 
 
 def run(argv: Sequence[str] = None) -> int:
@@ -25,13 +37,11 @@ def run(argv: Sequence[str] = None) -> int:
     parser.add_argument('texts', nargs='+', metavar='TEXT',
                         help='Review texts; "-" reads one review per line from standard input.')
     args = parser.parse_args(list(argv or []))
-    if not os.path.exists(os.path.join(args.model, 'saved_model.pb')):
-        raise TrainError(f'--model {args.model}: no saved_model.pb; '
-                         'is it the output folder of `imdb-sentiment train`?')
+    check_model(args.model)
     texts = []
     for text in args.texts:
         if text == '-':
-            texts.extend(line.rstrip('\n') for line in sys.stdin if line.strip())
+            texts.extend(_stdin_lines())
         else:
             texts.append(text)
     from transforms.inference import Classifier  # TensorFlow loads only once the arguments are fine

@@ -31,20 +31,20 @@ rejected/unlabeled-*.jsonl (dead letters) and manifest.json.
 import dataclasses
 import logging
 import os
-import time
 from typing import Dict, List, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import outputs
 from pipeline.options import CleaningOptions, InputOptions, PreprocessOptions, cleaning_config, \
     parse_job_args
-from pipeline.reconcile import counts_summary
+from pipeline.launcher import launch, raise_if_failed
 from transforms import features
-from transforms.errors import InputError, RejectFractionExceeded
-from transforms.inputs import ACLIMDB, InputSpec, resolve_inputs
+from transforms.errors import InputError
+from transforms.inputs import ACLIMDB, InputSpec, input_paths, resolve_inputs
+from transforms.output_guard import check_output
 from transforms.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
 from transforms.sinks import CountAs, SumAs, WriteCsv, write_job_stats
 from transforms.split import GroupsFormatError, ReadGroups, SplitTrainEval, groups_layout, \
@@ -165,22 +165,16 @@ def run(argv: Sequence[str] = None) -> int:
     unlabeled = _without_labelled_files(specs, unlabeled)
     if job_args.groups:
         _check_groups(job_args.groups, job_args.groups_for)
-    started = time.time()
+    check_output(job_args.output, 'preprocess',
+                 protected=[*input_paths(specs + unlabeled), job_args.groups])
     _LOG.info('Preprocessing %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
-    with outputs.StagedOutput(job_args.output) as out:
-        with beam.Pipeline(options=options) as p:
-            build_pipeline(p, options, specs, out.path, unlabeled)
-        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
-            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
-            return 0
-        manifest = _manifest(out.path, specs + unlabeled, job_args, beam_args,
-                             time.time() - started)
-        outputs.write_json(os.path.join(out.path, features.MANIFEST_FILE), manifest)
-        out.publish()
-    _log_summary(manifest)
-    if manifest['status'] != 'ok':
-        raise RejectFractionExceeded(manifest['error'])
-    return 0
+    manifest = launch(
+        'preprocess', job_args.output, options, specs + unlabeled, job_args, beam_args,
+        lambda p, work_dir: build_pipeline(p, options, specs, work_dir, unlabeled),
+        lambda work_dir, stats, manifest: _finish(work_dir, stats, manifest, job_args))
+    if manifest is not None:
+        _log_summary(manifest)
+    return raise_if_failed(manifest)
 
 
 def _without_labelled_files(labelled: Sequence[InputSpec],
@@ -209,12 +203,10 @@ def _check_groups(path: str, groups_for: str) -> None:
         raise InputError(f'--groups {path}: {e}') from None
 
 
-def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
-              wall_time: float) -> Dict:
+def _finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args) -> None:
+    """vocab.txt, and the manifest's transform and vocabulary blocks."""
     import tensorflow_transform as tft
-    stats = outputs.read_stats(work_dir, features.STATS_DIR)
     counts = {r['name']: r['value'] for r in stats['counts']}
-    summary = counts_summary(counts, job_args.max_reject_fraction)
     vocab_file = tft.TFTransformOutput(work_dir).vocabulary_file_by_name(features.VOCAB_NAME)
     with FileSystems.open(vocab_file) as f:
         vocab = f.read()
@@ -222,24 +214,11 @@ def _manifest(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: Li
         f.write(vocab)
     eval_tokens = counts.get('eval_tokens', 0)
     outputs.remove_paths([os.path.join(work_dir, _TFT_TEMP)])
-    config = transform_config(job_args, job_args)
-    return {
-        'job': 'preprocess',
-        'status': summary.pop('status'),
-        'error': summary.pop('error'),
-        'created': outputs.utc_now(),
-        'wall_time_s': round(wall_time, 1),
-        'inputs': outputs.input_entries(specs, stats['inputs']),
-        'options': {k: v for k, v in vars(job_args).items()},
-        'beam_args': beam_args,
-        'transform': dataclasses.asdict(config),
-        'counts': summary,
-        'vocabulary': {
-            'size': len(vocab.splitlines()), 'file': features.VOCAB_FILE,
-            'eval_token_coverage': round(1 - counts.get('eval_oov_tokens', 0) / eval_tokens, 6)
-            if eval_tokens else None},
-        'versions': outputs.versions(),
-    }
+    manifest['transform'] = dataclasses.asdict(transform_config(job_args, job_args))
+    manifest['vocabulary'] = {
+        'size': len(vocab.splitlines()), 'file': features.VOCAB_FILE,
+        'eval_token_coverage': round(1 - counts.get('eval_oov_tokens', 0) / eval_tokens, 6)
+        if eval_tokens else None}
 
 
 def _log_summary(manifest: Dict) -> None:

@@ -19,9 +19,9 @@ import shlex
 import time
 from typing import Dict, List, Sequence
 
-from transforms import outputs
 from pipeline.options import BEAM_OPTIONS_HELP, _unknown_beam_args
-from transforms import features
+from transforms import features, outputs
+from transforms.output_guard import check_output
 
 _LOG = logging.getLogger(__name__)
 INDEX_FILE = 'index.html'
@@ -93,36 +93,45 @@ def run(argv: Sequence[str] = None) -> int:
     unknown = _unknown_beam_args(beam_args)
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)}')
+    check_output(args.output, 'run', protected=[*(args.input or []), *args.unlabeled,
+                                                *args.score_input])
     if not args.input:
         _downloaded(args)
     out = args.output.rstrip('/')
     inputs = [flag for path in args.input for flag in ('--input', path)]
     steps: List[Dict] = []
     if args.explore:
-        steps.append({'step': 'explore', 'argv': ['explore', *inputs, '--output', f'{out}/explore',
-                                                  *beam_args]})
+        steps.append({'step': 'explore', 'argv': [
+            'explore', *inputs, '--output', os.path.join(out, features.RUN_EXPLORE_DIR),
+            *beam_args]})
     train_flags = shlex.split(args.train_flags)
     if args.epochs is not None:
         train_flags += ['--epochs', str(args.epochs)]
-    eval_reviews = f'{out}/preprocess/{features.EVAL_REVIEWS_DIR}/eval-*.csv'
+    preprocess_dir = os.path.join(out, features.RUN_PREPROCESS_DIR)
+    model_dir = os.path.join(out, features.RUN_MODEL_DIR)
+    eval_reviews = os.path.join(out, features.RUN_PREPROCESS_DIR, features.EVAL_REVIEWS_DIR,
+                                f'{features.EVAL_PREFIX}-*.csv')
     steps += [
-        {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', f'{out}/preprocess',
+        {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', preprocess_dir,
                                         *[f for p in args.unlabeled for f in ('--unlabeled', p)],
                                         *shlex.split(args.preprocess_flags), *beam_args]},
-        {'step': 'train', 'argv': ['train', '--data', f'{out}/preprocess', '--output',
-                                   f'{out}/model', *train_flags]},
-        {'step': f'score {EVAL_SET}', 'argv': ['score', '--input', eval_reviews, '--model',
-                                                f'{out}/model', '--output', f'{out}/score/{EVAL_SET}',
-                                                *beam_args]},
+        {'step': 'train', 'argv': ['train', '--data', preprocess_dir, '--output',
+                                   model_dir, *train_flags]},
+        {'step': f'score {EVAL_SET}', 'argv': [
+            'score', '--input', eval_reviews, '--model', model_dir,
+            '--output', os.path.join(out, features.RUN_SCORE_DIR, EVAL_SET), *beam_args]},
     ]
     names = [EVAL_SET]
     for path in args.score_input:
         names.append(set_name(path, names))
         steps.append({'step': f'score {names[-1]}',
-                      'argv': ['score', '--input', path, '--model', f'{out}/model', '--output',
-                               f'{out}/score/{names[-1]}', *beam_args]})
+                      'argv': ['score', '--input', path, '--model', model_dir, '--output',
+                               os.path.join(out, features.RUN_SCORE_DIR, names[-1]), *beam_args]})
 
     started = time.time()
+    # Marks the folder as this command's own from the start, so that a run that was
+    # killed can be run again into the same folder.
+    _write_manifest(out, steps, started, args, 'running')
     for i, step in enumerate(steps, 1):
         _LOG.info('Step %d/%d: imdb-sentiment %s', i, len(steps), shlex.join(step['argv']))
         t0 = time.time()
@@ -137,11 +146,9 @@ def run(argv: Sequence[str] = None) -> int:
     return 0
 
 
-def _write_index(out: str, steps: List[Dict], started: float, args, failed: bool) -> str:
-    """DIR/index.html and DIR/manifest.json: what ran, with which command, and the reports."""
-    from analysis.run_index import render_index
+def _write_manifest(out: str, steps: List[Dict], started: float, args, status: str) -> Dict:
     manifest = {
-        'job': 'run', 'status': 'failed' if failed else 'ok', 'created': outputs.utc_now(),
+        'job': 'run', 'status': status, 'created': outputs.utc_now(),
         'wall_time_s': round(time.time() - started, 1),
         'inputs': args.input, 'score_inputs': args.score_input,
         'steps': [{'step': s['step'], 'command': 'imdb-sentiment ' + shlex.join(s['argv']),
@@ -151,6 +158,13 @@ def _write_index(out: str, steps: List[Dict], started: float, args, failed: bool
     }
     os.makedirs(out, exist_ok=True)
     outputs.write_json(os.path.join(out, features.MANIFEST_FILE), manifest)
+    return manifest
+
+
+def _write_index(out: str, steps: List[Dict], started: float, args, failed: bool) -> str:
+    """DIR/index.html and DIR/manifest.json: what ran, with which command, and the reports."""
+    from analysis.run_index import render_index
+    manifest = _write_manifest(out, steps, started, args, 'failed' if failed else 'ok')
     path = os.path.join(out, INDEX_FILE)
     with open(path, 'w', encoding='utf-8') as f:
         f.write(render_index(out, manifest))

@@ -22,22 +22,21 @@ report.html, rejected/rejected-*.jsonl and manifest.json.
 
 import logging
 import os
-import time
 from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from analysis.combiners import ScoreSummaryFn
 from analysis.explain import ExplainFn
-from transforms import outputs
+from pipeline.launcher import launch, raise_if_failed
 from pipeline.options import InputOptions, ScoreOptions, parse_job_args
 from transforms import features
-from transforms.errors import RejectFractionExceeded
 from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
-from transforms.inputs import InputSpec, resolve_inputs
+from transforms.inputs import InputSpec, input_paths, resolve_inputs
+from transforms.output_guard import check_output
 from transforms.ratings import AttachRatings, ReadRatings
 from transforms.intake import ACCEPTED, REJECTED, CountReasons, ReadAndValidate
 from transforms.sinks import CountAs, WriteJsonLines, write_job_stats
@@ -161,24 +160,21 @@ def run(argv: Sequence[str] = None) -> int:
         previous = nightly.previous_partition(job_args.output, job_args.date)
     options = PipelineOptions(list(argv or []))
     specs = resolve_inputs(job_args.input, include_unlabeled=True)
+    check_output(output, 'score', protected=[
+        *input_paths(specs), job_args.model, model_dir, job_args.ratings])
     rated = check_ratings(job_args.ratings, job_args.ratings_for, specs)
     if rated is not None:
         _LOG.info('Ratings for %d reviews from %s', rated, job_args.ratings)
-    started = time.time()
     _LOG.info('Scoring %d input(s) with %s into %s', len(specs), model_dir, output)
-    with outputs.StagedOutput(output) as out:
-        with beam.Pipeline(options=options) as p:
-            build_pipeline(p, options, specs, out.path, model_dir=model_dir)
-        if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
-            _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
-            return 0
-        manifest = finish(out.path, specs, job_args, beam_args, time.time() - started,
-                          model_dir=model_dir, previous=previous)
-        out.publish()
+    manifest = launch(
+        'score', output, options, specs, job_args, beam_args,
+        lambda p, work_dir: build_pipeline(p, options, specs, work_dir, model_dir=model_dir),
+        lambda work_dir, stats, manifest: finish(work_dir, stats, manifest, job_args,
+                                                 model_dir=model_dir, previous=previous))
+    if manifest is None:
+        return 0
     _LOG.info('Scored %d reviews into %s (%d rejected)', manifest['counts']['predicted'], output,
               manifest['counts']['rejected'])
     for alert in manifest.get('drift_alerts', []):
         _LOG.warning('Drift against the previous night: %s', alert)
-    if manifest['status'] != 'ok':
-        raise RejectFractionExceeded(manifest['error'])
-    return 0
+    return raise_if_failed(manifest)

@@ -8,9 +8,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from analysis import drift, metrics
 from transforms import outputs
-from pipeline.reconcile import counts_summary
 from transforms import features
-from transforms.errors import InputError
+from transforms.errors import InputError, ModelError
 from transforms.inputs import CSV, InputSpec
 
 ERROR_KINDS = ('false_positives', 'false_negatives')
@@ -19,9 +18,12 @@ _HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_r
 DRIFT_FILE = 'drift.json'
 
 
-def check_model(model_dir: str) -> None:
-    if not FileSystems.exists(FileSystems.join(model_dir, 'saved_model.pb')):
-        raise InputError(f'--model {model_dir}: no saved_model.pb; '
+def check_model(model_dir: str, flag: str = '--model') -> None:
+    """A usage error (exit 2) for a folder that is not a complete export."""
+    from transforms.inference import export_problem
+    problem = export_problem(model_dir)
+    if problem:
+        raise ModelError(f'{flag} {model_dir}: {problem}; '
                          'is it the output folder of `imdb-sentiment train`?')
 
 
@@ -73,17 +75,13 @@ def _drift(result: Dict, date: str, previous: str) -> Dict:
     return drift.compare(result, earlier, date, previous_date)
 
 
-def finish(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[str],
-           wall_time: float, model_dir: Optional[str] = None,
-           previous: Optional[str] = None) -> Dict:
-    """Writes metrics.json, report.html, drift.json (nightly runs with an earlier night)
-    and manifest.json into ``work_dir``; returns the manifest."""
+def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args,
+           model_dir: Optional[str] = None, previous: Optional[str] = None) -> None:
+    """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night)
+    into ``work_dir`` and the score job's fields into ``manifest`` (see pipeline.launcher)."""
     from analysis.score_report import render_score_report
     model_dir = model_dir or job_args.model
-    stats = outputs.read_stats(work_dir, features.STATS_DIR)
-    counts = {r['name']: r['value'] for r in stats['counts']}
-    summary = counts_summary(counts, job_args.max_reject_fraction)
-    summary['predicted'] = summary['accepted']
+    manifest['counts']['predicted'] = manifest['counts']['accepted']
     result = metrics.summarize(stats['summary'][0])
     for row in stats.get('coverage', []):
         result['vocabulary_coverage'] = (row['known_tokens'] / row['tokens']
@@ -93,27 +91,9 @@ def finish(work_dir: str, specs: Sequence[InputSpec], job_args, beam_args: List[
     found_drift = _drift(result, date, previous) if date and previous else None
     if found_drift:
         outputs.write_json(os.path.join(work_dir, DRIFT_FILE), found_drift)
-    manifest = {
-        'job': 'score',
-        'status': summary.pop('status'),
-        'error': summary.pop('error'),
-        'created': outputs.utc_now(),
-        'wall_time_s': round(wall_time, 1),
-        'reviews_per_s': round(summary['read'] / wall_time, 1) if wall_time else None,
-        'inputs': outputs.input_entries(specs, stats['inputs']),
-        'model': _model_manifest(model_dir),
-        'date': date,
-        'previous_night': previous,
-        'options': dict(vars(job_args)),
-        'beam_args': beam_args,
-        'counts': summary,
-        'metrics': {k: result[k] for k in _HEADLINE if result.get(k) is not None},
-        'versions': outputs.versions(),
-    }
-    if found_drift:
         manifest['drift_alerts'] = found_drift['alerts']
+    manifest.update(model=_model_manifest(model_dir), date=date, previous_night=previous,
+                    metrics={k: result[k] for k in _HEADLINE if result.get(k) is not None})
     html = render_score_report(result, error_examples(stats), manifest, found_drift)
     with FileSystems.create(os.path.join(work_dir, features.REPORT_FILE)) as f:
         f.write(html.encode('utf-8'))
-    outputs.write_json(os.path.join(work_dir, features.MANIFEST_FILE), manifest)
-    return manifest

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from transforms import features, outputs
 from transforms.errors import TrainError
+from transforms.output_guard import check_output, manifest_job
 from trainer.config import ModelConfig
 
 _LOG = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ def run(argv: Sequence[str] = None) -> int:
         raise TrainError(str(e)) from None
     if not os.path.isdir(args.data):
         raise TrainError(f'--data {args.data}: no such folder')
+    made_by = manifest_job(args.data)
+    if made_by not in (None, 'preprocess'):
+        raise TrainError(f'--data {args.data} is the output of `imdb-sentiment {made_by}`; '
+                         'pass the output folder of `imdb-sentiment preprocess`')
+    check_output(args.output, 'train', protected=[args.data])
     from trainer.task import train  # TensorFlow loads only once the arguments are fine
     started = time.time()
     with outputs.StagedOutput(args.output) as out:

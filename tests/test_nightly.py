@@ -13,7 +13,7 @@ from analysis import drift
 from pipeline import cli, nightly
 from tests.fixtures import generated_reviews, write_csv
 from transforms.cleaning import CleaningConfig, tokenize
-from transforms.errors import InputError
+from transforms.errors import InputError, ModelError
 from transforms import features
 
 
@@ -56,7 +56,7 @@ def test_newest_complete_model_is_chosen(trained, tmp_path):
     os.remove(os.path.join(_version(root, 'v5', trained['model'], '2026-11-25T00:00:00+00:00'),
                            'manifest.json'))
     assert nightly.resolve_model(root) == newest
-    with pytest.raises(InputError, match='no saved_model.pb'):
+    with pytest.raises(ModelError, match='no saved_model.pb'):
         nightly.resolve_model(str(tmp_path))
 
 
@@ -130,15 +130,15 @@ def test_rerunning_a_date_replaces_the_partition(nights, tmp_path):
     part = os.path.join(nights['out'], 'dt=2026-11-21')
     with open(os.path.join(part, 'stale-marker'), 'w') as f:
         f.write('from an earlier run')
-    # A failing rerun (the model cannot load) leaves the night as it was.
+    # A rerun with a model that cannot load is refused before any work (exit 2): the night
+    # stays as it was.
     broken = str(tmp_path / 'broken')
     os.makedirs(broken)
     with open(os.path.join(broken, 'saved_model.pb'), 'wb') as f:
         f.write(b'not a model')
     argv = ['score', '--input', nights['inputs'][0], '--date', '2026-11-21', '--model', broken,
             '--output', nights['out'], '--no-explain']
-    with pytest.raises(Exception):
-        cli.main(argv)
+    assert cli.main(argv) == 2
     assert os.path.exists(os.path.join(part, 'stale-marker'))
     assert _ids(part)[0].startswith('n2.csv:')
     # A successful rerun with other input replaces it whole.

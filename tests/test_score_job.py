@@ -12,6 +12,7 @@ from sklearn import metrics as sk
 
 from pipeline import cli
 from pipeline.score import build_pipeline
+from pipeline.launcher import launch
 from pipeline.score_outputs import finish
 from tests.fixtures import generated_reviews, write_aclimdb, write_csv
 from transforms import features
@@ -117,9 +118,11 @@ def test_failing_batch_goes_to_dead_letters(trained, tmp_path):
     from pipeline.options import InputOptions, ScoreOptions, parse_job_args
     job_args, beam_args = parse_job_args('score', '', (InputOptions, ScoreOptions), argv)
     specs = resolve_inputs([path], include_unlabeled=True)
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, options, specs, work, handler=Exploding(trained['model'], 1, 1))
-    manifest = finish(work, specs, job_args, beam_args, 1.0)
+    manifest = launch(
+        'score', work, options, specs, job_args, beam_args,
+        lambda p, out: build_pipeline(p, options, specs, out,
+                                      handler=Exploding(trained['model'], 1, 1)),
+        lambda out, stats, manifest: finish(out, stats, manifest, job_args))
     assert manifest['counts']['rejected_by_reason']['inference_failed'] == 1
     assert manifest['counts']['predicted'] == 10
     dead = _rows(os.path.join(work, 'rejected', '*.jsonl'))

@@ -81,6 +81,16 @@ REPORT_FILE = 'report.html'
 PROBABILITY_KEY = 'probability'
 PREDICTED_KEY = 'predicted'
 
+# Output layout of the explore job.
+EXPLORE_STATS_FILE = 'stats.json'
+
+# The run folder of `imdb-sentiment run`: one subfolder per step.
+RUN_EXPLORE_DIR = 'explore'
+RUN_PREPROCESS_DIR = 'preprocess'
+RUN_MODEL_DIR = 'model'
+RUN_SCORE_DIR = 'score'          # score/<set name>/ per scored set
+MODEL_PLOTS_DIR = 'plots'        # the trainer's learning curves, inside the model folder
+
 # The exported model (written by train, read by score and predict).
 SAVED_MODEL_FILE = 'saved_model.pb'
 VARIABLES_DIR = 'variables'

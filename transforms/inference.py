@@ -16,6 +16,32 @@ PROBABILITY = features.PROBABILITY_OUTPUT
 LABEL = features.LABEL_OUTPUT
 
 
+def export_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not a complete export of `imdb-sentiment train`, or None.
+
+    Checks what a load needs without loading it: saved_model.pb parses, and variables/
+    holds its index and data. A truncated copy or a half-written version folder fails here,
+    before a job starts, rather than on the workers."""
+    from apache_beam.io.filesystems import FileSystems
+    pb = FileSystems.join(path, features.SAVED_MODEL_FILE)
+    if not FileSystems.exists(pb):
+        return f'no {features.SAVED_MODEL_FILE}'
+    from tensorflow.core.protobuf import saved_model_pb2  # the proto only; TF loads with it
+    from google.protobuf.message import DecodeError
+    try:
+        with FileSystems.open(pb) as f:
+            proto = saved_model_pb2.SavedModel.FromString(f.read())
+    except (DecodeError, OSError, ValueError) as e:
+        return f'{features.SAVED_MODEL_FILE} is corrupt or truncated ({e})'
+    if not proto.meta_graphs:
+        return f'{features.SAVED_MODEL_FILE} holds no graph (truncated?)'
+    variables = FileSystems.join(path, features.VARIABLES_DIR)
+    if not FileSystems.exists(FileSystems.join(variables, 'variables.index')) or not \
+            FileSystems.match([FileSystems.join(variables, 'variables.data-*')])[0].metadata_list:
+        return f'{features.VARIABLES_DIR}/ is missing or incomplete'
+    return None
+
+
 class Classifier:
     """A loaded export of `imdb-sentiment train`, called on a list of raw review strings.
 

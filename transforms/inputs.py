@@ -166,6 +166,12 @@ def _is_dir(path: str) -> bool:
     return False
 
 
+def input_paths(specs: Sequence[InputSpec]) -> List[str]:
+    """Every path a job reads for ``specs``: as given, and each file (what --output must
+    not touch)."""
+    return [p for s in specs for p in (s.path, *s.files)]
+
+
 def relative_id(spec: InputSpec, file_path: str) -> str:
     """The id of an aclImdb review: '<folder name>/<label dir>/<file>'."""
     parts = file_path.replace('\\', '/').rstrip('/').split('/')

@@ -10,12 +10,16 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import uuid
 from importlib import metadata
 from typing import Dict, Iterable, List
 
 from apache_beam.io.filesystems import FileSystems
+
+from transforms.errors import OutputError
+from transforms.output_guard import OutputLock
 
 _PACKAGES = ('imdb-sentiment', 'apache-beam', 'tensorflow', 'tensorflow-transform',
              'tfx-bsl', 'keras', 'numpy', 'pandas', 'scikit-learn')
@@ -83,29 +87,61 @@ def _is_local(path: str) -> bool:
     return '://' not in path
 
 
+# What StagedOutput leaves beside the output while it runs: <output>.partial-<8 hex>
+# (the staging folder) and, for a moment while publishing, <output>.old-<8 hex>.
+_LEFTOVER = re.compile(r'\.(partial|old)-[0-9a-f]{8}')
+
+
 class StagedOutput:
     """Context manager for a job's output folder.
 
     Inside the ``with``, write under ``.path``; call ``publish()`` when every
     file is complete. Leaving the block without publishing removes the staging
     folder; an earlier result at the final path is replaced only by a published one.
+    The output's lock is held throughout, so the staging folders that killed runs
+    left beside it are known to be dead and are removed on entry.
     """
 
     def __init__(self, final_path: str):
         self.final_path = final_path.rstrip('/')
         self.path = f'{self.final_path}.partial-{uuid.uuid4().hex[:8]}'
         self._published = False
+        self._lock = OutputLock(self.final_path)
 
     def __enter__(self) -> 'StagedOutput':
         parent = os.path.dirname(self.final_path)
-        if _is_local(self.path) and parent:
-            os.makedirs(parent, exist_ok=True)
-        FileSystems.mkdirs(self.path)
+        try:
+            if _is_local(self.path) and parent:
+                os.makedirs(parent, exist_ok=True)
+            self._lock.acquire()
+        except OSError as e:
+            raise OutputError(f'cannot write {self.final_path}: {e.strerror or e}') from None
+        try:
+            self._remove_leftovers()
+            FileSystems.mkdirs(self.path)
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        if not self._published:
-            _remove(self.path)
+        try:
+            if not self._published:
+                _remove(self.path)
+        finally:
+            self._lock.release()
+
+    def _remove_leftovers(self) -> None:
+        if not _is_local(self.final_path):
+            return
+        parent = os.path.dirname(os.path.abspath(self.final_path))
+        base = os.path.basename(self.final_path)
+        stale = [os.path.join(parent, n) for n in os.listdir(parent)
+                 if n.startswith(base) and _LEFTOVER.fullmatch(n[len(base):])]
+        for path in stale:
+            _LOG.warning('Removing %s, left by an earlier run of this output that was killed',
+                         path)
+            shutil.rmtree(path, ignore_errors=True)
 
     def publish(self) -> None:
         if _is_local(self.final_path):

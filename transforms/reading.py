@@ -106,19 +106,22 @@ def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
 
 
 def record_from_csv(rec: CsvRecord, columns: Sequence[str]) -> Dict[str, object]:
-    """A CsvRecord -> a raw record dict (see parse_csv_line), with the broken cases named."""
-    if rec.size > len(rec.data):
-        text, _ = decode(rec.data)
-        return {features.RAW_KEY: text, features.PARSE_ERROR_KEY: features.REASON_TOO_LONG,
-                features.DETAIL_KEY: f'{rec.size} bytes over {rec.num_lines} lines from line '
-                                     f'{rec.line}; raw holds the first {len(rec.data)}'}
+    """A CsvRecord -> a raw record dict (see parse_csv_line), with the broken cases named.
+
+    A record too big to keep whole names its lines and size in the detail; the rest of
+    it stays in the input file, where those locate it."""
+    kept = '' if rec.size == len(rec.data) else f'; raw holds its first {len(rec.data)} bytes'
     if not rec.complete:
-        text, _ = decode(rec.data)
-        return {features.RAW_KEY: text, features.PARSE_ERROR_KEY: features.REASON_MALFORMED,
-                features.DETAIL_KEY: f'a quote opened on line {rec.line} never closes: the '
-                                     f'{rec.num_lines} lines to the end of the file are one '
-                                     f'broken record'}
-    return parse_csv_line(rec.data, columns)
+        reason, detail = features.REASON_MALFORMED, (
+            f'a quote opened on line {rec.line} never closes: the {rec.num_lines} lines '
+            f'({rec.size} bytes) to the end of the file are one broken record{kept}')
+    elif kept:
+        reason, detail = features.REASON_TOO_LONG, (
+            f'{rec.size} bytes over {rec.num_lines} lines from line {rec.line}{kept}')
+    else:
+        return parse_csv_line(rec.data, columns)
+    return {features.RAW_KEY: decode(rec.data)[0], features.PARSE_ERROR_KEY: reason,
+            features.DETAIL_KEY: detail}
 
 
 class _ListFiles(beam.DoFn):

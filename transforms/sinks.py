@@ -63,10 +63,13 @@ class WriteCsv(beam.PTransform):
 
 
 def csv_line(values) -> str:
-    """One RFC 4180 line (quoted where needed, no line terminator)."""
+    """One RFC 4180 record (quoted where needed), without its line terminator.
+
+    The writer quotes a field holding a line break only when the break is part of its
+    lineterminator, so it keeps the default one ('\\r\\n'), which is cut off here."""
     out = io.StringIO()
-    csv.writer(out, lineterminator='').writerow(values)
-    return out.getvalue()
+    csv.writer(out).writerow(values)
+    return out.getvalue()[:-2]
 
 
 class CountAs(beam.PTransform):

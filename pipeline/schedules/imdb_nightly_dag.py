@@ -27,7 +27,8 @@ parsed) is the project's Python, default ``<checkout>/.venv/bin/python``.
 of 2026-11-24 scores ``--date=2026-11-24``, the partition the job itself defaults to (today,
 UTC) and the one ``crontab.example`` writes.
 
-Exit codes (``pipeline/cli.py``): 1 (unexpected failure) and 130 (interrupted) are retried;
+Exit codes (``transforms/errors.py``): 1 (unexpected failure), 75 (another run holds the
+partition), 130 (interrupted) and 143 (terminated) are retried;
 2 (usage or unusable input/model) and 3 (too many rejected records: the partition is written
 and its manifest says failed) fail the run at once, since a retry would do the same again.
 """

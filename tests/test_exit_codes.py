@@ -1,0 +1,122 @@
+"""Exit codes a scheduler can trust: signals, and two runs for the same output."""
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.fixtures import generated_reviews, write_csv
+from transforms.errors import OutputLocked
+from transforms.output_guard import OutputLock
+from transforms.outputs import StagedOutput
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _start(args):
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    return subprocess.Popen([sys.executable, '-m', 'pipeline.cli', *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('signum, code, word', [(signal.SIGTERM, 143, 'terminated'),
+                                                (signal.SIGINT, 130, 'interrupted')])
+def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
+        trained, tmp_path, signum, code, word):
+    data = write_csv(str(tmp_path / 'many.csv'), generated_reviews(20000, seed=3))
+    out = tmp_path / 'score'
+    proc = _start(['score', '--input', data, '--model', trained['model'], '--output', str(out),
+                   '--no-explain'])
+    try:
+        assert _wait_for(lambda: any(n.startswith('score.partial-') for n in os.listdir(tmp_path)),
+                         240), proc.stderr.read().decode() if proc.poll() is not None else 'slow'
+        time.sleep(3)  # into the pipeline
+        assert proc.poll() is None, 'the job ended before the signal'
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = err.decode()
+    assert proc.returncode == code, err[-3000:]
+    assert f'score: {word}' in err and 'Traceback' not in err
+    assert sorted(os.listdir(tmp_path)) == ['many.csv']
+
+
+def _publish(path, barrier, results):
+    barrier.wait()
+    try:
+        with StagedOutput(path) as out:
+            with open(os.path.join(out.path, 'manifest.json'), 'w') as f:
+                f.write('{"job": "test", "pid": %d}' % os.getpid())
+            time.sleep(0.05)
+            out.publish()
+        results.put('published')
+    except OutputLocked:
+        results.put('locked')
+    except Exception as e:  # noqa: BLE001 - any other outcome is the failure under test
+        results.put(f'{type(e).__name__}: {e}')
+
+
+def test_simultaneous_publishes_of_one_output_never_race(tmp_path):
+    path = str(tmp_path / 'out')
+    ctx = multiprocessing.get_context('fork')
+    n = 12
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    for _ in range(30):
+        procs = [ctx.Process(target=_publish, args=(path, barrier, results)) for _ in range(n)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        outcomes = [results.get(timeout=10) for _ in range(n)]
+        assert set(outcomes) <= {'published', 'locked'}, outcomes
+        assert 'published' in outcomes
+        assert os.listdir(path) == ['manifest.json']
+    assert sorted(os.listdir(tmp_path)) == ['out']
+
+
+def test_a_live_lock_makes_a_second_run_fail_fast_with_75(tmp_path):
+    data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive')])
+    out = str(tmp_path / 'explore')
+    with OutputLock(out):
+        proc = _start(['explore', '--input', data, '--output', out])
+        _, err = proc.communicate(timeout=120)
+    err = err.decode()
+    assert proc.returncode == 75, err
+    assert f'pid {os.getpid()}' in err and 'Traceback' not in err
+    assert not os.path.exists(out)
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
+    out = str(tmp_path / 'out')
+    child = subprocess.Popen([sys.executable, '-c', (
+        'import sys, time; sys.path.insert(0, %r)\n'
+        'from transforms.output_guard import OutputLock\n'
+        'OutputLock(%r).acquire(); print("held", flush=True); time.sleep(600)') % (ROOT, out)],
+        stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b'held'
+        with pytest.raises(OutputLocked):
+            OutputLock(out).acquire()
+    finally:
+        child.kill()
+        child.wait()
+    assert os.path.exists(out + '.lock')  # left behind by the killed holder
+    with OutputLock(out):
+        pass
+    assert not os.path.exists(out + '.lock')
