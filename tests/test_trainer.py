@@ -246,3 +246,20 @@ def test_distillation_teaches_the_lstm_from_pseudo_labelled_unlabeled_reviews(tm
     truth = np.mean([label == 'positive' for _, label in unlabeled_rows])
     assert abs(distilled['pseudo_positive_share'] - truth) < 0.2
     assert len(manifest['history']['loss']) == 1
+
+
+def test_every_config_field_has_help_text_shown_by_train_help(capsys):
+    import dataclasses
+    fields = dataclasses.fields(ModelConfig)
+    missing = [f.name for f in fields if len(f.metadata.get('help', '').split()) < 5]
+    assert not missing, f'fields without help text: {missing}'
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(['train', '--help'])
+    assert stopped.value.code == 0
+    # argparse wraps lines: compare with every run of whitespace made one space.
+    shown = ' '.join(capsys.readouterr().out.split())
+    for field in fields:
+        flag = '--' + field.name.replace('_', '-')
+        help_text = ' '.join(field.metadata['help'].split())
+        assert f'{help_text} (default {field.default})' in shown, flag
+        assert flag in shown
