@@ -53,8 +53,8 @@ def recipe_name(config: ModelConfig, num_ngrams: int) -> str:
 
 
 def joint(model: keras.Model, inputs: Inputs) -> Fitted:
-    """Every trainable weight by gradient descent on the train split; the n-gram branch, if
-    any, starts from naive-Bayes ratios (``--nb-scaling``)."""
+    """Every trainable weight by gradient descent on the train split; with ``--nb-scaling``
+    the n-gram branch, if any, scales its n-grams by the train split's naive-Bayes ratios."""
     config = inputs.config
     train_ds = _train_split(inputs, tuple(model.input.keys()))
     if inputs.num_ngrams and config.nb_scaling:
