@@ -3,10 +3,12 @@
 The summary (see ``analysis.combiners.ScoreSummaryFn``) holds exact confusion
 counts and log loss, and per-label histograms of the score in ``BINS`` equal
 bins; ROC and PR curves and their areas come from the histograms, so scores
-that share a bin count as tied. Pure functions: no Beam, no I/O.
+that share a bin count as tied. scikit-learn computes them, fed the counts as
+sample weights. Pure functions: no Beam, no I/O; scikit-learn loads on first use.
 """
 
 import re
+import warnings
 from typing import Dict, List
 
 import numpy as np
@@ -39,46 +41,85 @@ def score_bin(probability: float, bins: int = BINS) -> int:
 
 def classification_report(confusion: List[List[int]]) -> Dict:
     """confusion [[tn, fp], [fn, tp]] (rows: true negative/positive) -> per-class and macro
-    precision, recall, F1 and support, and accuracy, as sklearn's classification_report."""
+    precision, recall, F1 and support, and accuracy: sklearn's classification_report."""
+    from sklearn import metrics as sk
+    # One (truth, prediction) pair per cell, weighted by its count, is the confusion matrix
+    # itself: every metric sklearn derives from it is exact.
     (tn, fp), (fn, tp) = confusion
-    report = {}
-    for name, hit, false_pos, false_neg in (('negative', tn, fn, fp), ('positive', tp, fp, fn)):
-        precision = hit / (hit + false_pos) if hit + false_pos else 0.0
-        recall = hit / (hit + false_neg) if hit + false_neg else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        report[name] = {'precision': precision, 'recall': recall, 'f1': f1,
-                        'support': hit + false_neg}
-    report['macro avg'] = {k: (report['negative'][k] + report['positive'][k]) / 2
-                           for k in ('precision', 'recall', 'f1')}
-    report['macro avg']['support'] = tn + fp + fn + tp
     total = tn + fp + fn + tp
-    report['accuracy'] = (tn + tp) / total if total else 0.0
+    if not total:  # sklearn needs a non-zero weight: nothing scored, every rate 0
+        empty = {'precision': 0.0, 'recall': 0.0, 'f1': 0.0, 'support': 0}
+        return {**{name: dict(empty) for name in ('negative', 'positive', 'macro avg')},
+                'accuracy': 0.0}
+    full = sk.classification_report([0, 0, 1, 1], [0, 1, 0, 1], labels=[0, 1],
+                                    target_names=['negative', 'positive'],
+                                    sample_weight=[tn, fp, fn, tp], output_dict=True,
+                                    zero_division=0.0)
+    report = {name: {'precision': float(full[name]['precision']),
+                     'recall': float(full[name]['recall']),
+                     'f1': float(full[name]['f1-score']),
+                     'support': int(full[name]['support'])}
+              for name in ('negative', 'positive', 'macro avg')}
+    report['accuracy'] = float(full['accuracy'])
     return report
+
+
+def _weighted_bins(hist_pos: np.ndarray, hist_neg: np.ndarray):
+    """The histograms as scikit-learn input: each bin's centre as the score of its label's
+    count (the weight). -> (y_true, y_score, sample_weight)."""
+    centres = (np.arange(len(hist_pos)) + 0.5) / len(hist_pos)
+    return (np.r_[np.ones(len(hist_pos)), np.zeros(len(hist_neg))], np.r_[centres, centres],
+            np.r_[hist_pos, hist_neg].astype(np.float64))
+
+
+# Why this is exact: scikit-learn sorts the scores, keeps one threshold per distinct score
+# with non-zero weight, and sums the weights above each. With a bin's centre as the score
+# of its count, that is one threshold per non-empty bin and the counts at or above it:
+# the histograms' cumulative counts, as integers in float64 (exact below 2**53), divided
+# as before. The curves keep their point per bin edge (threshold falling); an empty bin
+# repeats the point before it, which sklearn leaves out, so ``_per_edge`` repeats it back.
+# Repeated points add nothing to the trapezoids (ROC AUC) or to the recall gains
+# (average precision).
+def _per_edge(hist_pos: np.ndarray, hist_neg: np.ndarray) -> np.ndarray:
+    """For each number k of top bins (0..BINS), how many of them are non-empty: the index
+    of sklearn's curve point (with its leading threshold-at-infinity point) at edge k."""
+    return np.r_[0, np.cumsum(((hist_pos + hist_neg) > 0)[::-1])]
 
 
 def roc_curve(hist_pos: np.ndarray, hist_neg: np.ndarray) -> Dict:
     """False and true positive rates at every bin edge, threshold falling; and the AUC
     (None when one class is absent: sklearn refuses to define it there too)."""
-    tp = np.concatenate([[0], np.cumsum(hist_pos[::-1])])
-    fp = np.concatenate([[0], np.cumsum(hist_neg[::-1])])
-    tpr = tp / max(tp[-1], 1)
-    fpr = fp / max(fp[-1], 1)
-    auc = float(np.trapezoid(tpr, fpr)) if tp[-1] and fp[-1] else None
-    return {'fpr': fpr.tolist(), 'tpr': tpr.tolist(), 'auc': auc}
+    from sklearn import metrics as sk
+    from sklearn.exceptions import UndefinedMetricWarning
+    y, score, weight = _weighted_bins(hist_pos, hist_neg)
+    both = bool(hist_pos.sum() and hist_neg.sum())
+    with warnings.catch_warnings():
+        # One class only: sklearn warns and gives NaN rates for the missing class; 0 here.
+        warnings.simplefilter('ignore', UndefinedMetricWarning)
+        fpr, tpr, _ = sk.roc_curve(y, score, sample_weight=weight, drop_intermediate=False)
+    at = _per_edge(hist_pos, hist_neg)
+    auc = float(sk.roc_auc_score(y, score, sample_weight=weight)) if both else None
+    return {'fpr': np.nan_to_num(fpr[at]).tolist(), 'tpr': np.nan_to_num(tpr[at]).tolist(),
+            'auc': auc}
 
 
 def pr_curve(hist_pos: np.ndarray, hist_neg: np.ndarray) -> Dict:
-    """Precision and recall at every bin edge; average precision as sklearn defines it
-    (sum over thresholds of recall gain times precision)."""
-    tp = np.cumsum(hist_pos[::-1])
-    fp = np.cumsum(hist_neg[::-1])
-    keep = (tp + fp) > 0
-    tp, fp = tp[keep], fp[keep]
-    precision = tp / (tp + fp)
-    recall = tp / max(tp[-1], 1)
-    gains = np.diff(np.concatenate([[0.0], recall]))
-    average = float(np.sum(gains * precision)) if len(tp) and tp[-1] else None  # no positives
-    return {'precision': precision.tolist(), 'recall': recall.tolist(),
+    """Precision and recall at every bin edge from the first non-empty bin down; average
+    precision as sklearn defines it (sum over thresholds of recall gain times precision)."""
+    from sklearn import metrics as sk
+    y, score, weight = _weighted_bins(hist_pos, hist_neg)
+    positives = bool(hist_pos.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # no positives: recall set to 1 (0 here)
+        precision, recall, _ = sk.precision_recall_curve(y, score, sample_weight=weight)
+    # sklearn's order is threshold rising, ending with an extra (precision 1, recall 0) point.
+    precision, recall = precision[-2::-1], recall[-2::-1]
+    at = _per_edge(hist_pos, hist_neg)[1:]
+    at = at[at > 0] - 1
+    average = (float(sk.average_precision_score(y, score, sample_weight=weight))
+               if positives else None)
+    return {'precision': precision[at].tolist(),
+            'recall': (recall[at] if positives else np.zeros(len(at))).tolist(),
             'average_precision': average}
 
 

@@ -31,13 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--output', required=True, metavar='DIR', help='Model folder to write.')
     for field in dataclasses.fields(ModelConfig):
         flag = '--' + field.name.replace('_', '-')
+        # The help text lives with the field (trainer.config); '%' would be a format code.
+        text = field.metadata['help'].replace('%', '%%') + ' (default %(default)s)'
         if field.type in (bool, 'bool'):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=field.default, help=f'(default {field.default})')
+                                default=field.default, help=text)
         else:
             kind = {'int': int, 'float': float, 'str': str}.get(field.type, field.type)
-            parser.add_argument(flag, type=kind, default=field.default,
-                                help=f'(default %(default)s)')
+            parser.add_argument(flag, type=kind, default=field.default, help=text)
     return parser
 
 

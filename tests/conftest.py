@@ -13,8 +13,7 @@ TINY_MODEL = ['--embedding-dim', '8', '--lstm-units', '8', '--dense-units', '8',
 def trained(tmp_path_factory):
     """A real preprocess + one-epoch train on 240 generated reviews (about 20 s).
 
-    The export skew test deletes ``preprocess`` to prove the model does not need it;
-    nothing else may rely on that folder.
+    Shared by the whole session: tests read these folders and write only into copies.
     """
     from pipeline import cli
     from tests.fixtures import generated_reviews, write_csv

@@ -71,7 +71,12 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     model = json.load(open(os.path.join(out, 'model', 'manifest.json')))
     assert model['word_vectors']['reviews'] == pre['counts']['train'] + 30
     test_metrics = json.load(open(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json')))
-    assert test_metrics['scored'] == 40 and 0 <= test_metrics['accuracy'] <= 1
+    folder = os.path.join(out, 'score', 'aclImdb-test', 'predictions')
+    preds = [json.loads(line) for name in sorted(os.listdir(folder)) if name.endswith('.jsonl')
+             for line in open(os.path.join(folder, name), encoding='utf-8')]
+    assert test_metrics['scored'] == 40 == len(preds)
+    assert test_metrics['accuracy'] == pytest.approx(
+        sum(p['predicted'] == p['label'] for p in preds) / len(preds))
     eval_metrics = json.load(open(os.path.join(out, 'score', 'eval', 'metrics.json')))
     assert eval_metrics['scored'] == pre['counts']['eval']
     nightly = json.load(open(os.path.join(out, 'score', 'nightly', 'metrics.json')))

@@ -137,7 +137,9 @@ def test_unlabelled_input_reports_no_accuracy(trained, tmp_path):
     assert cli.main(['score', '--input', path, '--model', trained['model'], '--output', out,
                      '--no-include-text']) == 0
     m = json.load(open(os.path.join(out, features.METRICS_FILE)))
-    assert 'accuracy' not in m and m['scored'] == 12 and 0 <= m['positive_rate'] <= 1
+    preds = _rows(os.path.join(out, 'predictions', '*.jsonl'))
+    assert 'accuracy' not in m and m['scored'] == 12 == len(preds)
+    assert m['positive_rate'] == sum(p['predicted'] == 'positive' for p in preds) / 12
     html = open(os.path.join(out, features.REPORT_FILE), encoding='utf-8').read()
     assert 'id="unlabelled-note"' in html and 'classification-report' not in html
     assert all('review' not in p for p in _rows(os.path.join(out, 'predictions', '*.jsonl')))

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score
 
 from pipeline import cli
 from trainer.config import ModelConfig
@@ -125,7 +126,10 @@ def test_one_epoch_writes_model_history_plots_and_manifest(trained):
     assert stacked['fusion']['coefficients'] != [1.0, 1.0]
     assert set(stacked['fusion']) >= {'lstm_accuracy', 'ngram_accuracy', 'fused_accuracy'}
     assert manifest['preprocess']['manifest']['counts']['train'] > 150
-    assert 0.0 <= manifest['validation']['accuracy'] <= 1.0
+    # The network rebuilt from its weights, on the eval split's TFRecords, read by sklearn.
+    _, scores, labels = _eval_scores(_rebuilt_network(model), trained['preprocess'])
+    assert manifest['validation']['accuracy'] == pytest.approx(
+        accuracy_score(labels, np.array(scores) > 0.5), abs=1e-6)
     history = list(csv.DictReader(open(os.path.join(model, 'history.csv'))))
     assert len(history) == 1 and float(history[0]['learning_rate']) == pytest.approx(1e-3)
     for name in ('accuracy', 'loss', 'learning_rate', 'overfitting_gap'):
@@ -138,46 +142,69 @@ _RELOAD = '''
 import json, sys
 import tensorflow as tf
 texts = json.load(sys.stdin)
-loaded = tf.saved_model.load(sys.argv[1])
-out = loaded.signatures['serving_default'](reviews=tf.constant(texts))
 examples = [tf.train.Example(features=tf.train.Features(feature={'review': tf.train.Feature(
     bytes_list=tf.train.BytesList(value=[t.encode()]))})).SerializeToString() for t in texts]
-by_example = loaded.signatures['serving_examples'](examples=tf.constant(examples))
-print(json.dumps({'p': out['probability'].numpy().tolist(),
-                  'label': [x.decode() for x in out['label'].numpy()],
-                  'p_examples': by_example['probability'].numpy().tolist(),
-                  'modules': sorted(m for m in ('keras', 'tf_keras', 'tensorflow_transform')
-                                    if m in sys.modules)}))
+served = []
+for path in sys.argv[1:]:
+    loaded = tf.saved_model.load(path)
+    out = loaded.signatures['serving_default'](reviews=tf.constant(texts))
+    by_example = loaded.signatures['serving_examples'](examples=tf.constant(examples))
+    served.append({'p': out['probability'].numpy().tolist(),
+                   'label': [x.decode() for x in out['label'].numpy()],
+                   'p_examples': by_example['probability'].numpy().tolist(),
+                   'modules': sorted(m for m in ('keras', 'tf_keras', 'tensorflow_transform')
+                                     if m in sys.modules)})
+print(json.dumps(served))
 '''
 
 
-def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path):
-    """Training/serving skew: the trained network on the TFRecords vs the export on raw text."""
-    from trainer import data
-    pre = str(tmp_path / 'preprocess')
-    shutil.copytree(trained['preprocess'], pre)
-    manifest = json.load(open(os.path.join(trained['model'], features.MANIFEST_FILE)))
+def _rebuilt_network(model_dir):
+    """The trained network, rebuilt from the manifest and its saved weights."""
+    manifest = json.load(open(os.path.join(model_dir, features.MANIFEST_FILE)))
     network = build_model(ModelConfig(**manifest['config']), manifest['model']['token_ids'],
                           manifest['model']['max_tokens'], manifest['model']['ngram_ids'])
     assert manifest['model']['inputs'] == ['token_ids', 'ngram_ids']
-    network.load_weights(os.path.join(trained['model'], MODEL_WEIGHTS))
-    ids, scores = [], []
-    for batch_ids, x, _ in data.make_dataset(pre, 'eval', 64, with_ids=True):
+    network.load_weights(os.path.join(model_dir, MODEL_WEIGHTS))
+    return network
+
+
+def _eval_scores(network, data_dir):
+    """``network`` on the eval split's TFRecords -> (review ids, P(positive), labels)."""
+    from trainer import data
+    ids, scores, labels = [], [], []
+    for batch_ids, x, y in data.make_dataset(data_dir, 'eval', 64, with_ids=True):
         ids += [i.decode() for i in batch_ids.numpy()]
         scores += network(x, training=False).numpy().reshape(-1).tolist()
-    texts = [trained['rows'][int(i.split(':')[1]) - 1][0] for i in ids]
+        labels += y.numpy().tolist()
+    return ids, scores, labels
 
-    shutil.rmtree(pre)
-    shutil.rmtree(trained['preprocess'])  # the export must not need it
+
+def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path):
+    """Training/serving skew: the trained network on the TFRecords vs the export on raw text.
+
+    The fixture's folders stay as they are (other tests share them): the network is exported
+    again, as the train job does, from a copy of the preprocess output that is then deleted;
+    the job's export and this one both serve raw text."""
+    import tensorflow_transform as tft
+    from trainer import export
+    network = _rebuilt_network(trained['model'])
+    ids, scores, _ = _eval_scores(network, trained['preprocess'])
+    texts = [trained['rows'][int(i.split(':')[1]) - 1][0] for i in ids]
+    pre, again = str(tmp_path / 'preprocess'), str(tmp_path / 'model')
+    shutil.copytree(trained['preprocess'], pre)
+    export.export(network, tft.TFTransformOutput(pre), again)
+    shutil.rmtree(pre)  # the export must not need it
+
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-    proc = subprocess.run([sys.executable, '-c', _RELOAD, trained['model']], input=json.dumps(texts),
-                          capture_output=True, text=True, env=env, check=True)
-    served = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(served['p']) == len(texts) > 20
-    np.testing.assert_allclose(served['p'], scores, atol=1e-5)
-    np.testing.assert_allclose(served['p_examples'], scores, atol=1e-5)
-    assert served['label'] == ['positive' if p > 0.5 else 'negative' for p in served['p']]
-    assert 'keras' not in served['modules']  # loading needs no Keras at all
+    proc = subprocess.run([sys.executable, '-c', _RELOAD, trained['model'], again],
+                          input=json.dumps(texts), capture_output=True, text=True, env=env,
+                          check=True)
+    for served in json.loads(proc.stdout.strip().splitlines()[-1]):
+        assert len(served['p']) == len(texts) > 20
+        np.testing.assert_allclose(served['p'], scores, atol=1e-5)
+        np.testing.assert_allclose(served['p_examples'], scores, atol=1e-5)
+        assert served['label'] == ['positive' if p > 0.5 else 'negative' for p in served['p']]
+        assert 'keras' not in served['modules']  # loading needs no Keras at all
 
 
 def test_predict_prints_label_and_probability(trained, monkeypatch, capsys):
@@ -246,3 +273,20 @@ def test_distillation_teaches_the_lstm_from_pseudo_labelled_unlabeled_reviews(tm
     truth = np.mean([label == 'positive' for _, label in unlabeled_rows])
     assert abs(distilled['pseudo_positive_share'] - truth) < 0.2
     assert len(manifest['history']['loss']) == 1
+
+
+def test_every_config_field_has_help_text_shown_by_train_help(capsys):
+    import dataclasses
+    fields = dataclasses.fields(ModelConfig)
+    missing = [f.name for f in fields if len(f.metadata.get('help', '').split()) < 5]
+    assert not missing, f'fields without help text: {missing}'
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(['train', '--help'])
+    assert stopped.value.code == 0
+    # argparse wraps lines: compare with every run of whitespace made one space.
+    shown = ' '.join(capsys.readouterr().out.split())
+    for field in fields:
+        flag = '--' + field.name.replace('_', '-')
+        help_text = ' '.join(field.metadata['help'].split())
+        assert f'{help_text} (default {field.default})' in shown, flag
+        assert flag in shown

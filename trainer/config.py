@@ -1,4 +1,7 @@
-"""The trainer's configuration: one frozen dataclass, recorded in the model's manifest."""
+"""The trainer's configuration: one frozen dataclass, recorded in the model's manifest.
+
+Each field's ``metadata['help']`` is its ``imdb-sentiment train --help`` text.
+"""
 
 import dataclasses
 
@@ -7,47 +10,108 @@ NGRAM_FIT = ('stacked', 'joint')
 EMBEDDING_INIT = ('ppmi_svd', 'random')
 
 
+def _field(default, help: str):
+    """A field with its ``--help`` text (``pipeline.train`` reads it from the metadata)."""
+    return dataclasses.field(default=default, metadata={'help': help})
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Network and training hyperparameters. Defaults are the current best recipe."""
-    embedding_dim: int = 128
-    embedding_init: str = 'random'   # random: learnt from the labels alone; ppmi_svd: word
-                                     # vectors factorised from co-occurrence counts over the
-                                     # train split and any unlabeled reviews preprocess wrote
-    freeze_word_vectors: bool = True  # keep ppmi_svd vectors fixed while the LSTM trains
-    word_vector_window: int = 5      # co-occurrence window of the ppmi_svd vectors
-    lstm_units: int = 64
-    lstm_layers: int = 1
-    bidirectional: bool = True
-    dropout: float = 0.3             # on the LSTM inputs and before the dense head
-    recurrent_dropout: float = 0.0   # > 0 disables the fused (cuDNN) LSTM kernel on GPUs
-    spatial_dropout: float = 0.2     # drops whole embedding channels
-    pooling: str = 'max_mean'        # over the LSTM's per-token outputs, padding masked
-    dense_units: int = 64
-    ngram_branch: bool = True        # a linear bag-of-n-grams logit beside the LSTM's, when
-                                     # preprocess wrote ngram_ids (--ngram-max > 0)
-    nb_scaling: bool = True          # scale the n-grams by naive-Bayes log-count ratios
-    ngram_fit: str = 'stacked'       # stacked: the LSTM trains alone, the n-gram weights are
-                                     # fitted as logistic regression (NB-LR), and a 2-weight
-                                     # fusion of the two logits is fitted on the eval split;
-                                     # joint: both branches train together by gradient descent
-    ngram_c: float = 0.3             # stacked: inverse L2 strength of the n-gram regression
-    distill_unlabeled: bool = True   # stacked: the LSTM also learns from the unlabeled split,
-                                     # when preprocess --unlabeled wrote one, labelled by the
-                                     # n-gram regression (no unlabeled split: no effect)
-    ngram_dropout: float = 0.3       # joint: drops n-grams of a training review
-    ngram_lr_scale: float = 10.0     # joint: the n-gram weights are scale * v, which multiplies
-                                     # their effective (Adam) learning rate
-    ngram_init: float = 0.066        # joint: initial n-gram weight (times the NB ratio)
-    ngram_l2: float = 1e-4           # joint: l2 * sum(w**2) on the n-gram weights
-    learning_rate: float = 1e-3
-    batch_size: int = 64
-    epochs: int = 10                 # the maximum; early stopping ends sooner
-    early_stopping_patience: int = 2
-    reduce_lr_patience: int = 1
-    reduce_lr_factor: float = 0.5
-    shuffle_buffer: int = 25000
-    seed: int = 42
+    embedding_dim: int = _field(
+        128, 'Size of each token\'s embedding vector (numbers per token id). Larger '
+             'learns finer word meanings but trains slower and overfits small datasets; '
+             'with --embedding-init ppmi_svd it is also the word vectors\' size.')
+    embedding_init: str = _field(
+        'random', 'How the embedding starts: random (learnt from the labels alone) or '
+                  'ppmi_svd (word vectors factorised from co-occurrence counts over the '
+                  'train split and any unlabeled reviews preprocess wrote; helps when '
+                  'labelled reviews are few).')
+    freeze_word_vectors: bool = _field(
+        True, 'With --embedding-init ppmi_svd: keep the word vectors fixed while the LSTM '
+              'trains. Turn off to fine-tune them on the labels (more overfitting).')
+    word_vector_window: int = _field(
+        5, 'With --embedding-init ppmi_svd: how many tokens on each side count as '
+           'co-occurring. Smaller windows capture syntax, larger ones topic.')
+    lstm_units: int = _field(
+        64, 'Units (hidden size) of each LSTM layer, per direction. Raise for large '
+            'datasets; training time grows roughly with its square.')
+    lstm_layers: int = _field(
+        1, 'Number of stacked LSTM layers. More than 1 rarely helps on reviews and '
+           'trains proportionally slower.')
+    bidirectional: bool = _field(
+        True, 'Read each review both forwards and backwards (doubles the LSTM\'s outputs '
+              'and its training time).')
+    dropout: float = _field(
+        0.3, 'Fraction in [0, 1) of the LSTM inputs and of the dense head\'s inputs dropped '
+             'in training. Raise when validation loss rises while training loss falls.')
+    recurrent_dropout: float = _field(
+        0.0, 'Fraction in [0, 1) of the LSTM\'s recurrent state dropped in training. Any '
+             'value above 0 disables the fast fused (cuDNN) LSTM kernel on GPUs.')
+    spatial_dropout: float = _field(
+        0.2, 'Fraction in [0, 1) of whole embedding channels dropped in training, '
+             'a regulariser for the embedding; 0 turns it off.')
+    pooling: str = _field(
+        'max_mean', 'How the LSTM\'s per-token outputs become one vector, padding masked: '
+                    'last (the final state), mean, or max_mean (max and mean side by side).')
+    dense_units: int = _field(
+        64, 'Units of the ReLU layer between the pooled LSTM output and the logit; '
+            '0 connects the pooled output to the logit directly.')
+    ngram_branch: bool = _field(
+        True, 'Add a linear bag-of-n-grams logit beside the LSTM\'s, when preprocess wrote '
+              'ngram_ids (its --ngram-max above 0). Turn off to train the LSTM alone.')
+    nb_scaling: bool = _field(
+        True, 'Scale the n-grams by naive-Bayes log-count ratios from the train split '
+              '(NB-LR), which usually adds accuracy to the n-gram branch.')
+    ngram_fit: str = _field(
+        'stacked', 'How the n-gram branch is fitted. stacked: the n-gram weights as a '
+                   'logistic regression (NB-LR), the LSTM alone by gradient descent, then '
+                   'a 2-weight fusion of the two logits on the eval split. joint: both '
+                   'branches together by gradient descent (needs the --ngram-* '
+                   'regularisers tuned).')
+    ngram_c: float = _field(
+        0.3, 'With --ngram-fit stacked: inverse L2 strength (C) of the n-gram regression, '
+             'above 0. Lower regularises more; raise it for large training sets.')
+    distill_unlabeled: bool = _field(
+        True, 'With --ngram-fit stacked: the LSTM also learns from the unlabeled split '
+              '(preprocess --unlabeled), labelled by the n-gram regression. No effect '
+              'when there is no unlabeled split.')
+    ngram_dropout: float = _field(
+        0.3, 'With --ngram-fit joint: fraction in [0, 1) of a training review\'s n-grams '
+             'dropped in each step.')
+    ngram_lr_scale: float = _field(
+        10.0, 'With --ngram-fit joint: the n-gram weights are this scale times the '
+              'trained variable, which multiplies their effective (Adam) learning rate; '
+              'above 0.')
+    ngram_init: float = _field(
+        0.066, 'With --ngram-fit joint: initial n-gram weight, times the naive-Bayes ratio '
+               '(0 starts as plain logistic regression from scratch).')
+    ngram_l2: float = _field(
+        1e-4, 'With --ngram-fit joint: L2 penalty l2 * sum(w**2) on the n-gram weights, '
+              'at least 0. Raise when the n-grams fit the train split perfectly.')
+    learning_rate: float = _field(
+        1e-3, 'Adam\'s initial learning rate; --reduce-lr-factor lowers it when validation '
+              'loss stops improving.')
+    batch_size: int = _field(
+        64, 'Reviews per gradient step. Larger is faster per epoch on a GPU but may need '
+            'a higher learning rate.')
+    epochs: int = _field(
+        10, 'The most passes over the training data; early stopping usually ends sooner.')
+    early_stopping_patience: int = _field(
+        2, 'Stop after this many epochs without a lower validation loss, and keep the '
+           'weights of the best epoch.')
+    reduce_lr_patience: int = _field(
+        1, 'Multiply the learning rate by --reduce-lr-factor after this many epochs '
+           'without a lower validation loss.')
+    reduce_lr_factor: float = _field(
+        0.5, 'Factor (below 1) that the learning rate is multiplied by when validation '
+             'loss stops improving.')
+    shuffle_buffer: int = _field(
+        25000, 'Reviews held in the shuffle buffer (a number of reviews). At least the '
+               'train split\'s size shuffles it fully; lower it only to save memory.')
+    seed: int = _field(
+        42, 'Random seed for weight initialisation, shuffling and dropout; change it to '
+            'see how much results vary between runs.')
 
     def __post_init__(self):
         if self.pooling not in POOLING:
