@@ -38,7 +38,7 @@ class ReadAndValidate(beam.PTransform):
                            **(count_names or {}))
         self._count_reasons = count_reasons
 
-    def expand(self, pbegin) -> Dict:
+    def expand(self, pbegin):
         read = pbegin | 'ReadReviews' >> ReadReviews(
             self._specs, reshuffle_records=self._reshuffle_records,
             max_review_chars=self._max_review_chars)
