@@ -33,7 +33,6 @@ from analysis.explain import ExplainFn
 from pipeline.launcher import launch, raise_if_failed
 from pipeline.options import InputOptions, ScoreOptions, parse_job_args
 from transforms import features
-from transforms.coverage import VocabularyCoverage, model_cleaning
 from transforms.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.inputs import InputSpec, input_paths, resolve_inputs
 from transforms.output_guard import check_output
@@ -64,6 +63,19 @@ def _prediction(keyed) -> Dict:
         if meta.get(key) is not None:
             row[key] = meta[key]
     return row
+
+
+def _token_counts(keyed):
+    """(tokens, tokens in the vocabulary) of a scored review, as the export's transform graph
+    counted them; nothing from exports older than those outputs (no coverage then)."""
+    inference = keyed[1].inference
+    if features.NUM_TOKENS_OUTPUT in inference:
+        tokens = inference[features.NUM_TOKENS_OUTPUT]
+        yield tokens, tokens - inference[features.NUM_OOV_OUTPUT]
+
+
+def _sum_pairs(pairs):
+    return tuple(map(sum, zip(*pairs))) or (0, 0)
 
 
 def _failed_batch(failure):
@@ -131,11 +143,11 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
                 ExplainFn(model_dir, features.REVIEW_KEY))
         _ = top | f'Write[{kind}]' >> WriteJsonLines(os.path.join(stats, kind), num_shards=1)
 
-    cleaning = model_cleaning(model_dir) if job.vocab_coverage else None
-    if cleaning is not None:
-        _ = (taken['accepted']
-             | 'ReviewText' >> beam.Map(lambda r: r[features.REVIEW_KEY])
-             | 'VocabularyCoverage' >> VocabularyCoverage(model_dir, cleaning)
+    if job.vocab_coverage:
+        _ = (scored
+             | 'TokenCounts' >> beam.FlatMap(_token_counts)
+             | 'SumTokenCounts' >> beam.CombineGlobally(_sum_pairs).without_defaults()
+             | 'CoverageToDict' >> beam.Map(lambda c: {'tokens': c[0], 'known_tokens': c[1]})
              | 'WriteCoverage' >> WriteJsonLines(os.path.join(stats, COVERAGE), num_shards=1))
 
     counts = [*taken['counts'],

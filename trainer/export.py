@@ -12,7 +12,7 @@ import tensorflow_transform as tft
 
 from transforms import features
 from transforms.features import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, \
-    PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
+    NUM_OOV_OUTPUT, NUM_TOKENS_OUTPUT, PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
 
 class ReviewClassifier(tf.Module):
@@ -34,7 +34,12 @@ class ReviewClassifier(tf.Module):
                   for k, v in transformed.items() if k in self.input_keys}
         probability = tf.reshape(self.model(inputs, training=False), [-1])
         label = tf.where(probability > 0.5, features.POSITIVE, features.NEGATIVE)
-        return {PROBABILITY_OUTPUT: probability, LABEL_OUTPUT: label}
+        # The whole review's token count and how many of them the vocabulary lacks, as
+        # the transform graph computed them: scoring measures vocabulary coverage from
+        # these rather than tokenizing a second time.
+        return {PROBABILITY_OUTPUT: probability, LABEL_OUTPUT: label,
+                NUM_TOKENS_OUTPUT: tf.cast(transformed[features.NUM_TOKENS_KEY], tf.int64),
+                NUM_OOV_OUTPUT: tf.cast(transformed[features.NUM_OOV_KEY], tf.int64)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def classify_examples(self, examples):

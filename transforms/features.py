@@ -100,6 +100,8 @@ REVIEWS_INPUT = 'reviews'
 EXAMPLES_INPUT = 'examples'
 PROBABILITY_OUTPUT = PROBABILITY_KEY
 LABEL_OUTPUT = LABEL_KEY
+NUM_TOKENS_OUTPUT = NUM_TOKENS_KEY        # tokens in the whole review (before truncation)
+NUM_OOV_OUTPUT = NUM_OOV_KEY              # of which outside the vocabulary
 
 # The explore job's profile: per-label count tuples are ordered as LABELS; the
 # summaries it writes are named as below and read by analysis.explore_stats.

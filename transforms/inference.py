@@ -58,10 +58,17 @@ class Classifier:
 
     def __call__(self, reviews):
         """-> (probabilities float32 [N], labels as str [N])."""
+        out = self.score(reviews)
+        return out[features.PROBABILITY_OUTPUT], out[features.LABEL_OUTPUT]
+
+    def score(self, reviews) -> Dict[str, Any]:
+        """-> {probability: float32 [N], label: str [N]} and, from exports that have them,
+        num_tokens and num_oov (int [N])."""
         out = self._serve(**{features.REVIEWS_INPUT: self._tf.constant(list(reviews),
                                                                           self._tf.string)})
-        labels = [v.decode() for v in out[features.LABEL_OUTPUT].numpy()]
-        return out[features.PROBABILITY_OUTPUT].numpy(), labels
+        found = {k: v.numpy() for k, v in out.items()}
+        found[features.LABEL_OUTPUT] = [v.decode() for v in found[features.LABEL_OUTPUT]]
+        return found
 
 
 class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
@@ -78,10 +85,12 @@ class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
 
     def run_inference(self, batch: Sequence[str], model, inference_args: Optional[Dict] = None
                       ) -> Iterable[PredictionResult]:
-        probabilities, labels = model(batch)
-        for text, p, label in zip(batch, probabilities, labels):
-            yield PredictionResult(text, {PROBABILITY: float(p), LABEL: label},
-                                   model_id=self._model_dir)
+        out = model.score(batch)
+        counts = [k for k in (features.NUM_TOKENS_OUTPUT, features.NUM_OOV_OUTPUT) if k in out]
+        for i, text in enumerate(batch):
+            inference = {PROBABILITY: float(out[PROBABILITY][i]), LABEL: out[LABEL][i]}
+            inference.update((k, int(out[k][i])) for k in counts)
+            yield PredictionResult(text, inference, model_id=self._model_dir)
 
     def batch_elements_kwargs(self) -> Dict[str, int]:
         return {'min_batch_size': self._min_batch_size, 'max_batch_size': self._max_batch_size}
