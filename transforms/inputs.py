@@ -167,9 +167,9 @@ def _is_dir(path: str) -> bool:
 
 
 def input_paths(specs: Sequence[InputSpec]) -> List[str]:
-    """Every path a job reads for ``specs``: as given, and each file (what --output must
-    not touch)."""
-    return [p for s in specs for p in (s.path, *s.files)]
+    """The paths a job reads for ``specs``, which --output must not touch: each input as
+    given, and each file of a CSV input (an aclImdb folder holds its files)."""
+    return [p for s in specs for p in (s.path, *(s.files if s.format == CSV else ()))]
 
 
 def relative_id(spec: InputSpec, file_path: str) -> str:
