@@ -18,7 +18,11 @@ _BATCH = 256
 
 def _stdin_lines():
     """Standard input's non-blank lines; InputError (exit 2) at the first that is not UTF-8."""
-    for number, raw in enumerate(sys.stdin.buffer, 1):
+    stream = getattr(sys.stdin, 'buffer', None)
+    if stream is None:  # already text (a test's StringIO, an embedding program's stream)
+        yield from (line.rstrip('\r\n') for line in sys.stdin if line.strip())
+        return
+    for number, raw in enumerate(stream, 1):
         try:
             line = raw.decode('utf-8').rstrip('\r\n')
         except UnicodeDecodeError as e:

@@ -52,7 +52,10 @@ def run(argv: Sequence[str] = None) -> int:
     if not os.path.isdir(args.data):
         raise TrainError(f'--data {args.data}: no such folder')
     made_by = manifest_job(args.data)
-    if made_by not in (None, 'preprocess'):
+    if made_by is None:
+        raise TrainError(f'--data {args.data}: no {features.MANIFEST_FILE}; is it the output '
+                         'folder of `imdb-sentiment preprocess`?')
+    if made_by != 'preprocess':
         raise TrainError(f'--data {args.data} is the output of `imdb-sentiment {made_by}`; '
                          'pass the output folder of `imdb-sentiment preprocess`')
     check_output(args.output, 'train', protected=[args.data])

@@ -50,6 +50,7 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
     assert list(_imports(str(bad))) == ['pipeline']
 
 
+@pytest.mark.e2e  # a Python process each: too slow for the unit loop
 @pytest.mark.parametrize('command', ['score', 'preprocess', 'explore', 'train', 'predict', 'run',
                                      'download'])
 def test_help_does_not_import_tensorflow(command):

@@ -72,12 +72,13 @@ def _publish(path, barrier, results):
         results.put(f'{type(e).__name__}: {e}')
 
 
+@pytest.mark.e2e
 def test_simultaneous_publishes_of_one_output_never_race(tmp_path):
     path = str(tmp_path / 'out')
     ctx = multiprocessing.get_context('fork')
-    n = 12
+    n = 10
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    for _ in range(30):
+    for _ in range(20):
         procs = [ctx.Process(target=_publish, args=(path, barrier, results)) for _ in range(n)]
         for p in procs:
             p.start()
