@@ -64,6 +64,7 @@ def test_truncation_keeps_the_chosen_end():
     assert start['a:2']['num_tokens'] == end['a:2']['num_tokens'] == 4
 
 
+@pytest.mark.e2e  # three whole analyze-and-transform runs
 def test_stopwords_and_lemmas_change_the_ids():
     plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=8, frequency_threshold=1))
     cleaned, vocab = _analyze_and_transform(ROWS, TransformConfig(
@@ -84,6 +85,7 @@ def test_config_rejects_impossible_values():
         TransformConfig(truncate='middle')
 
 
+@pytest.mark.e2e  # two whole analyze-and-transform runs
 def test_ngram_ids_are_the_distinct_known_ngrams():
     from tensorflow_transform import TFTransformOutput  # noqa: F401  (vocab read below)
     temp = tempfile.mkdtemp()
