@@ -55,8 +55,13 @@ def _configure_logging() -> None:
     (IMDB_SENTIMENT_LOG=DEBUG, INFO or WARNING shows the libraries from that level).
 
     Runs before TensorFlow is imported: its C++ logging reads TF_CPP_MIN_LOG_LEVEL once,
-    at import (3 hides the "E0000 ... failed call to cuInit" and oneDNN lines)."""
+    at import. The lines it writes before reading it ("I0000 ... oneDNN custom operations
+    are on", "E0000 ... failed call to cuInit") are dropped from stderr by
+    transforms.stderr_filter."""
     level = os.environ.get('IMDB_SENTIMENT_LOG')
+    if level != 'DEBUG':
+        from transforms import stderr_filter
+        stderr_filter.install()
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0' if level == 'DEBUG' else '3')
     os.environ.setdefault('ABSL_MIN_LOG_LEVEL', '0' if level == 'DEBUG' else '3')
     os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
