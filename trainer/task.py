@@ -150,18 +150,25 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     fitted = recipes.RECIPES[recipes.recipe_name(config, num_ngrams)](model, inputs)
     train_time = time.time() - started
     validation = model.evaluate(eval_ds, verbose=0, return_dict=True)
-    _export(model, data_dir, out, fitted.history)
+    _export(model, data_dir, out, fitted)
     sizes = {'token_ids': num_ids, 'max_tokens': max_tokens, 'ngram_ids': num_ngrams}
     return _describe(data_dir, pre, config, model, sizes, fitted, validation, word_vectors,
                      train_time)
 
 
-def _export(model: keras.Model, data_dir: str, out: str,
-            history: Dict[str, List[float]]) -> None:
+def _best_epoch(history: Dict[str, List[float]]) -> int:
+    """The epoch (from 1) of the lowest validation loss: the weights EarlyStopping restores."""
+    return 1 + min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
+
+
+def _export(model: keras.Model, data_dir: str, out: str, fitted: recipes.Fitted) -> None:
     """The weights (for rebuilding the network), the raw-text SavedModel and the plots."""
     model.save_weights(os.path.join(out, MODEL_WEIGHTS))
     export.export(model, tft.TFTransformOutput(data_dir), out)
-    plots.plot_history(history, os.path.join(out, 'plots'))
+    # The stacked recipe's epochs are the LSTM branch's alone; the headline is the fused model.
+    plots.plot_history(fitted.history, os.path.join(out, features.MODEL_PLOTS_DIR),
+                       best_epoch=_best_epoch(fitted.history),
+                       network='LSTM branch' if fitted.stacking else 'model')
 
 
 def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
@@ -169,7 +176,6 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
               word_vectors: Optional[Dict], train_time: float) -> Dict:
     """The manifest body: what was trained from, how, and how well."""
     history = fitted.history
-    best = min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
     return {
         'job': 'train',
         'status': 'ok',
@@ -179,7 +185,8 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
                   'inputs': list(model.input.keys()),
                   'parameters': int(model.count_params())},
         'epochs_run': len(history['loss']),
-        'best_epoch': best + 1,
+        'best_epoch': _best_epoch(history),
+        'curves_of': 'lstm_branch' if fitted.stacking else 'model',
         'validation': {k: round(float(v), 6) for k, v in validation.items()},
         'word_vectors': word_vectors,
         'stacking': fitted.stacking,
