@@ -56,7 +56,8 @@ def _scores(out: str) -> List[Dict]:
                       'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
                       'roc_auc': metrics.get('roc_auc'),
                       'positive_rate': metrics.get('positive_rate'),
-                      'measured': MEASURED.get(name, 'other data, scored with the model'),
+                      'measured': MEASURED.get(name, 'data scored with the model: ' + ', '.join(
+                          i['path'] for i in manifest.get('inputs', []))),
                       'inputs': ', '.join(i['path'] for i in manifest.get('inputs', []))})
     return found
 
@@ -91,6 +92,8 @@ def summary(out: str) -> Dict:
 
 def render_index(out: str, manifest: Dict) -> str:
     found = summary(out)
-    labelled = [s for s in found['scores'] if s['accuracy'] is not None]
+    # The headline is never the eval split while another labelled set was scored.
+    labelled = sorted((s for s in found['scores'] if s['accuracy'] is not None),
+                      key=lambda s: s['name'] == features.EVAL_PREFIX)
     return render.render_template('index.html', run=manifest, found=found,
                                   headline=labelled[0] if labelled else None)

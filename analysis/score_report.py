@@ -65,8 +65,8 @@ def measured_on(manifest: Dict) -> str:
     trained = (manifest.get('model') or {}).get('preprocess_inputs') or []
     seen = ', '.join(i.get('path', '') for i in trained)
     return (f'{n:,} reviews of {", ".join(inputs)}' +
-            (f'; the model was trained on {seen}: scores of those same reviews are optimistic.'
-             if seen else '.'))
+            (f' (the model learnt from {seen}: any of those reviews among these would read '
+             'optimistic).' if seen else '.'))
 
 
 def run_index_link(manifest: Dict) -> Optional[str]:

@@ -69,9 +69,10 @@ def _parser() -> argparse.ArgumentParser:
              'preprocess splits by movie (--groups/--groups-for) and every score report '
              'breaks its errors down by rating (--ratings/--ratings-for).')
     parser.add_argument(
-        '--test-fraction', type=float, default=features.DEFAULT_RUN_TEST_FRACTION,
-        help='Share of the reviews held out as the test split that the headline score '
-             'measures (default %(default)s); 0 scores the eval split only.')
+        '--test-fraction', type=float,
+        help='Share of the --input reviews held out as the test split that the headline '
+             f'score measures (default {features.DEFAULT_RUN_TEST_FRACTION}; 0 with the '
+             'downloaded archive, whose aclImdb/test is scored instead); 0: none.')
     parser.add_argument('--epochs', type=int, help="The trainer's maximum number of epochs.")
     parser.add_argument('--train-flags', default='', metavar='"FLAGS"',
                         help="More flags for `imdb-sentiment train`, quoted as one string "
@@ -123,6 +124,8 @@ def run(argv: Sequence[str] = None) -> int:
                                                 *([args.groups] if args.groups else [])])
     if args.groups and not os.path.isfile(args.groups):
         raise InputError(f'--groups {args.groups}: no such file')
+    if args.test_fraction is None:
+        args.test_fraction = features.DEFAULT_RUN_TEST_FRACTION if args.input else 0.0
     if not 0 <= args.test_fraction < 1:
         parser.error(f'--test-fraction {args.test_fraction} is not in [0, 1)')
     if not args.input:
@@ -142,7 +145,8 @@ def run(argv: Sequence[str] = None) -> int:
     groups, ratings = _side_file_flags(args, out)
     steps += [
         {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', preprocess_dir,
-                                        '--test-fraction', str(args.test_fraction), *groups,
+                                        *(['--test-fraction', str(args.test_fraction)]
+                                          if args.test_fraction else []), *groups,
                                         *[f for p in args.unlabeled for f in ('--unlabeled', p)],
                                         *shlex.split(args.preprocess_flags), *beam_args]},
         {'step': 'train', 'argv': ['train', '--data', preprocess_dir, '--output',
