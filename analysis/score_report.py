@@ -94,13 +94,19 @@ def _examples(errors: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
         for e in rows:
             pieces = e.get('tokens') or [{'text': e.get(features.REVIEW_KEY, ''), 'weight': None}]
             head, tail = fold(pieces)
-            shown[kind].append(dict(e, head=head, tail=tail))
+            weights = [abs(p['weight']) for p in pieces if p['weight'] is not None]
+            # Never below 0.02: a review whose every token moved P(positive) by less than
+            # that stays pale instead of its noise being painted in full colour.
+            scale = max(weights + [0.02])
+            shown[kind].append(dict(e, head=head, tail=tail, scale=scale))
     return shown
 
 
-def shade(weight: float) -> str:
-    """A word's background: green when it pushed towards positive, red towards negative."""
-    alpha = min(abs(float(weight)) * 4, 0.8)
+def shade(weight: float, scale: float = 0.2) -> str:
+    """A token's background: green when it pushed towards positive, red towards negative;
+    as strong as its weight against ``scale`` (the review's largest weight, so that the
+    tokens that mattered most in a review always show)."""
+    alpha = min(abs(float(weight)) / max(scale, 1e-9) * 0.8, 0.8)
     rgb = '0,150,0' if weight > 0 else '220,0,0'
     return f'rgba({rgb},{alpha:.2f})'
 
