@@ -33,7 +33,7 @@ def test_epoch_lines_say_the_rounded_rate_and_its_reduction(tmp_path, caplog):
     assert len(epochs) == 3
     assert epochs[0].endswith('learning rate 0.001')
     assert epochs[1].endswith('learning rate 0.001, reduced to 0.0005 for the next epoch')
-    assert epochs[2].endswith('learning rate 0.0005, reduced to 0.00025 for the next epoch')
+    assert epochs[2].endswith('learning rate 0.0005')  # the last: no next epoch to announce
     assert not any('0.0005000000' in line for line in lines)
     # Batch lines between epochs (every_s=0: each batch), with the batch count.
     assert any(line.startswith('Epoch 1/3: training, batch 8/8 (100%)') for line in lines)

@@ -92,7 +92,9 @@ class TrainingLog(keras.callbacks.Callback):
         now = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         rate = float(logs.get('learning_rate', now))
         measures = ', '.join(f'{k} {v:.4f}' for k, v in logs.items() if k != 'learning_rate')
-        reduced = now < rate * (1 - 1e-6)
+        # No next epoch when EarlyStopping (called before us) stops here, or at the last one.
+        last = self.model.stop_training or epoch + 1 >= self.params.get('epochs', 0)
+        reduced = now < rate * (1 - 1e-6) and not last
         if not self._bar:
             _LOG.info('Epoch %d/%d (%.0f s): %s; learning rate %s%s', epoch + 1,
                       self.params.get('epochs', 0), time.monotonic() - self._started,
