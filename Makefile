@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make run [INPUT=path/to/reviews.csv] [UNLABELED=path/to/unlabeled.csv]
+#   make run [INPUT=path/to/reviews.csv] [GROUPS=path/to/row_movie_rating.csv] [UNLABELED=...]
 #                                         # creates .venv, installs, runs the whole product
 #   make test                             # creates .venv, installs, runs the test suite
 # Without INPUT, `imdb-sentiment run` downloads the official aclImdb archive.
@@ -9,6 +9,7 @@ AIRFLOW_VENV ?= .venv-airflow
 BIN := $(VENV)/bin
 INPUT ?=
 UNLABELED ?=
+GROUPS ?=
 RUN_ARGS ?=
 OUTPUT ?= runs/latest
 
@@ -25,7 +26,7 @@ setup: $(BIN)/imdb-sentiment
 
 # explore -> preprocess -> train -> score (eval split, and aclImdb/test when downloaded)
 run: setup
-	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) \
+	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) $(if $(GROUPS),--groups $(GROUPS)) \
 		$(foreach u,$(UNLABELED),--unlabeled $(u)) --output $(OUTPUT) $(RUN_ARGS)
 	@echo "Open $(OUTPUT)/index.html"
 

@@ -1,27 +1,41 @@
 """Which words drove a prediction: occlusion over the raw text.
 
-Each word is removed in turn and the review re-scored through the exported
-model; a word's weight is how much the positive probability fell without it
-(positive weight: the word pushed towards 'positive'). Model-agnostic: it needs
+Each of the model's tokens is removed in turn and the review re-scored through the
+exported model; a token's weight is how much the positive probability fell without it
+(positive weight: the token pushed towards 'positive'). Model-agnostic: it needs
 only the raw-text signature, so it explains exactly what is served.
+
+The tokens are the model's own: ``token_spans`` finds, in the raw text, the spans of
+the tokens that transforms/cleaning.py makes (HTML tags removed, letters, digits and
+inner apostrophes kept, '!' and '?' tokens of their own), so a shaded piece is never
+a fragment such as ``/>While``.
 """
 
 import re
-from typing import Callable, Dict, Iterator, List, Sequence
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 import apache_beam as beam
 
-_WORD = re.compile(r'\S+')
+_TAG = re.compile(r'<[^>]*>')
+# A run of letters and digits, with apostrophes only between them ("don't", not "'quoted'"),
+# as cleaning.normalize leaves it; with keep_marks '!' and '?' are tokens of their own.
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_TOKEN_OR_MARK = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[!?]")
 
 
-def word_spans(text: str, max_words: int) -> List[tuple]:
-    return [m.span() for m in _WORD.finditer(text)][:max_words]
+def token_spans(text: str, max_words: int, keep_marks: bool = True) -> List[Tuple[int, int]]:
+    """(start, end) in ``text`` of its first ``max_words`` tokens, as the model's cleaning
+    makes them; the text inside HTML tags (``<br />``) is never a token."""
+    blanked = _TAG.sub(lambda m: ' ' * len(m.group()), text)
+    pattern = _TOKEN_OR_MARK if keep_marks else _TOKEN
+    return [m.span() for m in pattern.finditer(blanked)][:max_words]
+
 
 
 def occlusion_weights(text: str, score: Callable[[Sequence[str]], List[float]],
                       max_words: int = 400) -> List[Dict]:
-    """[{start, end, weight}] for the first ``max_words`` words of ``text``."""
-    spans = word_spans(text, max_words)
+    """[{start, end, weight}] for the first ``max_words`` tokens of ``text``."""
+    spans = token_spans(text, max_words)
     variants = [text] + [text[:s] + text[e:] for s, e in spans]
     scores = score(variants)
     base = scores[0]

@@ -34,16 +34,19 @@ def length_chart(stats: Dict):
 
 
 def top_words_chart(stats: Dict):
-    """Horizontal bars of the most frequent words, one panel per label."""
-    lists = stats['top_words']
+    """Horizontal bars of the most frequent content words (stop words out), one panel per
+    label; the raw top words of every label are the same stop words."""
+    lists = stats.get('top_content_words') or stats['top_words']
     longest = max([len(rows) for rows in lists.values()] + [1])
-    fig, axes = render.new_figure(4 * len(lists), 1.5 + 0.2 * longest, ncols=len(lists))
+    fig, axes = render.new_figure(2.2 * len(lists), 1.5 + 0.2 * longest, ncols=len(lists))
     for ax, (label, rows) in zip(axes[0], lists.items()):
         rows = rows[::-1]   # barh draws from the bottom up
         ax.barh(range(len(rows)), [r['count'] for r in rows], color=COLORS[label])
         ax.set_yticks(range(len(rows)), [r['word'] for r in rows], fontsize=8)
-        ax.set(title=f'Top words: {label}', xlabel='occurrences')
-        ax.ticklabel_format(axis='x', style='sci', scilimits=(-3, 4))
+        ax.set_title(f'Top content words:\n{label}', fontsize=10)
+        ax.set_xlabel('occurrences', fontsize=8)
+        ax.tick_params(axis='x', labelsize=7)
+        ax.xaxis.set_major_formatter('{x:,.0f}')
     return fig
 
 

@@ -162,6 +162,17 @@ def _top_words(table: Sequence, label: str, top: int) -> List[Dict]:
     return [{'word': w, 'count': int(count(c))} for w, c in table if count(c)][:top]
 
 
+def top_content_words(table: Sequence, labels: Sequence[str], top: int) -> Dict[str, List[Dict]]:
+    """The most frequent words of each label with the stop words out (the cleaning's list,
+    negations kept): what the reviews talk about, where the raw top words are 'the', 'a'."""
+    from transforms.cleaning import stopwords
+    stop = set(stopwords())
+    content = [(w, c) for w, c in table if w not in stop and w.isalpha() and len(w) > 1]
+    return {label: _top_words(sorted(content, key=lambda wc: -wc[1][LABELS.index(label)]),
+                              label, top)
+            for label in labels}
+
+
 def summarize(parts: Dict[str, object], top_words: int) -> Dict:
     """The pipeline's summaries (name -> value) -> the statistics of stats.json."""
     lengths = {m: {label: parts.get(length_part(m, label), []) for label in LABELS}
@@ -190,6 +201,10 @@ def summarize(parts: Dict[str, object], top_words: int) -> Dict:
                                     for k in MIN_COUNTS}},
         'top_words': {label: _top_words(parts.get(top_part(label), []), label, top_words)
                       for label in (ALL, *present)},
+        'top_content_words': top_content_words(
+            parts.get(PART_FREQUENT, []),
+            [label for label in (features.POSITIVE, features.NEGATIVE) if label in present],
+            top_words),
         'log_odds': discriminative_words(parts.get(PART_FREQUENT, []), tokens, top_words),
         'coverage': {
             'table': coverage_curve(count_of_counts, COVERAGE_SIZES),

@@ -10,7 +10,8 @@ are trusted. No Beam here: a job computes a small summary, this renders it.
 import base64
 import io
 import os
-from typing import Any, Callable, Dict, Optional
+import re
+from typing import Any, Callable, Dict, List, Optional
 
 import jinja2
 import matplotlib
@@ -52,6 +53,27 @@ def _trusted_data_uri(value: str) -> str:
     return value
 
 
+_BREAK = re.compile(r'<br\s*/?>', re.IGNORECASE)
+
+
+def number(value: Any, digits: int = 1) -> str:
+    """One number format for every report: whole numbers with thousands separators
+    (25,000), others with ``digits`` decimals; '' for a missing value."""
+    if value is None or value == '':
+        return ''
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f'{int(value):,}'
+    return f'{value:,.{digits}f}'
+
+
+def lines(text: str) -> List[str]:
+    """A review's text split at its ``<br />`` tags: a template shows the pieces as lines
+    (each escaped), so the reader sees line breaks, never the raw tag."""
+    return _BREAK.split(text or '')
+
+
 def environment(templates_dir: str = TEMPLATES_DIR,
                 filters: Optional[Dict[str, Callable]] = None) -> jinja2.Environment:
     """The Jinja2 environment of the reports: autoescape always on (whatever the
@@ -63,7 +85,8 @@ def environment(templates_dir: str = TEMPLATES_DIR,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
     env.filters.update(data_uri=_trusted_data_uri, thousands=lambda n: f'{n:,}',
-                       percent=lambda x, digits=1: f'{100 * x:.{digits}f}%')
+                       percent=lambda x, digits=1: f'{100 * x:.{digits}f}%', num=number,
+                       lines=lines)
     env.filters.update(filters or {})
     return env
 

@@ -30,10 +30,24 @@ def _png_uri(path: str) -> str:
         return 'data:image/png;base64,' + base64.b64encode(f.read()).decode('ascii')
 
 
+# What each held-out set of a run is, for the reader: which choices were made on it.
+MEASURED = {
+    features.TEST_PREFIX: 'test split of preprocess: never used for training, early stopping '
+                          'or the fusion',
+    features.EVAL_PREFIX: 'eval split of preprocess: early stopping watched it and the fusion '
+                          'was fitted on it, so it reads optimistic',
+}
+
+
+def _order(name: str) -> tuple:
+    """The test split first (the headline), then eval, then any other scored set."""
+    return ({features.TEST_PREFIX: 0, features.EVAL_PREFIX: 1}.get(name, 2), name)
+
+
 def _scores(out: str) -> List[Dict]:
     folder = os.path.join(out, features.RUN_SCORE_DIR)
     found = []
-    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+    for name in sorted(os.listdir(folder), key=_order) if os.path.isdir(folder) else []:
         metrics = _json(os.path.join(folder, name, features.METRICS_FILE))
         manifest = _json(os.path.join(folder, name, features.MANIFEST_FILE))
         if metrics is None or manifest is None:
@@ -42,6 +56,8 @@ def _scores(out: str) -> List[Dict]:
                       'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
                       'roc_auc': metrics.get('roc_auc'),
                       'positive_rate': metrics.get('positive_rate'),
+                      'measured': MEASURED.get(name, 'data scored with the model: ' + ', '.join(
+                          i['path'] for i in manifest.get('inputs', []))),
                       'inputs': ', '.join(i['path'] for i in manifest.get('inputs', []))})
     return found
 
@@ -63,6 +79,7 @@ def summary(out: str) -> Dict:
             'counts': preprocess['counts'], 'vocabulary': preprocess.get('vocabulary', {}),
             'manifest': _link(out, f'{preprocess_dir}/{features.MANIFEST_FILE}')},
         'model': model and {'validation': model.get('validation', {}),
+                            'curves_of': ('LSTM branch' if model.get('stacking') else 'model'),
                             'fusion': (model.get('stacking') or {}).get('fusion'),
                             'best_epoch': model.get('best_epoch'),
                             'epochs_run': model.get('epochs_run'),
@@ -74,4 +91,9 @@ def summary(out: str) -> Dict:
 
 
 def render_index(out: str, manifest: Dict) -> str:
-    return render.render_template('index.html', run=manifest, found=summary(out))
+    found = summary(out)
+    # The headline is never the eval split while another labelled set was scored.
+    labelled = sorted((s for s in found['scores'] if s['accuracy'] is not None),
+                      key=lambda s: s['name'] == features.EVAL_PREFIX)
+    return render.render_template('index.html', run=manifest, found=found,
+                                  headline=labelled[0] if labelled else None)

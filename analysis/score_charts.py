@@ -14,13 +14,16 @@ _SIZE = (5, 3.6)
 def confusion_matrix(m: Dict):
     fig, ax = plt.subplots(figsize=(4, 3.6))
     cm = np.asarray(m['confusion_matrix'])
-    ax.imshow(cm, cmap='Blues')
+    # Shaded and labelled by row share: each true label's reviews, however many of each.
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    ax.imshow(share, cmap='Blues', vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(cm):
-        ax.text(j, i, f'{n:,}', ha='center', va='center',
-                color='white' if n > cm.max() / 2 else 'black', fontsize=12)
+        ax.text(j, i, f'{n:,}\n{100 * share[i, j]:.1f}%', ha='center', va='center',
+                color='white' if share[i, j] > 0.5 else 'black', fontsize=11)
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=['negative', 'positive'],
            yticklabels=['negative', 'positive'], xlabel='predicted', ylabel='true',
-           title='confusion matrix')
+           title='confusion matrix (% of each true label)')
     return fig
 
 

@@ -43,13 +43,39 @@ def _help() -> str:
     return '\n'.join(lines)
 
 
+# The libraries whose warnings are not the user's to act on (TensorFlow's start-up notes,
+# tf.Transform's "instance dicts", Keras' "shuffle=True ... ignored", Beam's "Resource
+# module is not available"): shown only when IMDB_SENTIMENT_LOG asks for them.
+_LIBRARY_LOGGERS = ('tensorflow', 'absl', 'apache_beam', 'tensorflow_transform', 'tfx_bsl',
+                    'keras', 'h5py', 'matplotlib', 'py.warnings')
+
+
 def _configure_logging() -> None:
-    """Our progress at INFO; the libraries' chatter only from WARNING up
-    (IMDB_SENTIMENT_LOG=DEBUG or INFO shows everything)."""
+    """Our progress at INFO; the libraries' warnings demoted out of sight, their errors kept
+    (IMDB_SENTIMENT_LOG=DEBUG, INFO or WARNING shows the libraries from that level).
+
+    Runs before TensorFlow is imported: its C++ logging reads TF_CPP_MIN_LOG_LEVEL once,
+    at import. The lines it writes before reading it ("I0000 ... oneDNN custom operations
+    are on", "E0000 ... failed call to cuInit") are dropped from stderr by
+    transforms.stderr_filter."""
     level = os.environ.get('IMDB_SENTIMENT_LOG')
-    logging.basicConfig(level=level or 'WARNING', format='%(asctime)s %(levelname)s %(message)s')
+    if level != 'DEBUG':
+        from transforms import stderr_filter
+        stderr_filter.install()
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '0' if level == 'DEBUG' else '3')
+    os.environ.setdefault('ABSL_MIN_LOG_LEVEL', '0' if level == 'DEBUG' else '3')
+    os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
+    logging.basicConfig(level=level or 'ERROR', format='%(asctime)s %(levelname)s %(message)s')
+    logging.captureWarnings(True)  # warnings.warn() -> the py.warnings logger
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(level or 'ERROR')
     for package in ('pipeline', 'transforms', 'trainer', 'analysis'):
         logging.getLogger(package).setLevel(level or 'INFO')
+    try:
+        from absl import logging as absl_logging  # already loaded by Beam: no cost
+        absl_logging.set_verbosity(absl_logging.DEBUG if level == 'DEBUG' else absl_logging.ERROR)
+    except ImportError:
+        pass
 
 
 class _Stopped(KeyboardInterrupt):
@@ -86,8 +112,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f'choose from {", ".join(COMMANDS)}', file=sys.stderr)
         return EXIT_USAGE
     _configure_logging()
-    # TensorFlow's C++ start-up chatter hides the job's own progress lines.
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     _install_signal_handlers()
     try:
         module = importlib.import_module(COMMANDS[command][0])

@@ -93,6 +93,12 @@ class PreprocessOptions(PipelineOptions):
             help='Share of reviews in the eval split, chosen by a hash of the group '
                  '(--groups) or else of the normalized text (default %(default)s).')
         parser.add_argument(
+            '--test-fraction', type=_fraction, default=features.DEFAULT_TEST_FRACTION,
+            help='Share of reviews held out as a test split (by the same hash, next to the '
+                 'eval split; movie-disjoint with --groups), written only as raw reviews '
+                 '(test_reviews/test-*.csv) for scoring: never transformed, trained on, '
+                 'early-stopped on or fused on (default %(default)s: none).')
+        parser.add_argument(
             '--groups', metavar='PATH',
             help='Split by group instead: a CSV giving each review a group (e.g. its movie), '
                  'so that all reviews of a group land on the same side. Header "id,group" '

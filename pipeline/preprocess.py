@@ -24,7 +24,8 @@ Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
 examples: token_ids, and with --ngram-max > 0 ngram_ids), unlabeled-*.tfrecord.gz
 with --unlabeled (label -1), transform_fn/ and transformed_metadata/ (the
 tf.Transform graph), vocab.txt, eval_reviews/eval-*.csv (the eval split's raw
-reviews with their ids, for scoring), rejected/rejected-*.jsonl and
+reviews with their ids, for scoring), with --test-fraction test_reviews/test-*.csv
+(the test split's raw reviews: scored, never transformed or trained on), rejected/rejected-*.jsonl and
 rejected/unlabeled-*.jsonl (dead letters) and manifest.json.
 """
 
@@ -45,6 +46,7 @@ from transforms import features
 from transforms.errors import InputError
 from transforms.inputs import ACLIMDB, InputSpec, input_paths, resolve_inputs
 from transforms.output_guard import check_output
+from transforms.progress import Heartbeat, LogProgress
 from transforms.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
 from transforms.sinks import CountAs, SumAs, WriteCsv, write_job_stats
 from transforms.split import GroupsFormatError, ReadGroups, SplitTrainEval, groups_layout, \
@@ -94,13 +96,18 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
         rejected_prefix=os.path.join(rejected_dir, features.REJECTED_PREFIX),
         reshuffle_records=inputs.reshuffle_records)
     groups = (p | 'ReadGroups' >> ReadGroups(job.groups, job.groups_for)) if job.groups else None
-    train, evaluation = taken['accepted'] | 'Split' >> SplitTrainEval(job.eval_fraction, groups)
-    _ = (evaluation
-         | 'EvalReviewRows' >> beam.Map(lambda r: [r[k] for k in (
-             features.ID_KEY, features.REVIEW_KEY, features.LABEL_KEY)])
-         | 'WriteEvalReviews' >> WriteCsv(
-             os.path.join(work_dir, features.EVAL_REVIEWS_DIR, features.EVAL_PREFIX),
-             features.CSV_COLUMNS))
+    train, evaluation, test = taken['accepted'] | 'Split' >> SplitTrainEval(
+        job.eval_fraction, groups, job.test_fraction)
+    raw_reviews = [(features.EVAL_REVIEWS_DIR, features.EVAL_PREFIX, evaluation)]
+    if job.test_fraction:
+        # Raw reviews only: nothing downstream of the split reads them but the score job.
+        raw_reviews.append((features.TEST_REVIEWS_DIR, features.TEST_PREFIX, test))
+    for folder, prefix, split in raw_reviews:
+        _ = (split
+             | f'ReviewRows[{prefix}]' >> beam.Map(lambda r: [r[k] for k in (
+                 features.ID_KEY, features.REVIEW_KEY, features.LABEL_KEY)])
+             | f'WriteReviews[{prefix}]' >> WriteCsv(os.path.join(work_dir, folder, prefix),
+                                                     features.CSV_COLUMNS))
 
     metadata = raw_metadata()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
@@ -134,13 +141,16 @@ def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[I
 
     coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
     for name, data in outputs_by_name:
-        _ = data | f'Write[{name}]' >> beam.io.WriteToTFRecord(
-            os.path.join(work_dir, name), coder=coder, file_name_suffix=features.TFRECORD_SUFFIX)
+        _ = (data
+             | f'LogProgress[{name}]' >> beam.ParDo(LogProgress(f'{name} reviews transformed'))
+             | f'Write[{name}]' >> beam.io.WriteToTFRecord(
+            os.path.join(work_dir, name), coder=coder, file_name_suffix=features.TFRECORD_SUFFIX))
 
     counts = [
         *taken['counts'],
         train | 'CountTrain' >> CountAs('train'),
         evaluation | 'CountEval' >> CountAs('eval'),
+        test | 'CountTest' >> CountAs(features.TEST_PREFIX),
         eval_data | 'EvalTokens' >> beam.Map(lambda e: e[features.NUM_TOKENS_KEY])
         | 'SumEvalTokens' >> SumAs('eval_tokens'),
         eval_data | 'EvalOov' >> beam.Map(lambda e: e[features.NUM_OOV_KEY])
@@ -168,10 +178,11 @@ def run(argv: Sequence[str] = None) -> int:
     check_output(job_args.output, 'preprocess',
                  protected=[*input_paths(specs + unlabeled), job_args.groups])
     _LOG.info('Preprocessing %d input(s): %s', len(specs), ', '.join(s.path for s in specs))
-    manifest = launch(
-        'preprocess', job_args.output, options, specs + unlabeled, job_args, beam_args,
-        lambda p, work_dir: build_pipeline(p, options, specs, work_dir, unlabeled),
-        lambda work_dir, stats, manifest: _finish(work_dir, stats, manifest, job_args))
+    with Heartbeat('preprocess'):
+        manifest = launch(
+            'preprocess', job_args.output, options, specs + unlabeled, job_args, beam_args,
+            lambda p, work_dir: build_pipeline(p, options, specs, work_dir, unlabeled),
+            lambda work_dir, stats, manifest: _finish(work_dir, stats, manifest, job_args))
     if manifest is not None:
         _log_summary(manifest)
     return raise_if_failed(manifest)
@@ -213,6 +224,7 @@ def _finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_arg
     with FileSystems.create(os.path.join(work_dir, features.VOCAB_FILE)) as f:
         f.write(vocab)
     eval_tokens = counts.get('eval_tokens', 0)
+    manifest['counts'][features.TEST_PREFIX] = counts.get(features.TEST_PREFIX, 0)
     outputs.remove_paths([os.path.join(work_dir, _TFT_TEMP)])
     manifest['transform'] = dataclasses.asdict(transform_config(job_args, job_args))
     manifest['vocabulary'] = {
@@ -223,9 +235,10 @@ def _finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_arg
 
 def _log_summary(manifest: Dict) -> None:
     c = manifest['counts']
-    _LOG.info('Read %d, accepted %d (train %d, eval %d), rejected %d %s; vocabulary %d; %.1fs',
-                 c['read'], c['accepted'], c['train'], c['eval'], c['rejected'],
-                 c['rejected_by_reason'], manifest['vocabulary']['size'], manifest['wall_time_s'])
+    _LOG.info('Read %d, accepted %d (train %d, eval %d, test %d), rejected %d %s; '
+              'vocabulary %d; %.1fs', c['read'], c['accepted'], c['train'], c['eval'],
+              c.get(features.TEST_PREFIX, 0), c['rejected'], c['rejected_by_reason'],
+              manifest['vocabulary']['size'], manifest['wall_time_s'])
     if 'unlabeled_read' in c:
         _LOG.info('Unlabeled: read %d, kept %d, rejected %d (see rejected/%s-*.jsonl)',
                   c['unlabeled_read'], c.get('unlabeled', 0), c.get('unlabeled_rejected', 0),

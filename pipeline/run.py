@@ -6,8 +6,20 @@
 With no --input, the official Stanford archive is downloaded once into a cache
 folder (resumable, size and SHA-256 verified), the model is trained on
 aclImdb/train and the report also scores aclImdb/test. Every step writes its own
-subfolder of --output (explore/, preprocess/, model/, score/eval/, score/<input>/)
-and DIR/index.html links every report. Flags that are not the run command's own
+subfolder of --output (explore/, preprocess/, model/, score/test/, score/eval/,
+score/<input>/) and DIR/index.html links every report.
+
+The headline score is the test split's (--test-fraction of the reviews, held out by
+preprocess): no choice was made on it. The eval split is scored too, but early
+stopping watched it and the fusion was fitted on it, so its accuracy is optimistic.
+
+With a row,movie,rating file beside the CSV (the shared data's train_movies.csv):
+
+  imdb-sentiment run --input ../shared/data/imdb/train.csv --output runs/latest \
+      --groups ../shared/data/imdb/train_movies.csv
+
+splits by movie (no movie on two sides) and breaks every score report's errors down
+by star rating. Flags that are not the run command's own
 are Beam pipeline options, passed to the three Beam jobs (explore, preprocess, score).
 """
 
@@ -17,15 +29,18 @@ import os
 import re
 import shlex
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from pipeline.options import BEAM_OPTIONS_HELP, _unknown_beam_args
 from transforms import features, outputs
+from transforms.errors import InputError
 from transforms.output_guard import check_output
+from transforms.progress import Heartbeat
 
 _LOG = logging.getLogger(__name__)
 INDEX_FILE = 'index.html'
-EVAL_SET = 'eval'
+EVAL_SET = features.EVAL_PREFIX
+TEST_SET = features.TEST_PREFIX
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         '--score-input', action='append', metavar='PATH', default=[],
         help='More data to score with the trained model (labelled or not), each into '
              'score/<name>/; repeat for several. With the downloaded archive: aclImdb/test.')
+    parser.add_argument(
+        '--groups', metavar='PATH',
+        help='A CSV giving each review of the --input CSV its movie (and star rating), such as '
+             '../shared/data/imdb/train_movies.csv (header row,movie,rating; or id,group): '
+             'preprocess splits by movie (--groups/--groups-for) and every score report '
+             'breaks its errors down by rating (--ratings/--ratings-for).')
+    parser.add_argument(
+        '--test-fraction', type=float,
+        help='Share of the --input reviews held out as the test split that the headline '
+             f'score measures (default {features.DEFAULT_RUN_TEST_FRACTION}; 0 with the '
+             'downloaded archive, whose aclImdb/test is scored instead); 0: none.')
     parser.add_argument('--epochs', type=int, help="The trainer's maximum number of epochs.")
     parser.add_argument('--train-flags', default='', metavar='"FLAGS"',
                         help="More flags for `imdb-sentiment train`, quoted as one string "
@@ -94,7 +120,14 @@ def run(argv: Sequence[str] = None) -> int:
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)}')
     check_output(args.output, 'run', protected=[*(args.input or []), *args.unlabeled,
-                                                *args.score_input])
+                                                *args.score_input,
+                                                *([args.groups] if args.groups else [])])
+    if args.groups and not os.path.isfile(args.groups):
+        raise InputError(f'--groups {args.groups}: no such file')
+    if args.test_fraction is None:
+        args.test_fraction = features.DEFAULT_RUN_TEST_FRACTION if args.input else 0.0
+    if not 0 <= args.test_fraction < 1:
+        parser.error(f'--test-fraction {args.test_fraction} is not in [0, 1)')
     if not args.input:
         _downloaded(args)
     out = args.output.rstrip('/')
@@ -109,19 +142,26 @@ def run(argv: Sequence[str] = None) -> int:
         train_flags += ['--epochs', str(args.epochs)]
     preprocess_dir = os.path.join(out, features.RUN_PREPROCESS_DIR)
     model_dir = os.path.join(out, features.RUN_MODEL_DIR)
-    eval_reviews = os.path.join(out, features.RUN_PREPROCESS_DIR, features.EVAL_REVIEWS_DIR,
-                                f'{features.EVAL_PREFIX}-*.csv')
+    groups, ratings = _side_file_flags(args, out)
     steps += [
         {'step': 'preprocess', 'argv': ['preprocess', *inputs, '--output', preprocess_dir,
+                                        *(['--test-fraction', str(args.test_fraction)]
+                                          if args.test_fraction else []), *groups,
                                         *[f for p in args.unlabeled for f in ('--unlabeled', p)],
                                         *shlex.split(args.preprocess_flags), *beam_args]},
         {'step': 'train', 'argv': ['train', '--data', preprocess_dir, '--output',
                                    model_dir, *train_flags]},
-        {'step': f'score {EVAL_SET}', 'argv': [
-            'score', '--input', eval_reviews, '--model', model_dir,
-            '--output', os.path.join(out, features.RUN_SCORE_DIR, EVAL_SET), *beam_args]},
     ]
-    names = [EVAL_SET]
+    # The test split first: it is the honest figure; then the eval split, for comparison.
+    held_out = ([(TEST_SET, features.TEST_REVIEWS_DIR)] if args.test_fraction else []) + [
+        (EVAL_SET, features.EVAL_REVIEWS_DIR)]
+    names = []
+    for name, folder in held_out:
+        names.append(name)
+        reviews = os.path.join(preprocess_dir, folder, f'{name}-*.csv')
+        steps.append({'step': f'score {name}', 'argv': [
+            'score', '--input', reviews, '--model', model_dir, *ratings,
+            '--output', os.path.join(out, features.RUN_SCORE_DIR, name), *beam_args]})
     for path in args.score_input:
         names.append(set_name(path, names))
         steps.append({'step': f'score {names[-1]}',
@@ -132,10 +172,13 @@ def run(argv: Sequence[str] = None) -> int:
     # Marks the folder as this command's own from the start, so that a run that was
     # killed can be run again into the same folder.
     _write_manifest(out, steps, started, args, 'running')
+    if ratings and ratings[1] == os.path.join(out, features.RUN_RATINGS_FILE):
+        _write_ratings(args.groups, groups[3], ratings[1])
     for i, step in enumerate(steps, 1):
         _LOG.info('Step %d/%d: imdb-sentiment %s', i, len(steps), shlex.join(step['argv']))
         t0 = time.time()
-        code = cli.main(step['argv'])
+        with Heartbeat(step['step']):
+            code = cli.main(step['argv'])
         step.update(exit_code=code, wall_time_s=round(time.time() - t0, 1))
         if code != 0:
             _LOG.error('Step %s failed (exit %d); the later steps did not run', step['step'], code)
@@ -144,6 +187,47 @@ def run(argv: Sequence[str] = None) -> int:
     index = _write_index(out, steps, started, args, failed=False)
     _LOG.info('Done in %.0f s: open %s', time.time() - started, index)
     return 0
+
+
+def _side_file_flags(args, out: str) -> Tuple[List[str], List[str]]:
+    """preprocess's --groups/--groups-for and score's --ratings for ``run --groups``.
+
+    A row,movie file numbers the rows of one CSV, the --input CSV. The score steps read
+    the held-out splits, whose files have other names but keep the input's ids
+    (``train.csv:<row>``): their ratings are written keyed by id into the run folder."""
+    if not args.groups:
+        return [], []
+    from transforms.ratings import RATINGS_BY_ID, RATINGS_BY_ROW
+    from transforms.split import GROUPS_BY_ROW, read_header
+    header = tuple(c.strip() for c in read_header(args.groups))
+    if header[:len(RATINGS_BY_ID)] == RATINGS_BY_ID:
+        return ['--groups', args.groups], ['--ratings', args.groups]
+    if header[:len(GROUPS_BY_ROW)] != GROUPS_BY_ROW:
+        return ['--groups', args.groups], []  # id,group: split by it, no rating slice
+    csvs = [p for p in args.input if p.endswith(('.csv', '.csv.gz'))]
+    if len(csvs) != 1:
+        raise InputError(f'--groups {args.groups}: a row,movie file numbers the rows of one '
+                         f'CSV; give exactly one --input CSV (got {len(csvs)})')
+    name = os.path.basename(csvs[0])
+    groups = ['--groups', args.groups, '--groups-for', name]
+    if header[:len(RATINGS_BY_ROW)] != RATINGS_BY_ROW:
+        return groups, []
+    return groups, ['--ratings', os.path.join(out, features.RUN_RATINGS_FILE)]
+
+
+def _write_ratings(groups: str, rows_of: str, path: str) -> None:
+    """The ratings of a row,movie,rating file as an id,rating file (ids ``<rows_of>:<row>``)."""
+    import csv
+    from transforms.ratings import RATINGS_BY_ID, RATINGS_BY_ROW
+    with open(groups, encoding='utf-8-sig', newline='') as src, \
+            open(path, 'w', encoding='utf-8', newline='') as dst:
+        rows = csv.reader(src)
+        next(rows, None)
+        writer = csv.writer(dst)
+        writer.writerow(RATINGS_BY_ID)
+        for row in rows:
+            if len(row) >= len(RATINGS_BY_ROW) and row[0].strip() and row[2].strip():
+                writer.writerow([f'{rows_of}:{row[0].strip()}', row[2].strip()])
 
 
 def _write_manifest(out: str, steps: List[Dict], started: float, args, status: str) -> Dict:

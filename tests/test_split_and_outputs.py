@@ -90,6 +90,6 @@ def test_split_pipeline_keeps_each_group_on_one_side(tmp_path):
 
     with TestPipeline() as p:
         pairs = p | 'Groups' >> ReadGroups(str(groups), 'r.csv')
-        train, evaluation = (p | beam.Create(records)) | SplitTrainEval(0.5, pairs)
+        train, evaluation, _ = (p | beam.Create(records)) | SplitTrainEval(0.5, pairs)
         assert_that(train, sides_by_group('train'), label='CheckTrain')
         assert_that(evaluation, sides_by_group('eval'), label='CheckEval')

@@ -14,6 +14,7 @@ a new recipe is one function here and one entry in ``RECIPES``.
 
 import dataclasses
 import logging
+import sys
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import keras
@@ -105,8 +106,10 @@ def _fit(network: keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Datas
               f' and {pseudo_labelled} pseudo-labelled ones' if pseudo_labelled else '',
               inputs.counts['eval'], network.get_layer('embedding').input_dim,
               network.input[features.TOKEN_IDS_KEY].shape[1], config.epochs)
+    # A per-batch bar at a terminal; else the trainer's TrainingLog writes periodic lines.
+    verbose = 1 if sys.stdout.isatty() else 0
     return network.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
-                       callbacks=inputs.callbacks, verbose=2).history
+                       callbacks=inputs.callbacks, verbose=verbose).history
 
 
 def _fit_ngrams(model: keras.Model, inputs: Inputs) -> Dict:

@@ -6,6 +6,7 @@
 import dataclasses
 import logging
 import os
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -14,7 +15,7 @@ import numpy as np
 import tensorflow_transform as tft
 
 from transforms import outputs
-from transforms import features
+from transforms import features, progress
 from transforms.errors import TrainError
 from trainer import data, embeddings, export, plots, recipes
 from trainer.config import ModelConfig
@@ -35,17 +36,95 @@ def _preprocess_manifest(data_dir: str) -> Dict:
     return manifest
 
 
+# Training's log lines come at least this often when no progress bar is shown.
+PROGRESS_EVERY_S = 15.0
+
+
+def at_terminal() -> bool:
+    """Keras' per-batch progress bar only when a person watches (stdout is a terminal);
+    a file or pipe gets TrainingLog's periodic lines instead."""
+    return sys.stdout.isatty()
+
+
+def _rate(value: float) -> str:
+    return f'{value:.3g}'
+
+
+class TrainingLog(keras.callbacks.Callback):
+    """One line per epoch with its learning rate (rounded), the reduction of the rate said
+    with it, and, without a progress bar, a line every ``every_s`` seconds within an epoch."""
+
+    def __init__(self, every_s: float = PROGRESS_EVERY_S, bar: Optional[bool] = None):
+        super().__init__()
+        self._every_s = every_s
+        self._bar = at_terminal() if bar is None else bar
+        self._last = time.monotonic()
+        self._reduced = None
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch, self._started = epoch + 1, time.monotonic()
+        if self._reduced:  # said after the progress bar's epoch line, which ends the epoch
+            _LOG.info('Learning rate reduced to %s (from %s) for epoch %d', *self._reduced,
+                      self._epoch)
+            self._reduced = None
+
+    def _every(self, what: str, batch: int, steps: Optional[int], logs) -> None:
+        if self._bar:
+            progress.touch()  # the bar moved: the run's heartbeat need not speak
+            return
+        if time.monotonic() - self._last < self._every_s:
+            return
+        self._last = time.monotonic()
+        shown = ', '.join(f'{k} {v:.4f}' for k, v in (logs or {}).items()
+                          if k in ('loss', 'accuracy'))
+        of = f'/{steps:,} ({100 * (batch + 1) / steps:.0f}%)' if steps else ''
+        _LOG.info('Epoch %d/%d: %s batch %s%s%s', self._epoch, self.params.get('epochs', 0),
+                  what, f'{batch + 1:,}', of, f'; {shown}' if shown else '')
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self._every('training,', batch, self.params.get('steps'), logs)
+
+    def on_test_batch_end(self, batch: int, logs=None) -> None:
+        self._every('validating,', batch, None, None)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        now = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        rate = float(logs.get('learning_rate', now))
+        measures = ', '.join(f'{k} {v:.4f}' for k, v in logs.items() if k != 'learning_rate')
+        # No next epoch when EarlyStopping (called before us) stops here, or at the last one.
+        last = self.model.stop_training or epoch + 1 >= self.params.get('epochs', 0)
+        reduced = now < rate * (1 - 1e-6) and not last
+        if not self._bar:
+            _LOG.info('Epoch %d/%d (%.0f s): %s; learning rate %s%s', epoch + 1,
+                      self.params.get('epochs', 0), time.monotonic() - self._started,
+                      measures, _rate(rate),
+                      f', reduced to {_rate(now)} for the next epoch' if reduced else '')
+        elif reduced:
+            self._reduced = (_rate(now), _rate(rate))
+        self._last = time.monotonic()
+
+
+class EpochsFromOne(keras.callbacks.CSVLogger):
+    """history.csv with epochs counted from 1, as the plots and the manifest count them."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        super().on_epoch_end(epoch + 1, logs)
+
+
 def _callbacks(config: ModelConfig, out: str) -> List[keras.callbacks.Callback]:
     return [
         keras.callbacks.EarlyStopping(monitor='val_loss', patience=config.early_stopping_patience,
                                       restore_best_weights=True, verbose=1),
         # Before the loggers: it adds the epoch's learning rate to the logs they write.
+        # Quiet: TrainingLog says the new rate, rounded, with the epoch it follows.
         keras.callbacks.ReduceLROnPlateau(monitor='val_loss', factor=config.reduce_lr_factor,
-                                          patience=config.reduce_lr_patience, verbose=1),
+                                          patience=config.reduce_lr_patience, verbose=0),
+        TrainingLog(),
         keras.callbacks.ModelCheckpoint(
             os.path.join(out, 'checkpoints', 'epoch-{epoch:02d}.weights.h5'),
             save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(out, 'history.csv')),
+        EpochsFromOne(os.path.join(out, 'history.csv')),
         keras.callbacks.TensorBoard(os.path.join(out, 'logs')),
     ]
 
@@ -73,18 +152,25 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     fitted = recipes.RECIPES[recipes.recipe_name(config, num_ngrams)](model, inputs)
     train_time = time.time() - started
     validation = model.evaluate(eval_ds, verbose=0, return_dict=True)
-    _export(model, data_dir, out, fitted.history)
+    _export(model, data_dir, out, fitted)
     sizes = {'token_ids': num_ids, 'max_tokens': max_tokens, 'ngram_ids': num_ngrams}
     return _describe(data_dir, pre, config, model, sizes, fitted, validation, word_vectors,
                      train_time)
 
 
-def _export(model: keras.Model, data_dir: str, out: str,
-            history: Dict[str, List[float]]) -> None:
+def _best_epoch(history: Dict[str, List[float]]) -> int:
+    """The epoch (from 1) of the lowest validation loss: the weights EarlyStopping restores."""
+    return 1 + min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
+
+
+def _export(model: keras.Model, data_dir: str, out: str, fitted: recipes.Fitted) -> None:
     """The weights (for rebuilding the network), the raw-text SavedModel and the plots."""
     model.save_weights(os.path.join(out, MODEL_WEIGHTS))
     export.export(model, tft.TFTransformOutput(data_dir), out)
-    plots.plot_history(history, os.path.join(out, 'plots'))
+    # The stacked recipe's epochs are the LSTM branch's alone; the headline is the fused model.
+    plots.plot_history(fitted.history, os.path.join(out, features.MODEL_PLOTS_DIR),
+                       best_epoch=_best_epoch(fitted.history),
+                       network='LSTM branch' if fitted.stacking else 'model')
 
 
 def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
@@ -92,7 +178,6 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
               word_vectors: Optional[Dict], train_time: float) -> Dict:
     """The manifest body: what was trained from, how, and how well."""
     history = fitted.history
-    best = min(range(len(history['val_loss'])), key=history['val_loss'].__getitem__)
     return {
         'job': 'train',
         'status': 'ok',
@@ -102,7 +187,8 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
                   'inputs': list(model.input.keys()),
                   'parameters': int(model.count_params())},
         'epochs_run': len(history['loss']),
-        'best_epoch': best + 1,
+        'best_epoch': _best_epoch(history),
+        'curves_of': 'lstm_branch' if fitted.stacking else 'model',
         'validation': {k: round(float(v), 6) for k, v in validation.items()},
         'word_vectors': word_vectors,
         'stacking': fitted.stacking,

@@ -60,6 +60,8 @@ PADDING_ID = 0
 # Output layout of the preprocess job.
 TRAIN_PREFIX = 'train'
 EVAL_PREFIX = 'eval'
+# The test split: held out from training, early stopping and the fusion; raw reviews only.
+TEST_PREFIX = 'test'
 UNLABELED = 'unlabeled'         # the name of reviews without a label, wherever one is needed
 UNLABELED_PREFIX = UNLABELED    # reviews without labels, transformed for word vectors
 UNLABELED_ID = -1               # their label in the transformed examples
@@ -69,6 +71,7 @@ REJECTED_PREFIX = 'rejected'
 VOCAB_FILE = 'vocab.txt'
 # The eval split's raw reviews, as Kaggle-layout CSV with an id column, for scoring.
 EVAL_REVIEWS_DIR = 'eval_reviews'
+TEST_REVIEWS_DIR = 'test_reviews'   # the test split's raw reviews, the same layout
 CSV_COLUMNS = (ID_KEY, REVIEW_KEY, 'sentiment')
 MANIFEST_FILE = 'manifest.json'
 STATS_DIR = '_stats'
@@ -89,6 +92,7 @@ RUN_EXPLORE_DIR = 'explore'
 RUN_PREPROCESS_DIR = 'preprocess'
 RUN_MODEL_DIR = 'model'
 RUN_SCORE_DIR = 'score'          # score/<set name>/ per scored set
+RUN_RATINGS_FILE = 'ratings.csv'  # run --groups: its ratings keyed by review id, for score
 MODEL_PLOTS_DIR = 'plots'        # the trainer's learning curves, inside the model folder
 
 # The exported model (written by train, read by score and predict).
@@ -142,6 +146,8 @@ DEFAULT_NGRAM_MAX = 3            # 0: no n-gram features
 DEFAULT_NGRAM_VOCAB_TOP_K = 500000
 DEFAULT_NGRAM_FREQUENCY_THRESHOLD = 2
 DEFAULT_EVAL_FRACTION = 0.2
+DEFAULT_TEST_FRACTION = 0.0        # preprocess alone: no test split unless asked
+DEFAULT_RUN_TEST_FRACTION = 0.1    # `run` holds out a test split to score
 DEFAULT_MAX_REVIEW_CHARS = 50000
 DEFAULT_MAX_REJECT_FRACTION = 0.01
 TRUNCATE_KEEP_START = 'start'

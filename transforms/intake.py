@@ -6,6 +6,7 @@ import apache_beam as beam
 
 from transforms import features
 from transforms.inputs import InputSpec
+from transforms.progress import LogProgress
 from transforms.reading import ReadReviews
 from transforms.sinks import CountAs, WriteJsonLines
 from transforms.validation import ValidateReviews
@@ -42,12 +43,15 @@ class ReadAndValidate(beam.PTransform):
         read = pbegin | 'ReadReviews' >> ReadReviews(
             self._specs, reshuffle_records=self._reshuffle_records,
             max_review_chars=self._max_review_chars)
-        checked = read['records'] | 'Validate' >> ValidateReviews(
+        # A running count in the log, so that a long read never looks like a hang.
+        records = read['records'] | 'LogProgress' >> beam.ParDo(
+            LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
+        checked = records | 'Validate' >> ValidateReviews(
             require_label=self._require_label, max_review_chars=self._max_review_chars)
         if self._rejected_prefix:
             _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(self._rejected_prefix)
         counts: List = [
-            read['records'] | 'CountRead' >> CountAs(self._names[READ]),
+            records | 'CountRead' >> CountAs(self._names[READ]),
             checked.accepted | 'CountAccepted' >> CountAs(self._names[ACCEPTED]),
             checked.rejected | 'CountRejected' >> CountAs(self._names[REJECTED]),
         ]

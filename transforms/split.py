@@ -1,4 +1,4 @@
-"""Deterministic train/eval split by a hash of a split key.
+"""Deterministic train/eval(/test) split by a hash of a split key.
 
 The key is the review's group (e.g. its movie) when a grouping is given and
 knows the review's id, else its normalized text. Reviews of one group, and
@@ -49,6 +49,20 @@ def split_point(review: str, group: Optional[str] = None) -> float:
 
 def is_eval(review: str, eval_fraction: float, group: Optional[str] = None) -> bool:
     return split_point(review, group) < eval_fraction
+
+
+# Partition indexes of SplitTrainEval's outputs.
+TRAIN, EVAL, TEST = 0, 1, 2
+
+
+def side(review: str, eval_fraction: float, test_fraction: float = 0.0,
+         group: Optional[str] = None) -> int:
+    """TRAIN, EVAL or TEST: eval below ``eval_fraction`` of the hash range, test in the next
+    ``test_fraction`` of it, so that adding a test split never moves a review of eval."""
+    point = split_point(review, group)
+    if point < eval_fraction:
+        return EVAL
+    return TEST if point < eval_fraction + test_fraction else TRAIN
 
 
 class SideFileFormatError(ValueError):
@@ -143,30 +157,34 @@ class ReadGroups(ReadSideFile):
         super().__init__(path, groups_layout(read_header(path), groups_for), groups_for)
 
 
-def _side(record: Dict, eval_fraction: float, groups: Dict[str, str]) -> int:
+def _side(record: Dict, eval_fraction: float, test_fraction: float,
+          groups: Dict[str, str]) -> int:
     group = groups.get(record[features.ID_KEY]) if groups else None
     if group:
         beam.metrics.Metrics.counter('split', 'by_group').inc()
-    return int(is_eval(record[features.REVIEW_KEY], eval_fraction, group))
+    return side(record[features.REVIEW_KEY], eval_fraction, test_fraction, group)
 
 
 class SplitTrainEval(beam.PTransform):
-    """Accepted record dicts -> (train records, eval records).
+    """Accepted record dicts -> (train records, eval records, test records); the test
+    split is empty unless ``test_fraction`` > 0.
 
     With ``groups`` (a PCollection of (record id, group), passed to every worker
     as a side input), a review's split key is its group when known, else its
-    normalized text.
+    normalized text: a movie lands whole in one of the three.
     """
 
-    def __init__(self, eval_fraction: float, groups: Optional[beam.PCollection] = None):
+    def __init__(self, eval_fraction: float, groups: Optional[beam.PCollection] = None,
+                 test_fraction: float = 0.0):
         super().__init__()
         self._eval_fraction = eval_fraction
+        self._test_fraction = test_fraction
         self._groups = groups
 
     def expand(self, records):
-        fraction = self._eval_fraction
+        fraction, test = self._eval_fraction, self._test_fraction
         if self._groups is None:
-            return records | beam.Partition(lambda r, _: _side(r, fraction, None), 2)
+            return records | beam.Partition(lambda r, _: _side(r, fraction, test, None), 3)
         return records | beam.Partition(
-            lambda r, _, groups: _side(r, fraction, groups), 2,
+            lambda r, _, groups: _side(r, fraction, test, groups), 3,
             beam.pvalue.AsDict(self._groups))

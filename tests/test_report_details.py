@@ -1,0 +1,70 @@
+"""Score-report details: occlusion over the model's own tokens, folding, provenance lines."""
+
+import json
+import os
+
+import pytest
+
+from analysis.explain import occlusion_weights, segments, token_spans
+from analysis.render import lines, number
+from analysis.score_report import fold, measured_on, run_index_link
+from transforms import features
+from transforms.cleaning import CleaningConfig
+
+HOSTILE = [
+    'Great film!<br /><br />While the plot was "thin", I didn\'t care... 10/10?',
+    "It's <i>the</i> worst -- truly_awful, 'quoted' rock'n'roll and CAPS!!",
+    'Ünïcödé wörds, numbers 1999 and a verylongwordwithoutanybreakwhatsoever<br/>end',
+    "Stray ' apostrophes '' and a''b plus ’curly’ quotes",
+]
+
+
+@pytest.mark.parametrize('text', HOSTILE)
+def test_token_spans_are_the_models_tokens(text):
+    import tensorflow as tf
+    from transforms.cleaning import tokenize
+    model = [t.decode() for t in tokenize(tf.constant([text]), CleaningConfig()).to_list()[0]]
+    assert [text[s:e].lower() for s, e in token_spans(text, 400)] == model
+
+
+def test_no_shaded_piece_carries_a_tag():
+    text = HOSTILE[0]
+    weights = occlusion_weights(text, lambda variants: [0.5] * len(variants))
+    shaded = [p['text'] for p in segments(text, weights) if p['weight'] is not None]
+    assert shaded[:4] == ['Great', 'film', '!', 'While']
+    assert not any('<' in p or '>' in p or '/' in p for p in shaded)
+
+
+def test_line_breaks_and_numbers():
+    assert lines('one<br />two<BR>three<br/>') == ['one', 'two', 'three', '']
+    assert number(25000) == '25,000' and number(25000.0) == '25,000'
+    assert number(0.12345, 3) == '0.123' and number(None) == ''
+
+
+def test_a_long_review_folds_at_a_space_and_never_inside_a_tag():
+    text = ('word ' * 150) + '<br />tail ' * 50
+    head, tail = fold([{'text': text, 'weight': None}], limit=751)  # inside the first <br />
+    assert ''.join(p['text'] for p in head + tail) == text
+    assert head[-1]['text'].endswith('<br />')
+    short = [{'text': 'short', 'weight': 0.1}]
+    assert fold(short) == (short, [])
+
+
+def test_measured_on_says_which_split():
+    def manifest(path):
+        return {'counts': {'predicted': 25000}, 'options': {'input': [path]}}
+    test = measured_on(manifest(f'run/preprocess/{features.TEST_REVIEWS_DIR}/test-*.csv'))
+    assert test.startswith('the test split of preprocess, 25,000 reviews, never used')
+    assert 'optimistic' in measured_on(
+        manifest(f'run/preprocess/{features.EVAL_REVIEWS_DIR}/eval-*.csv'))
+    assert 'new.csv' in measured_on(manifest('data/new.csv'))
+
+
+def test_run_index_link_only_inside_a_run_folder(tmp_path):
+    output = tmp_path / 'run' / features.RUN_SCORE_DIR / 'test'
+    manifest = {'options': {'output': str(output)}}
+    assert run_index_link(manifest) is None
+    os.makedirs(output)
+    (tmp_path / 'run' / features.MANIFEST_FILE).write_text(json.dumps({'job': 'run'}))
+    assert run_index_link(manifest) == '../../index.html'
+    assert run_index_link({'options': {'output': str(tmp_path / 'elsewhere')}}) is None
