@@ -38,6 +38,15 @@ def is_noise(line: bytes) -> bool:
     return bool(_NATIVE_INFO.match(line) or _NATIVE_NOISE.match(line))
 
 
+def _write(fd: int, data: bytes) -> None:
+    """Best effort: if the real stderr is gone (a closed pipe), the data is dropped, but the
+    pump keeps draining, so that writers to fd 2 never block on a full pipe."""
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+
+
 def _pump(read_fd: int, write_fd: int) -> None:
     tail = b''
     while True:
@@ -52,9 +61,9 @@ def _pump(read_fd: int, write_fd: int) -> None:
         if tail and (b'\r' in tail or not _MAYBE_NATIVE.match(tail)):
             out, tail = out + tail, b''
         if out:
-            os.write(write_fd, out)
+            _write(write_fd, out)
     if tail and not is_noise(tail):
-        os.write(write_fd, tail)
+        _write(write_fd, tail)
     os.close(read_fd)
 
 
