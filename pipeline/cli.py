@@ -33,6 +33,9 @@ COMMANDS = {
                  'Fetch and unpack the official aclImdb archive into the cache folder.'),
 }
 
+# The Beam jobs, whose --help the flags module answers without importing the job.
+BEAM_JOBS = ('preprocess', 'score', 'explore')
+
 USAGE = 'usage: imdb-sentiment COMMAND [options]   (imdb-sentiment COMMAND --help for more)'
 
 
@@ -111,6 +114,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'{USAGE}\nimdb-sentiment: error: unknown command {command!r}; '
               f'choose from {", ".join(COMMANDS)}', file=sys.stderr)
         return EXIT_USAGE
+    if command in BEAM_JOBS and any(a in ('-h', '--help') for a in rest):
+        # From the flags alone: neither Beam nor TensorFlow is loaded to answer.
+        from pipeline import flags
+        flags.help_parser(command).print_help()
+        return EXIT_OK
     _configure_logging()
     _install_signal_handlers()
     try:

@@ -30,7 +30,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from analysis import explore_report, explore_stats
 from transforms import outputs
-from pipeline.options import CleaningOptions, InputOptions, _positive_int, cleaning_config, \
+from pipeline.options import CleaningOptions, ExploreOptions, InputOptions, cleaning_config, \
     parse_job_args
 from pipeline.launcher import launch, raise_if_failed
 from transforms import features
@@ -44,18 +44,6 @@ _LOG = logging.getLogger(__name__)
 
 STATS_FILE = features.EXPLORE_STATS_FILE
 _PROFILE = 'profile'
-DEFAULT_TOP_WORDS = 30
-
-
-class ExploreOptions(PipelineOptions):
-    """Flags of the explore job (besides InputOptions and CleaningOptions)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser) -> None:
-        parser.add_argument(
-            '--top-words', type=_positive_int, default=DEFAULT_TOP_WORDS,
-            help='Most frequent words listed per label, and most discriminative words '
-                 'per side (default %(default)s).')
 
 
 def build_pipeline(p: beam.Pipeline, options: PipelineOptions, specs: Sequence[InputSpec],

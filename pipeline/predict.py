@@ -10,7 +10,6 @@ import argparse
 import sys
 from typing import Sequence
 
-from pipeline.score_outputs import check_model
 from transforms.errors import InputError
 
 _BATCH = 256
@@ -41,6 +40,7 @@ def run(argv: Sequence[str] = None) -> int:
     parser.add_argument('texts', nargs='+', metavar='TEXT',
                         help='Review texts; "-" reads one review per line from standard input.')
     args = parser.parse_args(list(argv or []))
+    from pipeline.score_outputs import check_model  # Beam loads with it: after --help
     check_model(args.model)
     texts = []
     for text in args.texts:

@@ -31,11 +31,9 @@ import shlex
 import time
 from typing import Dict, List, Sequence, Tuple
 
-from pipeline.options import BEAM_OPTIONS_HELP, _unknown_beam_args
-from transforms import features, outputs
+from pipeline.flags import BEAM_OPTIONS_HELP
+from transforms import features
 from transforms.errors import InputError
-from transforms.output_guard import check_output
-from transforms.progress import Heartbeat
 
 _LOG = logging.getLogger(__name__)
 INDEX_FILE = 'index.html'
@@ -116,6 +114,10 @@ def run(argv: Sequence[str] = None) -> int:
     from pipeline import cli
     parser = _parser()
     args, beam_args = parser.parse_known_args(list(argv or []))
+    # Loaded once the arguments parsed, so that --help stays fast: Beam comes with them.
+    from pipeline.options import _unknown_beam_args
+    from transforms.output_guard import check_output
+    from transforms.progress import Heartbeat
     unknown = _unknown_beam_args(beam_args)
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)}')
@@ -231,6 +233,7 @@ def _write_ratings(groups: str, rows_of: str, path: str) -> None:
 
 
 def _write_manifest(out: str, steps: List[Dict], started: float, args, status: str) -> Dict:
+    from transforms import outputs
     manifest = {
         'job': 'run', 'status': status, 'created': outputs.utc_now(),
         'wall_time_s': round(time.time() - started, 1),

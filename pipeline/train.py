@@ -14,9 +14,8 @@ import os
 import time
 from typing import Sequence
 
-from transforms import features, outputs
+from transforms import features
 from transforms.errors import TrainError
-from transforms.output_guard import check_output, manifest_job
 from trainer.config import ModelConfig
 
 _LOG = logging.getLogger(__name__)
@@ -51,6 +50,9 @@ def run(argv: Sequence[str] = None) -> int:
         raise TrainError(str(e)) from None
     if not os.path.isdir(args.data):
         raise TrainError(f'--data {args.data}: no such folder')
+    # Loaded once the arguments parsed, so that --help stays fast: Beam comes with them.
+    from transforms import outputs
+    from transforms.output_guard import check_output, manifest_job
     made_by = manifest_job(args.data)
     if made_by is None:
         raise TrainError(f'--data {args.data}: no {features.MANIFEST_FILE}; is it the output '

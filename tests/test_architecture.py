@@ -1,5 +1,5 @@
-"""The package structure: imports point down, and the command line loads TensorFlow only
-for the commands that need it."""
+"""The package structure: imports point down, and the command line loads TensorFlow (and
+Beam) only for the commands that need it: --help loads neither."""
 
 import ast
 import os
@@ -53,11 +53,11 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
 @pytest.mark.e2e  # a Python process each: too slow for the unit loop
 @pytest.mark.parametrize('command', ['score', 'preprocess', 'explore', 'train', 'predict', 'run',
                                      'download'])
-def test_help_does_not_import_tensorflow(command):
+def test_help_loads_neither_tensorflow_nor_beam(command):
     code = ('import sys\nfrom pipeline import cli\n'
             'try:\n    cli.main([%r, "--help"])\nexcept SystemExit:\n    pass\n'
             'print(sorted(m for m in sys.modules if m.split(".")[0] in '
-            '("tensorflow", "keras", "tensorflow_transform")))' % command)
+            '("tensorflow", "keras", "tensorflow_transform", "apache_beam")))' % command)
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr

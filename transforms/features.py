@@ -85,6 +85,7 @@ PROBABILITY_KEY = 'probability'
 PREDICTED_KEY = 'predicted'
 
 # Output layout of the explore job.
+DEFAULT_TOP_WORDS = 30          # words listed per label, and per side of the log-odds
 EXPLORE_STATS_FILE = 'stats.json'
 
 # The run folder of `imdb-sentiment run`: one subfolder per step.
