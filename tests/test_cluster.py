@@ -180,7 +180,7 @@ def test_each_worker_pool_ran_harnesses_for_its_own_taskmanager(cluster, preproc
     log_dir = os.path.join(cluster['config']['run_dir'], 'log')
     for i in (1, 2):
         with open(os.path.join(log_dir, f'worker-pool-{i}.out'), encoding='utf-8') as f:
-            assert 'Starting worker with command' in f.read(), f'pool {i} started no harness'
+            assert 'pipeline.cluster.sdk_harness' in f.read(), f'pool {i} started no SDK worker'
 
 
 def test_every_cluster_process_listens_on_loopback_only(cluster):

@@ -58,7 +58,7 @@ class ClusterConfig:
     pool_port: int = 50000
     taskmanagers: int = 2
     jobmanager_memory: str = '1024m'
-    taskmanager_memory: str = '3072m'
+    taskmanager_memory: str = '3584m'
     network_memory: str = '384m'
     task_off_heap_memory: str = '768m'
 
@@ -111,8 +111,12 @@ def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
         # vocabulary accumulators travel as single elements of tens of MB ("OutOfMemoryError:
         # Direct buffer memory" on 25,000 reviews with the default 0).
         'taskmanager.memory.task.off-heap.size': config.task_off_heap_memory,
-        # Beam's operators keep their state on the heap, not in Flink's managed memory.
-        'taskmanager.memory.managed.fraction': 0.1,
+        # Managed memory holds the sort buffers of Beam's GroupByKey and Combine (the DataSet
+        # API sorts), shared by every such operator in the slot; a record larger than a sort
+        # buffer (a vocabulary accumulator) fails the job ("Record too large") unless Flink's
+        # large-record handler spills it aside.
+        'taskmanager.memory.managed.fraction': 0.25,
+        'taskmanager.runtime.large-record-handler': True,
         'rest.address': '127.0.0.1',
         'rest.bind-address': '127.0.0.1',
         'rest.port': config.rest_port,

@@ -11,8 +11,9 @@ its own pool through a hosts file of its own (``pipeline/cluster/flink.py``).
 
 Beam's pool binds every interface (``[::]``) and has no flag to change it, so this module pins
 gRPC's bind address to ``--host`` and then runs Beam's own servicer unchanged. Harnesses are
-started as ``python -c ...`` from this interpreter's environment (the project's venv), so they
-import this project and its pinned TensorFlow and tf.Transform.
+started with this interpreter (the project's venv), so they import this project and its pinned
+TensorFlow and tf.Transform, through ``pipeline.cluster.sdk_harness``, which imports TensorFlow
+before taking work (see there why).
 
     python -m pipeline.cluster.worker_pool --host 127.0.0.1 --port 50000
 """
@@ -21,6 +22,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from typing import List, Optional
@@ -51,6 +53,29 @@ def harness_environment() -> None:
     os.environ['PYTHONUNBUFFERED'] = '1'
 
 
+def _pool_class():
+    """Beam's pool servicer, starting ``pipeline.cluster.sdk_harness`` instead of a bare harness."""
+    from apache_beam.portability.api import beam_fn_api_pb2
+    from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
+
+    class PreloadingWorkerPool(BeamFnExternalWorkerPoolServicer):
+        def StartWorker(self, request, unused_context):
+            command = [sys.executable, '-m', 'pipeline.cluster.sdk_harness',
+                       request.control_endpoint.url, request.worker_id,
+                       str(self._state_cache_size), str(self._data_buffer_time_limit_ms)]
+            logging.info('Starting worker %s: %s', request.worker_id, ' '.join(command))
+            try:
+                # Output goes to the pool's log (Beam's pool pipes it and never reads the pipe).
+                worker = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
+            except OSError as e:
+                return beam_fn_api_pb2.StartWorkerResponse(error=str(e))
+            # Where Beam's StopWorker and its exit hook find the worker to end it.
+            self._worker_processes[request.worker_id] = worker
+            return beam_fn_api_pb2.StartWorkerResponse()
+
+    return PreloadingWorkerPool
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--host', default='127.0.0.1',
@@ -61,8 +86,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     harness_environment()
     pin_grpc_servers(args.host)
-    from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
-    _, server = BeamFnExternalWorkerPoolServicer.start(use_process=True, port=args.port)
+    _, server = _pool_class().start(use_process=True, port=args.port)
     logging.info('Beam worker pool on %s:%d (harness: %s)', args.host, args.port, sys.executable)
     # SIGTERM from flink-down: leave through sys.exit so Beam's atexit hook ends the harnesses.
     stopped = threading.Event()
