@@ -45,3 +45,13 @@ test: setup
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) *.egg-info .pytest_cache
+
+# A real Flink cluster on 127.0.0.1 for the Beam jobs (pipeline/cluster/flink.py): a JobManager,
+# two TaskManagers, a Python worker pool beside each, Beam's Flink job server. The first run
+# downloads Flink (PyPI) and builds the job server (Maven Central) into ~/.cache/imdb-sentiment.
+.PHONY: flink-up flink-down
+flink-up: setup
+	$(BIN)/python -m pipeline.cluster.flink up
+
+flink-down:
+	$(BIN)/python -m pipeline.cluster.flink down

@@ -1,17 +1,13 @@
-"""The same jobs on Flink and Dataflow, verified offline.
+"""Other runners, offline: Dataflow's job description, and FlinkRunner's job-server jar.
 
-Flink: the portable path. FlinkRunner with ``--job_endpoint`` submits to a job service instead
-of starting the Flink job-server jar; here that is Beam's own job service, with an external
-worker pool, each in a separate process (``tests/portable.py``). Its outputs must equal the
-DirectRunner's. Dataflow: a dry run compiles the job, then Beam's Dataflow client builds the
-job description and stages its files, the sdist of our setup.py included, into a local folder.
-No test reaches the network: ``tests.portable.offline()`` refuses and records any attempt.
+The jobs on a real Flink cluster are in ``tests/test_cluster.py``. Here, Dataflow: a dry run
+compiles the job, then Beam's Dataflow client builds the job description and stages its files,
+the sdist of our setup.py included, into a local folder. Flink: what FlinkRunner would start
+without ``--job_endpoint``. No test reaches the network: ``tests.portable.offline()`` refuses
+and records any attempt.
 """
 
-import glob
 import importlib
-import ipaddress
-import json
 import os
 import re
 import socket
@@ -20,8 +16,6 @@ from unittest import mock
 
 import apache_beam as beam
 import pytest
-import tensorflow as tf
-import tensorflow_transform as tft
 from apache_beam.options.pipeline_options import (FlinkRunnerOptions, GoogleCloudOptions,
                                                   PipelineOptions)
 from apache_beam.portability.api import beam_runner_api_pb2
@@ -30,8 +24,7 @@ from apache_beam.runners.runner import PipelineState
 
 from pipeline import cli
 from tests.fixtures import generated_reviews, write_csv
-from tests.portable import REPO_ROOT, PortableCluster, listening_addresses, offline
-from transforms import features
+from tests.portable import REPO_ROOT, offline
 
 PREPROCESS_FLAGS = ['--max-tokens', '16', '--vocab-size', '40']
 SCORE_FLAGS = ['--top-k', '2', '--min-batch-size', '4', '--max-batch-size', '16']
@@ -45,128 +38,7 @@ def test_offline_guard_refuses_remote_hosts():
                 socket.create_connection(('repo.maven.apache.org', 443), timeout=1)
 
 
-# --- outputs, compared ----------------------------------------------------------------------
-
-def _json(path):
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
-
-
-def _jsonl(pattern):
-    return [json.loads(line) for path in sorted(glob.glob(pattern))
-            for line in open(path, encoding='utf-8')]
-
-
-def _value(tensor):
-    if isinstance(tensor, tf.SparseTensor):
-        tensor = tensor.values
-    value = tensor.numpy()
-    return value.tolist() if hasattr(value, 'tolist') else value
-
-
-def _examples(out, prefix):
-    """id -> every transformed feature as plain Python values."""
-    spec = tft.TFTransformOutput(out).transformed_feature_spec()
-    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{features.TFRECORD_SUFFIX}')))
-    data = tf.data.TFRecordDataset(files, compression_type='GZIP').map(
-        lambda x: tf.io.parse_single_example(x, spec))
-    return {e[features.ID_KEY].numpy().decode(): {k: _value(v) for k, v in e.items()}
-            for e in data}
-
-
-def _assets(out):
-    folder = os.path.join(out, 'transform_fn', 'assets')
-    return {name: open(os.path.join(folder, name), 'rb').read() for name in os.listdir(folder)}
-
-
-def _assert_close(a, b, tol, where='metrics'):
-    """Equal structures; numbers within ``tol`` (sums may run in another order on other runners)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for key in a:
-            _assert_close(a[key], b[key], tol, f'{where}.{key}')
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close(x, y, tol, f'{where}[{i}]')
-    elif isinstance(a, float) or isinstance(b, float):
-        assert a == pytest.approx(b, abs=tol, nan_ok=True), where
-    else:
-        assert a == b, where
-
-
-# --- Flink, through the portable path -------------------------------------------------------
-
-@pytest.fixture(scope='module')
-def flink(tmp_path_factory):
-    """Beam's job service and an external worker pool, in separate processes on 127.0.0.1."""
-    cluster = PortableCluster(str(tmp_path_factory.mktemp('flink_services')))
-    yield cluster
-    cluster.stop()
-    assert all(s.proc.poll() is not None for s in cluster.services)
-
-
-@pytest.fixture(scope='module')
-def reviews_csv(tmp_path_factory):
-    return write_csv(str(tmp_path_factory.mktemp('runner_data') / 'reviews.csv'),
-                     generated_reviews(60, seed=11))
-
-
-def _preprocess(csv, out, *beam_flags):
-    return cli.main(['preprocess', '--input', csv, '--output', out, *PREPROCESS_FLAGS, *beam_flags])
-
-
-@pytest.fixture(scope='module')
-def preprocessed(reviews_csv, flink, tmp_path_factory):
-    """The preprocess job on the DirectRunner and on FlinkRunner via the job service."""
-    root = tmp_path_factory.mktemp('preprocess_runners')
-    direct, portable = str(root / 'direct'), str(root / 'flink')
-    assert _preprocess(reviews_csv, direct) == 0
-    with offline():
-        assert _preprocess(reviews_csv, portable, *flink.flink_args()) == 0, flink.logs()
-    return direct, portable
-
-
-def test_flink_preprocess_gives_the_same_vocabulary_examples_and_counts(preprocessed):
-    direct, portable = preprocessed
-    vocab = lambda out: open(os.path.join(out, features.VOCAB_FILE), encoding='utf-8').read()
-    assert vocab(portable) == vocab(direct) and len(vocab(direct).splitlines()) > 10
-    assert _assets(portable) == _assets(direct)
-    a, b = (_json(os.path.join(out, features.MANIFEST_FILE)) for out in (direct, portable))
-    for prefix in (features.TRAIN_PREFIX, features.EVAL_PREFIX):
-        examples = _examples(direct, prefix)
-        assert len(examples) == a['counts'][prefix] > 0
-        assert _examples(portable, prefix) == examples
-    assert b['status'] == a['status'] == 'ok'
-    assert b['counts'] == a['counts'] and a['counts']['read'] == 60
-    assert b['vocabulary'] == a['vocabulary']
-    assert '--runner=FlinkRunner' in b['beam_args']
-
-
-def test_flink_job_ran_on_the_given_job_service_and_worker_pool(preprocessed, flink,
-                                                              tmp_path_factory):
-    """The job was submitted to our endpoint (no Flink job-server jar: offline() refuses it),
-    its artifacts were staged into the job service's --staging_dir under tmp_path, and the
-    worker pool started the SDK harness as a separate `python` process."""
-    assert flink.staging_dir.startswith(str(tmp_path_factory.getbasetemp()))
-    jobs = [name for name in os.listdir(flink.staging_dir) if name.startswith('job-')]
-    assert jobs and all(os.listdir(os.path.join(flink.staging_dir, job)) for job in jobs)
-    service_log = flink.job_service.log_tail(200000)
-    assert any(f"Running job '{job}'" in service_log for job in jobs), service_log
-    assert 'with state DONE' in service_log
-    pool_log = flink.worker_pool.log_tail(200000)
-    assert "Starting worker with command ['python', '-c'" in pool_log
-
-
-def test_flink_services_listen_on_loopback_only(flink):
-    for service in flink.services:
-        addresses = listening_addresses(service.proc.pid)
-        assert addresses, f'{service.name} listens nowhere'
-        for address in addresses:
-            ip = ipaddress.ip_address(address.rsplit(':', 1)[0])
-            assert (getattr(ip, 'ipv4_mapped', None) or ip).is_loopback, (service.name, address)
-        assert any(a.endswith(f':{service.port}') for a in addresses)
-
+# --- Flink: what FlinkRunner does without a job endpoint ---------------------------------
 
 def test_flink_master_without_job_endpoint_would_need_the_job_server_jar():
     """What the README documents for a real cluster: without --job_endpoint, FlinkRunner starts
@@ -184,33 +56,9 @@ def test_flink_master_without_job_endpoint_would_need_the_job_server_jar():
 
 
 @pytest.fixture(scope='module')
-def scored(trained, flink, tmp_path_factory):
-    """The score job on the DirectRunner and on FlinkRunner via the job service."""
-    root = tmp_path_factory.mktemp('score_runners')
-    data = write_csv(str(root / 'new.csv'), generated_reviews(40, seed=21))
-    outs = {'direct': str(root / 'direct'), 'flink': str(root / 'flink')}
-    argv = lambda out: ['score', '--input', data, '--model', trained['model'], '--output', out,
-                        *SCORE_FLAGS]
-    assert cli.main(argv(outs['direct'])) == 0
-    with offline():
-        assert cli.main(argv(outs['flink']) + flink.flink_args()) == 0, flink.logs()
-    return outs
-
-
-def test_flink_score_gives_the_same_predictions_and_metrics(scored):
-    preds = {name: {p['id']: p for p in _jsonl(os.path.join(out, 'predictions', '*.jsonl'))}
-             for name, out in scored.items()}
-    assert preds['flink'].keys() == preds['direct'].keys() and len(preds['direct']) == 40
-    for key, d in preds['direct'].items():
-        f = preds['flink'][key]
-        assert f['probability'] == pytest.approx(d['probability'], abs=1e-6), key
-        assert {k: v for k, v in f.items() if k != 'probability'} == \
-            {k: v for k, v in d.items() if k != 'probability'}
-    metrics = {name: _json(os.path.join(out, features.METRICS_FILE)) for name, out in scored.items()}
-    _assert_close(metrics['flink'], metrics['direct'], 1e-6)
-    manifests = {name: _json(os.path.join(out, features.MANIFEST_FILE))
-                 for name, out in scored.items()}
-    assert manifests['flink']['counts'] == manifests['direct']['counts']
+def reviews_csv(tmp_path_factory):
+    return write_csv(str(tmp_path_factory.mktemp('runner_data') / 'reviews.csv'),
+                     generated_reviews(60, seed=11))
 
 
 # --- Dataflow, offline ----------------------------------------------------------------------
