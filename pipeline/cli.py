@@ -116,9 +116,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     if command in BEAM_JOBS and any(a in ('-h', '--help') for a in rest):
         # From the flags alone: neither Beam nor TensorFlow is loaded to answer.
+        # argparse prints the help and exits 0, as for every other command.
         from pipeline import flags
-        flags.help_parser(command).print_help()
-        return EXIT_OK
+        flags.help_parser(command).parse_known_args(rest)
     _configure_logging()
     _install_signal_handlers()
     try:
