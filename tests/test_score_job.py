@@ -4,7 +4,6 @@ import glob
 import json
 import os
 
-import apache_beam as beam
 import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions

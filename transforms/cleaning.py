@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
+
+if TYPE_CHECKING:  # annotations only: TensorFlow loads on first use (see each function)
+    import tensorflow as tf
 
 # Negations carry sentiment ("not good"), so stop-word removal never drops them.
 NEGATIONS = frozenset({
