@@ -78,6 +78,10 @@ def test_ngram_matrix_and_regression_match_scikit_learn_nb_lr():
     np.testing.assert_array_equal(matrix.toarray(), expected)
     np.testing.assert_array_equal(got_labels, labels)
     ratios = data.ngram_ratios(ds, 5)
+    # From the binary bags: presence counts (the repeated 2 counts once), 1 added to each.
+    p, q = expected[labels == 1, 1:].sum(0) + 1, expected[labels == 0, 1:].sum(0) + 1
+    np.testing.assert_allclose(stacking.nb_ratios(matrix, labels),
+                               [0, *np.log((p / p.sum()) / (q / q.sum()))], rtol=1e-5)
     weights, summary = stacking.fit_ngram_weights(matrix, labels, ratios, c=2.0)
     reference = LogisticRegression(C=2.0, solver='liblinear').fit(
         expected @ np.diag(ratios), labels)
@@ -125,9 +129,26 @@ def test_one_epoch_writes_model_history_plots_and_manifest(trained):
     assert stacked['ngram_regression']['nonzero_ngrams'] > 100
     assert stacked['fusion']['coefficients'] != [1.0, 1.0]
     assert set(stacked['fusion']) >= {'lstm_accuracy', 'ngram_accuracy', 'fused_accuracy'}
-    assert manifest['preprocess']['manifest']['counts']['train'] > 150
+    counts = manifest['preprocess']['manifest']['counts']
+    assert counts['train'] > 150
+    # After the fusion, the n-gram regression learnt again from train and eval; the fusion's
+    # bias moved by its weight times the change of the (left out) intercept.
+    refit, first = stacked['ngram_refit'], stacked['ngram_regression']
+    assert refit['reviews'] == counts['train'] + counts['eval']
+    assert refit['fusion_bias_shift'] == pytest.approx(
+        stacked['fusion']['coefficients'][1] * (refit['intercept'] - first['intercept']),
+        abs=1e-5)
+    network = _rebuilt_network(model)
+    assert float(network.get_layer('fusion').intercept.numpy()) == pytest.approx(
+        stacked['fusion']['intercept'] + refit['fusion_bias_shift'], abs=1e-5)
+    # Where the time went: the recipe's parts, and the epoch's training and validation.
+    timings = manifest['timings_s']
+    assert set(timings['recipe_parts']) == {'ngram_regression', 'lstm', 'fusion', 'ngram_refit'}
+    assert timings['recipe'] >= sum(timings['recipe_parts'].values()) - 0.5
+    assert len(timings['epochs']) == 1 and timings['epochs'][0]['steps'] == -(
+        -counts['train'] // manifest['config']['batch_size'])
     # The network rebuilt from its weights, on the eval split's TFRecords, read by sklearn.
-    _, scores, labels = _eval_scores(_rebuilt_network(model), trained['preprocess'])
+    _, scores, labels = _eval_scores(network, trained['preprocess'])
     assert manifest['validation']['accuracy'] == pytest.approx(
         accuracy_score(labels, np.array(scores) > 0.5), abs=1e-6)
     history = list(csv.DictReader(open(os.path.join(model, 'history.csv'))))

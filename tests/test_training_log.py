@@ -49,3 +49,16 @@ def test_with_a_progress_bar_the_reduction_follows_the_epoch(tmp_path, caplog):
     # Said when epoch 3 begins, after the bar's line for epoch 2; epoch 3's reduction has no
     # next epoch to announce.
     assert lines == ['Learning rate reduced to 0.0005 (from 0.001) for epoch 3']
+
+
+def test_each_epoch_records_its_training_and_validation_seconds_and_steps(tmp_path):
+    from trainer.task import TrainingLog
+    log = TrainingLog(bar=False)
+    history = _fit(tmp_path, [log], epochs=2)
+    assert [part['steps'] for part in log.epoch_parts] == [8, 8]  # 64 rows, batches of 8
+    for part in log.epoch_parts:
+        assert part['train_s'] > 0 and part['validate_s'] > 0
+    # A later evaluate outside fit is no epoch's validation.
+    history.model.evaluate(np.zeros((8, 4), 'float32'), np.zeros(8, 'float32'), verbose=0,
+                           callbacks=[log])
+    assert len(log.epoch_parts) == 2

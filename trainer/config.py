@@ -72,6 +72,12 @@ class ModelConfig:
     ngram_c: float = _field(
         0.3, 'With --ngram-fit stacked: inverse L2 strength (C) of the n-gram regression, '
              'above 0. Lower regularises more; raise it for large training sets.')
+    refit_ngrams: bool = _field(
+        True, 'With --ngram-fit stacked: once the fusion is fitted on the eval split, fit '
+              'the n-gram regression again (same C) on the train and eval splits together, '
+              'so the exported n-gram weights learn from every labelled review. The fusion '
+              'keeps its weights; its bias moves by the new regression\'s intercept. Turn '
+              'off to keep the eval split out of the exported model entirely.')
     distill_unlabeled: bool = _field(
         True, 'With --ngram-fit stacked: the LSTM also learns from the unlabeled split '
               '(preprocess --unlabeled), labelled by the n-gram regression. No effect '

@@ -12,14 +12,17 @@ a new recipe is one function here and one entry in ``RECIPES``.
   ``ngram_ids`` written, or ``--no-ngram-branch``) that is the LSTM alone.
 """
 
+import contextlib
 import dataclasses
 import logging
 import sys
+import time
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy import sparse
 
 from transforms import features
 from transforms.errors import TrainError
@@ -46,6 +49,23 @@ class Fitted:
     """What a recipe leaves besides the fitted weights."""
     history: Dict[str, List[float]]  # Keras History.history of the gradient-descent part
     stacking: Optional[Dict] = None  # the manifest's ``stacking`` block (stacked recipe only)
+    # Seconds per part of the recipe, in the order they ran (the manifest's timings).
+    timings: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class _Clock:
+    """Wall seconds per named part: ``with clock('lstm'): ...``."""
+
+    def __init__(self):
+        self.seconds: Dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.monotonic() - started, 1)
 
 
 def recipe_name(config: ModelConfig, num_ngrams: int) -> str:
@@ -57,33 +77,49 @@ def joint(model: keras.Model, inputs: Inputs) -> Fitted:
     """Every trainable weight by gradient descent on the train split; with ``--nb-scaling``
     the n-gram branch, if any, scales its n-grams by the train split's naive-Bayes ratios."""
     config = inputs.config
+    clock = _Clock()
     train_ds = _train_split(inputs, tuple(model.input.keys()))
     if inputs.num_ngrams and config.nb_scaling:
-        model.get_layer('ngram_bag').set_ratios(data.ngram_ratios(train_ds, inputs.num_ngrams))
-    return Fitted(history=_fit(model, train_ds, inputs.eval_ds, inputs))
+        with clock('ngram_ratios'):
+            ratios = data.ngram_ratios(train_ds, inputs.num_ngrams)
+        model.get_layer('ngram_bag').set_ratios(ratios)
+    with clock('network'):
+        history = _fit(model, train_ds, inputs.eval_ds, inputs)
+    return Fitted(history=history, timings=clock.seconds)
 
 
 def stacked(model: keras.Model, inputs: Inputs) -> Fitted:
     """The n-gram regression first (with ``--distill-unlabeled`` its labels for the unlabeled
-    split teach the LSTM), then the LSTM alone by gradient descent, then the fusion."""
+    split teach the LSTM), then the LSTM alone by gradient descent, then the fusion; with
+    ``--refit-ngrams`` the n-gram regression again, on the train and eval splits."""
     config, num_ngrams = inputs.config, inputs.num_ngrams
+    clock = _Clock()
     lstm = lstm_model(model, config)
     keys = tuple(lstm.input.keys())
-    summary = {'ngram_regression': _fit_ngrams(model, inputs)}
+    with clock('ngram_regression'):
+        train_ngrams = _ngram_data(inputs.data_dir, features.TRAIN_PREFIX, num_ngrams)
+        summary = {'ngram_regression': _fit_ngrams(model, inputs, *train_ngrams)}
     distill = None
     if config.distill_unlabeled and data.has_split(inputs.data_dir, features.UNLABELED_PREFIX):
-        bag = model.get_layer('ngram_bag')
-        train_ds, distill = _pseudo_labelled(
-            inputs.data_dir, summary['ngram_regression'], bag.ratios.numpy(),
-            bag.kernel.numpy(), num_ngrams, config.batch_size, config.seed)
+        with clock('pseudo_labels'):
+            bag = model.get_layer('ngram_bag')
+            train_ds, distill = _pseudo_labelled(
+                inputs.data_dir, summary['ngram_regression'], bag.ratios.numpy(),
+                bag.kernel.numpy(), num_ngrams, config.batch_size, config.seed)
         summary['distillation'] = distill
     else:
         train_ds = _train_split(inputs, keys)
     eval_ds = inputs.eval_ds.map(lambda x, y: ({k: x[k] for k in keys}, y))
-    history = _fit(lstm, train_ds, eval_ds, inputs,
-                   pseudo_labelled=distill['unlabeled_reviews'] if distill else 0)
-    summary['fusion'] = _fit_fusion(model, inputs.data_dir)
-    return Fitted(history=history, stacking=summary)
+    with clock('lstm'):
+        history = _fit(lstm, train_ds, eval_ds, inputs,
+                       pseudo_labelled=distill['unlabeled_reviews'] if distill else 0)
+    with clock('fusion'):
+        summary['fusion'] = _fit_fusion(model, inputs.data_dir)
+    if config.refit_ngrams:
+        with clock('ngram_refit'):
+            summary['ngram_refit'] = _refit_ngrams(model, inputs, train_ngrams,
+                                                   summary['ngram_regression']['intercept'])
+    return Fitted(history=history, stacking=summary, timings=clock.seconds)
 
 
 RECIPES: Dict[str, Callable[[keras.Model, Inputs], Fitted]] = {'stacked': stacked,
@@ -112,25 +148,59 @@ def _fit(network: keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Datas
                        callbacks=inputs.callbacks, verbose=verbose).history
 
 
-def _fit_ngrams(model: keras.Model, inputs: Inputs) -> Dict:
-    """Fits the n-gram weights (NB-LR) on the train split into ``model``'s ``ngram_bag``.
-    Returns a summary, with the regression's intercept for labelling unlabeled reviews."""
-    config, num_ngrams = inputs.config, inputs.num_ngrams
-    train_all = data.make_dataset(inputs.data_dir, features.TRAIN_PREFIX, 512,
-                                  keys=tuple(model.input.keys()))
-    matrix, labels = stacking.ngram_matrix(train_all, num_ngrams)
-    ratios = (data.ngram_ratios(train_all, num_ngrams) if config.nb_scaling
-              else np.ones(num_ngrams + 1, 'float32'))
+def _ngram_data(data_dir: str, split: str, num_ngrams: int) -> Tuple[sparse.csr_matrix,
+                                                                       np.ndarray]:
+    """A split's binary n-gram bags and labels: (CSR [reviews, num_ngrams + 1], labels)."""
+    return stacking.ngram_matrix(data.make_dataset(
+        data_dir, split, 512, cache=False, keys=(features.NGRAM_IDS_KEY,)), num_ngrams)
+
+
+def _fit_ngram_regression(matrix: sparse.csr_matrix, labels: np.ndarray,
+                          config: ModelConfig) -> Tuple[np.ndarray, np.ndarray, Dict]:
+    """NB-LR on these bags -> (ratios, weights, summary); ratios of 1 without NB scaling."""
+    ratios = (stacking.nb_ratios(matrix, labels) if config.nb_scaling
+              else np.ones(matrix.shape[1], 'float32'))
     _LOG.info('Fitting the n-gram regression: %d reviews x %d n-grams (C=%g)',
-              matrix.shape[0], num_ngrams, config.ngram_c)
+              matrix.shape[0], matrix.shape[1] - 1, config.ngram_c)
     try:
-        weights, ngram = stacking.fit_ngram_weights(matrix, labels, ratios, config.ngram_c)
+        weights, summary = stacking.fit_ngram_weights(matrix, labels, ratios, config.ngram_c)
     except ValueError as e:
         raise TrainError(f'{e} (or train with --ngram-fit joint or --no-ngram-branch)') from None
+    return ratios, weights, summary
+
+
+def _set_ngram_weights(model: keras.Model, ratios: np.ndarray, weights: np.ndarray) -> None:
     bag = model.get_layer('ngram_bag')
     bag.set_ratios(ratios)
     bag.kernel.assign(weights)
-    return ngram
+
+
+def _fit_ngrams(model: keras.Model, inputs: Inputs, matrix: sparse.csr_matrix,
+                labels: np.ndarray) -> Dict:
+    """Fits the n-gram weights (NB-LR) on the train split into ``model``'s ``ngram_bag``.
+    Returns a summary, with the regression's intercept for labelling unlabeled reviews."""
+    ratios, weights, summary = _fit_ngram_regression(matrix, labels, inputs.config)
+    _set_ngram_weights(model, ratios, weights)
+    return summary
+
+
+def _refit_ngrams(model: keras.Model, inputs: Inputs,
+                  train: Tuple[sparse.csr_matrix, np.ndarray], first_intercept: float) -> Dict:
+    """The n-gram regression fitted again on the train and eval splits together into
+    ``model``; the fusion's bias moves with the intercept, which the network leaves out:
+    b * (n-gram logit + intercept) + bias keeps its meaning."""
+    evaluation = _ngram_data(inputs.data_dir, features.EVAL_PREFIX, inputs.num_ngrams)
+    matrix = sparse.vstack([train[0], evaluation[0]], format='csr')
+    labels = np.concatenate([train[1], evaluation[1]])
+    ratios, weights, summary = _fit_ngram_regression(matrix, labels, inputs.config)
+    _set_ngram_weights(model, ratios, weights)
+    fusion = model.get_layer('fusion')
+    shift = float(fusion.coefficients.numpy()[1]) * (summary['intercept'] - first_intercept)
+    fusion.intercept.assign(fusion.intercept.numpy() + shift)
+    summary.update(reviews=int(matrix.shape[0]), fusion_bias_shift=round(shift, 6))
+    _LOG.info('Refitted the n-gram regression on the train and eval splits (%d reviews); '
+              'the fusion bias moved by %.4f', matrix.shape[0], shift)
+    return summary
 
 
 def _pseudo_labelled(data_dir: str, ngram: Dict, ratios: np.ndarray, weights: np.ndarray,

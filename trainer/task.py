@@ -60,9 +60,14 @@ class TrainingLog(keras.callbacks.Callback):
         self._bar = at_terminal() if bar is None else bar
         self._last = time.monotonic()
         self._reduced = None
+        # Per epoch: seconds training, seconds validating, and training steps.
+        self.epoch_parts: List[Dict[str, float]] = []
+        self._validating: Optional[float] = 0.0  # None: in an epoch, not yet validating
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self._epoch, self._started = epoch + 1, time.monotonic()
+        self._validating = None
+        self._steps = 0
         if self._reduced:  # said after the progress bar's epoch line, which ends the epoch
             _LOG.info('Learning rate reduced to %s (from %s) for epoch %d', *self._reduced,
                       self._epoch)
@@ -82,12 +87,23 @@ class TrainingLog(keras.callbacks.Callback):
                   what, f'{batch + 1:,}', of, f'; {shown}' if shown else '')
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self._steps = batch + 1
         self._every('training,', batch, self.params.get('steps'), logs)
+
+    def on_test_begin(self, logs=None) -> None:
+        if self._validating is None:  # within an epoch of fit: its validation begins
+            self._validating = time.monotonic()
 
     def on_test_batch_end(self, batch: int, logs=None) -> None:
         self._every('validating,', batch, None, None)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        ended = time.monotonic()
+        validating = self._validating or ended
+        self.epoch_parts.append({'train_s': round(validating - self._started, 3),
+                                 'validate_s': round(ended - validating, 3),
+                                 'steps': self._steps})
+        self._validating = 0.0
         logs = logs or {}
         now = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         rate = float(logs.get('learning_rate', now))
@@ -135,6 +151,7 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     The steps: the data's id spaces, the network, the recipe that fits it
     (``trainer.recipes``), evaluation on the eval split, the export, the manifest.
     """
+    started = time.time()
     pre = _preprocess_manifest(data_dir)
     keras.utils.set_random_seed(config.seed)
     num_ids, max_tokens = data.id_space(data_dir, pre['transform']['num_oov_buckets'])
@@ -145,17 +162,25 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     eval_ds = data.make_dataset(data_dir, features.EVAL_PREFIX, config.batch_size,
                                 num_examples=pre['counts']['eval'],
                                 keys=tuple(model.input.keys()))
+    callbacks = _callbacks(config, out)
     inputs = recipes.Inputs(data_dir=data_dir, config=config, counts=pre['counts'],
-                            num_ngrams=num_ngrams, eval_ds=eval_ds,
-                            callbacks=_callbacks(config, out))
+                            num_ngrams=num_ngrams, eval_ds=eval_ds, callbacks=callbacks)
+    timings = {'setup': round(time.time() - started, 1)}
     started = time.time()
     fitted = recipes.RECIPES[recipes.recipe_name(config, num_ngrams)](model, inputs)
     train_time = time.time() - started
+    timings.update(recipe=round(train_time, 1), recipe_parts=fitted.timings)
+    started = time.time()
     validation = model.evaluate(eval_ds, verbose=0, return_dict=True)
+    timings['evaluate'] = round(time.time() - started, 1)
+    started = time.time()
     _export(model, data_dir, out, fitted)
+    timings['export'] = round(time.time() - started, 1)
+    log = next(c for c in callbacks if isinstance(c, TrainingLog))
+    timings['epochs'] = log.epoch_parts
     sizes = {'token_ids': num_ids, 'max_tokens': max_tokens, 'ngram_ids': num_ngrams}
     return _describe(data_dir, pre, config, model, sizes, fitted, validation, word_vectors,
-                     train_time)
+                     train_time, timings)
 
 
 def _best_epoch(history: Dict[str, List[float]]) -> int:
@@ -175,7 +200,7 @@ def _export(model: keras.Model, data_dir: str, out: str, fitted: recipes.Fitted)
 
 def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
               sizes: Dict[str, int], fitted: recipes.Fitted, validation: Dict[str, float],
-              word_vectors: Optional[Dict], train_time: float) -> Dict:
+              word_vectors: Optional[Dict], train_time: float, timings: Dict) -> Dict:
     """The manifest body: what was trained from, how, and how well."""
     history = fitted.history
     return {
@@ -194,6 +219,9 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
         'stacking': fitted.stacking,
         'history': {k: [round(float(x), 6) for x in v] for k, v in history.items()},
         'train_time_s': round(train_time, 1),
+        # Wall seconds: setup (data, network, word vectors), the recipe and its parts,
+        # evaluate, export; per gradient-descent epoch its training and validation parts.
+        'timings_s': timings,
         'signatures': {export.SERVING_SIGNATURE: 'reviews: string [N] -> probability, label',
                        export.EXAMPLES_SIGNATURE: 'examples: serialized tf.Example [N] '
                                                   '(bytes feature "review") -> probability, label'},
