@@ -14,6 +14,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 
 from transforms import features
 from transforms.cleaning import CleaningConfig, tokenize
+from transforms.counting import count_vocabulary
 
 RAW_FEATURE_SPEC = {
     features.ID_KEY: tf.io.FixedLenFeature([], tf.string),
@@ -98,9 +99,10 @@ _ROW_STRIDE = 1 << 32
 def _ngram_ids(tokens: tf.RaggedTensor, config: TransformConfig) -> tf.SparseTensor:
     """Tokens [batch, None] -> distinct in-vocabulary n-gram ids (1..V) [batch, None]."""
     grams = tft.ngrams(tokens.to_sparse(), (1, config.ngram_max), features.NGRAM_SEPARATOR)
-    vocab = tft.vocabulary(grams, top_k=config.ngram_vocab_top_k,
-                           frequency_threshold=config.ngram_frequency_threshold,
-                           vocab_filename=features.NGRAM_VOCAB_NAME)
+    # Millions of distinct n-grams: counted per bundle in dictionaries (transforms.counting).
+    vocab = count_vocabulary(grams, top_k=config.ngram_vocab_top_k,
+                             frequency_threshold=config.ngram_frequency_threshold,
+                             vocab_filename=features.NGRAM_VOCAB_NAME)
     ids = tft.apply_vocabulary(grams, vocab, default_value=-1).values
     rows = grams.indices[:, 0]
     known = ids >= 0

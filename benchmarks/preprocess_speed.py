@@ -1,0 +1,162 @@
+"""Preprocess against a plain in-process pass doing the same work, side by side.
+
+  .venv/bin/python benchmarks/preprocess_speed.py                      # train.csv, 25k reviews
+  .venv/bin/python benchmarks/preprocess_speed.py --input OTHER.csv --runs 2
+
+Each run times, one after the other in fresh processes under /usr/bin/time -v (process
+start and imports counted; wall time and peak RSS):
+
+- the job: `imdb-sentiment preprocess --input CSV --output TMP` with every default
+  (DirectRunner; 1-3-gram branch; 80/20 train/eval split by review text);
+- the plain pass (this script with --plain): the same work in one Python process with
+  no Beam or tf.Transform. It reads the CSV with the csv module, cleans and tokenizes
+  with the same TensorFlow graph (``transforms.cleaning.tokenize``, default cleaning,
+  batches of 1,000), splits by the same hash, counts the words and 1-3-grams of the
+  train split in ``collections.Counter``s, keeps the same vocabularies (30k words at
+  2 or more, 500k n-grams at 2 or more, tf.Transform's order), maps every review to
+  its token ids (400, padded; an OOV bucket) and distinct n-gram ids, and writes the
+  same features as GZIP TFRecords.
+
+The figure is job seconds / plain seconds per run (the issue's goal: at most 2).
+Writes benchmarks/results/preprocess_speed.json (--out).
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_DATA = os.path.normpath(os.path.join(_HERE, '..', '..', 'shared', 'data', 'imdb'))
+
+
+def plain_pass(path: str, out: str) -> dict:
+    """The job's work without Beam: -> counts."""
+    import collections
+    import csv
+    import numpy as np
+    import tensorflow as tf
+    from transforms import features
+    from transforms.cleaning import CleaningConfig, tokenize
+    from transforms.split import EVAL, side
+
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = [(r['review'], 1 if r['sentiment'] == 'positive' else 0)
+                for r in csv.DictReader(f)]
+    clean = tf.function(lambda texts: tokenize(texts, CleaningConfig()))
+    tokens = []
+    for start in range(0, len(rows), 1000):
+        batch = tf.constant([text for text, _ in rows[start:start + 1000]])
+        tokens.extend(clean(batch).to_list())
+    sides = [side(text, features.DEFAULT_EVAL_FRACTION) for text, _ in rows]
+
+    def grams(words):
+        for n in range(1, features.DEFAULT_NGRAM_MAX + 1):
+            for i in range(len(words) - n + 1):
+                yield b' '.join(words[i:i + n])
+
+    word_counts, gram_counts = collections.Counter(), collections.Counter()
+    for words, where in zip(tokens, sides):
+        if where != EVAL:
+            word_counts.update(words)
+            gram_counts.update(grams(words))
+
+    def vocabulary(counts, top_k, threshold):
+        kept = sorted(((c, k) for k, c in counts.items() if c >= threshold), reverse=True)
+        return {k: i for i, (_, k) in enumerate(kept[:top_k])}
+
+    words = vocabulary(word_counts, features.DEFAULT_VOCAB_TOP_K,
+                       features.DEFAULT_FREQUENCY_THRESHOLD)
+    ngrams = vocabulary(gram_counts, features.DEFAULT_NGRAM_VOCAB_TOP_K,
+                        features.DEFAULT_NGRAM_FREQUENCY_THRESHOLD)
+    oov = len(words) + 1
+    options = tf.io.TFRecordOptions(compression_type='GZIP')
+    writers = {s: tf.io.TFRecordWriter(os.path.join(out, f'{name}.tfrecord.gz'), options)
+               for s, name in ((0, 'train'), (EVAL, 'eval'))}
+    for i, ((_, label), review_words, where) in enumerate(zip(rows, tokens, sides)):
+        ids = np.zeros(features.DEFAULT_MAX_TOKENS, 'int64')
+        known = [words.get(w, -1) + 1 for w in review_words[:features.DEFAULT_MAX_TOKENS]]
+        ids[:len(known)] = [k if k > 0 else oov for k in known]
+        gram_ids = sorted({ngrams[g] + 1 for g in grams(review_words) if g in ngrams})
+        feature = {
+            'id': tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(i).encode()])),
+            'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+            'token_ids': tf.train.Feature(int64_list=tf.train.Int64List(value=ids)),
+            'num_tokens': tf.train.Feature(int64_list=tf.train.Int64List(
+                value=[len(review_words)])),
+            'num_oov': tf.train.Feature(int64_list=tf.train.Int64List(
+                value=[sum(w not in words for w in review_words)])),
+            'ngram_ids': tf.train.Feature(int64_list=tf.train.Int64List(value=gram_ids)),
+        }
+        writers[where].write(tf.train.Example(features=tf.train.Features(
+            feature=feature)).SerializeToString())
+    for writer in writers.values():
+        writer.close()
+    return {'reviews': len(rows), 'words': len(words), 'ngrams': len(ngrams)}
+
+
+def timed(cmd) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f'{shlex.join(cmd)} failed:\n{proc.stderr[-3000:]}')
+    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
+    return {'wall_s': round(seconds, 1), 'peak_rss_mb': round(rss_kb / 1024),
+            'stdout_tail': proc.stdout.strip().splitlines()[-1:] or None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--input', default=os.path.join(_DATA, 'train.csv'))
+    parser.add_argument('--runs', type=int, default=1)
+    parser.add_argument('--job-arg', action='append', default=[],
+                        help='Extra preprocess flag, e.g. "--direct_num_workers=2".')
+    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'preprocess_speed.json'))
+    parser.add_argument('--plain', nargs=2, metavar=('CSV', 'OUT'), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain:
+        print(json.dumps(plain_pass(*args.plain)))
+        return
+    if not os.path.exists(args.input):
+        raise SystemExit(f'{args.input}: not found (the shared data folder is absent)')
+    from transforms.outputs import utc_now, versions
+    result = {'benchmark': 'preprocess_speed', 'created': utc_now(),
+              'command': 'python benchmarks/preprocess_speed.py ' + shlex.join(sys.argv[1:]),
+              'input': args.input, 'cpus': os.cpu_count(), 'versions': versions(), 'runs': []}
+    for run in range(args.runs):
+        work = tempfile.mkdtemp(prefix='preprocess-speed-')
+        job_cmd = [_BIN, 'preprocess', '--input', args.input, '--output',
+                   os.path.join(work, 'job'), *args.job_arg]
+        job = dict(timed(job_cmd), command='imdb-sentiment ' + shlex.join(job_cmd[1:]))
+        manifest = json.load(open(os.path.join(work, 'job', 'manifest.json')))
+        job['counts'] = {k: manifest['counts'][k] for k in ('read', 'train', 'eval')}
+        os.makedirs(os.path.join(work, 'plain'))
+        plain = timed([sys.executable, os.path.abspath(__file__), '--plain', args.input,
+                       os.path.join(work, 'plain')])
+        plain['counts'] = json.loads(plain.pop('stdout_tail')[0])
+        job.pop('stdout_tail')
+        entry = {'job': job, 'plain_pass': plain,
+                 'job_over_plain': round(job['wall_s'] / plain['wall_s'], 2)}
+        result['runs'].append(entry)
+        print(json.dumps(entry), flush=True)
+    ratios = [r['job_over_plain'] for r in result['runs']]
+    result['job_over_plain_median'] = statistics.median(ratios)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print('wrote', args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,184 @@
+"""Where the default recipe's training time goes, and whether the trainer is input-bound.
+
+  .venv/bin/python benchmarks/training.py --data PRE --model MODEL   # a finished training run
+  .venv/bin/python benchmarks/training.py --data PRE                 # runs `imdb-sentiment train`
+
+PRE is a preprocess output (e.g. the accuracy benchmark's WORK/preprocess).
+
+1. Breakdown: the run's ``timings_s`` (its manifest): setup (data, network), each part
+   of the recipe (n-gram regression, pseudo labels, LSTM, fusion, n-gram refit),
+   evaluation, export; for each LSTM epoch its training and validation seconds and
+   milliseconds per step. Without --model it runs `imdb-sentiment train --data PRE` with
+   every default (under /usr/bin/time -v: wall time and peak RSS) into a temporary folder.
+2. Input-bound check, side by side in this process: the same LSTM branch (the default
+   config, this data's id space), each time built afresh with the same seed, trained for
+   --steps steps after --warmup steps (tracing) on
+   - the trainer's input: ``trainer.data.make_dataset`` over the train split's TFRecords
+     (parsed once and cached, shuffled, padded batches), as the stacked recipe feeds the
+     LSTM without unlabeled reviews;
+   - the trainer's input with unlabeled reviews: in-memory token ids through
+     ``tf.data.Dataset.from_tensor_slices`` + shuffle + batch, as ``_pseudo_labelled`` does;
+   - a plain Keras ``model.fit(x, y, batch_size)`` on numpy arrays of the same token ids.
+   and reports milliseconds per step and their ratio to plain Keras (1.0: not input-bound).
+
+Writes benchmarks/results/training.json (--out).
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from transforms.outputs import utc_now, versions  # noqa: E402
+
+_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_train(data: str) -> dict:
+    out = os.path.join(tempfile.mkdtemp(prefix='training-bench-'), 'model')
+    cmd = ['/usr/bin/time', '-v', _BIN, 'train', '--data', data, '--output', out]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-3000:])
+    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
+    return {'model': out, 'command': 'imdb-sentiment ' + shlex.join(cmd[3:]),
+            'wall_s': round(seconds, 1), 'peak_rss_mb': round(rss_kb / 1024)}
+
+
+def breakdown(model: str) -> dict:
+    manifest = json.load(open(os.path.join(model, 'manifest.json')))
+    timings = manifest.get('timings_s')
+    if not timings:
+        raise SystemExit(f'{model}: its manifest has no timings_s (trained before they '
+                         'were recorded); train again or leave out --model')
+    epochs = [dict(e, ms_per_step=round(1000 * e['train_s'] / e['steps'], 1))
+              for e in timings['epochs'] if e['steps']]
+    total = manifest['train_time_s'] + timings['setup'] + timings['evaluate'] + timings['export']
+    parts = {'setup': timings['setup'], **timings['recipe_parts'],
+             'evaluate': timings['evaluate'], 'export': timings['export']}
+    return {'model': model, 'counts': manifest['preprocess']['manifest']['counts'],
+            'epochs_run': manifest['epochs_run'], 'best_epoch': manifest['best_epoch'],
+            'seconds': parts, 'seconds_total': round(total, 1),
+            'share': {k: round(v / total, 3) for k, v in parts.items()},
+            'lstm_epochs': epochs,
+            'lstm_training_share_of_lstm_part': round(
+                sum(e['train_s'] for e in epochs) / timings['recipe_parts']['lstm'], 3)
+            if timings['recipe_parts'].get('lstm') else None}
+
+
+class _StepClock:
+    """Timestamps at the end of every training batch."""
+
+    def __init__(self):
+        import keras
+
+        class Clock(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.ends = []
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.ends.append(time.perf_counter())
+        self.callback = Clock()
+
+    def ms_per_step(self, warmup: int) -> float:
+        ends = self.callback.ends[warmup:]
+        return 1000 * (ends[-1] - ends[0]) / (len(ends) - 1)
+
+
+def input_bound(data: str, steps: int, warmup: int) -> dict:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from transforms import features
+    from trainer import data as trainer_data
+    from trainer.config import ModelConfig
+    from trainer.model import build_model, lstm_model
+
+    config = ModelConfig()
+    manifest = json.load(open(os.path.join(data, 'manifest.json')))
+    num_ids, max_tokens = trainer_data.id_space(data, manifest['transform']['num_oov_buckets'])
+    keys = (features.TOKEN_IDS_KEY,)
+    needed = (steps + warmup + 1) * config.batch_size
+    records = trainer_data.make_dataset(data, features.TRAIN_PREFIX, 1024, keys=keys,
+                                        cache=False)
+    xs, ys = [], []
+    for x, y in records.as_numpy_iterator():
+        xs.append(x[features.TOKEN_IDS_KEY])
+        ys.append(y)
+    x, y = np.concatenate(xs), np.concatenate(ys).astype('int64')
+    repeats = -(-needed // len(x))
+    x, y = np.concatenate([x] * repeats), np.concatenate([y] * repeats)
+
+    def network():
+        keras.utils.set_random_seed(config.seed)
+        return lstm_model(build_model(config, num_ids, max_tokens, 0), config)
+
+    def timed(fit) -> float:
+        clock = _StepClock()
+        fit(network(), clock.callback)
+        return round(clock.ms_per_step(warmup), 1)
+
+    total = steps + warmup
+    results = {}
+    results['tfrecords'] = timed(lambda m, cb: m.fit(
+        trainer_data.make_dataset(data, features.TRAIN_PREFIX, config.batch_size, shuffle=True,
+                                  shuffle_buffer=config.shuffle_buffer, seed=config.seed,
+                                  keys=keys).repeat().take(total),
+        epochs=1, verbose=0, callbacks=[cb]))
+    print('tfrecords', results['tfrecords'], 'ms/step', flush=True)
+    results['in_memory_dataset'] = timed(lambda m, cb: m.fit(
+        tf.data.Dataset.from_tensor_slices(({features.TOKEN_IDS_KEY: x}, y))
+        .shuffle(len(y), seed=config.seed).batch(config.batch_size)
+        .prefetch(tf.data.AUTOTUNE).take(total),
+        epochs=1, verbose=0, callbacks=[cb]))
+    print('in_memory_dataset', results['in_memory_dataset'], 'ms/step', flush=True)
+    n = total * config.batch_size
+    results['plain_keras_fit'] = timed(lambda m, cb: m.fit(
+        {features.TOKEN_IDS_KEY: x[:n]}, y[:n], batch_size=config.batch_size, epochs=1,
+        shuffle=True, verbose=0, callbacks=[cb]))
+    print('plain_keras_fit', results['plain_keras_fit'], 'ms/step', flush=True)
+    plain = results['plain_keras_fit']
+    return {'steps': steps, 'warmup_steps': warmup, 'batch_size': config.batch_size,
+            'max_tokens': int(max_tokens), 'token_ids': int(num_ids),
+            'ms_per_step': results,
+            'over_plain_keras': {k: round(v / plain, 3) for k, v in results.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', required=True, help='A preprocess output folder.')
+    parser.add_argument('--model', help='A finished `imdb-sentiment train` output to break '
+                                        'down (default: train one with every default).')
+    parser.add_argument('--steps', type=int, default=120)
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'training.json'))
+    args = parser.parse_args()
+    result = {'benchmark': 'training', 'created': utc_now(),
+              'command': 'python benchmarks/training.py ' + shlex.join(sys.argv[1:]),
+              'cpus': os.cpu_count(), 'versions': versions()}
+    model = args.model
+    if not model:
+        result['train'] = run_train(args.data)
+        model = result['train']['model']
+    result['breakdown'] = breakdown(model)
+    print(json.dumps(result['breakdown'], indent=1), flush=True)
+    result['input_bound'] = input_bound(args.data, args.steps, args.warmup)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print('wrote', args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,72 @@
+"""The n-gram vocabulary analyzer (transforms.counting) writes what tft.vocabulary writes.
+
+Both analyse the same strings in one tf.Transform run on the DirectRunner; their files
+must be equal line for line: the same strings kept (threshold, top_k, none with a
+line break, none empty), in the same order (falling count, equal counts in reverse
+byte order), whether a bundle's counts are sent on at once or in many small pieces.
+"""
+
+import os
+
+import apache_beam as beam
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+
+from transforms.counting import CountTopK, count_vocabulary
+
+# Split on single spaces only, so tokens keep line breaks, NUL, U+2028 and the like.
+TEXTS = [
+    'good good movie bad\nend ', 'movie  x\u2028y \x00 \u00e9t\u00e9 \u00e9t\u00e9',
+    'b a b a c c d', 'a\rb a\rb zz zz zz', 'good movie movie \U0001F600 \U0001F600',
+    '\u0085 \u0085 yy yy xx xx ww ww', 'bad bad bad \u00e9t\u00e9',
+]
+
+
+def _vocabularies(tmp_path, top_k, threshold, shards, max_keys):
+    def preprocessing_fn(inputs):
+        tokens = tf.strings.split(inputs['s'], sep=' ')
+        theirs = tft.vocabulary(tokens, top_k=top_k, frequency_threshold=threshold,
+                                vocab_filename='theirs')
+        ours = count_vocabulary(tokens, top_k=top_k, frequency_threshold=threshold,
+                                vocab_filename='ours', shards=shards,
+                                max_keys_per_bundle=max_keys)
+        return {'theirs': tft.apply_vocabulary(tokens, theirs).to_sparse(),
+                'ours': tft.apply_vocabulary(tokens, ours).to_sparse()}
+
+    metadata = tft.DatasetMetadata.from_feature_spec({'s': tf.io.FixedLenFeature([], tf.string)})
+    out = str(tmp_path / 'out')
+    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(tmp_path / 'tmp')):
+        # Several elements per batch and several batches: a bundle counts many of them.
+        rows = p | beam.Create([{'s': t} for t in TEXTS * 3])
+        transform_fn = (rows, metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(out)
+    output = tft.TFTransformOutput(out)
+    read = [open(output.vocabulary_file_by_name(n), 'rb').read().split(b'\n')[:-1]
+            for n in ('theirs', 'ours')]
+    return read[0], read[1], output
+
+
+@pytest.mark.parametrize('top_k,threshold,shards,max_keys', [
+    (1000, 1, 16, 2_000_000),   # everything once seen: all strings, one piece per bundle
+    (1000, 4, 3, 2),            # at least 4 times; counts sent on every two strings
+    (5, 1, 1, 3),               # the five most frequent; one shard
+])
+def test_the_file_is_tf_transforms_vocabulary(tmp_path, top_k, threshold, shards, max_keys):
+    theirs, ours, output = _vocabularies(tmp_path, top_k, threshold, shards, max_keys)
+    assert ours == theirs
+    assert len(ours) == 5 if top_k == 5 else len(ours) > 5
+    assert not any(b'\n' in k or b'\r' in k or not k for k in ours)
+    assert output.vocabulary_size_by_name('ours') == len(theirs)
+    if threshold == 4:  # good: 9 times in all; a\rb: 6, but a line break
+        assert b'a\rb' not in ours and b'good' in ours
+
+
+def test_the_analyzer_needs_tf_transforms_temp_folder():
+    with pytest.raises(ValueError):
+        with beam.Pipeline() as p:
+            _ = p | beam.Create([(tf.constant(['a']).numpy(),)]) | CountTopK(3, 1, 'v')
+    with pytest.raises(ValueError):
+        CountTopK(0, 1, 'v')
+    assert not os.path.exists('tmp')  # nothing written into the working folder
