@@ -5,7 +5,8 @@ them per key through a shuffle: with 1-3-grams that is millions of elements, eac
 encoded, sent and decoded, which made the n-gram vocabulary most of preprocess's time
 (about 70% of it, profiled on the DirectRunner: benchmarks/README.md). Here each
 worker counts a bundle's strings in one dictionary (at C speed), and only that
-dictionary, cut into ``shards`` by a stable hash of the string, crosses the
+dictionary, cut into ``shards`` by a stable hash of the string (computed in the
+TensorFlow graph), crosses the
 shuffle: a few elements per bundle instead of one per distinct string. Each shard
 is summed on its own (so the work and the memory spread over the workers of a
 cluster), keeps its ``top_k`` most frequent strings at or above the threshold, and
@@ -20,7 +21,6 @@ read it as theirs.
 
 import collections
 import os
-import zlib
 from typing import Dict, Iterable, Iterator, List, Tuple
 
 import apache_beam as beam
@@ -42,8 +42,11 @@ def count_vocabulary(x: tf.Tensor, top_k: int, frequency_threshold: int, vocab_f
     """In a ``preprocessing_fn``: the vocabulary of the strings in ``x`` (any shape), as
     the path of its file (an asset named ``vocab_filename``) for ``tft.apply_vocabulary``."""
     values = x.values if isinstance(x, (tf.SparseTensor, tf.RaggedTensor)) else x
+    values = tf.reshape(values, [-1])
+    # Each string's shard, from a fingerprint that is the same on every machine.
+    shard = tf.strings.to_hash_bucket_fast(values, shards)
     path, = tft.experimental.ptransform_analyzer(
-        [tf.reshape(values, [-1])],
+        [values, shard],
         CountTopK(top_k, frequency_threshold, vocab_filename, shards, max_keys_per_bundle),
         output_dtypes=[tf.string], output_shapes=[[]],
         output_asset_default_values=[vocab_filename.encode()],
@@ -51,36 +54,34 @@ def count_vocabulary(x: tf.Tensor, top_k: int, frequency_threshold: int, vocab_f
     return path
 
 
-def _shard(key: bytes, shards: int) -> int:
-    return zlib.crc32(key) % shards  # the same on every worker (str hash is salted)
-
-
-def _cut(counts: Dict[bytes, int], shards: int) -> Iterator[Tuple[int, Dict[bytes, int]]]:
-    parts: List[Dict[bytes, int]] = [{} for _ in range(shards)]
-    for key, count in counts.items():
-        parts[_shard(key, shards)][key] = count
-    return ((shard, part) for shard, part in enumerate(parts) if part)
-
-
 class _CountInBundle(beam.DoFn):
-    """Batches of strings -> (shard, {string: count}) per bundle (sooner when large)."""
+    """Batches of (strings, their shards) -> (shard, {string: count}) per bundle, sooner
+    when the bundle's dictionaries hold ``max_keys`` strings."""
 
     def __init__(self, shards: int, max_keys: int):
         self._shards, self._max_keys = shards, max_keys
 
     def start_bundle(self):
-        self._counts = collections.Counter()
+        self._counts = [collections.Counter() for _ in range(self._shards)]
 
-    def process(self, batch: Tuple[np.ndarray, ...]):
-        self._counts.update(batch[0].tolist())
-        if len(self._counts) >= self._max_keys:
-            yield from _cut(self._counts, self._shards)
-            self._counts = collections.Counter()
+    def process(self, batch: Tuple[np.ndarray, np.ndarray]):
+        values, shards = batch
+        order = np.argsort(shards, kind='stable')
+        values = values[order]
+        bounds = np.searchsorted(shards[order], np.arange(self._shards + 1))
+        for shard, counts in enumerate(self._counts):
+            if bounds[shard] < bounds[shard + 1]:
+                counts.update(values[bounds[shard]:bounds[shard + 1]].tolist())
+        if sum(len(c) for c in self._counts) >= self._max_keys:
+            yield from self._send()
 
     def finish_bundle(self):
-        for shard_counts in _cut(self._counts, self._shards):
+        for shard_counts in self._send():
             yield window.GlobalWindows.windowed_value(shard_counts)
-        self._counts = collections.Counter()
+
+    def _send(self) -> Iterator[Tuple[int, Dict[bytes, int]]]:
+        counts, self._counts = self._counts, [collections.Counter() for _ in range(self._shards)]
+        return ((shard, c) for shard, c in enumerate(counts) if c)
 
 
 class _SumCounts(beam.CombineFn):
