@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import sys
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import keras
 import numpy as np
@@ -103,15 +103,15 @@ def stacked(model: keras.Model, inputs: Inputs) -> Fitted:
     if config.distill_unlabeled and data.has_split(inputs.data_dir, features.UNLABELED_PREFIX):
         with clock('pseudo_labels'):
             bag = model.get_layer('ngram_bag')
-            train_ds, distill = _pseudo_labelled(
+            train, distill = _pseudo_labelled(
                 inputs.data_dir, summary['ngram_regression'], bag.ratios.numpy(),
-                bag.kernel.numpy(), num_ngrams, config.batch_size, config.seed)
+                bag.kernel.numpy(), num_ngrams)
         summary['distillation'] = distill
     else:
-        train_ds = _train_split(inputs, keys)
+        train = _token_arrays(inputs.data_dir, features.TRAIN_PREFIX)
     eval_ds = inputs.eval_ds.map(lambda x, y: ({k: x[k] for k in keys}, y))
     with clock('lstm'):
-        history = _fit(lstm, train_ds, eval_ds, inputs,
+        history = _fit(lstm, train, eval_ds, inputs,
                        pseudo_labelled=distill['unlabeled_reviews'] if distill else 0)
     with clock('fusion'):
         summary['fusion'] = _fit_fusion(model, inputs.data_dir)
@@ -133,9 +133,18 @@ def _train_split(inputs: Inputs, keys: Tuple[str, ...]) -> tf.data.Dataset:
                              seed=config.seed, num_examples=inputs.counts['train'], keys=keys)
 
 
-def _fit(network: keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset,
+# In-memory training data: ({input name: array [reviews, ...]}, labels [reviews]).
+Arrays = Tuple[Dict[str, np.ndarray], np.ndarray]
+
+
+def _fit(network: keras.Model, train: Union[tf.data.Dataset, Arrays], eval_ds: tf.data.Dataset,
          inputs: Inputs, pseudo_labelled: int = 0) -> Dict[str, List[float]]:
-    """Keras ``fit`` with the trainer's callbacks; returns the history."""
+    """Keras ``fit`` with the trainer's callbacks; returns the history.
+
+    ``train`` is a dataset of shuffled batches, or arrays that Keras batches and shuffles
+    every epoch: the LSTM's token ids fit in memory (20k reviews x 400 ids: 64 MB), and
+    Keras' own array path ran its steps 15% faster than a tf.data pipeline over the same
+    arrays (benchmarks/training.py)."""
     config = inputs.config
     _LOG.info('Training on %d reviews%s, validating on %d; %d token ids x %d; up to %d epochs',
               inputs.counts['train'],
@@ -144,8 +153,22 @@ def _fit(network: keras.Model, train_ds: tf.data.Dataset, eval_ds: tf.data.Datas
               network.input[features.TOKEN_IDS_KEY].shape[1], config.epochs)
     # A per-batch bar at a terminal; else the trainer's TrainingLog writes periodic lines.
     verbose = 1 if sys.stdout.isatty() else 0
-    return network.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
+    if isinstance(train, tf.data.Dataset):
+        return network.fit(train, validation_data=eval_ds, epochs=config.epochs,
+                           callbacks=inputs.callbacks, verbose=verbose).history
+    x, y = train
+    return network.fit(x, y, batch_size=config.batch_size, shuffle=True,
+                       validation_data=eval_ds, epochs=config.epochs,
                        callbacks=inputs.callbacks, verbose=verbose).history
+
+
+def _token_arrays(data_dir: str, split: str) -> Arrays:
+    """A split's token ids and labels, read once into memory."""
+    batches = list(data.make_dataset(data_dir, split, 1024, cache=False,
+                                     keys=(features.TOKEN_IDS_KEY,)).as_numpy_iterator())
+    token_ids = np.concatenate([x[features.TOKEN_IDS_KEY] for x, _ in batches])
+    labels = np.concatenate([y for _, y in batches]).astype('int64')
+    return {features.TOKEN_IDS_KEY: token_ids}, labels
 
 
 def _ngram_data(data_dir: str, split: str, num_ngrams: int) -> Tuple[sparse.csr_matrix,
@@ -204,30 +227,26 @@ def _refit_ngrams(model: keras.Model, inputs: Inputs,
 
 
 def _pseudo_labelled(data_dir: str, ngram: Dict, ratios: np.ndarray, weights: np.ndarray,
-                     num_ngrams: int, batch_size: int, seed: int) -> Tuple[tf.data.Dataset, Dict]:
+                     num_ngrams: int) -> Tuple[Arrays, Dict]:
     """The train split's token ids with their labels, and the unlabeled split's with the
-    n-gram regression's labels, shuffled together into (features, label) batches."""
+    n-gram regression's labels, as one set of arrays."""
     # Read once each, in one order: the token ids and the labels (or n-grams) stay aligned.
     unlabeled = list(data.make_dataset(
         data_dir, features.UNLABELED_PREFIX, 512, cache=False,
         keys=(features.TOKEN_IDS_KEY, features.NGRAM_IDS_KEY)).as_numpy_iterator())
     matrix, _ = stacking.ngram_matrix(unlabeled, num_ngrams)
     pseudo = (matrix @ (ratios * weights) + ngram['intercept'] > 0).astype('int64')
-    train = list(data.make_dataset(data_dir, features.TRAIN_PREFIX, 512, cache=False,
-                                   keys=(features.TOKEN_IDS_KEY,)).as_numpy_iterator())
-    token_ids = np.concatenate([x[features.TOKEN_IDS_KEY] for x, _ in train + unlabeled])
-    labels = np.concatenate([*(y for _, y in train), pseudo]).astype('int64')
+    train_x, train_y = _token_arrays(data_dir, features.TRAIN_PREFIX)
+    token_ids = np.concatenate([train_x[features.TOKEN_IDS_KEY],
+                                *(x[features.TOKEN_IDS_KEY] for x, _ in unlabeled)])
+    labels = np.concatenate([train_y, pseudo]).astype('int64')
     del unlabeled, matrix
-    dataset = (tf.data.Dataset.from_tensor_slices(({features.TOKEN_IDS_KEY: token_ids}, labels))
-               .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size)
-               .prefetch(tf.data.AUTOTUNE))
     summary = {'unlabeled_reviews': int(len(pseudo)),
                'pseudo_positive_share': round(float(pseudo.mean()), 6) if len(pseudo) else None}
     _LOG.info('The LSTM learns from %d labelled reviews and %d unlabeled ones labelled by the '
               'n-gram regression (%.1f%% positive)', len(labels) - len(pseudo), len(pseudo),
               100 * (summary['pseudo_positive_share'] or 0))
-    return dataset, summary
+    return ({features.TOKEN_IDS_KEY: token_ids}, labels), summary
 
 
 def _fit_fusion(model: keras.Model, data_dir: str) -> Dict:
