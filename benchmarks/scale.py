@@ -1,7 +1,7 @@
 """Scale (issue #13): score and preprocess on the DirectRunner as the input grows.
 
   .venv/bin/python benchmarks/scale_data.py --source ../shared/data/imdb/train.csv \\
-      --rows 25000 --rows 250000 --rows 1000000 --out /tmp/scale
+      --rows 25000 --rows 50000 --rows 250000 --rows 1000000 --out /tmp/scale
   .venv/bin/python benchmarks/scale.py --model out/model --data /tmp/scale \\
       --score 25000 --score 250000 --score 1000000 --preprocess 25000 --preprocess 50000
 
