@@ -59,8 +59,8 @@ def segments(text: str, weights: List[Dict]) -> List[Dict]:
 class ExplainFn(beam.DoFn):
     """Scored review dict -> the same dict with ``tokens``: its occlusion segments.
 
-    Loads the model once per DoFn instance in ``setup``; runs only on the few
-    reviews an error report shows.
+    Takes the model in ``setup`` from the process's shared load (the one RunInference
+    scored with, when it is still held); runs only on the few reviews an error report shows.
     """
 
     def __init__(self, model_dir: str, review_key: str, max_words: int = 400):
@@ -70,8 +70,8 @@ class ExplainFn(beam.DoFn):
         self._model = None
 
     def setup(self) -> None:
-        from transforms.inference import Classifier
-        self._model = Classifier(self._model_dir)
+        from transforms.inference import load_classifier
+        self._model = load_classifier(self._model_dir)
 
     def process(self, row: Dict) -> Iterator[Dict]:
         from transforms.inference import score_texts

@@ -37,6 +37,15 @@ def test_handler_scores_raw_text_like_the_export(trained):
     assert handler.batch_elements_kwargs() == {'min_batch_size': 2, 'max_batch_size': 8}
 
 
+def test_explanations_reuse_the_scoring_model(trained):
+    """One load of the export per process: the occlusion weights reuse RunInference's."""
+    from analysis.explain import ExplainFn
+    model = ReviewModelHandler(trained['model']).load_model()
+    explain = ExplainFn(trained['model'], features.REVIEW_KEY)
+    explain.setup()
+    assert explain._model is model
+
+
 @pytest.fixture(scope='module')
 def scored(trained, tmp_path_factory):
     root = tmp_path_factory.mktemp('score')

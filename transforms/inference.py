@@ -9,11 +9,16 @@ calls ``serving_default`` on batches of raw review strings.
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from apache_beam.utils import shared
 
 from transforms import features
 
 PROBABILITY = features.PROBABILITY_OUTPUT
 LABEL = features.LABEL_OUTPUT
+
+# One loaded export per worker process for every stage that needs it (RunInference and
+# the explanations): a module-level handle is never pickled, so each process has its own.
+_LOADED = shared.Shared()
 
 
 def export_problem(path: str) -> Optional[str]:
@@ -71,6 +76,15 @@ class Classifier:
         return found
 
 
+def load_classifier(path: str) -> 'Classifier':
+    """The process's loaded Classifier for ``path``, loaded on first use.
+
+    The score job needs the export twice, for RunInference and for the occlusion
+    weights of the reported errors: loading a SavedModel with its tf.Transform graph
+    takes seconds, and each load holds its own copy of the weights and lookup tables."""
+    return _LOADED.acquire(lambda: Classifier(path), tag=path)
+
+
 class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
     """Raw review strings -> PredictionResult(example=text, inference={probability, label})."""
 
@@ -81,7 +95,7 @@ class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
         self._max_batch_size = max_batch_size
 
     def load_model(self):
-        return Classifier(self._model_dir)
+        return load_classifier(self._model_dir)
 
     def run_inference(self, batch: Sequence[str], model, inference_args: Optional[Dict] = None
                       ) -> Iterable[PredictionResult]:

@@ -1,0 +1,155 @@
+"""Score speed (issue #13): the whole score job against a plain in-process loop, side by side.
+
+  .venv/bin/python benchmarks/score_speed.py --model out/model \\
+      --input ../shared/data/imdb/train.csv [--repeats 2]
+
+Each repeat runs, each in a fresh process under ``/usr/bin/time -v`` (wall time,
+process start included, and peak RSS), and in a rotating order so that a busy
+spell of the shared machine does not always hit the same one:
+
+- ``job``: ``imdb-sentiment score`` in its default mode (explanations on: what
+  runs nightly), run as ``python -m pipeline.cli`` from this checkout;
+- ``job_no_explain``: the same with ``--no-explain``;
+- ``loop``: ``python -c`` that imports TensorFlow, loads the export's
+  ``serving_default`` and scores the same raw reviews in batches of 256;
+- ``baseline_job`` (with ``--baseline DIR``): the default-mode job run from another
+  checkout of the project (e.g. ``git worktree add /tmp/base main``), to measure a
+  change side by side with what it changes.
+
+The goal is a job at 0.9 or more of the loop's speed: ``loop wall / job wall``
+is written for every repeat and as the median of them, to
+benchmarks/results/score_speed.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from transforms.outputs import utc_now, versions  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+RESULTS = os.path.join(ROOT, 'benchmarks', 'results', 'score_speed.json')
+GOAL = 0.9
+
+# The ceiling: what a user would write by hand. Reading the CSV, TensorFlow's import and
+# the model load are counted, as the job's are.
+LOOP = '''
+import csv, sys
+import tensorflow as tf
+model, path, batch = sys.argv[1], sys.argv[2], 256
+with open(path, newline='', encoding='utf-8') as f:
+    texts = [row['review'] for row in csv.DictReader(f)]
+loaded = tf.saved_model.load(model)
+serve = loaded.signatures['serving_default']
+n = 0
+for i in range(0, len(texts), batch):
+    out = serve(reviews=tf.constant(texts[i:i + batch], tf.string))
+    n += len(out['probability'].numpy())
+print(n)
+'''
+
+
+def timed(cmd: List[str], cwd: str = ROOT) -> Dict:
+    """Runs ``cmd`` under /usr/bin/time -v in ``cwd`` -> wall_s, peak_rss_mb."""
+    started = time.perf_counter()
+    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f'{" ".join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
+    return {'wall_s': round(wall, 2), 'peak_rss_mb': round(rss_kb / 1024), 'stdout': proc.stdout}
+
+
+def run_job(model: str, inputs: List[str], explain: bool, extra: List[str],
+            checkout: str = ROOT) -> Dict:
+    work = tempfile.mkdtemp(prefix='score-speed-')
+    try:
+        cmd = [sys.executable, '-m', 'pipeline.cli', 'score', '--model', model,
+               '--output', os.path.join(work, 'score'), *extra]
+        cmd += [a for p in inputs for a in ('--input', p)]
+        if not explain:
+            cmd.append('--no-explain')
+        result = timed(cmd, cwd=checkout)
+        with open(os.path.join(work, 'score', 'manifest.json'), encoding='utf-8') as f:
+            manifest = json.load(f)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    del result['stdout']
+    result.update(reviews=manifest['counts']['read'],
+                  accuracy=manifest['metrics'].get('accuracy'),
+                  command=' '.join(['imdb-sentiment', *cmd[3:]]), checkout=checkout)
+    return result
+
+
+def run_loop(model: str, inputs: List[str]) -> Dict:
+    if len(inputs) != 1:
+        raise SystemExit('the loop reads one CSV: give one --input')
+    result = timed([sys.executable, '-c', LOOP, model, inputs[0]])
+    result['reviews'] = int(result.pop('stdout').split()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', required=True)
+    parser.add_argument('--input', action='append', required=True)
+    parser.add_argument('--repeats', type=int, default=2)
+    parser.add_argument('--baseline', metavar='DIR',
+                        help='another checkout whose default-mode job is timed beside')
+    parser.add_argument('--out', default=RESULTS)
+    args, extra = parser.parse_known_args()  # the rest goes to the score job
+    runs = {
+        'loop': lambda: run_loop(args.model, args.input),
+        'job': lambda: run_job(args.model, args.input, True, extra),
+        'job_no_explain': lambda: run_job(args.model, args.input, False, extra),
+    }
+    if args.baseline:
+        runs['baseline_job'] = lambda: run_job(args.model, args.input, True, extra,
+                                               os.path.abspath(args.baseline))
+    names = list(runs)
+    measured: Dict[str, List[Dict]] = {name: [] for name in names}
+    for r in range(args.repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            measured[name].append(runs[name]())
+            print(f'repeat {r + 1} {name}: {json.dumps(measured[name][-1])}', flush=True)
+    ratios = {}
+    for name in names[1:]:
+        paired = [loop['wall_s'] / job['wall_s']
+                  for loop, job in zip(measured['loop'], measured[name])]
+        ratios[name] = {'per_repeat': [round(x, 3) for x in paired],
+                        'median': round(statistics.median(paired), 3)}
+    result = {
+        'benchmark': 'score_speed', 'issue': 13, 'created': utc_now(),
+        'command': 'python benchmarks/score_speed.py ' + ' '.join(sys.argv[1:]),
+        'model': args.model, 'inputs': args.input, 'cpus': os.cpu_count(),
+        'versions': versions(), 'runs': measured,
+        'median_wall_s': {n: statistics.median(r['wall_s'] for r in measured[n]) for n in names},
+        'speed_over_loop': ratios, 'goal': GOAL,
+        'goal_met': {n: ratios[n]['median'] >= GOAL for n in ratios},
+    }
+    if args.baseline:
+        paired = [b['wall_s'] / j['wall_s'] for b, j in zip(measured['baseline_job'],
+                                                              measured['job'])]
+        result['job_speed_over_baseline'] = {'per_repeat': [round(x, 3) for x in paired],
+                                             'median': round(statistics.median(paired), 3)}
+    print(json.dumps({k: result[k] for k in ('median_wall_s', 'speed_over_loop', 'goal_met',
+                                             'job_speed_over_baseline') if k in result}, indent=1))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
