@@ -28,13 +28,13 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
@@ -67,14 +67,9 @@ def write_rows(path: str, rows) -> None:
 
 
 def timed(cmd) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(f'{" ".join(cmd)} failed:\n{proc.stderr[-5000:]}')
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
-    return {'command': 'imdb-sentiment ' + shlex.join(cmd[1:]), 'wall_s': round(seconds, 1),
-            'peak_rss_mb': round(rss_kb / 1024)}
+    run = run_timed(cmd)
+    return {'command': 'imdb-sentiment ' + shlex.join(cmd[1:]), 'wall_s': round(run.wall_s, 1),
+            'peak_rss_mb': run.peak_rss_mb}
 
 
 def metrics(labels, scores) -> dict:
@@ -255,9 +250,7 @@ def main() -> None:
             result['points_above_nb_lr'] = round(
                 100 * (lstm['test']['accuracy'] - same['test']['accuracy']), 2)
             result['nb_lr_fitted_on'] = 'train + eval' if refit else 'train'
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print('wrote', args.out)
 
 

@@ -26,6 +26,7 @@ import time
 from typing import Dict, List
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import process_tree, rss_mb, write_json  # noqa: E402
 from pipeline.cluster import flink, processes  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
@@ -33,26 +34,6 @@ _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'cluster.json')
 _TINY_MODEL = ['--epochs', '1', '--embedding-dim', '32', '--lstm-units', '32',
                '--dense-units', '16']
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _tree(pid: int) -> List[int]:
-    """``pid`` and all its descendants."""
-    found, frontier = [pid], [pid]
-    while frontier:
-        frontier = list(itertools.chain.from_iterable(processes.children(p) for p in frontier))
-        found.extend(frontier)
-    return found
 
 
 class MemorySampler(threading.Thread):
@@ -69,11 +50,11 @@ class MemorySampler(threading.Thread):
     def run(self) -> None:
         while not self._done.is_set():
             for name, root in self.roots.items():
-                tree = _tree(root)
-                self.peak[name] = max(self.peak[name], sum(_rss_mb(p) for p in tree))
+                tree = process_tree(root)
+                self.peak[name] = max(self.peak[name], sum(rss_mb(p) for p in tree))
                 for child in tree[1:]:
                     self.harnesses[name].add(child)
-                    self.peak_harness[name] = max(self.peak_harness[name], _rss_mb(child))
+                    self.peak_harness[name] = max(self.peak_harness[name], rss_mb(child))
             self._done.wait(self.interval)
 
     def stop(self) -> Dict[str, Dict]:
@@ -184,9 +165,7 @@ def main(argv=None) -> None:
             f'{state["web_ui"]}/jobs/overview')['jobs']
     finally:
         flink.down(config, log=lambda *_: None)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(results, f, indent=2)
+    write_json(args.out, results)
     print(json.dumps({job: {r: v['wall_s'] for r, v in runs.items()}
                       for job, runs in results['jobs'].items()}))
 

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import write_json  # noqa: E402
 from transforms.outputs import read_json, utc_now, versions  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.config import ModelConfig  # noqa: E402
@@ -70,9 +71,7 @@ def main() -> None:
         'machine': {'cpus': os.cpu_count(), 'platform': platform.platform()},
         'versions': versions(),
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ('steps_per_s', 'tfrecords_over_arrays')}))
 
 

@@ -24,15 +24,13 @@ Writes benchmarks/results/preprocess_speed.json (--out).
 import argparse
 import json
 import os
-import re
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,14 +103,9 @@ def plain_pass(path: str, out: str) -> dict:
 
 
 def timed(cmd) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(f'{shlex.join(cmd)} failed:\n{proc.stderr[-3000:]}')
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
-    return {'wall_s': round(seconds, 1), 'peak_rss_mb': round(rss_kb / 1024),
-            'stdout_tail': proc.stdout.strip().splitlines()[-1:] or None}
+    run = run_timed(cmd)
+    return {'wall_s': round(run.wall_s, 1), 'peak_rss_mb': run.peak_rss_mb,
+            'stdout_tail': run.stdout.strip().splitlines()[-1:] or None}
 
 
 def main() -> None:
@@ -152,9 +145,7 @@ def main() -> None:
         print(json.dumps(entry), flush=True)
     ratios = [r['job_over_plain'] for r in result['runs']]
     result['job_over_plain_median'] = statistics.median(ratios)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print('wrote', args.out)
 
 

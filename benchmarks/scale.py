@@ -19,65 +19,16 @@ removed after each run.
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
-import threading
-import time
 from typing import Dict, List
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results', 'scale.json')
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _tree(pid: int) -> List[int]:
-    """``pid`` and its descendants (from /proc/PID/task/*/children)."""
-    found, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        found.append(p)
-        try:
-            for task in os.listdir(f'/proc/{p}/task'):
-                with open(f'/proc/{p}/task/{task}/children') as f:
-                    frontier += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return found
-
-
-class Sampler(threading.Thread):
-    """The resident memory of a process tree every ``interval`` seconds: (s, MB) pairs."""
-
-    def __init__(self, pid: int, interval: float = 1.0):
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.samples = pid, interval, []
-        self._done = threading.Event()
-        self._t0 = time.perf_counter()
-
-    def run(self) -> None:
-        while not self._done.wait(self.interval):
-            mb = sum(_rss_mb(p) for p in _tree(self.pid))
-            self.samples.append((round(time.perf_counter() - self._t0, 1), round(mb)))
-
-    def stop(self) -> List:
-        self._done.set()
-        self.join()
-        return self.samples
 
 
 def timeline(samples: List, points: int = 10) -> List:
@@ -94,22 +45,13 @@ def run(job: str, rows: int, args) -> Dict:
     cmd = [sys.executable, '-m', 'pipeline.cli', job, '--input', path, '--output', out]
     if job == 'score':
         cmd += ['--model', args.model]
-    started = time.perf_counter()
-    proc = subprocess.Popen(['/usr/bin/time', '-v', *cmd], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    sampler = Sampler(proc.pid)
-    sampler.start()
-    _, stderr = proc.communicate()
-    wall = time.perf_counter() - started
-    samples = sampler.stop()
-    if proc.returncode:
-        raise SystemExit(f'{" ".join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}')
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', stderr).group(1))
+    measured = run_timed(cmd, cwd=ROOT, sample_every=1.0)
+    wall, samples = measured.wall_s, measured.samples
     with open(os.path.join(out, 'manifest.json'), encoding='utf-8') as f:
         counts = json.load(f)['counts']
     shutil.rmtree(out, ignore_errors=True)
     return {'rows': rows, 'read': counts['read'], 'wall_s': round(wall, 1),
-            'ms_per_review': round(1000 * wall / rows, 3), 'peak_rss_mb': round(rss_kb / 1024),
+            'ms_per_review': round(1000 * wall / rows, 3), 'peak_rss_mb': measured.peak_rss_mb,
             'sampled_peak_tree_rss_mb': max((mb for _, mb in samples), default=None),
             'rss_timeline_s_mb': timeline(samples),
             'command': ' '.join(['imdb-sentiment', *cmd[3:]])}
@@ -142,15 +84,13 @@ def main() -> None:
               'command': 'python benchmarks/scale.py ' + ' '.join(sys.argv[1:]),
               'model': args.model, 'cpus': os.cpu_count(), 'versions': versions(),
               'runner': 'DirectRunner (default, in-memory)', 'jobs': {}}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
     for job, sizes in (('score', args.score), ('preprocess', args.preprocess)):
         runs = []
         for rows in sizes:
             runs.append(run(job, rows, args))
             print(job, json.dumps(runs[-1]), flush=True)
             result['jobs'][job] = {'runs': runs, 'relative': summarize(runs)}
-            with open(args.out, 'w') as f:
-                json.dump(result, f, indent=2)
+            write_json(args.out, result)
     print(f'wrote {args.out}')
 
 

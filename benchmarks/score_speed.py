@@ -24,16 +24,14 @@ benchmarks/results/score_speed.json.
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from typing import Dict, List
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
@@ -60,14 +58,8 @@ print(n)
 
 def timed(cmd: List[str], cwd: str = ROOT) -> Dict:
     """Runs ``cmd`` under /usr/bin/time -v in ``cwd`` -> wall_s, peak_rss_mb."""
-    started = time.perf_counter()
-    proc = subprocess.run(['/usr/bin/time', '-v', *cmd], cwd=cwd, capture_output=True,
-                          text=True)
-    wall = time.perf_counter() - started
-    if proc.returncode:
-        raise SystemExit(f'{" ".join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
-    return {'wall_s': round(wall, 2), 'peak_rss_mb': round(rss_kb / 1024), 'stdout': proc.stdout}
+    run = run_timed(cmd, cwd=cwd)
+    return {'wall_s': round(run.wall_s, 2), 'peak_rss_mb': run.peak_rss_mb, 'stdout': run.stdout}
 
 
 def run_job(model: str, inputs: List[str], explain: bool, extra: List[str],
@@ -145,9 +137,7 @@ def main() -> None:
                                              'median': round(statistics.median(paired), 3)}
     print(json.dumps({k: result[k] for k in ('median_wall_s', 'speed_over_loop', 'goal_met',
                                              'job_speed_over_baseline') if k in result}, indent=1))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print(f'wrote {args.out}')
 
 

@@ -15,13 +15,12 @@ import argparse
 import csv
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
@@ -49,21 +48,17 @@ def in_process(model: str, paths, batch: int = 256) -> dict:
 
 def job(model: str, paths, extra) -> dict:
     out = tempfile.mkdtemp(prefix='score-bench-')
-    cmd = ['/usr/bin/time', '-v', _BIN, 'score', '--model', model, '--output',
-           os.path.join(out, 'score'), '--no-explain']
+    cmd = [_BIN, 'score', '--model', model, '--output', os.path.join(out, 'score'),
+           '--no-explain']
     for p in paths:
         cmd += ['--input', p]
     cmd += extra
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(proc.stderr[-3000:])
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
+    run = run_timed(cmd)
+    seconds = run.wall_s
     manifest = json.load(open(os.path.join(out, 'score', 'manifest.json')))
     read = manifest['counts']['read']
-    return {'command': ' '.join(cmd[2:]), 'reviews': read, 'wall_s': round(seconds, 1),
-            'reviews_per_s': round(read / seconds, 1), 'peak_rss_mb': round(rss_kb / 1024),
+    return {'command': ' '.join(cmd), 'reviews': read, 'wall_s': round(seconds, 1),
+            'reviews_per_s': round(read / seconds, 1), 'peak_rss_mb': run.peak_rss_mb,
             'accuracy': manifest['metrics'].get('accuracy')}
 
 
@@ -87,9 +82,7 @@ def main() -> None:
     result['job_over_in_process'] = round(
         result['sets'][first_name]['reviews_per_s'] / result['in_process_predict']['reviews_per_s'], 3)
     print(json.dumps({k: result[k] for k in ('in_process_predict', 'job_over_in_process')}))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
 
 
 if __name__ == '__main__':

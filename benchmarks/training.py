@@ -31,14 +31,13 @@ Writes benchmarks/results/training.json (--out).
 import argparse
 import json
 import os
-import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from measure import run_timed, write_json  # noqa: E402
 from transforms.outputs import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
@@ -47,15 +46,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 def run_train(data: str) -> dict:
     out = os.path.join(tempfile.mkdtemp(prefix='training-bench-'), 'model')
-    cmd = ['/usr/bin/time', '-v', _BIN, 'train', '--data', data, '--output', out]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(proc.stderr[-3000:])
-    rss_kb = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr).group(1))
-    return {'model': out, 'command': 'imdb-sentiment ' + shlex.join(cmd[3:]),
-            'wall_s': round(seconds, 1), 'peak_rss_mb': round(rss_kb / 1024)}
+    cmd = [_BIN, 'train', '--data', data, '--output', out]
+    run = run_timed(cmd)
+    return {'model': out, 'command': 'imdb-sentiment ' + shlex.join(cmd[1:]),
+            'wall_s': round(run.wall_s, 1), 'peak_rss_mb': run.peak_rss_mb}
 
 
 def breakdown(model: str) -> dict:
@@ -179,9 +173,7 @@ def main() -> None:
     result['breakdown'] = breakdown(model)
     print(json.dumps(result['breakdown'], indent=1), flush=True)
     result['input_bound'] = input_bound(args.data, args.steps, args.warmup)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print('wrote', args.out)
 
 

@@ -89,8 +89,13 @@ def ngram_ratios(dataset: tf.data.Dataset, num_ngrams: int, alpha: float = 1.0) 
         for cls in (0, 1):
             rows = ids[label == cls]
             counts[cls] += np.bincount(rows.ravel(), minlength=num_ngrams + 1)
-    counts[:, 0] = 0
-    p, q = counts[1, 1:] + alpha, counts[0, 1:] + alpha
+    return log_count_ratios(counts[1], counts[0], alpha)
+
+
+def log_count_ratios(positive: np.ndarray, negative: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Per id, from its counts among positive and negative reviews (index 0, padding, is
+    not counted): log((p/|p|)/(q/|q|)) with p, q the counts plus ``alpha``; index 0 gets 0."""
+    p, q = positive[1:] + alpha, negative[1:] + alpha
     return np.concatenate([[0.0], np.log((p / p.sum()) / (q / q.sum()))]).astype('float32')
 
 

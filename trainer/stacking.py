@@ -20,6 +20,7 @@ import tensorflow as tf
 from scipy import sparse
 
 from transforms import features
+from trainer.data import log_count_ratios
 
 
 def ngram_matrix(dataset, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:
@@ -43,9 +44,8 @@ def nb_ratios(matrix: sparse.csr_matrix, labels: np.ndarray, alpha: float = 1.0)
     """Naive-Bayes log-count ratios log((p/|p|)/(q/|q|)) per column of binary bags (p, q:
     the positive and negative reviews' counts plus ``alpha``); column 0 (padding) gets 0.
     The same figures as ``trainer.data.ngram_ratios`` over a dataset."""
-    p = np.asarray(matrix[labels == 1].sum(axis=0)).ravel()[1:] + alpha
-    q = np.asarray(matrix[labels == 0].sum(axis=0)).ravel()[1:] + alpha
-    return np.concatenate([[0.0], np.log((p / p.sum()) / (q / q.sum()))]).astype('float32')
+    return log_count_ratios(np.asarray(matrix[labels == 1].sum(axis=0)).ravel(),
+                            np.asarray(matrix[labels == 0].sum(axis=0)).ravel(), alpha)
 
 
 def fit_ngram_weights(matrix: sparse.csr_matrix, labels: np.ndarray, ratios: np.ndarray,
