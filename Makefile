@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make run [INPUT=path/to/reviews.csv] [GROUPS=path/to/row_movie_rating.csv] [UNLABELED=...]
+#   make run [INPUT=path/to/reviews.csv] [MOVIES=path/to/row_movie_rating.csv] [UNLABELED=...]
 #                                         # creates .venv, installs, runs the whole product
 #   make test                             # creates .venv, installs, runs the test suite
 # Without INPUT, `imdb-sentiment run` downloads the official aclImdb archive.
@@ -9,7 +9,9 @@ AIRFLOW_VENV ?= .venv-airflow
 BIN := $(VENV)/bin
 INPUT ?=
 UNLABELED ?=
+# GROUPS: MOVIES' old name, still read for one release.
 GROUPS ?=
+MOVIES ?= $(GROUPS)
 RUN_ARGS ?=
 OUTPUT ?= runs/latest
 
@@ -26,7 +28,7 @@ setup: $(BIN)/imdb-sentiment
 
 # explore -> preprocess -> train -> score (eval split, and aclImdb/test when downloaded)
 run: setup
-	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) $(if $(GROUPS),--groups $(GROUPS)) \
+	$(BIN)/imdb-sentiment run $(if $(INPUT),--input $(INPUT)) $(if $(MOVIES),--movies $(MOVIES)) \
 		$(foreach u,$(UNLABELED),--unlabeled $(u)) --output $(OUTPUT) $(RUN_ARGS)
 	@echo "Open $(OUTPUT)/index.html"
 
@@ -46,12 +48,12 @@ test: setup
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) *.egg-info .pytest_cache
 
-# A real Flink cluster on 127.0.0.1 for the Beam jobs (pipeline/cluster/flink.py): a JobManager,
+# A real Flink cluster on 127.0.0.1 for the Beam jobs (pipeline/cluster/local/flink.py): a JobManager,
 # two TaskManagers, a Python worker pool beside each, Beam's Flink job server. The first run
 # downloads Flink (PyPI) and builds the job server (Maven Central) into ~/.cache/imdb-sentiment.
 .PHONY: flink-up flink-down
 flink-up: setup
-	$(BIN)/python -m pipeline.cluster.flink up
+	$(BIN)/python -m pipeline.cluster.local.flink up
 
 flink-down:
-	$(BIN)/python -m pipeline.cluster.flink down
+	$(BIN)/python -m pipeline.cluster.local.flink down

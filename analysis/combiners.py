@@ -7,7 +7,7 @@ import apache_beam as beam
 import numpy as np
 
 from analysis import metrics
-from transforms import features
+from transforms import schema
 
 
 class ScoreSummaryFn(beam.CombineFn):
@@ -23,7 +23,7 @@ class ScoreSummaryFn(beam.CombineFn):
             'scored': 0, 'labelled': 0, 'predicted_positive': 0, 'log_loss_sum': 0.0,
             'confusion': np.zeros((2, 2), dtype=np.int64),
             'histograms': {k: np.zeros(metrics.BINS, dtype=np.int64)
-                           for k in ('positive', 'negative', features.UNLABELED)},
+                           for k in ('positive', 'negative', schema.UNLABELED)},
             'calibration': {'count': np.zeros(metrics.CALIBRATION_BINS),
                             'prob_sum': np.zeros(metrics.CALIBRATION_BINS),
                             'positives': np.zeros(metrics.CALIBRATION_BINS)},
@@ -31,15 +31,15 @@ class ScoreSummaryFn(beam.CombineFn):
         }
 
     def add_input(self, acc: Dict, row: Dict) -> Dict:
-        p = row[features.PROBABILITY_KEY]
-        predicted = int(row[features.PREDICTED_KEY] == features.POSITIVE)
+        p = row[schema.PROBABILITY_KEY]
+        predicted = int(row[schema.PREDICTED_KEY] == schema.POSITIVE)
         acc['scored'] += 1
         acc['predicted_positive'] += predicted
-        label = row.get(features.LABEL_KEY)
+        label = row.get(schema.LABEL_KEY)
         if label is None:
-            acc['histograms'][features.UNLABELED][metrics.score_bin(p)] += 1
+            acc['histograms'][schema.UNLABELED][metrics.score_bin(p)] += 1
             return acc
-        truth = features.LABEL_TO_INT[label]
+        truth = schema.LABEL_TO_INT[label]
         acc['labelled'] += 1
         acc['confusion'][truth, predicted] += 1
         acc['histograms'][label][metrics.score_bin(p)] += 1
@@ -51,10 +51,10 @@ class ScoreSummaryFn(beam.CombineFn):
         cal['prob_sum'][b] += p
         cal['positives'][b] += truth
         error = int(truth != predicted)
-        review = row.get(features.REVIEW_KEY) or ''
+        review = row.get(schema.REVIEW_KEY) or ''
         slices = {'length_words': metrics.length_bucket(review),
                   'negation': 'with negation' if metrics.has_negation(review) else 'without',
-                  'rating': row.get(features.RATING_KEY)}
+                  'rating': row.get(schema.RATING_KEY)}
         for name, value in slices.items():
             if value is not None:
                 counts = acc['slices'][name].setdefault(str(value), [0, 0])

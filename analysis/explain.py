@@ -70,11 +70,11 @@ class ExplainFn(beam.DoFn):
         self._model = None
 
     def setup(self) -> None:
-        from transforms.inference import load_classifier
+        from transforms.beam.inference import load_classifier
         self._model = load_classifier(self._model_dir)
 
     def process(self, row: Dict) -> Iterator[Dict]:
-        from transforms.inference import score_texts
+        from transforms.beam.inference import score_texts
         text = row[self._review_key]
         weights = occlusion_weights(text, lambda t: score_texts(self._model, t), self._max_words)
         yield dict(row, tokens=segments(text, weights))

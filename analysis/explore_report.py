@@ -9,10 +9,10 @@ from typing import Dict, List
 
 from analysis import render
 from analysis.explore_stats import ALL, CHARS, LABELS, MEASURES, TOKENS, UNLABELED
-from transforms import features
+from transforms import schema
 
 TEMPLATE = 'explore.html'
-COLORS = {ALL: '#444444', features.POSITIVE: '#1a9850', features.NEGATIVE: '#d73027',
+COLORS = {ALL: '#444444', schema.POSITIVE: '#1a9850', schema.NEGATIVE: '#d73027',
           UNLABELED: '#4575b4'}
 LOG_ODDS_SHOWN = 20
 _UNITS = {CHARS: 'characters', TOKENS: 'tokens'}
@@ -53,13 +53,13 @@ def top_words_chart(stats: Dict):
 def log_odds_chart(stats: Dict):
     """The words leaning most to each label, by z-score of the smoothed log-odds ratio."""
     leaning = stats['log_odds']
-    rows = (leaning[features.NEGATIVE][:LOG_ODDS_SHOWN][::-1]
-            + leaning[features.POSITIVE][:LOG_ODDS_SHOWN][::-1])
+    rows = (leaning[schema.NEGATIVE][:LOG_ODDS_SHOWN][::-1]
+            + leaning[schema.POSITIVE][:LOG_ODDS_SHOWN][::-1])
     rows.sort(key=lambda r: r['z'])
     fig, axes = render.new_figure(8, 1.5 + 0.2 * max(len(rows), 1))
     ax = axes[0][0]
     ax.barh(range(len(rows)), [r['z'] for r in rows],
-            color=[COLORS[features.POSITIVE if r['z'] > 0 else features.NEGATIVE] for r in rows])
+            color=[COLORS[schema.POSITIVE if r['z'] > 0 else schema.NEGATIVE] for r in rows])
     ax.set_yticks(range(len(rows)), [r['word'] for r in rows], fontsize=8)
     ax.axvline(0, color='black', linewidth=0.8)
     ax.set(title='Most discriminative words (log-odds, informative Dirichlet prior)',
@@ -74,7 +74,7 @@ def _curve(points: List, table: List, marker: int, marker_text: str, title: str,
     if points:
         ax.plot(*zip(*points), color=COLORS[ALL])
         ax.plot(*zip(*table), 'o', color=COLORS[UNLABELED], markersize=4)
-    ax.axvline(marker, color=COLORS[features.NEGATIVE], linestyle='--', linewidth=1,
+    ax.axvline(marker, color=COLORS[schema.NEGATIVE], linestyle='--', linewidth=1,
                label=marker_text)
     if log_x:
         ax.set_xscale('log')
@@ -91,14 +91,14 @@ def charts(stats: Dict) -> Dict[str, str]:
         'top-words': top_words_chart(stats),
         'log-odds': log_odds_chart(stats),
         'coverage': _curve(
-            stats['coverage']['curve'], stats['coverage']['table'], features.DEFAULT_VOCAB_TOP_K,
-            f'preprocess --vocab-size default ({features.DEFAULT_VOCAB_TOP_K:,})',
+            stats['coverage']['curve'], stats['coverage']['table'], schema.DEFAULT_VOCAB_TOP_K,
+            f'preprocess --vocab-size default ({schema.DEFAULT_VOCAB_TOP_K:,})',
             'Share of all tokens covered by the N most frequent words',
             'vocabulary size N (log scale)', 'share of tokens', log_x=True),
         'truncation': _curve(
             stats['truncation']['curve'], stats['truncation']['table'],
-            features.DEFAULT_MAX_TOKENS,
-            f'preprocess --max-tokens default ({features.DEFAULT_MAX_TOKENS})',
+            schema.DEFAULT_MAX_TOKENS,
+            f'preprocess --max-tokens default ({schema.DEFAULT_MAX_TOKENS})',
             'Share of reviews longer than N tokens (truncated by --max-tokens N)',
             'N tokens', 'share of reviews', log_x=False),
     }
@@ -109,7 +109,7 @@ def render_report(stats: Dict, manifest: Dict) -> str:
     """The self-contained HTML page."""
     return render.render_template(
         TEMPLATE, stats=stats, manifest=manifest, charts=charts(stats), labels=LABELS,
-        sides=(features.POSITIVE, features.NEGATIVE),
+        sides=(schema.POSITIVE, schema.NEGATIVE),
         measures=[(m, _UNITS[m]) for m in MEASURES],
-        defaults={'vocab_size': features.DEFAULT_VOCAB_TOP_K,
-                  'max_tokens': features.DEFAULT_MAX_TOKENS})
+        defaults={'vocab_size': schema.DEFAULT_VOCAB_TOP_K,
+                  'max_tokens': schema.DEFAULT_MAX_TOKENS})

@@ -10,18 +10,30 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from transforms import features
+from transforms import schema
 
-# Names shared with the explore pipeline (transforms.profile), defined in features.
-UNLABELED = features.UNLABELED
-LABELS = features.PROFILE_LABELS
-CHARS, TOKENS, MEASURES = features.CHARS, features.TOKENS, features.MEASURES
-label_name = features.label_name
-length_part, top_part = features.length_part, features.top_part
-PART_DUPLICATES, PART_REPEATED = features.PART_DUPLICATES, features.PART_REPEATED
-PART_SHORTEST, PART_COUNT_OF_COUNTS = features.PART_SHORTEST, features.PART_COUNT_OF_COUNTS
-PART_FREQUENT = features.PART_FREQUENT
-ALL = features.PROFILE_ALL
+# The parts the explore job's profile stage (analysis.profile) writes, read back here:
+# per-label count tuples are ordered as LABELS.
+UNLABELED = schema.UNLABELED
+LABELS = (schema.POSITIVE, schema.NEGATIVE, UNLABELED)
+ALL = 'all'   # every review, whatever its label
+CHARS, TOKENS = 'chars', 'tokens'
+MEASURES = (CHARS, TOKENS)
+PART_DUPLICATES = 'duplicates'
+PART_REPEATED = 'repeated'
+PART_SHORTEST = 'shortest'
+PART_COUNT_OF_COUNTS = 'count_of_counts'
+PART_FREQUENT = 'frequent'
+label_name = schema.label_name
+
+
+def length_part(measure: str, label: str) -> str:
+    return f'length:{measure}:{label}'
+
+
+def top_part(label: str) -> str:
+    return f'top:{label}'
+
 
 PERCENTILES = (5, 25, 50, 75, 95, 99)
 COVERAGE_SIZES = (100, 1000, 5000, 10000, 20000, 30000, 50000, 100000)
@@ -127,19 +139,19 @@ def discriminative_words(table: Sequence[Tuple[str, Sequence[int]]], tokens_by_l
     words. The prior is each word's share of ALL reviews (unlabeled ones included,
     a background corpus in Monroe et al.'s sense) scaled to the labelled token count.
     """
-    n_pos, n_neg = tokens_by_label.get(features.POSITIVE, 0), tokens_by_label.get(features.NEGATIVE, 0)
+    n_pos, n_neg = tokens_by_label.get(schema.POSITIVE, 0), tokens_by_label.get(schema.NEGATIVE, 0)
     total = sum(tokens_by_label.values())
     if not table or not n_pos or not n_neg:
-        return {features.POSITIVE: [], features.NEGATIVE: []}
+        return {schema.POSITIVE: [], schema.NEGATIVE: []}
     counts = np.array([c for _, c in table], dtype=np.float64)
     prior = counts.sum(axis=1) / total * (n_pos + n_neg)
     delta, z = log_odds(counts[:, 0], counts[:, 1], prior, n_pos, n_neg, n_pos + n_neg)
     order = np.argsort(-z, kind='stable')
     row = lambda i: {'word': table[i][0], 'z': round(float(z[i]), 3),
                      'log_odds': round(float(delta[i]), 4),
-                     features.POSITIVE: int(counts[i, 0]), features.NEGATIVE: int(counts[i, 1])}
-    return {features.POSITIVE: [row(i) for i in order[:top] if z[i] > 0],
-            features.NEGATIVE: [row(i) for i in order[::-1][:top] if z[i] < 0]}
+                     schema.POSITIVE: int(counts[i, 0]), schema.NEGATIVE: int(counts[i, 1])}
+    return {schema.POSITIVE: [row(i) for i in order[:top] if z[i] > 0],
+            schema.NEGATIVE: [row(i) for i in order[::-1][:top] if z[i] < 0]}
 
 
 def binned_shares(histograms: Dict[str, Histogram], upper: int, bins: int = CHART_BINS) -> Dict:
@@ -165,7 +177,7 @@ def _top_words(table: Sequence, label: str, top: int) -> List[Dict]:
 def top_content_words(table: Sequence, labels: Sequence[str], top: int) -> Dict[str, List[Dict]]:
     """The most frequent words of each label with the stop words out (the cleaning's list,
     negations kept): what the reviews talk about, where the raw top words are 'the', 'a'."""
-    from transforms.cleaning import stopwords
+    from transforms.tft.cleaning import stopwords
     stop = set(stopwords())
     content = [(w, c) for w, c in table if w not in stop and w.isalpha() and len(w) > 1]
     return {label: _top_words(sorted(content, key=lambda wc: -wc[1][LABELS.index(label)]),
@@ -203,7 +215,7 @@ def summarize(parts: Dict[str, object], top_words: int) -> Dict:
                       for label in (ALL, *present)},
         'top_content_words': top_content_words(
             parts.get(PART_FREQUENT, []),
-            [label for label in (features.POSITIVE, features.NEGATIVE) if label in present],
+            [label for label in (schema.POSITIVE, schema.NEGATIVE) if label in present],
             top_words),
         'log_odds': discriminative_words(parts.get(PART_FREQUENT, []), tokens, top_words),
         'coverage': {

@@ -13,7 +13,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from transforms import features
+from transforms import schema
 
 BINS = 1000
 CALIBRATION_BINS = 10
@@ -146,7 +146,7 @@ def error_slices(slices: Dict[str, Dict[str, List[int]]]) -> Dict:
 def summarize(summary: Dict) -> Dict:
     """The whole metrics block of a scoring run from the combiner's summary."""
     hist = {k: np.asarray(summary['histograms'][k], dtype=np.int64)
-            for k in ('positive', 'negative', features.UNLABELED)}
+            for k in ('positive', 'negative', schema.UNLABELED)}
     scored = int(summary['scored'])
     metrics = {
         'scored': scored,

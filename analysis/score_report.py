@@ -4,12 +4,11 @@ Review text is user-written input: it reaches the page only through the
 autoescaping template, and the page's content security policy forbids scripts.
 """
 
-import json
 import os
 from typing import Dict, List, Optional, Tuple
 
 from analysis import render, score_charts
-from transforms import features
+from transforms import schema
 
 # metrics.json key -> the name every report and the run index use, and its format.
 _HEADLINE = (('accuracy', 'accuracy', '{:.4f}'), ('roc_auc', 'ROC AUC', '{:.4f}'),
@@ -55,10 +54,10 @@ def measured_on(manifest: Dict) -> str:
     inputs = (manifest.get('options') or {}).get('input') or [
         i['path'] for i in manifest.get('inputs', [])]
     folders = {os.path.basename(os.path.dirname(p.rstrip('/'))) for p in inputs}
-    if folders == {features.TEST_REVIEWS_DIR}:
+    if folders == {schema.TEST_REVIEWS_DIR}:
         return (f'the test split of preprocess, {n:,} reviews, never used for training, '
                 'early stopping or the fusion.')
-    if folders == {features.EVAL_REVIEWS_DIR}:
+    if folders == {schema.EVAL_REVIEWS_DIR}:
         return (f'the eval split of preprocess, {n:,} reviews. Early stopping watched it and '
                 'the fusion of the two branches was fitted on it, so its accuracy is '
                 'optimistic; the test split is the honest figure.')
@@ -69,30 +68,13 @@ def measured_on(manifest: Dict) -> str:
              'optimistic).' if seen else '.'))
 
 
-def run_index_link(manifest: Dict) -> Optional[str]:
-    """``../../index.html`` when the report lives in a run folder (DIR/score/<name>/)."""
-    output = ((manifest.get('options') or {}).get('output') or '').rstrip('/')
-    if not output or '://' in output:
-        return None
-    folder = os.path.dirname(output)
-    run_manifest = os.path.join(os.path.dirname(folder), features.MANIFEST_FILE)
-    if os.path.basename(folder) != features.RUN_SCORE_DIR or not os.path.exists(run_manifest):
-        return None
-    try:
-        with open(run_manifest, encoding='utf-8') as f:
-            is_run = json.load(f).get('job') == 'run'
-    except (OSError, ValueError):
-        return None
-    return '../../index.html' if is_run else None
-
-
 def _examples(errors: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
     """Each error with its text as pieces, folded after FOLD_CHARS."""
     shown = {}
     for kind, rows in errors.items():
         shown[kind] = []
         for e in rows:
-            pieces = e.get('tokens') or [{'text': e.get(features.REVIEW_KEY, ''), 'weight': None}]
+            pieces = e.get('tokens') or [{'text': e.get(schema.REVIEW_KEY, ''), 'weight': None}]
             head, tail = fold(pieces)
             weights = [abs(p['weight']) for p in pieces if p['weight'] is not None]
             # Never below 0.02: a review whose every token moved P(positive) by less than
@@ -121,9 +103,10 @@ def fmt(value, signed: bool = False) -> str:
 
 
 def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: Dict,
-                        drift: Optional[Dict] = None) -> str:
+                        drift: Optional[Dict] = None, index_link: Optional[str] = None) -> str:
     """The self-contained HTML page (PNG charts embedded); ``drift`` adds the section
-    comparing a nightly run with the previous night."""
+    comparing a nightly run with the previous night, ``index_link`` a link back to the
+    run's index page."""
     headline = [(name, fmt.format(metrics[key])) for key, name, fmt in _HEADLINE
                 if metrics.get(key) is not None]
     if metrics.get('calibration'):
@@ -136,4 +119,4 @@ def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: 
         counts=manifest['counts'], headline=headline,
         report=metrics.get('classification_report'), charts=charts, errors=_examples(errors),
         drift=drift, fmt=fmt, measured_on=measured_on(manifest),
-        index_link=run_index_link(manifest))
+        index_link=index_link)

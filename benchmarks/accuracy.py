@@ -6,8 +6,8 @@
    (train_movies.csv): about a fifth of the movies, ~5k reviews. No choice is
    tuned on it.
 2. Writes the rest (with its ids, train.csv:<row>) to a work folder outside the
-   repository and runs `imdb-sentiment preprocess --groups train_movies.csv
-   --groups-for train.csv`, which splits it train/eval by movie as well.
+   repository and runs `imdb-sentiment preprocess --movies train_movies.csv
+   --movies-for train.csv`, which splits it train/eval by movie as well.
 3. Runs `imdb-sentiment train` with its defaults (plus any --train-arg) under
    /usr/bin/time -v: wall time and peak RSS.
 4. Scores the test part with the export's serving signature (raw text): accuracy
@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import run_timed, write_json  # noqa: E402
-from transforms.outputs import utc_now, versions  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,7 +80,7 @@ def metrics(labels, scores) -> dict:
 
 
 def score_export(model: str, texts) -> np.ndarray:
-    from transforms.inference import Classifier
+    from transforms.beam.inference import Classifier
     classify = Classifier(model)
     return np.concatenate([classify(texts[i:i + 256])[0] for i in range(0, len(texts), 256)])
 
@@ -193,8 +193,8 @@ def main() -> None:
               'command': 'python benchmarks/accuracy.py ' + shlex.join(sys.argv[1:]),
               'cpus': os.cpu_count(), 'versions': versions()}
     pre_cmd = [_BIN, 'preprocess', '--input', rest_csv, '--output', pre,
-               '--groups', os.path.join(args.data_dir, 'train_movies.csv'),
-               '--groups-for', 'train.csv', *args.preprocess_arg]
+               '--movies', os.path.join(args.data_dir, 'train_movies.csv'),
+               '--movies-for', 'train.csv', *args.preprocess_arg]
     if not (args.reuse_preprocess and os.path.exists(os.path.join(pre, 'manifest.json'))):
         result['preprocess'] = timed(pre_cmd)
         print('preprocess', json.dumps(result['preprocess']), flush=True)

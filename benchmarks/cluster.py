@@ -2,7 +2,7 @@
 
   .venv/bin/python benchmarks/cluster.py [--input ../shared/data/imdb/train.csv] [--limit N]
 
-Starts a fresh cluster (``pipeline/cluster/flink.py``) on free ports under a temporary run dir,
+Starts a fresh cluster (``pipeline/cluster/local/flink.py``) on free ports under a temporary run dir,
 so that the JVMs' peaks belong to these jobs. Runs preprocess on the DirectRunner and then on
 Flink; trains a small model (one epoch, small layers: the runners are compared, not the model)
 on the DirectRunner's output unless ``--model`` is given; then score on both runners. Every
@@ -28,7 +28,7 @@ from typing import Dict, List
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import process_tree, rss_mb, write_json  # noqa: E402
 from pipeline.cluster import flink, processes  # noqa: E402
-from transforms.outputs import utc_now, versions  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'cluster.json')

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import write_json  # noqa: E402
-from transforms.outputs import read_json, utc_now, versions  # noqa: E402
+from transforms.jsonio import read_json, utc_now, versions  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.config import ModelConfig  # noqa: E402
 from trainer.model import build_model  # noqa: E402
@@ -50,7 +50,7 @@ def main() -> None:
         model.fit(x[:n], y[:n], batch_size=config.batch_size, shuffle=True, epochs=1, verbose=0)
 
     feeds = {'tfrecords': tfrecords, 'arrays': arrays}
-    models = {name: build_model(config, num_ids, max_tokens) for name in feeds}
+    models = {name: build_model(config, num_ids, max_tokens).model for name in feeds}
     for name, feed in feeds.items():  # warm-up: tracing, the TFRecord cache
         models[name].fit(records if name == 'tfrecords' else x[:256],
                          None if name == 'tfrecords' else y[:256],

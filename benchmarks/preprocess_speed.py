@@ -10,7 +10,7 @@ start and imports counted; wall time and peak RSS):
   (DirectRunner; 1-3-gram branch; 80/20 train/eval split by review text);
 - the plain pass (this script with --plain): the same work in one Python process with
   no Beam or tf.Transform. It reads the CSV with the csv module, cleans and tokenizes
-  with the same TensorFlow graph (``transforms.cleaning.tokenize``, default cleaning,
+  with the same TensorFlow graph (``transforms.tft.cleaning.tokenize``, default cleaning,
   batches of 1,000), splits by the same hash, counts the words and 1-3-grams of the
   train split in ``collections.Counter``s, keeps the same vocabularies (30k words at
   2 or more, 500k n-grams at 2 or more, tf.Transform's order), maps every review to
@@ -43,9 +43,9 @@ def plain_pass(path: str, out: str) -> dict:
     import csv
     import numpy as np
     import tensorflow as tf
-    from transforms import features
-    from transforms.cleaning import CleaningConfig, tokenize
-    from transforms.split import EVAL, side
+    from transforms import schema
+    from transforms.tft.cleaning import CleaningConfig, tokenize
+    from transforms.beam.split import EVAL, side
 
     with open(path, newline='', encoding='utf-8') as f:
         rows = [(r['review'], 1 if r['sentiment'] == 'positive' else 0)
@@ -55,10 +55,10 @@ def plain_pass(path: str, out: str) -> dict:
     for start in range(0, len(rows), 1000):
         batch = tf.constant([text for text, _ in rows[start:start + 1000]])
         tokens.extend(clean(batch).to_list())
-    sides = [side(text, features.DEFAULT_EVAL_FRACTION) for text, _ in rows]
+    sides = [side(text, schema.DEFAULT_EVAL_FRACTION) for text, _ in rows]
 
     def grams(words):
-        for n in range(1, features.DEFAULT_NGRAM_MAX + 1):
+        for n in range(1, schema.DEFAULT_NGRAM_MAX + 1):
             for i in range(len(words) - n + 1):
                 yield b' '.join(words[i:i + n])
 
@@ -72,17 +72,17 @@ def plain_pass(path: str, out: str) -> dict:
         kept = sorted(((c, k) for k, c in counts.items() if c >= threshold), reverse=True)
         return {k: i for i, (_, k) in enumerate(kept[:top_k])}
 
-    words = vocabulary(word_counts, features.DEFAULT_VOCAB_TOP_K,
-                       features.DEFAULT_FREQUENCY_THRESHOLD)
-    ngrams = vocabulary(gram_counts, features.DEFAULT_NGRAM_VOCAB_TOP_K,
-                        features.DEFAULT_NGRAM_FREQUENCY_THRESHOLD)
+    words = vocabulary(word_counts, schema.DEFAULT_VOCAB_TOP_K,
+                       schema.DEFAULT_FREQUENCY_THRESHOLD)
+    ngrams = vocabulary(gram_counts, schema.DEFAULT_NGRAM_VOCAB_TOP_K,
+                        schema.DEFAULT_NGRAM_FREQUENCY_THRESHOLD)
     oov = len(words) + 1
     options = tf.io.TFRecordOptions(compression_type='GZIP')
     writers = {s: tf.io.TFRecordWriter(os.path.join(out, f'{name}.tfrecord.gz'), options)
                for s, name in ((0, 'train'), (EVAL, 'eval'))}
     for i, ((_, label), review_words, where) in enumerate(zip(rows, tokens, sides)):
-        ids = np.zeros(features.DEFAULT_MAX_TOKENS, 'int64')
-        known = [words.get(w, -1) + 1 for w in review_words[:features.DEFAULT_MAX_TOKENS]]
+        ids = np.zeros(schema.DEFAULT_MAX_TOKENS, 'int64')
+        known = [words.get(w, -1) + 1 for w in review_words[:schema.DEFAULT_MAX_TOKENS]]
         ids[:len(known)] = [k if k > 0 else oov for k in known]
         gram_ids = sorted({ngrams[g] + 1 for g in grams(review_words) if g in ngrams})
         feature = {
@@ -123,7 +123,7 @@ def main() -> None:
         return
     if not os.path.exists(args.input):
         raise SystemExit(f'{args.input}: not found (the shared data folder is absent)')
-    from transforms.outputs import utc_now, versions
+    from transforms.jsonio import utc_now, versions
     result = {'benchmark': 'preprocess_speed', 'created': utc_now(),
               'command': 'python benchmarks/preprocess_speed.py ' + shlex.join(sys.argv[1:]),
               'input': args.input, 'cpus': os.cpu_count(), 'versions': versions(), 'runs': []}

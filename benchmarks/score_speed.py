@@ -32,7 +32,7 @@ from typing import Dict, List
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import run_timed, write_json  # noqa: E402
-from transforms.outputs import utc_now, versions  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results', 'score_speed.json')

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import run_timed, write_json  # noqa: E402
-from transforms.outputs import utc_now, versions  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 
@@ -34,7 +34,7 @@ def _reviews(paths):
 
 
 def in_process(model: str, paths, batch: int = 256) -> dict:
-    from transforms.inference import Classifier
+    from transforms.beam.inference import Classifier
     texts = list(_reviews(paths))
     classify = Classifier(model)
     classify(texts[:batch])  # warm-up: tracing

@@ -20,7 +20,7 @@ PRE is a preprocess output (e.g. the accuracy benchmark's WORK/preprocess).
      ``tf.data.Dataset.from_tensor_slices`` + shuffle + batch: the LSTM's input with unlabeled
      reviews until then;
    - ``plain_keras_fit``: ``model.fit(x, y, batch_size, shuffle=True)`` on the numpy arrays
-     (read by the trainer's own ``trainer.recipes._token_arrays``): what the stacked recipe
+     (read by the trainer's own ``trainer.data.token_arrays``): what the stacked recipe
      now does for the LSTM, with or without unlabeled reviews;
    and reports the faster run's milliseconds per step and its ratio to plain Keras (1.0: not
    input-bound).
@@ -38,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import run_timed, write_json  # noqa: E402
-from transforms.outputs import utc_now, versions  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -97,25 +97,25 @@ def input_bound(data: str, steps: int, warmup: int) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-    from transforms import features
+    from transforms import schema
     from trainer import data as trainer_data
     from trainer.config import ModelConfig
-    from trainer.model import build_model, lstm_model
-    from trainer.recipes import _token_arrays
+    from trainer.model import build_model
+    from trainer.data import token_arrays
 
     config = ModelConfig()
     manifest = json.load(open(os.path.join(data, 'manifest.json')))
     num_ids, max_tokens = trainer_data.id_space(data, manifest['transform']['num_oov_buckets'])
-    keys = (features.TOKEN_IDS_KEY,)
+    keys = (schema.TOKEN_IDS_KEY,)
     needed = (steps + warmup + 1) * config.batch_size
-    arrays, y = _token_arrays(data, features.TRAIN_PREFIX)
-    x = arrays[features.TOKEN_IDS_KEY]
+    arrays, y = token_arrays(data, schema.TRAIN_PREFIX)
+    x = arrays[schema.TOKEN_IDS_KEY]
     repeats = -(-needed // len(x))
     x, y = np.concatenate([x] * repeats), np.concatenate([y] * repeats)
 
     def network():
         keras.utils.set_random_seed(config.seed)
-        return lstm_model(build_model(config, num_ids, max_tokens, 0), config)
+        return build_model(config, num_ids, max_tokens, 0).lstm_model(config)
 
     def timed(fit) -> float:
         clock = _StepClock()
@@ -126,17 +126,17 @@ def input_bound(data: str, steps: int, warmup: int) -> dict:
     n = total * config.batch_size
     fits = {
         'tfrecords': lambda m, cb: m.fit(
-            trainer_data.make_dataset(data, features.TRAIN_PREFIX, config.batch_size,
-                                      shuffle=True, shuffle_buffer=config.shuffle_buffer,
+            trainer_data.make_dataset(data, schema.TRAIN_PREFIX, config.batch_size,
+                                      shuffle=True, shuffle_buffer=25000,
                                       seed=config.seed, keys=keys).repeat().take(total),
             epochs=1, shuffle=False, verbose=0, callbacks=[cb]),  # the dataset shuffles
         'in_memory_dataset': lambda m, cb: m.fit(
-            tf.data.Dataset.from_tensor_slices(({features.TOKEN_IDS_KEY: x}, y))
+            tf.data.Dataset.from_tensor_slices(({schema.TOKEN_IDS_KEY: x}, y))
             .shuffle(len(y), seed=config.seed).batch(config.batch_size)
             .prefetch(tf.data.AUTOTUNE).take(total),
             epochs=1, shuffle=False, verbose=0, callbacks=[cb]),
         'plain_keras_fit': lambda m, cb: m.fit(
-            {features.TOKEN_IDS_KEY: x[:n]}, y[:n], batch_size=config.batch_size, epochs=1,
+            {schema.TOKEN_IDS_KEY: x[:n]}, y[:n], batch_size=config.batch_size, epochs=1,
             shuffle=True, verbose=0, callbacks=[cb]),
     }
     # A B C C B A: a drift of the machine's load over the run weighs on each alike; each

@@ -1,8 +1,8 @@
-"""The nightly side of scoring: date partitions, versioned models, the previous night.
+"""The nightly side of scoring: dates, date partitions, and the night before.
 
 A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that
-partition atomically (``transforms.outputs.StagedOutput``). ``--model`` may name one
-export or a folder of versioned exports, of which the newest complete one is used.
+partition atomically (``pipeline.runtime.publish.StagedOutput``). Which model a night
+uses is ``pipeline.models``'.
 """
 
 import datetime
@@ -13,15 +13,15 @@ from typing import List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import outputs
-from transforms import features
-from transforms.errors import InputError, ModelError
+from transforms import jsonio
+from transforms import schema
+from transforms.errors import InputError
 
 _LOG = logging.getLogger(__name__)
 PARTITION_PREFIX = 'dt='
 _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 # Folders a staged write leaves behind while it runs or after it was interrupted.
-_UNPUBLISHED = re.compile(r'\.(partial|old)-[0-9a-f]{8}$')
+UNPUBLISHED = re.compile(r'\.(partial|old)-[0-9a-f]{8}$')
 
 
 def today_utc() -> str:
@@ -44,7 +44,7 @@ def partition_path(output: str, date: str) -> str:
     return FileSystems.join(output.rstrip('/'), f'{PARTITION_PREFIX}{date}')
 
 
-def _children(folder: str) -> List[str]:
+def children(folder: str) -> List[str]:
     """The immediate subfolders of ``folder`` (local or on an object store)."""
     folder = folder.rstrip('/')
     if '://' not in folder:
@@ -61,9 +61,9 @@ def _children(folder: str) -> List[str]:
 def previous_partition(output: str, date: str) -> Optional[str]:
     """The latest complete partition strictly before ``date`` (its manifest says ok)."""
     earlier = []
-    for path in _children(output):
+    for path in children(output):
         name = os.path.basename(path)
-        if not name.startswith(PARTITION_PREFIX) or _UNPUBLISHED.search(name):
+        if not name.startswith(PARTITION_PREFIX) or UNPUBLISHED.search(name):
             continue
         night = name[len(PARTITION_PREFIX):]
         if _DATE.match(night) and night < date and _is_complete(path):
@@ -72,44 +72,10 @@ def previous_partition(output: str, date: str) -> Optional[str]:
 
 
 def _is_complete(path: str) -> bool:
-    manifest = FileSystems.join(path, features.MANIFEST_FILE)
+    manifest = FileSystems.join(path, schema.MANIFEST_FILE)
     if not FileSystems.exists(manifest):
         return False
     try:
-        return outputs.read_json(manifest).get('status') == 'ok'
+        return jsonio.read_json(manifest).get('status') == 'ok'
     except ValueError:
         return False
-
-
-def _is_export(path: str) -> bool:
-    return FileSystems.exists(FileSystems.join(path, features.SAVED_MODEL_FILE))
-
-
-def resolve_model(model: str) -> str:
-    """One export -> itself; a folder of versioned exports -> the newest complete one.
-
-    Complete means published by ``imdb-sentiment train``: a saved_model.pb that parses,
-    its variables, and a manifest with status ok, in a folder that is not a staging
-    leftover. Newest is the manifest's ``created`` time, then the folder name.
-    """
-    from transforms.inference import export_problem
-    if _is_export(model):
-        return model
-    versions = []
-    for path in _children(model):
-        if _UNPUBLISHED.search(os.path.basename(path)) or not _is_export(path):
-            continue
-        problem = export_problem(path)
-        if problem:
-            _LOG.warning('Skipping model version %s: %s', path, problem)
-            continue
-        manifest = FileSystems.join(path, features.MANIFEST_FILE)
-        if not FileSystems.exists(manifest):
-            continue
-        found = outputs.read_json(manifest)
-        if found.get('status') == 'ok':
-            versions.append((found.get('created') or '', os.path.basename(path), path))
-    if not versions:
-        raise ModelError(f'--model {model}: no saved_model.pb, and no complete exports in '
-                         'its subfolders; is it the output of `imdb-sentiment train`?')
-    return max(versions)[2]

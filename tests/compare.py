@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from transforms import features
+from transforms import schema
 
 
 def read_json(path):
@@ -40,10 +40,10 @@ def examples(out, prefix):
     import tensorflow as tf
     import tensorflow_transform as tft
     spec = tft.TFTransformOutput(out).transformed_feature_spec()
-    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{features.TFRECORD_SUFFIX}')))
+    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{schema.TFRECORD_SUFFIX}')))
     data = tf.data.TFRecordDataset(files, compression_type='GZIP').map(
         lambda x: tf.io.parse_single_example(x, spec))
-    return {e[features.ID_KEY].numpy().decode(): {k: _value(v) for k, v in e.items()}
+    return {e[schema.ID_KEY].numpy().decode(): {k: _value(v) for k, v in e.items()}
             for e in data}
 
 
@@ -75,11 +75,11 @@ def assert_close(a, b, tol, where='metrics'):
 
 def assert_same_preprocess(expected, actual):
     """Same vocabulary, assets, examples and counts. Returns the expected manifest."""
-    vocab = lambda out: open(os.path.join(out, features.VOCAB_FILE), encoding='utf-8').read()
+    vocab = lambda out: open(os.path.join(out, schema.VOCAB_FILE), encoding='utf-8').read()
     assert vocab(actual) == vocab(expected) and len(vocab(expected).splitlines()) > 10
     assert assets(actual) == assets(expected)
-    a, b = (read_json(os.path.join(out, features.MANIFEST_FILE)) for out in (expected, actual))
-    for prefix in (features.TRAIN_PREFIX, features.EVAL_PREFIX):
+    a, b = (read_json(os.path.join(out, schema.MANIFEST_FILE)) for out in (expected, actual))
+    for prefix in (schema.TRAIN_PREFIX, schema.EVAL_PREFIX):
         wanted = examples(expected, prefix)
         assert len(wanted) == a['counts'][prefix] > 0
         assert examples(actual, prefix) == wanted
@@ -100,8 +100,8 @@ def assert_same_score(expected, actual, tol=1e-6):
         assert got['probability'] == pytest.approx(want['probability'], abs=tol), key
         assert {k: v for k, v in got.items() if k != 'probability'} == \
             {k: v for k, v in want.items() if k != 'probability'}
-    metrics = [read_json(os.path.join(out, features.METRICS_FILE)) for out in (expected, actual)]
+    metrics = [read_json(os.path.join(out, schema.METRICS_FILE)) for out in (expected, actual)]
     assert_close(metrics[1], metrics[0], tol)
-    manifests = [read_json(os.path.join(out, features.MANIFEST_FILE)) for out in (expected, actual)]
+    manifests = [read_json(os.path.join(out, schema.MANIFEST_FILE)) for out in (expected, actual)]
     assert manifests[1]['counts'] == manifests[0]['counts']
     return len(preds[0])

@@ -8,12 +8,13 @@ are not UTF-8, blank reviews, unknown labels, repeated ids, a gzip copy, a very 
 """
 
 import csv
+import glob
 import gzip
 import io
 import os
 from typing import Dict, List, Tuple
 
-from transforms import features
+from transforms import schema
 
 # Texts that must survive every job byte for byte.
 ODD_TEXTS = [
@@ -76,12 +77,12 @@ def write_corpus(folder: str) -> Dict[str, Dict]:
         f.write(body)
     corpus[name] = {
         'accepted': {f'{name}:1': 'A fine film.', f'{name}:2': 'Dull.'},
-        'rejected': {f'{name}:3': features.REASON_MALFORMED,
-                     f'{name}:4': features.REASON_UNDECODABLE,
-                     f'{name}:5': features.REASON_EMPTY,
-                     f'{name}:6': features.REASON_UNKNOWN_LABEL,
-                     f'{name}:7': features.REASON_MISSING_LABEL,
-                     f'{name}:8': features.REASON_MALFORMED},  # with the two lines after it
+        'rejected': {f'{name}:3': schema.REASON_MALFORMED,
+                     f'{name}:4': schema.REASON_UNDECODABLE,
+                     f'{name}:5': schema.REASON_EMPTY,
+                     f'{name}:6': schema.REASON_UNKNOWN_LABEL,
+                     f'{name}:7': schema.REASON_MISSING_LABEL,
+                     f'{name}:8': schema.REASON_MALFORMED},  # with the two lines after it
     }
 
     # An id column with a repeated id: the second use goes to the dead letters.
@@ -91,7 +92,7 @@ def write_corpus(folder: str) -> Dict[str, Dict]:
     with open(os.path.join(folder, name), 'wb') as f:
         f.write(data)
     corpus[name] = {'accepted': {'r1': 'Good.', 'r2': 'Bad.'},
-                    'rejected': {f'{name}:3': features.REASON_DUPLICATE_ID}}
+                    'rejected': {f'{name}:3': schema.REASON_DUPLICATE_ID}}
 
     # A very long review, in one quoted field with newlines.
     name = 'long.csv'
@@ -115,15 +116,21 @@ def expected(corpus: Dict[str, Dict], require_label: bool, max_review_chars: int
         rejected.update(entry['rejected'])
     if not require_label:
         for rid, reason in list(rejected.items()):
-            if reason == features.REASON_MISSING_LABEL:
+            if reason == schema.REASON_MISSING_LABEL:
                 del rejected[rid]
                 accepted[rid] = 'A review without a label'
     for rid, text in list(accepted.items()):
         if len(text) > max_review_chars:
             del accepted[rid]
-            rejected[rid] = features.REASON_TOO_LONG
+            rejected[rid] = schema.REASON_TOO_LONG
     return accepted, rejected
 
 
 def paths(corpus: Dict[str, Dict]) -> List[str]:
     return [e['path'] for e in corpus.values()]
+
+
+def snapshot(folder) -> Dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: compare before and after a job."""
+    return {p: open(p, 'rb').read() for p in glob.glob(os.path.join(folder, '**'), recursive=True)
+            if os.path.isfile(p)}

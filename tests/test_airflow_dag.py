@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.read import read_json
+
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = ROOT / 'pipeline' / 'schedules' / 'imdb_nightly_dag.py'
 LAUNCHER = ROOT / 'pipeline' / 'schedules' / 'score_nightly.py'
@@ -25,11 +27,12 @@ AIRFLOW_PYTHON = Path(os.environ.get('IMDB_SENTIMENT_AIRFLOW_PYTHON',
                                      ROOT / '.venv-airflow' / 'bin' / 'python'))
 NIGHT = '2026-11-24'
 
+pytestmark = [pytest.mark.e2e, pytest.mark.airflow]
 if not AIRFLOW_PYTHON.exists():
     _reason = f'{AIRFLOW_PYTHON} not found: `make airflow-env` creates the Airflow environment'
     if os.environ.get('IMDB_SENTIMENT_REQUIRE_AIRFLOW') == '1':
         raise RuntimeError(_reason)
-    pytestmark = pytest.mark.skip(reason=_reason)
+    pytestmark.append(pytest.mark.skip(reason=_reason))
 
 # Runs in .venv-airflow: argv = mode, DAG file, day, result file. It parses the DAG, finds the
 # logical date of the first run on that day and renders the task; then mode 'inspect' captures
@@ -159,7 +162,7 @@ def test_task_scores_the_night_into_its_partition(trained, tmp_path):
                                            'AIRFLOW_VAR_IMDB_SENTIMENT_MODEL': trained['model'],
                                            'AIRFLOW_VAR_IMDB_SENTIMENT_OUTPUT': str(out)})
     assert found['outcome'] == 'ok'
-    manifest = json.loads((out / f'dt={NIGHT}' / 'manifest.json').read_text())
+    manifest = read_json(out / f'dt={NIGHT}' / 'manifest.json')
     assert manifest['status'] == 'ok' and manifest['date'] == NIGHT
     assert manifest['counts']['predicted'] + manifest['counts']['rejected'] == len(trained['rows'])
 

@@ -3,8 +3,6 @@ Beam) only for the commands that need it: --help loads neither."""
 
 import ast
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -50,15 +48,168 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
     assert list(_imports(str(bad))) == ['pipeline']
 
 
-@pytest.mark.e2e  # a Python process each: too slow for the unit loop
-@pytest.mark.parametrize('command', ['score', 'preprocess', 'explore', 'train', 'predict', 'run',
-                                     'download'])
-def test_help_loads_neither_tensorflow_nor_beam(command):
-    code = ('import sys\nfrom pipeline import cli\n'
-            'try:\n    cli.main([%r, "--help"])\nexcept SystemExit:\n    pass\n'
-            'print(sorted(m for m in sys.modules if m.split(".")[0] in '
-            '("tensorflow", "keras", "tensorflow_transform", "apache_beam")))' % command)
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == '[]'
+
+
+# --- Where code goes: transforms/ runs inside a pipeline or a graph, never the process -------
+
+# What belongs to the launching process (pipeline/): signals, fd 2, threads, locks on files,
+# exit hooks, and publishing an output by renaming it.
+PROCESS_MODULES = {'signal', 'fcntl', 'atexit'}
+PROCESS_CALLS = {('threading', 'Thread'), ('os', 'dup'), ('os', 'dup2'), ('os', 'rename'),
+                 ('os', 'replace'), ('os', 'renames'), ('shutil', 'move'),
+                 ('FileSystems', 'rename'), ('sys', 'exit')}
+
+
+def _process_concerns(path):
+    """(line, what) for every process-level concern a file touches."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                node.module or '']
+            for name in names:
+                if name.split('.')[0] in PROCESS_MODULES:
+                    yield node.lineno, f'imports {name}'
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in PROCESS_CALLS:
+                yield node.lineno, f'{node.value.id}.{node.attr}'
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and (target.value.id, target.attr) == ('sys', 'stderr'):
+                    yield node.lineno, 'replaces sys.stderr'
+
+
+def test_transforms_touch_no_process_level_concern():
+    found = [f'{os.path.relpath(path, ROOT)}:{line} {what}'
+             for path in _modules('transforms') for line, what in _process_concerns(path)]
+    assert not found, found
+
+
+def test_the_process_checker_sees_each_concern(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('import signal\nimport os, sys, threading\nfrom fcntl import flock\n'
+                   'threading.Thread(target=print)\nos.dup2(1, 2)\nos.rename("a", "b")\n'
+                   'sys.stderr = None\n')
+    assert sorted(what for _, what in _process_concerns(str(bad))) == [
+        'imports fcntl', 'imports signal', 'os.dup2', 'os.rename', 'replaces sys.stderr',
+        'threading.Thread']
+
+
+# --- One route per job: every command line is parsed once, in one place -------------------
+
+def _calls(path):
+    """Every call in a file as 'name' or 'object.name'."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                yield f'{func.value.id}.{func.attr}'
+            elif isinstance(func, ast.Attribute):
+                yield func.attr
+            elif isinstance(func, ast.Name):
+                yield func.id
+
+
+PARSING = ('parse_args', 'parse_known_args', 'ArgumentParser', 'PipelineOptions')
+
+
+def _parses(path):
+    """(calls of flags.parse for the module's own command, NAME; other parsing calls).
+
+    ``run`` also parses the command lines of its steps (flags.parse(step.command, ...))."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    own = sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
+              and isinstance(node.func, ast.Attribute) and node.func.attr == 'parse'
+              and isinstance(node.func.value, ast.Name) and node.func.value.id == 'flags'
+              and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == 'NAME')
+    return own, [c for c in _calls(path) if c.split('.')[-1] in PARSING]
+
+
+def test_every_command_parses_its_command_line_once_through_flags():
+    from pipeline import flags
+    for command in flags.COMMANDS:
+        once, elsewhere = _parses(os.path.join(ROOT, 'pipeline', 'jobs', f'{command}.py'))
+        assert once == 1 and not elsewhere, (command, once, elsewhere)
+    # The Beam jobs' options are built in one place, from what flags.parse left over.
+    options = [c for p in _modules('pipeline') for c in _calls(p) if c == 'PipelineOptions']
+    assert options == ['PipelineOptions']
+
+
+def test_the_parse_checker_sees_a_second_parse(tmp_path):
+    bad = tmp_path / 'job.py'
+    bad.write_text('def run(argv):\n    a, b = flags.parse(NAME, argv)\n'
+                   '    flags.parse(NAME, argv), flags.parse(step.command, argv)\n'
+                   '    return PipelineOptions(argv), parser.parse_known_args(argv)\n')
+    assert _parses(str(bad)) == (2, ['PipelineOptions', 'parser.parse_known_args'])
+
+
+def test_the_trainer_finds_no_layer_by_name():
+    found = [f'{os.path.relpath(p, ROOT)}' for p in _modules('trainer')
+             if 'get_layer' in list(_calls(p)) or any(c.endswith('.get_layer')
+                                                         for c in _calls(p))]
+    assert not found, found
+
+
+# --- Test markers: one mechanism, a module's pytestmark --------------------------------------
+
+MARKS = ('e2e', 'browser', 'airflow', 'cluster')
+
+
+def _module_marks(tree):
+    """The marks a module's ``pytestmark`` names, and the marks it puts anywhere else."""
+    in_pytestmark, elsewhere = set(), []
+    pytestmark_nodes = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == 'pytestmark' for t in node.targets):
+            for sub in ast.walk(node.value):
+                pytestmark_nodes.add(id(sub))
+                if isinstance(sub, ast.Attribute) and sub.attr in MARKS:
+                    in_pytestmark.add(sub.attr)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in MARKS and id(node) not in \
+                pytestmark_nodes and isinstance(node.value, ast.Attribute) and \
+                node.value.attr == 'mark':
+            elsewhere.append(f'line {node.lineno}: {node.attr}')
+    return in_pytestmark, elsewhere
+
+
+def _marks_problems(path):
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    tree = ast.parse(source, path)
+    marks, elsewhere = _module_marks(tree)
+    problems = [f'mark outside pytestmark ({e})' for e in elsewhere]
+    tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith('test')]
+    if any('trained' in [a.arg for a in t.args.args] for t in tests) and 'e2e' not in marks:
+        problems.append('uses the trained model but is not marked e2e')
+    if any(c.endswith('chromium_or_skip') for c in _calls(path)) and not {
+            'e2e', 'browser'} <= marks:
+        problems.append('opens a browser but is not marked e2e and browser')
+    return problems
+
+
+def test_markers_come_from_each_modules_pytestmark_alone():
+    found = {}
+    for name in sorted(os.listdir(os.path.join(ROOT, 'tests'))):
+        if name.startswith('test_') and name.endswith('.py'):
+            problems = _marks_problems(os.path.join(ROOT, 'tests', name))
+            if problems:
+                found[name] = problems
+    assert not found, found
+    with open(os.path.join(ROOT, 'tests', 'conftest.py'), encoding='utf-8') as f:
+        assert 'add_marker' not in f.read()  # no second mechanism
+
+
+def test_the_marker_checker_sees_a_stray_mark(tmp_path):
+    bad = tmp_path / 'test_bad.py'
+    bad.write_text('import pytest\n\n@pytest.mark.e2e\ndef test_a(trained):\n    pass\n\n'
+                   'def test_b():\n    browser.chromium_or_skip()\n')
+    assert _marks_problems(str(bad)) == [
+        'mark outside pytestmark (line 3: e2e)', 'uses the trained model but is not marked e2e',
+        'opens a browser but is not marked e2e and browser']

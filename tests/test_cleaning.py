@@ -4,7 +4,7 @@ from typing import List
 
 import tensorflow as tf
 
-from transforms.cleaning import NEGATIONS, CleaningConfig, lemma_pairs, stopwords, tokenize
+from transforms.tft.cleaning import NEGATIONS, CleaningConfig, lemma_pairs, stopwords, tokenize
 
 
 def _tokens(text: str, **config) -> List[str]:

@@ -1,6 +1,6 @@
 """The Beam jobs on a real Flink cluster on this machine, against the DirectRunner.
 
-The module starts the cluster of ``make flink-up`` (``pipeline/cluster/flink.py``: a JobManager,
+The module starts the cluster of ``make flink-up`` (``pipeline/cluster/local/flink.py``: a JobManager,
 two TaskManagers with one slot each, a Python worker pool beside each, Beam's Flink job server)
 on free ports under a temporary run dir, runs preprocess, score and explore on 2,000 reviews of
 the shared ``train.csv`` with ``--runner=FlinkRunner`` and on the DirectRunner, compares the
@@ -21,12 +21,14 @@ import socket
 import pytest
 
 from pipeline import cli
-from pipeline.cluster import flink, install, processes
+from pipeline.cluster.local import flink
+from pipeline.cluster.local import install
+from pipeline.cluster.local import processes
 from tests import compare
-from tests.fixtures import SHARED_TRAIN, review_rows, write_csv
+from tests.datasets import SHARED_TRAIN, review_rows, write_csv
 from tests.portable import listening_addresses
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 REQUIRED = os.environ.get('IMDB_SENTIMENT_REQUIRE_CLUSTER') == '1'
 SAMPLE_SIZE = 2000

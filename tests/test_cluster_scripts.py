@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pipeline.cluster import config as cluster_config
-from pipeline.cluster import processes
+from pipeline.cluster.local import config as cluster_config
+from pipeline.cluster.local import processes
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The n-gram vocabulary analyzer (transforms.counting) writes what tft.vocabulary writes.
+"""The n-gram vocabulary analyzer (transforms.tft.counting) writes what tft.vocabulary writes.
 
 Both analyse the same strings in one tf.Transform run on the DirectRunner; their files
 must be equal line for line: the same strings kept (threshold, top_k, none with a
@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from transforms.counting import CountTopK, count_vocabulary
+from transforms.tft.counting import CountTopK, count_vocabulary
 
 # Split on single spaces only, so tokens keep line breaks, NUL, U+2028 and the like.
 TEXTS = [

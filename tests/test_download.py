@@ -1,4 +1,4 @@
-"""Tests of pipeline.download against a real HTTP server on 127.0.0.1; nothing reaches the internet.
+"""Tests of pipeline.jobs.download against a real HTTP server on 127.0.0.1; nothing reaches the internet.
 
 The server serves a tiny aclImdb archive built here, counts requests, records their
 Range headers, and can be told to cut the connection after N bytes, to ignore Range
@@ -18,8 +18,8 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from pipeline import download
-from pipeline.download import fetch_aclimdb
+from pipeline.jobs import download
+from pipeline.jobs.download import fetch_aclimdb
 from transforms.errors import DownloadError
 
 REVIEWS = {

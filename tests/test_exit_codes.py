@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from tests.fixtures import generated_reviews, write_csv
+from tests.datasets import generated_reviews, write_csv
 from transforms.errors import OutputLocked
-from transforms.output_guard import OutputLock
-from transforms.outputs import StagedOutput
+from pipeline.runtime.publish import StagedOutput
+
+pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +33,6 @@ def _wait_for(predicate, timeout):
     return False
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize('signum, code, word', [(signal.SIGTERM, 143, 'terminated'),
                                                 (signal.SIGINT, 130, 'interrupted')])
 def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
@@ -72,7 +72,6 @@ def _publish(path, barrier, results):
         results.put(f'{type(e).__name__}: {e}')
 
 
-@pytest.mark.e2e
 def test_simultaneous_publishes_of_one_output_never_race(tmp_path):
     path = str(tmp_path / 'out')
     ctx = multiprocessing.get_context('fork')
@@ -91,33 +90,3 @@ def test_simultaneous_publishes_of_one_output_never_race(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['out']
 
 
-def test_a_live_lock_makes_a_second_run_fail_fast_with_75(tmp_path):
-    data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive')])
-    out = str(tmp_path / 'explore')
-    with OutputLock(out):
-        proc = _start(['explore', '--input', data, '--output', out])
-        _, err = proc.communicate(timeout=120)
-    err = err.decode()
-    assert proc.returncode == 75, err
-    assert f'pid {os.getpid()}' in err and 'Traceback' not in err
-    assert not os.path.exists(out)
-
-
-def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
-    out = str(tmp_path / 'out')
-    child = subprocess.Popen([sys.executable, '-c', (
-        'import sys, time; sys.path.insert(0, %r)\n'
-        'from transforms.output_guard import OutputLock\n'
-        'OutputLock(%r).acquire(); print("held", flush=True); time.sleep(600)') % (ROOT, out)],
-        stdout=subprocess.PIPE)
-    try:
-        assert child.stdout.readline().strip() == b'held'
-        with pytest.raises(OutputLocked):
-            OutputLock(out).acquire()
-    finally:
-        child.kill()
-        child.wait()
-    assert os.path.exists(out + '.lock')  # left behind by the killed holder
-    with OutputLock(out):
-        pass
-    assert not os.path.exists(out + '.lock')

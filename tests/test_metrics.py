@@ -10,7 +10,7 @@ from sklearn import metrics as sk
 from analysis import metrics
 from analysis.combiners import ScoreSummaryFn
 from analysis.explain import occlusion_weights, segments
-from transforms import features
+from transforms import schema
 
 
 def _rows(n=3000, seed=0, quantize=False):
@@ -103,7 +103,7 @@ def test_unlabelled_rows_give_no_accuracy():
     m = metrics.summarize(_summary(rows))
     assert 'accuracy' not in m and m['scored'] == 100
     assert m['positive_rate'] == sum(r['predicted'] == 'positive' for r in rows) / 100
-    assert sum(m['score_histograms'][features.UNLABELED]) == 100
+    assert sum(m['score_histograms'][schema.UNLABELED]) == 100
 
 
 def test_combiner_in_a_pipeline_matches_direct_use():

@@ -1,6 +1,5 @@
 """Nightly scoring: date partitions, idempotent reruns, versioned models, drift."""
 
-import glob
 import json
 import os
 import shutil
@@ -9,22 +8,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.read import read_json, read_jsonl
 from analysis import drift
-from pipeline import cli, nightly
-from tests.fixtures import generated_reviews, write_csv
-from transforms.cleaning import CleaningConfig, tokenize
+from pipeline import cli
+from pipeline import models, nightly
+from tests.datasets import generated_reviews, write_csv
+from transforms.tft.cleaning import CleaningConfig, tokenize
 from transforms.errors import InputError, ModelError
-from transforms import features
+from transforms import schema
+
+pytestmark = pytest.mark.e2e
 
 
 def _ids(partition):
-    return sorted(json.loads(line)['id'] for f in glob.glob(os.path.join(
-        partition, 'predictions', '*.jsonl')) for line in open(f, encoding='utf-8'))
+    return sorted(r['id'] for r in read_jsonl(os.path.join(partition, 'predictions', '*.jsonl')))
 
 
-def _json(path):
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+_json = read_json
 
 
 def test_parse_date():
@@ -47,7 +47,7 @@ def _version(root, name, model, created, status='ok'):
 
 def test_newest_complete_model_is_chosen(trained, tmp_path):
     root = str(tmp_path / 'models')
-    assert nightly.resolve_model(trained['model']) == trained['model']
+    assert models.resolve_model(trained['model']) == trained['model']
     _version(root, 'v1', trained['model'], '2026-11-20T01:00:00+00:00')
     newest = _version(root, 'v2', trained['model'], '2026-11-22T01:00:00+00:00')
     # Later, but not complete: a staging leftover, a failed run, a folder with no manifest.
@@ -55,15 +55,15 @@ def test_newest_complete_model_is_chosen(trained, tmp_path):
     _version(root, 'v4', trained['model'], '2026-11-24T01:00:00+00:00', status='failed')
     os.remove(os.path.join(_version(root, 'v5', trained['model'], '2026-11-25T00:00:00+00:00'),
                            'manifest.json'))
-    assert nightly.resolve_model(root) == newest
+    assert models.resolve_model(root) == newest
     with pytest.raises(ModelError, match='no saved_model.pb'):
-        nightly.resolve_model(str(tmp_path))
+        models.resolve_model(str(tmp_path))
 
 
 def test_psi_and_score_distribution():
     uniform = {'score_histograms': {'positive': [1] * 1000, 'negative': [0] * 1000}}
     np.testing.assert_allclose(drift.score_distribution(uniform), [0.1] * 10)
-    skewed = {'score_histograms': {features.UNLABELED: [0] * 900 + [1] * 100}}
+    skewed = {'score_histograms': {schema.UNLABELED: [0] * 900 + [1] * 100}}
     assert drift.score_distribution(skewed)[-1] == 1.0
     assert drift.psi([0.5, 0.5], [0.5, 0.5]) == 0.0
     expected = (0.7 - 0.5) * np.log(0.7 / 0.5) + (0.3 - 0.5) * np.log(0.3 / 0.5)

@@ -1,16 +1,22 @@
 """End to end: `imdb-sentiment preprocess` on a few hundred reviews with bad rows mixed in."""
 
+import csv
 import glob
-import json
 import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from tests.read import read_json, read_jsonl
 from pipeline import cli
-from tests.fixtures import review_rows, write_csv
-from transforms import features
+from tests.datasets import generated_reviews, review_rows, write_csv
+from tests.test_quiet_logs import NOISE, ROOT, _clean_env
+from transforms import schema
+
+pytestmark = pytest.mark.e2e
 
 N_GOOD = 300
 BAD_ROWS = [('', 'positive'), ('A film', 'brilliant'), ('Another film', '')]
@@ -42,13 +48,12 @@ def result(dataset, tmp_path_factory):
 
 
 def _manifest(out):
-    with open(os.path.join(out, features.MANIFEST_FILE)) as f:
-        return json.load(f)
+    return read_json(os.path.join(out, schema.MANIFEST_FILE))
 
 
 def _examples(out, prefix):
     spec = tft.TFTransformOutput(out).transformed_feature_spec()
-    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{features.TFRECORD_SUFFIX}')))
+    files = sorted(glob.glob(os.path.join(out, f'{prefix}-*{schema.TFRECORD_SUFFIX}')))
     data = tf.data.TFRecordDataset(files, compression_type='GZIP').map(
         lambda x: tf.io.parse_single_example(x, spec))
     return {e['id'].numpy().decode(): e for e in data}
@@ -63,8 +68,7 @@ def test_counts_reconcile_and_rejects_are_written(result):
     assert c['rejected_by_reason'] == {
         'empty_review': 1, 'unknown_label': 1, 'missing_label': 1, 'malformed_csv': 1,
         'undecodable_utf8': 1, 'review_too_long': 0, 'duplicate_id': 0, 'inference_failed': 0}
-    rows = [json.loads(line) for path in glob.glob(os.path.join(result, 'rejected', '*.jsonl'))
-            for line in open(path)]
+    rows = read_jsonl(os.path.join(result, 'rejected', '*.jsonl'))
     assert sorted(r['id'] for r in rows) == ['reviews.csv:101', 'reviews.csv:102',
                                              'reviews.csv:103', 'reviews.csv:305',
                                              'reviews.csv:306']
@@ -76,7 +80,7 @@ def test_manifest_records_inputs_options_and_vocabulary(result, dataset):
     assert m['inputs'][0]['path'] == dataset and m['inputs'][0]['rows'] == m['counts']['read']
     assert len(m['inputs'][0]['sha256']) == 64
     assert m['options']['max_tokens'] == 64 and m['versions']['tensorflow-transform'] == '1.21.0'
-    vocab = open(os.path.join(result, features.VOCAB_FILE), encoding='utf-8').read().splitlines()
+    vocab = open(os.path.join(result, schema.VOCAB_FILE), encoding='utf-8').read().splitlines()
     assert m['vocabulary']['size'] == len(vocab) > 100
     assert 0.5 < m['vocabulary']['eval_token_coverage'] < 1.0
     assert not [p for p in os.listdir(os.path.dirname(result)) if '.partial-' in p]
@@ -105,7 +109,7 @@ def test_multi_processing_gives_the_same_vocabulary_and_examples(result, dataset
     out = str(tmp_path / 'mp')
     assert _run(dataset, out, '--direct_running_mode=multi_processing',
                 '--direct_num_workers=2') == 0
-    read = lambda p: open(os.path.join(p, features.VOCAB_FILE), encoding='utf-8').read()
+    read = lambda p: open(os.path.join(p, schema.VOCAB_FILE), encoding='utf-8').read()
     assert read(out) == read(result)
     for prefix in ('train', 'eval'):
         a, b = _examples(result, prefix), _examples(out, prefix)
@@ -151,8 +155,8 @@ def test_help_explains_the_job(capsys):
 
 
 def test_eval_reviews_are_written_with_their_ids(result, dataset):
-    from transforms.inputs import resolve_inputs
-    from transforms.reading import parse_csv_line
+    from transforms.beam.inputs import resolve_inputs
+    from transforms.beam.read import parse_csv_line
     files = sorted(glob.glob(os.path.join(result, 'eval_reviews', 'eval-*.csv')))
     spec = resolve_inputs([os.path.join(result, 'eval_reviews', 'eval-*.csv')])[0]
     rows = [parse_csv_line(line, spec.columns) for f in files for line in open(f, 'rb').readlines()[1:]]
@@ -164,12 +168,13 @@ def test_eval_reviews_are_written_with_their_ids(result, dataset):
         assert parse_csv_line(originals[r['id']].encode(), ('review', 'sentiment'))['review'] == r['review']
 
 
-def test_groups_keep_each_movie_on_one_side(dataset, tmp_path):
+@pytest.mark.parametrize('flag', ['--movies', '--groups'])  # --groups: deprecated, still read
+def test_movies_keep_each_movie_on_one_side(dataset, tmp_path, flag):
     groups = tmp_path / 'groups.csv'
     groups.write_text('id,group\n' + ''.join(f'reviews.csv:{i},movie{i % 7}\n'
                                              for i in range(1, 200)))
     out = str(tmp_path / 'grouped')
-    assert _run(dataset, out, '--groups', str(groups), '--eval-fraction', '0.5') == 0
+    assert _run(dataset, out, flag, str(groups), '--eval-fraction', '0.5') == 0
     train, evaluation = _examples(out, 'train'), _examples(out, 'eval')
     side = {}
     for i in range(1, 200):
@@ -178,26 +183,27 @@ def test_groups_keep_each_movie_on_one_side(dataset, tmp_path):
             side.setdefault(i % 7, set()).add(key in evaluation)
     assert all(len(s) == 1 for s in side.values()) and len(side) == 7
     assert {True, False} <= {v for s in side.values() for v in s}
-    assert _manifest(out)['options']['groups'] == str(groups)
+    assert _manifest(out)['options']['movies'] == str(groups)
 
 
 @pytest.mark.parametrize('content, extra, message', [
     (None, [], 'no such file'),
     ('review,sentiment\n', [], 'header must start with'),
-    ('row,movie,rating\n1,tt1,4\n', [], '--groups-for'),
+    ('row,movie,rating\n1,tt1,4\n', [], '--movies-for'),
+    ('id,rating\nreviews.csv:1,4\n', [], 'no movie (or group) column to split by'),
 ])
-def test_bad_grouping_file_is_a_usage_error(dataset, tmp_path, capsys, content, extra, message):
+def test_bad_movies_file_is_a_usage_error(dataset, tmp_path, capsys, content, extra, message):
     groups = tmp_path / 'groups.csv'
     if content is not None:
         groups.write_text(content)
-    assert _run(dataset, str(tmp_path / 'o'), '--groups', str(groups), *extra) == cli.EXIT_USAGE
+    assert _run(dataset, str(tmp_path / 'o'), '--movies', str(groups), *extra) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
 
 
 def test_unlabeled_reviews_are_transformed_with_the_train_vocabulary(dataset, result, tmp_path,
                                                                      capsys):
-    from tests.fixtures import write_aclimdb
+    from tests.datasets import write_aclimdb
     unlabeled = write_csv(str(tmp_path / 'unsup.csv'),
                           [('zebra zebra quokka film', ), ('', ), ('the film was good', )],
                           header=('review',))
@@ -217,9 +223,9 @@ def test_unlabeled_reviews_are_transformed_with_the_train_vocabulary(dataset, re
     examples = _examples(out, 'unlabeled')
     assert set(examples) == {'unsup.csv:1', 'unsup.csv:3', 'train/pos/0_8.txt',
                              'train/unsup/0_0.txt'}
-    assert all(int(e['label']) == features.UNLABELED_ID for e in examples.values())
+    assert all(int(e['label']) == schema.UNLABELED_ID for e in examples.values())
     # Words only the unlabeled reviews use are out of the vocabulary: it is the train split's.
-    vocab = open(os.path.join(out, features.VOCAB_FILE)).read().split()
+    vocab = open(os.path.join(out, schema.VOCAB_FILE)).read().split()
     assert 'zebra' not in vocab and 'film' in vocab
     ids = examples['unsup.csv:1']['token_ids'].numpy()
     film = vocab.index('film') + 1  # ids start at 1; 0 pads
@@ -230,3 +236,49 @@ def test_unlabeled_reviews_are_transformed_with_the_train_vocabulary(dataset, re
     assert _run(dataset, str(tmp_path / 'o'), '--unlabeled', dataset) == cli.EXIT_USAGE
     assert 'reads it already' in capsys.readouterr().err
 
+
+
+def test_preprocess_writes_the_test_split_as_raw_reviews_only(tmp_path):
+    import tensorflow as tf
+    rows = generated_reviews(300, seed=5)
+    data = write_csv(str(tmp_path / 'reviews.csv'), rows)
+    out = str(tmp_path / 'pre')
+    assert cli.main(['preprocess', '--input', data, '--output', out, '--max-tokens', '16',
+                     '--test-fraction', '0.2']) == 0
+    test_ids = _csv_ids(os.path.join(out, schema.TEST_REVIEWS_DIR, f'{schema.TEST_PREFIX}-*.csv'))
+    eval_ids = _csv_ids(os.path.join(out, schema.EVAL_REVIEWS_DIR, f'{schema.EVAL_PREFIX}-*.csv'))
+    transformed = set()
+    for path in glob.glob(os.path.join(out, '*' + schema.TFRECORD_SUFFIX)):
+        for record in tf.data.TFRecordDataset(path, compression_type='GZIP'):
+            example = tf.train.Example.FromString(record.numpy())
+            transformed.add(example.features.feature[schema.ID_KEY].bytes_list.value[0].decode())
+    assert test_ids and eval_ids
+    assert not set(test_ids) & set(eval_ids)
+    assert not set(test_ids) & transformed  # not trained on, not early-stopped or fused on
+    assert set(eval_ids) <= transformed
+    assert len(test_ids) + len(transformed) == len(rows)
+    assert not glob.glob(os.path.join(out, f'{schema.TEST_PREFIX}-*'))
+    manifest = read_json(os.path.join(out, schema.MANIFEST_FILE))
+    assert manifest['counts'][schema.TEST_PREFIX] == len(test_ids)
+    assert manifest['counts']['train'] + manifest['counts']['eval'] == len(transformed)
+
+
+def test_a_preprocess_run_logs_progress_and_no_library_noise(tmp_path):
+    data = write_csv(str(tmp_path / 'reviews.csv'), generated_reviews(120, seed=3))
+    out = subprocess.run(
+        [sys.executable, '-m', 'pipeline.cli', 'preprocess', '--input', data,
+         '--output', str(tmp_path / 'pre'), '--max-tokens', '16', '--test-fraction', '0.2'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=_clean_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    noisy = [line for line in out.stderr.splitlines() if any(n in line for n in NOISE)]
+    assert not noisy, noisy
+    assert 'INFO Wrote' in out.stderr
+    assert 'INFO Read 120, accepted 120' in out.stderr
+
+
+def _csv_ids(pattern):
+    ids = []
+    for path in glob.glob(pattern):
+        with open(path, newline='', encoding='utf-8') as f:
+            ids += [row[schema.ID_KEY] for row in csv.DictReader(f)]
+    return ids

@@ -8,9 +8,8 @@ import pytest
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from transforms import features
-from transforms.cleaning import CleaningConfig
-from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
+from transforms import schema
+from transforms.tft.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 
 ROWS = [
     {'id': 'a:1', 'review': 'Good good GOOD movie!<br />', 'label': 1},
@@ -26,7 +25,7 @@ def _analyze_and_transform(rows, config):
         (data, _), transform_fn = ((rows, raw_metadata()) | tft_beam.AnalyzeAndTransformDataset(
             make_preprocessing_fn(config)))
         _ = transform_fn | tft_beam.WriteTransformFn(temp + '/out')
-    vocab_file = tft.TFTransformOutput(temp + '/out').vocabulary_file_by_name(features.VOCAB_NAME)
+    vocab_file = tft.TFTransformOutput(temp + '/out').vocabulary_file_by_name(schema.VOCAB_NAME)
     with open(vocab_file, encoding='utf-8') as f:
         vocab = f.read().splitlines()
     return {r['id'].decode(): r for r in data}, vocab
@@ -57,25 +56,11 @@ def test_truncation_keeps_the_chosen_end():
     config = TransformConfig(max_tokens=2, frequency_threshold=1)
     start, vocab_s = _analyze_and_transform(ROWS, config)
     end, vocab_e = _analyze_and_transform(
-        ROWS, dataclasses.replace(config, truncate=features.TRUNCATE_KEEP_END))
+        ROWS, dataclasses.replace(config, truncate=schema.TRUNCATE_KEEP_END))
     tokens = ['bad', 'movie', 'not', 'good']
     assert start['a:2']['token_ids'].tolist() == _ids(tokens[:2], vocab_s, 2)
     assert end['a:2']['token_ids'].tolist() == _ids(tokens[-2:], vocab_e, 2)
     assert start['a:2']['num_tokens'] == end['a:2']['num_tokens'] == 4
-
-
-@pytest.mark.e2e  # three whole analyze-and-transform runs
-def test_stopwords_and_lemmas_change_the_ids():
-    plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=8, frequency_threshold=1))
-    cleaned, vocab = _analyze_and_transform(ROWS, TransformConfig(
-        max_tokens=8, frequency_threshold=1,
-        cleaning=CleaningConfig(remove_stopwords=True, lemmatize=True)))
-    # 'The worst movies? Bad, bad!': 'the' dropped; worst -> bad, movies -> movie.
-    assert plain['a:3']['num_tokens'] == 7
-    assert cleaned['a:3']['num_tokens'] == 6
-    assert cleaned['a:3']['token_ids'].tolist() == _ids(
-        ['bad', 'movie', '?', 'bad', 'bad', '!'], vocab, 8)
-    assert 'the' not in vocab and 'movies' not in vocab and 'worst' not in vocab
 
 
 def test_config_rejects_impossible_values():
@@ -85,25 +70,3 @@ def test_config_rejects_impossible_values():
         TransformConfig(truncate='middle')
 
 
-@pytest.mark.e2e  # two whole analyze-and-transform runs
-def test_ngram_ids_are_the_distinct_known_ngrams():
-    from tensorflow_transform import TFTransformOutput  # noqa: F401  (vocab read below)
-    temp = tempfile.mkdtemp()
-    config = TransformConfig(max_tokens=4, frequency_threshold=1, ngram_max=2,
-                             ngram_frequency_threshold=2)
-    with tft_beam.Context(temp_dir=temp):
-        (data, _), transform_fn = ((ROWS, raw_metadata()) | tft_beam.AnalyzeAndTransformDataset(
-            make_preprocessing_fn(config)))
-        _ = transform_fn | tft_beam.WriteTransformFn(temp + '/out')
-    path = tft.TFTransformOutput(temp + '/out').vocabulary_file_by_name(features.NGRAM_VOCAB_NAME)
-    grams = open(path, encoding='utf-8').read().splitlines()
-    out = {r['id'].decode(): r for r in data}
-    # n-grams seen at least twice: good (4), bad (3), movie (3), ! (2), 'good good' (2).
-    assert sorted(grams) == ['!', 'bad', 'good', 'good good', 'movie']
-    names = lambda row: sorted(grams[i - 1] for i in out[row]['ngram_ids'])
-    assert names('a:1') == ['!', 'good', 'good good', 'movie']   # each once: a binary bag
-    assert names('a:2') == ['bad', 'good', 'movie']
-    assert names('a:3') == ['!', 'bad']
-    # --ngram-max 0: no n-gram feature at all.
-    plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=4, ngram_max=0))
-    assert 'ngram_ids' not in plain['a:1']

@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import apache_beam as beam
-import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.fixtures import generated_reviews, write_csv
-from transforms import progress, stderr_filter
+
+from transforms.beam import progress
+from pipeline.runtime import stderr_filter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOISE = ('E0000', 'I0000', 'W0000', 'oneDNN', 'instance dicts', 'absl::InitializeLog',
@@ -54,7 +54,7 @@ def test_the_filter_passes_everything_else_through_in_order():
 
 
 def test_log_progress_passes_every_element_through_and_counts_them(caplog):
-    caplog.set_level(logging.INFO, logger='transforms.progress')
+    caplog.set_level(logging.INFO, logger='transforms.beam.progress')
     with TestPipeline() as p:
         out = (p | beam.Create(range(50))
                | beam.ParDo(progress.LogProgress('numbers', every_s=0.0)))
@@ -72,7 +72,7 @@ def _clean_env():
 
 
 def test_loading_tensorflow_after_configuring_logs_prints_nothing():
-    code = ('from pipeline import cli\ncli._configure_logging()\n'
+    code = ('from pipeline.runtime import console\nconsole.configure_logging()\n'
             'import tensorflow, tensorflow_transform, keras\nprint("loaded")')
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
                          text=True, timeout=300, env=_clean_env())
@@ -84,22 +84,10 @@ def test_loading_tensorflow_after_configuring_logs_prints_nothing():
 
 def test_without_the_filter_the_noise_is_there():
     """The check above could fail: the same import, unfiltered (IMDB_SENTIMENT_LOG=DEBUG)."""
-    code = ('from pipeline import cli\ncli._configure_logging()\nimport tensorflow')
+    code = ('from pipeline.runtime import console\nconsole.configure_logging()\nimport tensorflow')
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
                          text=True, timeout=300, env=dict(_clean_env(), IMDB_SENTIMENT_LOG='DEBUG'))
     assert out.returncode == 0, out.stderr
     assert any(n in out.stderr for n in NOISE), out.stderr[-2000:]
 
 
-@pytest.mark.e2e
-def test_a_preprocess_run_logs_progress_and_no_library_noise(tmp_path):
-    data = write_csv(str(tmp_path / 'reviews.csv'), generated_reviews(120, seed=3))
-    out = subprocess.run(
-        [sys.executable, '-m', 'pipeline.cli', 'preprocess', '--input', data,
-         '--output', str(tmp_path / 'pre'), '--max-tokens', '16', '--test-fraction', '0.2'],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=_clean_env())
-    assert out.returncode == 0, out.stderr[-3000:]
-    noisy = [line for line in out.stderr.splitlines() if any(n in line for n in NOISE)]
-    assert not noisy, noisy
-    assert 'INFO Wrote' in out.stderr
-    assert 'INFO Read 120, accepted 120' in out.stderr

@@ -5,11 +5,11 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.fixtures import write_aclimdb, write_csv
-from transforms import features
+from tests.datasets import write_aclimdb, write_csv
+from transforms import schema
 from transforms.errors import InputError
-from transforms.inputs import resolve_inputs
-from transforms.reading import ReadReviews, parse_csv_line
+from transforms.beam.inputs import resolve_inputs
+from transforms.beam.read import ReadReviews, parse_csv_line
 
 COLUMNS = ('review', 'sentiment')
 
@@ -25,11 +25,11 @@ def test_unquoted_field():
 
 
 @pytest.mark.parametrize('line, reason', [
-    (b'"unterminated quote,positive\n', features.REASON_MALFORMED),
-    (b'"closed" then text,positive\n', features.REASON_MALFORMED),
-    (b'three,fields,positive\n', features.REASON_MALFORMED),
-    (b'only one field\n', features.REASON_MALFORMED),
-    (b'bad \xff\xfe bytes,positive\n', features.REASON_UNDECODABLE),
+    (b'"unterminated quote,positive\n', schema.REASON_MALFORMED),
+    (b'"closed" then text,positive\n', schema.REASON_MALFORMED),
+    (b'three,fields,positive\n', schema.REASON_MALFORMED),
+    (b'only one field\n', schema.REASON_MALFORMED),
+    (b'bad \xff\xfe bytes,positive\n', schema.REASON_UNDECODABLE),
 ])
 def test_broken_lines_carry_a_parse_error(line, reason):
     rec = parse_csv_line(line, COLUMNS)

@@ -7,9 +7,10 @@ import pytest
 
 from analysis.explain import occlusion_weights, segments, token_spans
 from analysis.render import lines, number
-from analysis.score_report import fold, measured_on, run_index_link
-from transforms import features
-from transforms.cleaning import CleaningConfig
+from analysis.score_report import fold, measured_on
+from pipeline.jobs.run_folder import SCORE_DIR, index_link
+from transforms import schema
+from transforms.tft.cleaning import CleaningConfig
 
 HOSTILE = [
     'Great film!<br /><br />While the plot was "thin", I didn\'t care... 10/10?',
@@ -22,7 +23,7 @@ HOSTILE = [
 @pytest.mark.parametrize('text', HOSTILE)
 def test_token_spans_are_the_models_tokens(text):
     import tensorflow as tf
-    from transforms.cleaning import tokenize
+    from transforms.tft.cleaning import tokenize
     model = [t.decode() for t in tokenize(tf.constant([text]), CleaningConfig()).to_list()[0]]
     assert [text[s:e].lower() for s, e in token_spans(text, 400)] == model
 
@@ -53,18 +54,17 @@ def test_a_long_review_folds_at_a_space_and_never_inside_a_tag():
 def test_measured_on_says_which_split():
     def manifest(path):
         return {'counts': {'predicted': 25000}, 'options': {'input': [path]}}
-    test = measured_on(manifest(f'run/preprocess/{features.TEST_REVIEWS_DIR}/test-*.csv'))
+    test = measured_on(manifest(f'run/preprocess/{schema.TEST_REVIEWS_DIR}/test-*.csv'))
     assert test.startswith('the test split of preprocess, 25,000 reviews, never used')
     assert 'optimistic' in measured_on(
-        manifest(f'run/preprocess/{features.EVAL_REVIEWS_DIR}/eval-*.csv'))
+        manifest(f'run/preprocess/{schema.EVAL_REVIEWS_DIR}/eval-*.csv'))
     assert 'new.csv' in measured_on(manifest('data/new.csv'))
 
 
 def test_run_index_link_only_inside_a_run_folder(tmp_path):
-    output = tmp_path / 'run' / features.RUN_SCORE_DIR / 'test'
-    manifest = {'options': {'output': str(output)}}
-    assert run_index_link(manifest) is None
+    output = tmp_path / 'run' / SCORE_DIR / 'test'
+    assert index_link(str(output)) is None
     os.makedirs(output)
-    (tmp_path / 'run' / features.MANIFEST_FILE).write_text(json.dumps({'job': 'run'}))
-    assert run_index_link(manifest) == '../../index.html'
-    assert run_index_link({'options': {'output': str(tmp_path / 'elsewhere')}}) is None
+    (tmp_path / 'run' / schema.MANIFEST_FILE).write_text(json.dumps({'job': 'run'}))
+    assert index_link(str(output)) == '../../index.html'
+    assert index_link(str(tmp_path / 'elsewhere')) is None

@@ -2,16 +2,18 @@
 
 import functools
 import http.server
-import json
 import os
 import tarfile
 import threading
 
 import pytest
 
+from tests.read import read_json, read_jsonl
 from pipeline import cli
 from tests.conftest import TINY_MODEL
-from tests.fixtures import generated_reviews, write_aclimdb, write_csv
+from tests.datasets import generated_reviews, write_aclimdb, write_csv
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     assert requests and all(r.endswith('aclImdb_v1.tar.gz') for r in requests)
     assert os.path.isdir(os.path.join(cache, 'aclImdb', 'test', 'pos'))
 
-    manifest = json.load(open(os.path.join(out, 'manifest.json')))
+    manifest = read_json(os.path.join(out, 'manifest.json'))
     assert manifest['status'] == 'ok'
     assert [s['step'] for s in manifest['steps']] == [
         'explore', 'preprocess', 'train', 'score eval', 'score aclImdb-test', 'score nightly']
@@ -65,21 +67,20 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     assert manifest['inputs'] == [os.path.join(cache, 'aclImdb', 'train')]
 
     # Trained on train/ (160 reviews), scored on test/ (40) and the extra unlabelled file.
-    pre = json.load(open(os.path.join(out, 'preprocess', 'manifest.json')))
+    pre = read_json(os.path.join(out, 'preprocess', 'manifest.json'))
     assert pre['counts']['read'] == 160
     assert pre['counts']['unlabeled'] == 30  # train/unsup/, for the word vectors
-    model = json.load(open(os.path.join(out, 'model', 'manifest.json')))
+    model = read_json(os.path.join(out, 'model', 'manifest.json'))
     assert model['word_vectors']['reviews'] == pre['counts']['train'] + 30
-    test_metrics = json.load(open(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json')))
+    test_metrics = read_json(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json'))
     folder = os.path.join(out, 'score', 'aclImdb-test', 'predictions')
-    preds = [json.loads(line) for name in sorted(os.listdir(folder)) if name.endswith('.jsonl')
-             for line in open(os.path.join(folder, name), encoding='utf-8')]
+    preds = read_jsonl(os.path.join(folder, '*.jsonl'))
     assert test_metrics['scored'] == 40 == len(preds)
     assert test_metrics['accuracy'] == pytest.approx(
         sum(p['predicted'] == p['label'] for p in preds) / len(preds))
-    eval_metrics = json.load(open(os.path.join(out, 'score', 'eval', 'metrics.json')))
+    eval_metrics = read_json(os.path.join(out, 'score', 'eval', 'metrics.json'))
     assert eval_metrics['scored'] == pre['counts']['eval']
-    nightly = json.load(open(os.path.join(out, 'score', 'nightly', 'metrics.json')))
+    nightly = read_json(os.path.join(out, 'score', 'nightly', 'metrics.json'))
     assert nightly['scored'] == 12 and 'accuracy' not in nightly
 
     html = open(os.path.join(out, 'index.html'), encoding='utf-8').read()
@@ -97,25 +98,3 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
     assert len(requests) == before
 
 
-def test_index_opens_in_a_browser(tmp_path):
-    from tests import browser
-    browser.chromium_or_skip()
-    from analysis.run_index import render_index
-    out = tmp_path / 'run'
-    (out / 'score' / 'eval').mkdir(parents=True)
-    (out / 'score' / 'eval' / 'metrics.json').write_text(json.dumps(
-        {'scored': 10, 'accuracy': 0.9, 'roc_auc': 0.95, 'positive_rate': 0.5}))
-    (out / 'score' / 'eval' / 'manifest.json').write_text(json.dumps(
-        {'inputs': [{'path': '<img src=x onerror=alert(1)>.csv'}]}))
-    (out / 'score' / 'eval' / 'report.html').write_text('<p>report</p>')
-    manifest = {'status': 'failed', 'created': 'now', 'wall_time_s': 3.0, 'steps': [
-        {'step': 'score eval', 'command': 'imdb-sentiment score ...', 'exit_code': 3,
-         'wall_time_s': 1.0}]}
-    page = out / 'index.html'
-    page.write_text(render_index(str(out), manifest), encoding='utf-8')
-    html = browser.dump_dom(str(page))
-    dom = browser.parse_dom(html)
-    assert {'reports', 'scores', 'steps'} <= dom.ids
-    assert 'Scoring: eval' in html and '0.9000' in html and 'failed' in html
-    assert '&lt;img src=x onerror=alert(1)&gt;.csv' in html  # shown as text, not an element
-    assert dom.tags.get('img', 0) == 0 and not dom.has_attribute('onerror')

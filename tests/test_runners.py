@@ -23,8 +23,10 @@ from apache_beam.runners.portability import flink_runner
 from apache_beam.runners.runner import PipelineState
 
 from pipeline import cli
-from tests.fixtures import generated_reviews, write_csv
+from tests.datasets import generated_reviews, write_csv
 from tests.portable import REPO_ROOT, offline
+
+pytestmark = pytest.mark.e2e
 
 PREPROCESS_FLAGS = ['--max-tokens', '16', '--vocab-size', '40']
 SCORE_FLAGS = ['--top-k', '2', '--min-batch-size', '4', '--max-batch-size', '16']
@@ -85,7 +87,7 @@ def _dataflow_job(job: str, argv, staging: str):
     """Dry-runs the job's graph on DataflowRunner, then lets Beam's Dataflow client build the
     job description, staging into the local folder ``staging``."""
     from apache_beam.runners.dataflow.internal import apiclient
-    from transforms.inputs import resolve_inputs
+    from transforms.beam.inputs import resolve_inputs
     module = importlib.import_module(f'pipeline.{job}')
     options = PipelineOptions(argv + DATAFLOW_ARGS)
     specs = resolve_inputs([argv[argv.index('--input') + 1]], include_unlabeled=job == 'score')
@@ -156,7 +158,7 @@ def test_dataflow_stages_an_sdist_of_our_four_packages(dataflow, job):
         top = {n.split('/', 1)[0] for n in sdist.getnames()}
     # setuptools releases differ in normalising the distribution name of the sdist folder.
     assert {t.replace('-', '_', 1) for t in top} == {'imdb_sentiment-0.1.0'}
-    for module in ('pipeline/score.py', 'pipeline/preprocess.py', 'transforms/features.py',
+    for module in ('pipeline/jobs/score.py', 'pipeline/jobs/preprocess.py', 'transforms/schema.py',
                    'trainer/model.py', 'analysis/metrics.py', 'setup.py'):
         assert module in names, module
     assert {'pipeline', 'transforms', 'trainer', 'analysis'} <= {n.split('/')[0] for n in names}

@@ -1,32 +1,28 @@
 """The score job: the RunInference handler, metrics, dead letters, the report."""
 
-import glob
-import json
 import os
 
 import numpy as np
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 from sklearn import metrics as sk
 
+from tests.read import read_json, read_jsonl
 from pipeline import cli
-from pipeline.score import build_pipeline
-from pipeline.launcher import launch
-from pipeline.score_outputs import finish
-from tests.fixtures import generated_reviews, write_aclimdb, write_csv
-from transforms import features
-from transforms.inference import ReviewModelHandler
-from transforms.inputs import resolve_inputs
+from pipeline.jobs import score
+from tests.datasets import generated_reviews, write_aclimdb, write_csv
+from transforms import schema
+from transforms.beam.inference import ReviewModelHandler
+
+pytestmark = pytest.mark.e2e
 
 HOSTILE = 'Awful. <script>document.title="pwned"</script> <img src=x onerror="alert(1)"> boring'
 
 
-def _rows(path):
-    return [json.loads(line) for f in sorted(glob.glob(path)) for line in open(f, encoding='utf-8')]
+_rows = read_jsonl
 
 
 def test_handler_scores_raw_text_like_the_export(trained):
-    from transforms.inference import Classifier
+    from transforms.beam.inference import Classifier
     handler = ReviewModelHandler(trained['model'], min_batch_size=2, max_batch_size=8)
     texts = ['A wonderful film', 'awful, boring']
     results = list(handler.run_inference(texts, handler.load_model()))
@@ -41,7 +37,7 @@ def test_explanations_reuse_the_scoring_model(trained):
     """One load of the export per process: the occlusion weights reuse RunInference's."""
     from analysis.explain import ExplainFn
     model = ReviewModelHandler(trained['model']).load_model()
-    explain = ExplainFn(trained['model'], features.REVIEW_KEY)
+    explain = ExplainFn(trained['model'], schema.REVIEW_KEY)
     explain.setup()
     assert explain._model is model
 
@@ -64,7 +60,7 @@ def scored(trained, tmp_path_factory):
 
 
 def test_predictions_reconcile_and_carry_ids_labels_text(scored):
-    manifest = json.load(open(os.path.join(scored, features.MANIFEST_FILE)))
+    manifest = read_json(os.path.join(scored, schema.MANIFEST_FILE))
     preds = _rows(os.path.join(scored, 'predictions', 'predictions-*.jsonl'))
     rejected = _rows(os.path.join(scored, 'rejected', '*.jsonl'))
     c = manifest['counts']
@@ -79,7 +75,7 @@ def test_predictions_reconcile_and_carry_ids_labels_text(scored):
 
 
 def test_metrics_agree_with_sklearn_on_the_predictions(scored):
-    m = json.load(open(os.path.join(scored, features.METRICS_FILE)))
+    m = read_json(os.path.join(scored, schema.METRICS_FILE))
     preds = [p for p in _rows(os.path.join(scored, 'predictions', '*.jsonl')) if 'label' in p]
     y = [p['label'] == 'positive' for p in preds]
     prob = [p['probability'] for p in preds]
@@ -97,7 +93,7 @@ def test_top_errors_are_the_most_confident_and_explained(scored):
                 key=lambda p: -p['probability'])[:3]
     fn = sorted((p for p in preds if p.get('label') == 'positive' and p['predicted'] == 'negative'),
                 key=lambda p: p['probability'])[:3]
-    html = open(os.path.join(scored, features.REPORT_FILE), encoding='utf-8').read()
+    html = open(os.path.join(scored, schema.REPORT_FILE), encoding='utf-8').read()
     for p in fp + fn:
         assert p['id'] in html
     # Occlusion shading: each shown word is a span titled with its weight.
@@ -105,35 +101,29 @@ def test_top_errors_are_the_most_confident_and_explained(scored):
 
 
 def test_report_escapes_review_text(scored):
-    html = open(os.path.join(scored, features.REPORT_FILE), encoding='utf-8').read()
+    html = open(os.path.join(scored, schema.REPORT_FILE), encoding='utf-8').read()
     assert '<script>' not in html and 'onerror="alert' not in html
     assert 'id="metrics"' in html and 'data:image/png;base64,' in html
 
 
-def test_failing_batch_goes_to_dead_letters(trained, tmp_path):
+def test_failing_batch_goes_to_dead_letters(trained, tmp_path, monkeypatch):
     class Exploding(ReviewModelHandler):
         def run_inference(self, batch, model, inference_args=None):
             if any('EXPLODE' in t for t in batch):
                 raise ValueError('model failed on this batch')
             return super().run_inference(batch, model, inference_args)
 
+    monkeypatch.setattr(score, 'ReviewModelHandler', Exploding)
     rows = [('EXPLODE here', 'positive')] + generated_reviews(10, seed=3)
     path = write_csv(str(tmp_path / 'r.csv'), rows)
-    argv = ['--input', path, '--model', trained['model'], '--output', str(tmp_path / 'o'),
-            '--max-batch-size', '1', '--min-batch-size', '1', '--no-explain']
-    options = PipelineOptions(argv)
-    work = str(tmp_path / 'work')
-    from pipeline.options import InputOptions, ScoreOptions, parse_job_args
-    job_args, beam_args = parse_job_args('score', '', (InputOptions, ScoreOptions), argv)
-    specs = resolve_inputs([path], include_unlabeled=True)
-    manifest = launch(
-        'score', work, options, specs, job_args, beam_args,
-        lambda p, out: build_pipeline(p, options, specs, out,
-                                      handler=Exploding(trained['model'], 1, 1)),
-        lambda out, stats, manifest: finish(out, stats, manifest, job_args))
+    out = str(tmp_path / 'o')
+    assert score.run(['--input', path, '--model', trained['model'], '--output', out,
+                      '--max-batch-size', '1', '--min-batch-size', '1', '--no-explain',
+                      '--max-reject-fraction', '0.5']) == 0
+    manifest = read_json(os.path.join(out, schema.MANIFEST_FILE))
     assert manifest['counts']['rejected_by_reason']['inference_failed'] == 1
     assert manifest['counts']['predicted'] == 10
-    dead = _rows(os.path.join(work, 'rejected', '*.jsonl'))
+    dead = _rows(os.path.join(out, 'rejected', '*.jsonl'))
     assert dead[0]['id'] == 'r.csv:1' and 'model failed' in dead[0]['detail']
     assert dead[0]['raw'] == 'EXPLODE here'
 
@@ -144,11 +134,11 @@ def test_unlabelled_input_reports_no_accuracy(trained, tmp_path):
     out = str(tmp_path / 'o')
     assert cli.main(['score', '--input', path, '--model', trained['model'], '--output', out,
                      '--no-include-text']) == 0
-    m = json.load(open(os.path.join(out, features.METRICS_FILE)))
+    m = read_json(os.path.join(out, schema.METRICS_FILE))
     preds = _rows(os.path.join(out, 'predictions', '*.jsonl'))
     assert 'accuracy' not in m and m['scored'] == 12 == len(preds)
     assert m['positive_rate'] == sum(p['predicted'] == 'positive' for p in preds) / 12
-    html = open(os.path.join(out, features.REPORT_FILE), encoding='utf-8').read()
+    html = open(os.path.join(out, schema.REPORT_FILE), encoding='utf-8').read()
     assert 'id="unlabelled-note"' in html and 'classification-report' not in html
     assert all('review' not in p for p in _rows(os.path.join(out, 'predictions', '*.jsonl')))
 
@@ -159,24 +149,3 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert code == cli.EXIT_USAGE and 'no saved_model.pb' in capsys.readouterr().err
 
 
-def test_report_in_a_real_browser_shows_sections_and_runs_no_script(scored, tmp_path):
-    from analysis.score_report import render_score_report
-    from tests import browser
-    browser.chromium_or_skip()
-    m = json.load(open(os.path.join(scored, features.METRICS_FILE)))
-    manifest = json.load(open(os.path.join(scored, features.MANIFEST_FILE)))
-    hostile = {'id': 'evil.csv:1', 'probability': 0.97, 'predicted': 'positive',
-               'label': 'negative', 'review': HOSTILE,
-               'tokens': [{'text': HOSTILE, 'weight': 0.2}]}
-    plain = dict(hostile, id='evil.csv:2', tokens=None)
-    page = tmp_path / 'report.html'
-    page.write_text(render_score_report(m, {'false_positives': [hostile, plain],
-                                            'false_negatives': []}, manifest), encoding='utf-8')
-    dom = browser.parse_dom(browser.dump_dom(str(page)))
-    assert {'metrics', 'charts', 'errors', 'false_positives', 'false_negatives',
-            'classification-report', 'chart-roc', 'chart-confusion_matrix'} <= dom.ids
-    assert dom.title.startswith('Scoring report') and 'pwned' not in dom.title
-    assert 'script' not in dom.tags and not dom.has_attribute('onerror')
-    assert dom.tags['img'] == len([i for i in dom.ids if i.startswith('chart-')])
-    shot = browser.screenshot(str(page), str(tmp_path / 'report.png'))
-    assert os.path.getsize(shot) > 20000

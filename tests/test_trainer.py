@@ -16,25 +16,28 @@ from pipeline import cli
 from trainer.config import ModelConfig
 from trainer.model import build_model
 from trainer.task import MODEL_WEIGHTS
-from transforms import features
+from transforms import schema
+
+pytestmark = pytest.mark.e2e
 
 
 
 @pytest.mark.parametrize('pooling', ['last', 'mean', 'max_mean'])
 def test_model_shapes_and_padding_is_masked(pooling):
-    model = build_model(ModelConfig(embedding_dim=4, lstm_units=3, dense_units=4,
-                                    pooling=pooling), vocab_ids=20, max_tokens=6, ngram_ids=9)
+    network = build_model(ModelConfig(embedding_dim=4, lstm_units=3, dense_units=4,
+                                      pooling=pooling), vocab_ids=20, max_tokens=6, ngram_ids=9)
+    model = network.model
     assert model.output_shape == (None, 1)
     ids = {'token_ids': np.array([[3, 4, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0]], dtype='int64'),
            'ngram_ids': np.array([[1, 5, 9, 0], [2, 0, 0, 0]], dtype='int64')}
-    model.get_layer('ngram_bag').kernel.assign(np.linspace(-1, 1, 10, dtype='float32'))
+    network.ngram_bag.kernel.assign(np.linspace(-1, 1, 10, dtype='float32'))
     before = model.predict(ids, verbose=0)
-    embedding = model.get_layer('embedding')
+    embedding = network.embedding
     weights = embedding.get_weights()[0]
     weights[0] = 50.0  # the padding row: masked positions must not matter
     embedding.set_weights([weights])
     np.testing.assert_allclose(model.predict(ids, verbose=0), before, atol=1e-6)
-    bag = model.get_layer('ngram_bag')
+    bag = network.ngram_bag
     kernel = bag.kernel.numpy()
     kernel[0] = 50.0  # n-gram padding must not matter either
     bag.kernel.assign(kernel)
@@ -44,40 +47,38 @@ def test_model_shapes_and_padding_is_masked(pooling):
 
 def test_ngram_branch_is_off_without_ngram_ids_or_by_flag():
     for config, ngram_ids in ((ModelConfig(), 0), (ModelConfig(ngram_branch=False), 9)):
-        model = build_model(config, vocab_ids=20, max_tokens=6, ngram_ids=ngram_ids)
-        assert list(model.input) == ['token_ids']
-        assert 'ngram_bag' not in [layer.name for layer in model.layers]
+        network = build_model(config, vocab_ids=20, max_tokens=6, ngram_ids=ngram_ids)
+        assert list(network.model.input) == ['token_ids']
+        assert network.ngram_bag is None and network.fusion is None
+        assert 'ngram_bag' not in [layer.name for layer in network.model.layers]
 
 
-def test_ngram_bag_scale_and_init():
+def test_ngram_bag_is_naive_bayes_scaled_logistic_regression():
     from trainer.model import NgramBag
     ids = np.array([[1, 2, 0], [3, 0, 0]], dtype='int64')
-    bag = NgramBag(3, scale=10.0, init=0.5)
+    bag = NgramBag(3)
     bag.build(ids.shape)
-    bag.set_ratios(np.array([0.0, 1.0, -2.0, 4.0], dtype='float32'))
-    # Starts as the naive-Bayes classifier: init * sum of the review's ratios.
-    np.testing.assert_allclose(bag(ids).numpy(), [[0.5 * (1 - 2)], [0.5 * 4]], rtol=1e-6)
-    np.testing.assert_allclose(bag.kernel.numpy(), 0.05)  # the trained variable is w / scale
-    assert NgramBag.from_config(bag.get_config()).scale == 10.0
-    with pytest.raises(ValueError):
-        ModelConfig(ngram_lr_scale=0.0)
+    assert not bag.trainable_weights  # fitted by the trainer, never by gradient descent
+    bag.set_weights_and_ratios(np.array([9.0, 1.0, -2.0, 4.0], dtype='float32'),
+                               np.array([9.0, 0.5, 0.5, 0.25], dtype='float32'))
+    # sum over the review's n-grams of weight * ratio; padding (0) counts nothing.
+    np.testing.assert_allclose(bag(ids).numpy(), [[0.5 - 1.0], [1.0]], rtol=1e-6)
 
 
 def test_ngram_matrix_and_regression_match_scikit_learn_nb_lr():
     import tensorflow as tf
-    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
     from trainer import data, stacking
     ids = np.array([[1, 2, 2, 0], [1, 3, 0, 0], [3, 4, 0, 0], [2, 4, 1, 0], [4, 0, 0, 0]])
     labels = np.array([1, 1, 0, 1, 0])
     ds = tf.data.Dataset.from_tensor_slices(({'ngram_ids': ids}, labels)).batch(2)
-    matrix, got_labels = stacking.ngram_matrix(ds, 5)
+    matrix, got_labels = data.ngram_matrix(ds, 5)
     expected = np.zeros((5, 6))
     for i, row in enumerate(ids):
         expected[i, row[row > 0]] = 1  # binary: the repeated 2 counts once
     np.testing.assert_array_equal(matrix.toarray(), expected)
     np.testing.assert_array_equal(got_labels, labels)
-    ratios = data.ngram_ratios(ds, 5)
+    ratios = stacking.nb_ratios(matrix, labels)
     # From the binary bags: presence counts (the repeated 2 counts once), 1 added to each.
     p, q = expected[labels == 1, 1:].sum(0) + 1, expected[labels == 0, 1:].sum(0) + 1
     np.testing.assert_allclose(stacking.nb_ratios(matrix, labels),
@@ -105,10 +106,10 @@ def test_fusion_weighs_the_informative_logit():
 
 
 def test_nb_ratios_follow_the_labels():
-    import tensorflow as tf
-    from trainer import data
-    x = {'ngram_ids': tf.constant([[1, 2], [1, 3], [3, 0]], tf.int64)}
-    ratios = data.ngram_ratios(tf.data.Dataset.from_tensors((x, tf.constant([1, 1, 0]))), 3)
+    from scipy import sparse
+    from trainer import stacking
+    matrix = sparse.csr_matrix(np.array([[0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 0, 1]], 'float32'))
+    ratios = stacking.nb_ratios(matrix, np.array([1, 1, 0]))
     assert ratios[0] == 0 and ratios[1] > 0 and ratios[2] > 0 and ratios[3] < ratios[2]
 
 
@@ -121,7 +122,7 @@ def test_config_is_validated():
 
 def test_one_epoch_writes_model_history_plots_and_manifest(trained):
     model = trained['model']
-    manifest = json.load(open(os.path.join(model, features.MANIFEST_FILE)))
+    manifest = json.load(open(os.path.join(model, schema.MANIFEST_FILE)))
     assert manifest['status'] == 'ok' and manifest['epochs_run'] == 1 and manifest['best_epoch'] == 1
     assert manifest['config']['lstm_units'] == 8
     # The stacked recipe's fitted parts: the n-gram regression and a fusion fitted on eval.
@@ -181,9 +182,9 @@ print(json.dumps(served))
 
 def _rebuilt_network(model_dir):
     """The trained network, rebuilt from the manifest and its saved weights."""
-    manifest = json.load(open(os.path.join(model_dir, features.MANIFEST_FILE)))
+    manifest = json.load(open(os.path.join(model_dir, schema.MANIFEST_FILE)))
     network = build_model(ModelConfig(**manifest['config']), manifest['model']['token_ids'],
-                          manifest['model']['max_tokens'], manifest['model']['ngram_ids'])
+                          manifest['model']['max_tokens'], manifest['model']['ngram_ids']).model
     assert manifest['model']['inputs'] == ['token_ids', 'ngram_ids']
     network.load_weights(os.path.join(model_dir, MODEL_WEIGHTS))
     return network
@@ -229,7 +230,7 @@ def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path)
 
 
 def test_predict_prints_label_and_probability(trained, monkeypatch, capsys):
-    from transforms.inference import Classifier
+    from transforms.beam.inference import Classifier
     texts = ['A wonderful, moving film!', 'Boring and awful. A waste.', 'third from stdin']
     monkeypatch.setattr(sys, 'stdin', io.StringIO(texts[2] + '\n\n'))
     assert cli.main(['predict', '--model', trained['model'], texts[0], texts[1], '-']) == 0
@@ -276,7 +277,7 @@ def test_ppmi_svd_puts_words_used_alike_together():
 
 def test_distillation_teaches_the_lstm_from_pseudo_labelled_unlabeled_reviews(tmp_path):
     from tests.conftest import TINY_MODEL
-    from tests.fixtures import generated_reviews, write_csv
+    from tests.datasets import generated_reviews, write_csv
     labelled = write_csv(str(tmp_path / 'l.csv'), generated_reviews(160, seed=5))
     unlabeled_rows = generated_reviews(90, seed=6)
     unlabeled = write_csv(str(tmp_path / 'u.csv'), [(t,) for t, _ in unlabeled_rows],
@@ -286,7 +287,7 @@ def test_distillation_teaches_the_lstm_from_pseudo_labelled_unlabeled_reviews(tm
                      '--output', pre, '--max-tokens', '32']) == 0
     assert cli.main(['train', '--data', pre, '--output', model, '--epochs', '1',
                      '--distill-unlabeled', *TINY_MODEL]) == 0
-    manifest = json.load(open(os.path.join(model, features.MANIFEST_FILE)))
+    manifest = json.load(open(os.path.join(model, schema.MANIFEST_FILE)))
     distilled = manifest['stacking']['distillation']
     assert distilled['unlabeled_reviews'] == 90
     # The generated reviews carry their sentiment in their words: the n-gram regression's

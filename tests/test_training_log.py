@@ -24,7 +24,7 @@ def _fit(tmp_path, callbacks, epochs=3):
 
 
 def test_epoch_lines_say_the_rounded_rate_and_its_reduction(tmp_path, caplog):
-    from trainer.task import EpochsFromOne, TrainingLog
+    from trainer.callbacks import EpochsFromOne, TrainingLog
     caplog.set_level(logging.INFO, logger='trainer.task')
     _fit(tmp_path, [TrainingLog(every_s=0.0, bar=False),
                     EpochsFromOne(str(tmp_path / 'history.csv'))])
@@ -42,7 +42,7 @@ def test_epoch_lines_say_the_rounded_rate_and_its_reduction(tmp_path, caplog):
 
 
 def test_with_a_progress_bar_the_reduction_follows_the_epoch(tmp_path, caplog):
-    from trainer.task import TrainingLog
+    from trainer.callbacks import TrainingLog
     caplog.set_level(logging.INFO, logger='trainer.task')
     _fit(tmp_path, [TrainingLog(bar=True)], epochs=3)
     lines = [r.getMessage() for r in caplog.records]
@@ -52,7 +52,7 @@ def test_with_a_progress_bar_the_reduction_follows_the_epoch(tmp_path, caplog):
 
 
 def test_each_epoch_records_its_training_and_validation_seconds_and_steps(tmp_path):
-    from trainer.task import TrainingLog
+    from trainer.callbacks import TrainingLog
     log = TrainingLog(bar=False)
     history = _fit(tmp_path, [log], epochs=2)
     assert [part['steps'] for part in log.epoch_parts] == [8, 8]  # 64 rows, batches of 8

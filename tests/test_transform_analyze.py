@@ -7,8 +7,8 @@ import tensorflow as tf
 from tensorflow_transform.beam import tft_unit
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from transforms import features
-from transforms.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
+from transforms import schema
+from transforms.tft.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
 
 MAX_TOKENS = 6
 CONFIG = TransformConfig(max_tokens=MAX_TOKENS, frequency_threshold=2, num_oov_buckets=1,
@@ -51,12 +51,12 @@ EXPECTED = [
 ]
 
 EXPECTED_METADATA = dataset_metadata.DatasetMetadata.from_feature_spec({
-    features.ID_KEY: tf.io.FixedLenFeature([], tf.string),
-    features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-    features.TOKEN_IDS_KEY: tf.io.FixedLenFeature([MAX_TOKENS], tf.int64),
-    features.NUM_TOKENS_KEY: tf.io.FixedLenFeature([], tf.int64),
-    features.NUM_OOV_KEY: tf.io.FixedLenFeature([], tf.int64),
-    features.NGRAM_IDS_KEY: tf.io.VarLenFeature(tf.int64),
+    schema.ID_KEY: tf.io.FixedLenFeature([], tf.string),
+    schema.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+    schema.TOKEN_IDS_KEY: tf.io.FixedLenFeature([MAX_TOKENS], tf.int64),
+    schema.NUM_TOKENS_KEY: tf.io.FixedLenFeature([], tf.int64),
+    schema.NUM_OOV_KEY: tf.io.FixedLenFeature([], tf.int64),
+    schema.NGRAM_IDS_KEY: tf.io.VarLenFeature(tf.int64),
 })
 
 
@@ -68,5 +68,5 @@ class PreprocessingFnTest(tft_unit.TransformTestCase):
         self.assertAnalyzeAndTransformResults(
             ROWS, raw_metadata(), make_preprocessing_fn(CONFIG),
             expected_data=expected, expected_metadata=EXPECTED_METADATA,
-            expected_vocab_file_contents={features.VOCAB_NAME: VOCAB,
-                                          features.NGRAM_VOCAB_NAME: NGRAM_VOCAB})
+            expected_vocab_file_contents={schema.VOCAB_NAME: VOCAB,
+                                          schema.NGRAM_VOCAB_NAME: NGRAM_VOCAB})

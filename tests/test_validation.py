@@ -5,10 +5,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.reconcile import counts_summary
+from pipeline.runtime.reconcile import counts_summary
 from transforms.errors import CountsDoNotReconcile
-from transforms import features
-from transforms.validation import ValidateReviews, check, normalize_label
+from transforms import schema
+from transforms.beam.validate import ValidateReviews, check, normalize_label
 
 
 def _rec(review='A fine film', label='positive', **extra):
@@ -23,14 +23,14 @@ def test_normalize_label(value, expected):
 
 
 @pytest.mark.parametrize('record, reason', [
-    (_rec(review=''), features.REASON_EMPTY),
-    (_rec(review=' \t '), features.REASON_EMPTY),
-    (_rec(label=None), features.REASON_MISSING_LABEL),
-    (_rec(label='  '), features.REASON_MISSING_LABEL),
-    (_rec(label='great'), features.REASON_UNKNOWN_LABEL),
-    (_rec(review='x' * 101), features.REASON_TOO_LONG),
-    (_rec(parse_error=features.REASON_MALFORMED), features.REASON_MALFORMED),
-    (_rec(parse_error=features.REASON_UNDECODABLE), features.REASON_UNDECODABLE),
+    (_rec(review=''), schema.REASON_EMPTY),
+    (_rec(review=' \t '), schema.REASON_EMPTY),
+    (_rec(label=None), schema.REASON_MISSING_LABEL),
+    (_rec(label='  '), schema.REASON_MISSING_LABEL),
+    (_rec(label='great'), schema.REASON_UNKNOWN_LABEL),
+    (_rec(review='x' * 101), schema.REASON_TOO_LONG),
+    (_rec(parse_error=schema.REASON_MALFORMED), schema.REASON_MALFORMED),
+    (_rec(parse_error=schema.REASON_UNDECODABLE), schema.REASON_UNDECODABLE),
 ])
 def test_every_rejection_reason(record, reason):
     assert check(record, require_label=True, max_review_chars=100)[0] == reason
@@ -49,7 +49,7 @@ def test_validate_routes_each_record_to_one_output():
         assert_that(out.accepted | beam.Map(lambda r: (r['id'], r['label'])),
                     equal_to([('f:0', 'positive'), ('f:2', 'negative')]), label='Accepted')
         assert_that(out.rejected | beam.Map(lambda r: (r['id'], r['reason'], r['raw'])),
-                    equal_to([('f:1', features.REASON_EMPTY, 'x')]), label='Rejected')
+                    equal_to([('f:1', schema.REASON_EMPTY, 'x')]), label='Rejected')
 
 
 def test_counts_reconcile_and_threshold():

@@ -6,12 +6,11 @@ Each field's ``metadata['help']`` is its ``imdb-sentiment train --help`` text.
 import dataclasses
 
 POOLING = ('last', 'mean', 'max_mean')
-NGRAM_FIT = ('stacked', 'joint')
 EMBEDDING_INIT = ('ppmi_svd', 'random')
 
 
 def _field(default, help: str):
-    """A field with its ``--help`` text (``pipeline.train`` reads it from the metadata)."""
+    """A field with its ``--help`` text (``pipeline.jobs.train`` reads it from the metadata)."""
     return dataclasses.field(default=default, metadata={'help': help})
 
 
@@ -63,38 +62,19 @@ class ModelConfig:
     nb_scaling: bool = _field(
         True, 'Scale the n-grams by naive-Bayes log-count ratios from the train split '
               '(NB-LR), which usually adds accuracy to the n-gram branch.')
-    ngram_fit: str = _field(
-        'stacked', 'How the n-gram branch is fitted. stacked: the n-gram weights as a '
-                   'logistic regression (NB-LR), the LSTM alone by gradient descent, then '
-                   'a 2-weight fusion of the two logits on the eval split. joint: both '
-                   'branches together by gradient descent (needs the --ngram-* '
-                   'regularisers tuned).')
     ngram_c: float = _field(
-        0.3, 'With --ngram-fit stacked: inverse L2 strength (C) of the n-gram regression, '
+        0.3, 'Inverse L2 strength (C) of the n-gram regression, '
              'above 0. Lower regularises more; raise it for large training sets.')
     refit_ngrams: bool = _field(
-        True, 'With --ngram-fit stacked: once the fusion is fitted on the eval split, fit '
+        True, 'Once the fusion is fitted on the eval split, fit '
               'the n-gram regression again (same C) on the train and eval splits together, '
               'so the exported n-gram weights learn from every labelled review. The fusion '
               'keeps its weights; its bias moves by the new regression\'s intercept. Turn '
               'off to keep the eval split out of the exported model entirely.')
     distill_unlabeled: bool = _field(
-        True, 'With --ngram-fit stacked: the LSTM also learns from the unlabeled split '
+        True, 'The LSTM also learns from the unlabeled split '
               '(preprocess --unlabeled), labelled by the n-gram regression. No effect '
               'when there is no unlabeled split.')
-    ngram_dropout: float = _field(
-        0.3, 'With --ngram-fit joint: fraction in [0, 1) of a training review\'s n-grams '
-             'dropped in each step.')
-    ngram_lr_scale: float = _field(
-        10.0, 'With --ngram-fit joint: the n-gram weights are this scale times the '
-              'trained variable, which multiplies their effective (Adam) learning rate; '
-              'above 0.')
-    ngram_init: float = _field(
-        0.066, 'With --ngram-fit joint: initial n-gram weight, times the naive-Bayes ratio '
-               '(0 starts as plain logistic regression from scratch).')
-    ngram_l2: float = _field(
-        1e-4, 'With --ngram-fit joint: L2 penalty l2 * sum(w**2) on the n-gram weights, '
-              'at least 0. Raise when the n-grams fit the train split perfectly.')
     learning_rate: float = _field(
         1e-3, 'Adam\'s initial learning rate; --reduce-lr-factor lowers it when validation '
               'loss stops improving.')
@@ -112,9 +92,6 @@ class ModelConfig:
     reduce_lr_factor: float = _field(
         0.5, 'Factor (below 1) that the learning rate is multiplied by when validation '
              'loss stops improving.')
-    shuffle_buffer: int = _field(
-        25000, 'Reviews held in the shuffle buffer (a number of reviews). At least the '
-               'train split\'s size shuffles it fully; lower it only to save memory.')
     seed: int = _field(
         42, 'Random seed for weight initialisation, shuffling and dropout; change it to '
             'see how much results vary between runs.')
@@ -122,19 +99,13 @@ class ModelConfig:
     def __post_init__(self):
         if self.pooling not in POOLING:
             raise ValueError(f'pooling must be one of {POOLING}')
-        for name in ('dropout', 'recurrent_dropout', 'spatial_dropout', 'ngram_dropout'):
+        for name in ('dropout', 'recurrent_dropout', 'spatial_dropout'):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f'{name} must be in [0, 1)')
         if self.embedding_init not in EMBEDDING_INIT:
             raise ValueError(f'embedding_init must be one of {EMBEDDING_INIT}')
-        if self.ngram_fit not in NGRAM_FIT:
-            raise ValueError(f'ngram_fit must be one of {NGRAM_FIT}')
         if self.ngram_c <= 0:
             raise ValueError('ngram_c must be positive')
-        if self.ngram_lr_scale <= 0:
-            raise ValueError('ngram_lr_scale must be positive')
-        if self.ngram_l2 < 0:
-            raise ValueError('ngram_l2 must be at least 0')
         for name in ('embedding_dim', 'lstm_units', 'lstm_layers', 'batch_size', 'epochs',
                      'word_vector_window'):
             if getattr(self, name) < 1:

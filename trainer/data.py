@@ -1,31 +1,35 @@
 """tf.data input from the preprocess job's TFRecords."""
 
 import os
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from scipy import sparse
 
-from transforms import features
+from transforms import schema
+
+# In-memory training data: ({input name: array [reviews, ...]}, labels [reviews]).
+Arrays = Tuple[Dict[str, np.ndarray], np.ndarray]
 
 
 def split_files(data_dir: str, split: str) -> list:
-    files = sorted(tf.io.gfile.glob(os.path.join(data_dir, f'{split}-*{features.TFRECORD_SUFFIX}')))
+    files = sorted(tf.io.gfile.glob(os.path.join(data_dir, f'{split}-*{schema.TFRECORD_SUFFIX}')))
     if not files:
-        raise FileNotFoundError(f'no {split}-*{features.TFRECORD_SUFFIX} under {data_dir}')
+        raise FileNotFoundError(f'no {split}-*{schema.TFRECORD_SUFFIX} under {data_dir}')
     return files
 
 
 def has_split(data_dir: str, split: str) -> bool:
-    return bool(tf.io.gfile.glob(os.path.join(data_dir, f'{split}-*{features.TFRECORD_SUFFIX}')))
+    return bool(tf.io.gfile.glob(os.path.join(data_dir, f'{split}-*{schema.TFRECORD_SUFFIX}')))
 
 
 def token_id_batches(data_dir: str, split: str, batch_size: int = 1024):
     """Yields the ``token_ids`` of a split as numpy arrays [batch, max_tokens], read once
     (not cached: the unlabeled split can be large)."""
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
-    key = features.TOKEN_IDS_KEY
+    key = schema.TOKEN_IDS_KEY
     ds = (tf.data.TFRecordDataset(split_files(data_dir, split), compression_type='GZIP')
           .batch(batch_size)
           .map(lambda x: tf.io.parse_example(x, {key: spec[key]})[key],
@@ -37,7 +41,7 @@ def token_id_batches(data_dir: str, split: str, batch_size: int = 1024):
 def model_keys(data_dir: str) -> tuple:
     """The transformed features the network takes: token ids, and n-gram ids when written."""
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
-    return tuple(k for k in (features.TOKEN_IDS_KEY, features.NGRAM_IDS_KEY) if k in spec)
+    return tuple(k for k in (schema.TOKEN_IDS_KEY, schema.NGRAM_IDS_KEY) if k in spec)
 
 
 def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = False,
@@ -56,13 +60,13 @@ def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = Fal
     """
     keys = tuple(keys or model_keys(data_dir))
     full = tft.TFTransformOutput(data_dir).transformed_feature_spec()
-    spec = {k: full[k] for k in (features.ID_KEY, features.LABEL_KEY, *keys)}
+    spec = {k: full[k] for k in (schema.ID_KEY, schema.LABEL_KEY, *keys)}
 
     def split_up(f):
         # A row of a VarLenFeature holds its values in order from column 0.
         x = {k: f[k].values if isinstance(f[k], tf.SparseTensor) else f[k] for k in keys}
-        label = f[features.LABEL_KEY]
-        return (f[features.ID_KEY], x, label) if with_ids else (x, label)
+        label = f[schema.LABEL_KEY]
+        return (f[schema.ID_KEY], x, label) if with_ids else (x, label)
 
     ds = (tf.data.TFRecordDataset(split_files(data_dir, split), compression_type='GZIP',
                                   num_parallel_reads=tf.data.AUTOTUNE)
@@ -80,18 +84,6 @@ def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = Fal
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def ngram_ratios(dataset: tf.data.Dataset, num_ngrams: int, alpha: float = 1.0) -> np.ndarray:
-    """Naive-Bayes log-count ratios log((p/|p|)/(q/|q|)) per n-gram id over a labelled
-    (features, label) dataset of binary bags; index 0 (padding) gets 0."""
-    counts = np.zeros((2, num_ngrams + 1))
-    for x, label in dataset.as_numpy_iterator():
-        ids = x[features.NGRAM_IDS_KEY]
-        for cls in (0, 1):
-            rows = ids[label == cls]
-            counts[cls] += np.bincount(rows.ravel(), minlength=num_ngrams + 1)
-    return log_count_ratios(counts[1], counts[0], alpha)
-
-
 def log_count_ratios(positive: np.ndarray, negative: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Per id, from its counts among positive and negative reviews (index 0, padding, is
     not counted): log((p/|p|)/(q/|q|)) with p, q the counts plus ``alpha``; index 0 gets 0."""
@@ -102,14 +94,58 @@ def log_count_ratios(positive: np.ndarray, negative: np.ndarray, alpha: float = 
 def id_space(data_dir: str, num_oov_buckets: int) -> Tuple[int, int]:
     """(number of distinct token ids: padding + vocabulary + OOV buckets, max_tokens)."""
     output = tft.TFTransformOutput(data_dir)
-    size = output.vocabulary_size_by_name(features.VOCAB_NAME)
-    spec = output.transformed_feature_spec()[features.TOKEN_IDS_KEY]
+    size = output.vocabulary_size_by_name(schema.VOCAB_NAME)
+    spec = output.transformed_feature_spec()[schema.TOKEN_IDS_KEY]
     return 1 + size + num_oov_buckets, spec.shape[0]
 
 
 def ngram_space(data_dir: str) -> int:
     """The number of n-gram ids (the n-gram vocabulary's size), 0 when none were written."""
     output = tft.TFTransformOutput(data_dir)
-    if features.NGRAM_IDS_KEY not in output.transformed_feature_spec():
+    if schema.NGRAM_IDS_KEY not in output.transformed_feature_spec():
         return 0
-    return output.vocabulary_size_by_name(features.NGRAM_VOCAB_NAME)
+    return output.vocabulary_size_by_name(schema.NGRAM_VOCAB_NAME)
+
+
+def token_arrays(data_dir: str, split: str) -> Arrays:
+    """A split's token ids and labels, read once into memory."""
+    batches = list(make_dataset(data_dir, split, 1024, cache=False,
+                                keys=(schema.TOKEN_IDS_KEY,)).as_numpy_iterator())
+    token_ids = np.concatenate([x[schema.TOKEN_IDS_KEY] for x, _ in batches])
+    labels = np.concatenate([y for _, y in batches]).astype('int64')
+    return {schema.TOKEN_IDS_KEY: token_ids}, labels
+
+
+def ngram_matrix(batches, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:
+    """A (features, label) dataset with ``ngram_ids``, or a list of its numpy batches ->
+    (binary CSR [reviews, num_ngrams + 1], labels). Column 0 (padding) stays empty."""
+    indptr, indices, labels = [0], [], []
+    batches = batches.as_numpy_iterator() if hasattr(batches, 'as_numpy_iterator') else batches
+    for x, label in batches:
+        for row in x[schema.NGRAM_IDS_KEY]:
+            ids = np.unique(row[row > 0])
+            indices.append(ids)
+            indptr.append(indptr[-1] + len(ids))
+        labels.append(label)
+    indices = np.concatenate(indices) if indices else np.zeros(0, 'int64')
+    matrix = sparse.csr_matrix((np.ones(len(indices), 'float32'), indices, indptr),
+                               shape=(len(indptr) - 1, num_ngrams + 1))
+    return matrix, np.concatenate(labels).astype('int64')
+
+
+def ngram_data(data_dir: str, split: str, num_ngrams: int) -> Tuple[sparse.csr_matrix,
+                                                                      np.ndarray]:
+    """A split's binary n-gram bags and labels: (CSR [reviews, num_ngrams + 1], labels)."""
+    return ngram_matrix(make_dataset(data_dir, split, 512, cache=False,
+                                     keys=(schema.NGRAM_IDS_KEY,)), num_ngrams)
+
+
+def unlabeled_tokens_and_ngrams(data_dir: str, num_ngrams: int) -> Tuple[np.ndarray,
+                                                                         sparse.csr_matrix]:
+    """The unlabeled split's token ids [reviews, max_tokens] and binary n-gram bags, read
+    once, in one order, so that row i of both is the same review."""
+    batches = list(make_dataset(
+        data_dir, schema.UNLABELED_PREFIX, 512, cache=False,
+        keys=(schema.TOKEN_IDS_KEY, schema.NGRAM_IDS_KEY)).as_numpy_iterator())
+    matrix, _ = ngram_matrix(batches, num_ngrams)
+    return np.concatenate([x[schema.TOKEN_IDS_KEY] for x, _ in batches]), matrix

@@ -10,8 +10,8 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from transforms import features
-from transforms.features import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, \
+from transforms import schema
+from transforms.schema import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, \
     NUM_OOV_OUTPUT, NUM_TOKENS_OUTPUT, PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
 
@@ -29,23 +29,23 @@ class ReviewClassifier(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
     def classify(self, reviews):
-        transformed = self.tft_layer({features.REVIEW_KEY: reviews})
+        transformed = self.tft_layer({schema.REVIEW_KEY: reviews})
         inputs = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
                   for k, v in transformed.items() if k in self.input_keys}
         probability = tf.reshape(self.model(inputs, training=False), [-1])
-        label = tf.where(probability > 0.5, features.POSITIVE, features.NEGATIVE)
+        label = tf.where(probability > 0.5, schema.POSITIVE, schema.NEGATIVE)
         # The whole review's token count and how many of them the vocabulary lacks, as
         # the transform graph computed them: scoring measures vocabulary coverage from
         # these rather than tokenizing a second time.
         return {PROBABILITY_OUTPUT: probability, LABEL_OUTPUT: label,
-                NUM_TOKENS_OUTPUT: tf.cast(transformed[features.NUM_TOKENS_KEY], tf.int64),
-                NUM_OOV_OUTPUT: tf.cast(transformed[features.NUM_OOV_KEY], tf.int64)}
+                NUM_TOKENS_OUTPUT: tf.cast(transformed[schema.NUM_TOKENS_KEY], tf.int64),
+                NUM_OOV_OUTPUT: tf.cast(transformed[schema.NUM_OOV_KEY], tf.int64)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def classify_examples(self, examples):
         parsed = tf.io.parse_example(
-            examples, {features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)})
-        return self.classify(parsed[features.REVIEW_KEY])
+            examples, {schema.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)})
+        return self.classify(parsed[schema.REVIEW_KEY])
 
 
 def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: str) -> None:

@@ -19,31 +19,12 @@ import numpy as np
 import tensorflow as tf
 from scipy import sparse
 
-from transforms import features
 from trainer.data import log_count_ratios
-
-
-def ngram_matrix(dataset, num_ngrams: int) -> Tuple[sparse.csr_matrix, np.ndarray]:
-    """A (features, label) dataset with ``ngram_ids``, or a list of its numpy batches ->
-    (binary CSR [reviews, num_ngrams + 1], labels). Column 0 (padding) stays empty."""
-    indptr, indices, labels = [0], [], []
-    batches = dataset.as_numpy_iterator() if hasattr(dataset, 'as_numpy_iterator') else dataset
-    for x, label in batches:
-        for row in x[features.NGRAM_IDS_KEY]:
-            ids = np.unique(row[row > 0])
-            indices.append(ids)
-            indptr.append(indptr[-1] + len(ids))
-        labels.append(label)
-    indices = np.concatenate(indices) if indices else np.zeros(0, 'int64')
-    matrix = sparse.csr_matrix((np.ones(len(indices), 'float32'), indices, indptr),
-                               shape=(len(indptr) - 1, num_ngrams + 1))
-    return matrix, np.concatenate(labels).astype('int64')
 
 
 def nb_ratios(matrix: sparse.csr_matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Naive-Bayes log-count ratios log((p/|p|)/(q/|q|)) per column of binary bags (p, q:
-    the positive and negative reviews' counts plus ``alpha``); column 0 (padding) gets 0.
-    The same figures as ``trainer.data.ngram_ratios`` over a dataset."""
+    the positive and negative reviews' counts plus ``alpha``); column 0 (padding) gets 0."""
     return log_count_ratios(np.asarray(matrix[labels == 1].sum(axis=0)).ravel(),
                             np.asarray(matrix[labels == 0].sum(axis=0)).ravel(), alpha)
 
@@ -66,11 +47,10 @@ def fit_ngram_weights(matrix: sparse.csr_matrix, labels: np.ndarray, ratios: np.
                      'intercept': float(regression.intercept_[0])}
 
 
-def branch_logits(model: keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray,
-                                                                          np.ndarray]:
-    """(LSTM logits, n-gram logits, labels) of ``model``'s two branches over ``dataset``."""
-    branches = keras.Model(model.input, [model.get_layer('logit').output,
-                                         model.get_layer('ngram_bag').output])
+def branch_logits(branches: keras.Model, dataset: tf.data.Dataset) -> Tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """(LSTM logits, n-gram logits, labels) over ``dataset``, from the network's two branches
+    (``trainer.model.Network.branch_logits``)."""
     deep, wide, labels = [], [], []
     for x, label in dataset:
         d, w = branches(x, training=False)

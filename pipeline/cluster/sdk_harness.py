@@ -15,7 +15,7 @@ from typing import List, Optional
 
 # What the stages of explore, preprocess and score import.
 PRELOAD = ('tensorflow', 'tensorflow_transform', 'tensorflow_transform.beam', 'trainer.export',
-           'pipeline.explore', 'pipeline.preprocess', 'pipeline.score')
+           'pipeline.jobs.explore', 'pipeline.jobs.preprocess', 'pipeline.jobs.score')
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -7,7 +7,7 @@ two TaskManagers sharing one pool both ask for ``1-1``, and a stop from one ends
 harness mid-bundle. So each TaskManager gets its own pool, as in a deployment where the pool runs
 beside each TaskManager at ``localhost:50000``. On one machine the pools differ by loopback
 address (127.0.0.1, 127.0.0.2, ...) and each TaskManager's JVM resolves the pool's host name to
-its own pool through a hosts file of its own (``pipeline/cluster/flink.py``).
+its own pool through a hosts file of its own (``pipeline/cluster/local/flink.py``).
 
 Beam's pool binds every interface (``[::]``) and has no flag to change it, so this module pins
 gRPC's bind address to ``--host`` and then runs Beam's own servicer unchanged. Harnesses are

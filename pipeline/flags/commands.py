@@ -1,0 +1,102 @@
+"""The flags of the commands that are not Beam jobs: train, predict, run and download."""
+
+import argparse
+import dataclasses
+
+from trainer.config import ModelConfig
+from pipeline.flags.types import add_deprecated
+from pipeline.jobs.archive import CACHE_ENV, URL
+
+DEFAULT_RUN_TEST_FRACTION = 0.1    # `run` holds out a test split to score
+
+
+def add_train_args(parser) -> None:
+    """--data, --output, and one flag per ModelConfig field (its help lives with the field)."""
+    parser.add_argument('--data', required=True, metavar='DIR',
+                        help='Output folder of `imdb-sentiment preprocess`.')
+    parser.add_argument('--output', required=True, metavar='DIR', help='Model folder to write.')
+    for field in dataclasses.fields(ModelConfig):
+        flag = '--' + field.name.replace('_', '-')
+        text = field.metadata['help'].replace('%', '%%') + ' (default %(default)s)'
+        if field.type in (bool, 'bool'):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=field.default, help=text)
+        else:
+            kind = {'int': int, 'float': float, 'str': str}.get(field.type, field.type)
+            parser.add_argument(flag, type=kind, default=field.default, help=text)
+
+
+def model_config(args) -> ModelConfig:
+    """The ModelConfig the parsed train flags give; ValueError when a value is out of range."""
+    return ModelConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ModelConfig)})
+
+
+def check_train_args(args, parser) -> None:
+    try:
+        model_config(args)
+    except ValueError as e:
+        parser.error(str(e))
+
+
+def add_predict_args(parser) -> None:
+    parser.add_argument('--model', required=True, metavar='DIR',
+                        help='Model folder written by `imdb-sentiment train`.')
+    parser.add_argument('texts', nargs='+', metavar='TEXT',
+                        help='Review texts; "-" reads one review per line from standard input.')
+
+
+def add_run_args(parser) -> None:
+    parser.add_argument(
+        '--input', action='append', metavar='PATH',
+        help='Labelled reviews to learn from (Kaggle-layout CSV or an aclImdb split folder); '
+             'repeat for several. Default: the official archive, downloaded (aclImdb/train).')
+    parser.add_argument('--output', required=True, metavar='DIR',
+                        help='Run folder: one subfolder per step, and index.html.')
+    parser.add_argument(
+        '--unlabeled', action='append', metavar='PATH', default=[],
+        help='Reviews without labels for the word vectors (preprocess --unlabeled), e.g. '
+             '../shared/data/imdb/unsup.csv; repeat for several. With the downloaded '
+             "archive: aclImdb/train's unsup/ folder.")
+    parser.add_argument(
+        '--score-input', action='append', metavar='PATH', default=[],
+        help='More data to score with the trained model (labelled or not), each into '
+             'score/<name>/; repeat for several. With the downloaded archive: aclImdb/test.')
+    parser.add_argument(
+        '--movies', metavar='PATH',
+        help='A CSV giving each review of the --input CSV its movie and star rating, such as '
+             '../shared/data/imdb/train_movies.csv (header row,movie,rating; or id,movie,'
+             'rating): preprocess splits by movie and every score report breaks its errors '
+             'down by rating (both get --movies).')
+    add_deprecated(parser, 'groups', 'movies')
+    parser.add_argument(
+        '--test-fraction', type=float,
+        help='Share of the --input reviews held out as the test split that the headline '
+             f'score measures (default {DEFAULT_RUN_TEST_FRACTION}; 0 with the '
+             'downloaded archive, whose aclImdb/test is scored instead); 0: none.')
+    parser.add_argument('--epochs', type=int, help="The trainer's maximum number of epochs.")
+    parser.add_argument('--train-flags', default='', metavar='"FLAGS"',
+                        help="More flags for `imdb-sentiment train`, quoted as one string "
+                             "(e.g. \"--lstm-units 128 --batch-size 64\").")
+    parser.add_argument('--preprocess-flags', default='', metavar='"FLAGS"',
+                        help='More flags for `imdb-sentiment preprocess`, quoted as one string.')
+    parser.add_argument('--no-explore', dest='explore', action='store_false',
+                        help='Skip the exploration report.')
+    parser.add_argument('--cache-dir', metavar='DIR',
+                        help='Where the downloaded archive is kept (default $IMDB_SENTIMENT_CACHE '
+                             'or ~/.cache/imdb-sentiment).')
+    parser.add_argument('--url', help=argparse.SUPPRESS)  # a mirror, for tests
+
+
+def check_run_args(args, parser) -> None:
+    if args.test_fraction is not None and not 0 <= args.test_fraction < 1:
+        parser.error(f'--test-fraction {args.test_fraction} is not in [0, 1)')
+
+
+def add_download_args(parser) -> None:
+    parser.add_argument('--cache-dir', metavar='DIR', default=None,
+                        help=f'Folder for the archive and the unpacked data (default ${CACHE_ENV} '
+                             f'or ~/.cache/imdb-sentiment).')
+    parser.add_argument('--url', default=URL,
+                        help='Where to fetch the archive; a mirror must serve the identical file '
+                             '(default %(default)s).')
+    parser.add_argument('--no-progress', action='store_true', help='Do not draw the progress bar.')

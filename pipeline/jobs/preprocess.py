@@ -1,0 +1,244 @@
+"""The preprocess job: raw reviews -> validated, cleaned, tf.Transform'ed TFRecords.
+
+Locally (DirectRunner):
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess
+
+On Dataflow, the same code with the workers installed from our setup.py:
+
+  imdb-sentiment preprocess --input gs://BUCKET/imdb/*.csv --output gs://BUCKET/out/preprocess \\
+      --runner=DataflowRunner --project=P --region=R \\
+      --temp_location=gs://BUCKET/tmp --setup_file=./setup.py
+
+Split by movie, so that no movie is on both sides (the shared data's row,movie,rating file):
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess \\
+      --movies ../shared/data/imdb/train_movies.csv --movies-for train.csv
+
+With unlabeled reviews as well, for the trainer's word vectors:
+
+  imdb-sentiment preprocess --input ../shared/data/imdb/train.csv --output out/preprocess \
+      --unlabeled ../shared/data/imdb/unsup.csv
+
+Outputs under --output: train-*.tfrecord.gz and eval-*.tfrecord.gz (transformed
+examples: token_ids, and with --ngram-max > 0 ngram_ids), unlabeled-*.tfrecord.gz
+with --unlabeled (label -1), transform_fn/ and transformed_metadata/ (the
+tf.Transform graph), vocab.txt, eval_reviews/eval-*.csv (the eval split's raw
+reviews with their ids, for scoring), with --test-fraction test_reviews/test-*.csv
+(the test split's raw reviews: scored, never transformed or trained on),
+rejected/rejected-*.jsonl and rejected/unlabeled-*.jsonl (dead letters) and manifest.json.
+"""
+
+import argparse
+import dataclasses
+import logging
+import os
+from typing import Dict, List, Sequence
+
+import apache_beam as beam
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import flags
+from pipeline.flags.beam_jobs import cleaning_config
+from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job
+from pipeline.runtime.publish import remove_paths
+from transforms import schema
+from transforms.beam import movies
+from transforms.beam.inputs import ACLIMDB, InputSpec, resolve_inputs
+from transforms.beam.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
+from transforms.beam.progress import LogProgress
+from transforms.beam.sinks import CountAs, SumAs, WriteCsv, write_job_stats
+from transforms.beam.split import SplitTrainEval
+from transforms.errors import InputError
+from transforms.tft.preprocessing import TransformConfig, make_preprocessing_fn, raw_metadata
+
+_LOG = logging.getLogger(__name__)
+
+NAME = 'preprocess'
+_TFT_TEMP = '_tft_tmp'
+_LABELLED, _UNLABELED = 'labelled', 'unlabeled'   # Plan.extra: the two kinds of input
+
+
+def transform_config(job_args: argparse.Namespace) -> TransformConfig:
+    """The tf.Transform configuration the parsed flags ask for."""
+    return TransformConfig(
+        cleaning=cleaning_config(job_args),
+        max_tokens=job_args.max_tokens, vocab_top_k=job_args.vocab_size,
+        frequency_threshold=job_args.min_frequency, num_oov_buckets=job_args.oov_buckets,
+        truncate=job_args.truncate, ngram_max=job_args.ngram_max,
+        ngram_vocab_top_k=job_args.ngram_vocab_size,
+        ngram_frequency_threshold=job_args.ngram_min_frequency)
+
+
+def _to_raw_example(record: Dict) -> Dict:
+    return {schema.ID_KEY: record[schema.ID_KEY],
+            schema.REVIEW_KEY: record[schema.REVIEW_KEY],
+            schema.LABEL_KEY: schema.LABEL_TO_INT[record[schema.LABEL_KEY]]}
+
+
+def _to_unlabeled_example(record: Dict) -> Dict:
+    return {schema.ID_KEY: record[schema.ID_KEY],
+            schema.REVIEW_KEY: record[schema.REVIEW_KEY],
+            schema.LABEL_KEY: schema.UNLABELED_ID}
+
+
+def plan(job_args: argparse.Namespace) -> Plan:
+    specs = resolve_inputs(job_args.input)
+    unlabeled = (resolve_inputs(job_args.unlabeled, include_unlabeled=True)
+                 if job_args.unlabeled else [])
+    unlabeled = _without_labelled_files(specs, unlabeled)
+    if job_args.movies:
+        _check_movies(job_args.movies, job_args.movies_for)
+    elif job_args.movies_for:
+        raise InputError('--movies-for needs --movies')
+    return Plan(output=job_args.output, specs=[*specs, *unlabeled], protected=[job_args.movies],
+                extra={_LABELLED: specs, _UNLABELED: unlabeled})
+
+
+def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
+    """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
+    specs, unlabeled_specs = plan.extra[_LABELLED], plan.extra[_UNLABELED]
+    rejected_dir = os.path.join(work_dir, schema.REJECTED_DIR)
+    taken = p | 'ReadAndValidate' >> ReadAndValidate(
+        specs, require_label=True, max_review_chars=job_args.max_review_chars,
+        rejected_prefix=os.path.join(rejected_dir, schema.REJECTED_PREFIX),
+        reshuffle_records=job_args.reshuffle_records)
+    groups = None
+    if job_args.movies:
+        groups = movies.groups(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
+                                                                     job_args.movies_for))
+    train, evaluation, test = taken['accepted'] | 'Split' >> SplitTrainEval(
+        job_args.eval_fraction, groups, job_args.test_fraction)
+    raw_reviews = [(schema.EVAL_REVIEWS_DIR, schema.EVAL_PREFIX, evaluation)]
+    if job_args.test_fraction:
+        # Raw reviews only: nothing downstream of the split reads them but the score job.
+        raw_reviews.append((schema.TEST_REVIEWS_DIR, schema.TEST_PREFIX, test))
+    for folder, prefix, split in raw_reviews:
+        _ = (split
+             | f'ReviewRows[{prefix}]' >> beam.Map(lambda r: [r[k] for k in (
+                 schema.ID_KEY, schema.REVIEW_KEY, schema.LABEL_KEY)])
+             | f'WriteReviews[{prefix}]' >> WriteCsv(os.path.join(work_dir, folder, prefix),
+                                                     schema.CSV_COLUMNS))
+
+    metadata = raw_metadata()
+    with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
+        raw_train = train | 'ToRawExample[Train]' >> beam.Map(_to_raw_example)
+        raw_eval = evaluation | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
+        (train_data, train_metadata), transform_fn = (
+            (raw_train, metadata)
+            | 'AnalyzeAndTransform[Train]' >> tft_beam.AnalyzeAndTransformDataset(
+                make_preprocessing_fn(transform_config(job_args))))
+        eval_data, _ = (((raw_eval, metadata), transform_fn)
+                        | 'Transform[Eval]' >> tft_beam.TransformDataset())
+        _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
+        outputs_by_name = [(schema.TRAIN_PREFIX, train_data), (schema.EVAL_PREFIX, eval_data)]
+        extra_counts, input_stats = [], [taken['input_stats']]
+        if unlabeled_specs:
+            # Text only: validated and transformed like the rest, but never analysed (the
+            # vocabulary stays the train split's), labelled or split.
+            untaken = p | 'ReadAndValidateUnlabeled' >> ReadAndValidate(
+                unlabeled_specs, require_label=False,
+                max_review_chars=job_args.max_review_chars,
+                rejected_prefix=os.path.join(rejected_dir, schema.UNLABELED_PREFIX),
+                reshuffle_records=job_args.reshuffle_records, count_reasons=False,
+                count_names={READ: 'unlabeled_read', ACCEPTED: 'unlabeled',
+                             REJECTED: 'unlabeled_rejected'})
+            raw_unlabeled = untaken['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
+                _to_unlabeled_example)
+            unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)
+                                 | 'Transform[Unlabeled]' >> tft_beam.TransformDataset())
+            outputs_by_name.append((schema.UNLABELED_PREFIX, unlabeled_data))
+            input_stats.append(untaken['input_stats'])
+            extra_counts = untaken['counts']
+
+    coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
+    for name, data in outputs_by_name:
+        _ = (data
+             | f'LogProgress[{name}]' >> beam.ParDo(LogProgress(f'{name} reviews transformed'))
+             | f'Write[{name}]' >> beam.io.WriteToTFRecord(
+            os.path.join(work_dir, name), coder=coder, file_name_suffix=schema.TFRECORD_SUFFIX))
+
+    counts = [
+        *taken['counts'],
+        train | 'CountTrain' >> CountAs('train'),
+        evaluation | 'CountEval' >> CountAs('eval'),
+        test | 'CountTest' >> CountAs(schema.TEST_PREFIX),
+        eval_data | 'EvalTokens' >> beam.Map(lambda e: e[schema.NUM_TOKENS_KEY])
+        | 'SumEvalTokens' >> SumAs('eval_tokens'),
+        eval_data | 'EvalOov' >> beam.Map(lambda e: e[schema.NUM_OOV_KEY])
+        | 'SumEvalOov' >> SumAs('eval_oov_tokens'),
+        *extra_counts,
+    ]
+    stats = os.path.join(work_dir, schema.STATS_DIR)
+    all_input_stats = (input_stats[0] if len(input_stats) == 1 else
+                       tuple(input_stats) | 'AllInputStats' >> beam.Flatten())
+    write_job_stats(counts, all_input_stats, stats)
+
+
+def _without_labelled_files(labelled: Sequence[InputSpec],
+                            unlabeled: Sequence[InputSpec]) -> List[InputSpec]:
+    """The --unlabeled inputs less the files --input reads already: `--input aclImdb/train
+    --unlabeled aclImdb/train` adds its unsup/ reviews only. A CSV read as both is a mistake."""
+    taken = {f for s in labelled for f in s.files}
+    kept = []
+    for spec in unlabeled:
+        files = tuple(f for f in spec.files if f not in taken)
+        if len(files) < len(spec.files) and spec.format != ACLIMDB:
+            raise InputError(f'--unlabeled {spec.path}: --input reads it already')
+        if not files:
+            raise InputError(f'--unlabeled {spec.path}: every review in it is read by --input')
+        kept.append(dataclasses.replace(spec, files=files))
+    return kept
+
+
+def _check_movies(path: str, movies_for: str) -> None:
+    """A usage error (exit 2) for a missing or unusable movies file, before the job starts."""
+    found, _ = movies.check_movies(path, movies_for)
+    if found.movie is None:
+        raise InputError(f'--movies {path}: no movie (or group) column to split by')
+
+
+def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Namespace,
+           plan: Plan) -> None:
+    """vocab.txt, and the manifest's transform and vocabulary blocks."""
+    counts = {r['name']: r['value'] for r in stats['counts']}
+    vocab_file = tft.TFTransformOutput(work_dir).vocabulary_file_by_name(schema.VOCAB_NAME)
+    with FileSystems.open(vocab_file) as f:
+        vocab = f.read()
+    with FileSystems.create(os.path.join(work_dir, schema.VOCAB_FILE)) as f:
+        f.write(vocab)
+    eval_tokens = counts.get('eval_tokens', 0)
+    manifest['counts'][schema.TEST_PREFIX] = counts.get(schema.TEST_PREFIX, 0)
+    remove_paths([os.path.join(work_dir, _TFT_TEMP)])
+    manifest['transform'] = dataclasses.asdict(transform_config(job_args))
+    manifest['vocabulary'] = {
+        'size': len(vocab.splitlines()), 'file': schema.VOCAB_FILE,
+        'eval_token_coverage': round(1 - counts.get('eval_oov_tokens', 0) / eval_tokens, 6)
+        if eval_tokens else None}
+
+
+def summary(manifest: Dict, plan: Plan) -> None:
+    c = manifest['counts']
+    _LOG.info('Read %d, accepted %d (train %d, eval %d, test %d), rejected %d %s; '
+              'vocabulary %d; %.1fs', c['read'], c['accepted'], c['train'], c['eval'],
+              c.get(schema.TEST_PREFIX, 0), c['rejected'], c['rejected_by_reason'],
+              manifest['vocabulary']['size'], manifest['wall_time_s'])
+    if 'unlabeled_read' in c:
+        _LOG.info('Unlabeled: read %d, kept %d, rejected %d (see rejected/%s-*.jsonl)',
+                  c['unlabeled_read'], c.get('unlabeled', 0), c.get('unlabeled_rejected', 0),
+                  schema.UNLABELED_PREFIX)
+
+
+JOB = BeamJob(NAME, plan, build, finish, summary)
+
+
+def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
+    """Runs the parsed command; returns the exit code."""
+    return run_beam_job(JOB, job_args, beam_args)
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """``imdb-sentiment preprocess ARGV`` in this process."""
+    return main(*flags.parse(NAME, argv or []))

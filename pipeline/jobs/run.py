@@ -1,0 +1,214 @@
+"""The whole product on one dataset: explore, preprocess, train, score, and an index page.
+
+  imdb-sentiment run --input ../shared/data/imdb/train.csv --output runs/latest
+  imdb-sentiment run --output runs/stanford        # downloads the official aclImdb archive
+
+With no --input, the official Stanford archive is downloaded once into a cache
+folder (resumable, size and SHA-256 verified), the model is trained on
+aclImdb/train and the report also scores aclImdb/test. Every step writes its own
+subfolder of --output (explore/, preprocess/, model/, score/test/, score/eval/,
+score/<input>/) and DIR/index.html links every report.
+
+The headline score is the test split's (--test-fraction of the reviews, held out by
+preprocess): no choice was made on it. The eval split is scored too, but early
+stopping watched it and the fusion was fitted on it, so its accuracy is optimistic.
+
+With a row,movie,rating file beside the CSV (the shared data's train_movies.csv):
+
+  imdb-sentiment run --input ../shared/data/imdb/train.csv --output runs/latest \
+      --movies ../shared/data/imdb/train_movies.csv
+
+splits by movie (no movie on two sides) and breaks every score report's errors down
+by star rating. Flags that are not the run command's own are Beam pipeline options,
+passed to the three Beam jobs (explore, preprocess, score).
+"""
+
+import argparse
+import dataclasses
+import logging
+import os
+import re
+import shlex
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from analysis.run_index import render_index
+from pipeline import cli, flags
+from pipeline.flags.commands import DEFAULT_RUN_TEST_FRACTION
+from pipeline.jobs import download
+from pipeline.jobs.run_folder import (EXPLORE_DIR, INDEX_FILE, MODEL_DIR, PREPROCESS_DIR,
+                                      SCORE_DIR, summary)
+from pipeline.runtime.console import Heartbeat
+from pipeline.runtime.guard import check_output
+from transforms import jsonio, schema
+from transforms.beam import movies
+from transforms.beam.inputs import CSV_SUFFIXES
+from transforms.errors import InputError
+
+_LOG = logging.getLogger(__name__)
+
+NAME = 'run'
+EVAL_SET = schema.EVAL_PREFIX
+TEST_SET = schema.TEST_PREFIX
+
+
+@dataclasses.dataclass
+class Step:
+    """One command of the run: composed from flags, parsed (and so checked) before any runs."""
+    name: str
+    command: str
+    argv: List[str]
+    job_args: Optional[argparse.Namespace] = None
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+    exit_code: Optional[int] = None
+    wall_time_s: Optional[float] = None
+
+    def parse(self) -> None:
+        self.job_args, self.beam_args = flags.parse(self.command, self.argv)
+
+    @property
+    def command_line(self) -> str:
+        return 'imdb-sentiment ' + shlex.join([self.command, *self.argv])
+
+
+def set_name(path: str, taken: Sequence[str]) -> str:
+    """score/<name> for a scored input: its file or folder name, made unique."""
+    base = os.path.basename(path.rstrip('/')) or 'input'
+    base = re.sub(r'\.(csv|txt)$', '', base)
+    if base in ('train', 'test', 'unsup') and os.path.basename(os.path.dirname(path.rstrip('/'))):
+        base = os.path.basename(os.path.dirname(path.rstrip('/'))) + '-' + base
+    base = re.sub(r'[^A-Za-z0-9_.-]+', '_', base)
+    name, n = base, 2
+    while name in taken:
+        name, n = f'{base}-{n}', n + 1
+    return name
+
+
+def _downloaded(args) -> None:
+    kwargs = {'url': args.url, 'size': None, 'sha256': None} if args.url else {}
+    root = download.fetch_aclimdb(args.cache_dir, **kwargs)
+    args.input = [os.path.join(root, 'train')]
+    if os.path.isdir(os.path.join(root, 'train', schema.ACLIMDB_UNLABELED_DIR)):
+        args.unlabeled = [os.path.join(root, 'train')] + list(args.unlabeled)  # its unsup/
+    args.score_input = [os.path.join(root, 'test')] + list(args.score_input)
+
+
+def _movies_flags(args) -> Tuple[Dict, Dict]:
+    """The --movies flags of preprocess (to split by movie) and of the score steps (to slice
+    by rating) for ``run --movies``, from the file's header.
+
+    A row,... file numbers the rows of one CSV, the --input CSV. The score steps read the
+    held-out splits, whose files have other names but keep the input's ids
+    (``train.csv:<row>``), so they get the same flags."""
+    if not args.movies:
+        return {}, {}
+    try:
+        header = movies.read_header(args.movies)
+        rows_of = None
+        if header and header[0].strip().lower() == movies.ROW_KEY:
+            csvs = [p for p in args.input if p.endswith(CSV_SUFFIXES)]
+            if len(csvs) != 1:
+                raise movies.MoviesFormatError(
+                    f'a row,... file numbers the rows of one CSV; give exactly one --input '
+                    f'CSV (got {len(csvs)})')
+            rows_of = os.path.basename(csvs[0])
+        layout = movies.layout(header, rows_of)
+    except (OSError, UnicodeDecodeError, movies.MoviesFormatError) as e:
+        raise InputError(f'--movies {args.movies}: {e}') from None
+    given = {'movies': args.movies, 'movies_for': rows_of}
+    return (given if layout.movie is not None else {}), (given if layout.rating is not None
+                                                         else {})
+
+
+def _steps(args, beam_args: List[str]) -> List[Step]:
+    """explore, preprocess, train, then score: the test split, the eval split, the inputs."""
+    out = args.output.rstrip('/')
+    preprocess_dir, model_dir = os.path.join(out, PREPROCESS_DIR), os.path.join(out, MODEL_DIR)
+    split_by, rate_by = _movies_flags(args)
+    steps = []
+    if args.explore:
+        steps.append(Step('explore', 'explore', flags.argv(
+            input=args.input, output=os.path.join(out, EXPLORE_DIR)) + beam_args))
+    steps.append(Step('preprocess', 'preprocess', flags.argv(
+        input=args.input, output=preprocess_dir, test_fraction=args.test_fraction or None,
+        unlabeled=args.unlabeled, **split_by) + shlex.split(args.preprocess_flags) + beam_args))
+    steps.append(Step('train', 'train', flags.argv(data=preprocess_dir, output=model_dir) +
+                      shlex.split(args.train_flags) + flags.argv(epochs=args.epochs)))
+    # The test split first: it is the honest figure; then the eval split, for comparison.
+    held_out = ([(TEST_SET, schema.TEST_REVIEWS_DIR)] if args.test_fraction else []) + [
+        (EVAL_SET, schema.EVAL_REVIEWS_DIR)]
+    names = []
+    for name, folder in held_out:
+        names.append(name)
+        steps.append(Step(f'score {name}', 'score', flags.argv(
+            input=os.path.join(preprocess_dir, folder, f'{name}-*.csv'), model=model_dir,
+            **rate_by, output=os.path.join(out, SCORE_DIR, name)) + beam_args))
+    for path in args.score_input:
+        names.append(set_name(path, names))
+        steps.append(Step(f'score {names[-1]}', 'score', flags.argv(
+            input=path, model=model_dir, output=os.path.join(out, SCORE_DIR, names[-1])) +
+            beam_args))
+    return steps
+
+
+def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
+    """Runs every step in order; a failing step stops the run with its exit code."""
+    args = job_args
+    check_output(args.output, NAME, protected=[*(args.input or []), *args.unlabeled,
+                                               *args.score_input, args.movies])
+    if args.movies and not os.path.isfile(args.movies):
+        raise InputError(f'--movies {args.movies}: no such file')
+    if args.test_fraction is None:
+        args.test_fraction = DEFAULT_RUN_TEST_FRACTION if args.input else 0.0
+    if not args.input:
+        _downloaded(args)
+    steps = _steps(args, beam_args)
+    for step in steps:  # every step's flags are checked before the first one runs
+        step.parse()
+    out = args.output.rstrip('/')
+    started = time.time()
+    # Marks the folder as this command's own from the start, so that a run that was
+    # killed can be run again into the same folder.
+    _write_manifest(out, steps, started, args, 'running')
+    for i, step in enumerate(steps, 1):
+        _LOG.info('Step %d/%d: %s', i, len(steps), step.command_line)
+        t0 = time.time()
+        with Heartbeat(step.name):
+            step.exit_code = cli.invoke(step.command, step.job_args, step.beam_args)
+        step.wall_time_s = round(time.time() - t0, 1)
+        if step.exit_code != 0:
+            _LOG.error('Step %s failed (exit %d); the later steps did not run', step.name,
+                       step.exit_code)
+            _write_index(out, steps, started, args, failed=True)
+            return step.exit_code
+    index = _write_index(out, steps, started, args, failed=False)
+    _LOG.info('Done in %.0f s: open %s', time.time() - started, index)
+    return 0
+
+
+def _write_manifest(out: str, steps: List[Step], started: float, args, status: str) -> Dict:
+    manifest = {
+        'job': NAME, 'status': status, 'created': jsonio.utc_now(),
+        'wall_time_s': round(time.time() - started, 1),
+        'inputs': args.input, 'score_inputs': args.score_input,
+        'steps': [{'step': s.name, 'command': s.command_line, 'exit_code': s.exit_code,
+                   'wall_time_s': s.wall_time_s} for s in steps],
+        'versions': jsonio.versions(),
+    }
+    os.makedirs(out, exist_ok=True)
+    jsonio.write_json(os.path.join(out, schema.MANIFEST_FILE), manifest)
+    return manifest
+
+
+def _write_index(out: str, steps: List[Step], started: float, args, failed: bool) -> str:
+    """DIR/index.html and DIR/manifest.json: what ran, with which command, and the reports."""
+    manifest = _write_manifest(out, steps, started, args, 'failed' if failed else 'ok')
+    path = os.path.join(out, INDEX_FILE)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(render_index(manifest, summary(out)))
+    return path
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """``imdb-sentiment run ARGV`` in this process."""
+    return main(*flags.parse(NAME, argv or []))

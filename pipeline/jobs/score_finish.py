@@ -1,0 +1,90 @@
+"""The score job's launcher side: model and movies-file checks, and folding the pipeline's
+small summaries into metrics.json, report.html and manifest.json."""
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+from apache_beam.io.filesystems import FileSystems
+
+from analysis import drift, metrics
+from analysis.score_report import render_score_report
+from pipeline.jobs import run_folder
+from pipeline.nightly import PARTITION_PREFIX
+from transforms import jsonio, schema
+from transforms.errors import InputError
+from transforms.beam import movies
+from transforms.beam.inputs import CSV, InputSpec
+
+FALSE_POSITIVES, FALSE_NEGATIVES = 'false_positives', 'false_negatives'
+ERROR_KINDS = (FALSE_POSITIVES, FALSE_NEGATIVES)
+_HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',
+             'vocabulary_coverage')
+DRIFT_FILE = 'drift.json'
+
+
+def check_movies(path: Optional[str], movies_for: Optional[str],
+                 specs: Sequence[InputSpec]) -> Optional[int]:
+    """A usage error (exit 2) for a missing or malformed --movies file, or a --movies-for that
+    can name none of the reviews, before the job starts; else how many reviews it rates."""
+    if not path:
+        if movies_for:
+            raise InputError('--movies-for needs --movies')
+        return None
+    found, count = movies.check_movies(path, movies_for)
+    if found.rating is None:
+        raise InputError(f'--movies {path}: no rating column; nothing to slice errors by')
+    csvs = [s for s in specs if s.format == CSV]
+    names = {os.path.basename(f) for s in csvs for f in s.files}
+    # Ids <name>:<row> come from a file of that name, or from an input's own id column.
+    if movies_for and movies_for not in names and not any(
+            schema.ID_KEY in s.columns for s in csvs):
+        raise InputError(f'--movies-for {movies_for}: no input CSV file has that name '
+                         f'(inputs: {", ".join(sorted(names)) or "none"})')
+    return count
+
+
+def _model_manifest(model_dir: str) -> Dict:
+    path = FileSystems.join(model_dir, schema.MANIFEST_FILE)
+    if not FileSystems.exists(path):
+        return {'path': model_dir}
+    m = jsonio.read_json(path)
+    return {'path': model_dir, 'created': m.get('created'), 'validation': m.get('validation'),
+            'preprocess_inputs': m.get('preprocess', {}).get('manifest', {}).get('inputs')}
+
+
+def error_examples(stats: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
+    """The reported false positives/negatives, most confident first."""
+    return {kind: sorted(stats.get(kind, []), key=lambda r: r[schema.PROBABILITY_KEY],
+                         reverse=kind == FALSE_POSITIVES)
+            for kind in ERROR_KINDS}
+
+
+def _drift(result: Dict, date: str, previous: str) -> Dict:
+    """drift.json against the partition ``previous`` (an earlier night's output)."""
+    earlier = jsonio.read_json(FileSystems.join(previous, schema.METRICS_FILE))
+    previous_date = os.path.basename(previous.rstrip('/'))[len(PARTITION_PREFIX):]
+    return drift.compare(result, earlier, date, previous_date)
+
+
+def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args,
+           model_dir: Optional[str] = None, previous: Optional[str] = None) -> None:
+    """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night)
+    into ``work_dir`` and the score job's fields into ``manifest`` (see pipeline.launcher)."""
+    model_dir = model_dir or job_args.model
+    manifest['counts']['predicted'] = manifest['counts']['accepted']
+    result = metrics.summarize(stats['summary'][0])
+    for row in stats.get('coverage', []):
+        result['vocabulary_coverage'] = (row['known_tokens'] / row['tokens']
+                                         if row['tokens'] else None)
+    jsonio.write_json(os.path.join(work_dir, schema.METRICS_FILE), result)
+    date = getattr(job_args, 'date', None)
+    found_drift = _drift(result, date, previous) if date and previous else None
+    if found_drift:
+        jsonio.write_json(os.path.join(work_dir, DRIFT_FILE), found_drift)
+        manifest['drift_alerts'] = found_drift['alerts']
+    manifest.update(model=_model_manifest(model_dir), date=date, previous_night=previous,
+                    metrics={k: result[k] for k in _HEADLINE if result.get(k) is not None})
+    html = render_score_report(result, error_examples(stats), manifest, found_drift,
+                               index_link=run_folder.index_link(job_args.output))
+    with FileSystems.create(os.path.join(work_dir, schema.REPORT_FILE)) as f:
+        f.write(html.encode('utf-8'))

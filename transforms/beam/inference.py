@@ -1,0 +1,122 @@
+"""Beam RunInference support for the exported raw-text model.
+
+Beam's stock TensorFlow handlers cannot load a SavedModel whose signature takes
+strings and holds a tf.Transform graph, so this handler loads the export with
+``tf.saved_model.load`` (once per worker process, shared by its threads) and
+calls ``serving_default`` on batches of raw review strings.
+"""
+
+from typing import Any, Dict, Iterable, Optional, Sequence
+
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from apache_beam.utils import shared
+
+from transforms import schema
+
+PROBABILITY = schema.PROBABILITY_OUTPUT
+LABEL = schema.LABEL_OUTPUT
+
+# One loaded export per worker process for every stage that needs it (RunInference and
+# the explanations): a module-level handle is never pickled, so each process has its own.
+_LOADED = shared.Shared()
+
+
+def export_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not a complete export of `imdb-sentiment train`, or None.
+
+    Checks what a load needs without loading it: saved_model.pb parses, and variables/
+    holds its index and data. A truncated copy or a half-written version folder fails here,
+    before a job starts, rather than on the workers."""
+    from apache_beam.io.filesystems import FileSystems
+    pb = FileSystems.join(path, schema.SAVED_MODEL_FILE)
+    if not FileSystems.exists(pb):
+        return f'no {schema.SAVED_MODEL_FILE}'
+    from tensorflow.core.protobuf import saved_model_pb2  # the proto only; TF loads with it
+    from google.protobuf.message import DecodeError
+    try:
+        with FileSystems.open(pb) as f:
+            proto = saved_model_pb2.SavedModel.FromString(f.read())
+    except (DecodeError, OSError, ValueError) as e:
+        return f'{schema.SAVED_MODEL_FILE} is corrupt or truncated ({e})'
+    if not proto.meta_graphs:
+        return f'{schema.SAVED_MODEL_FILE} holds no graph (truncated?)'
+    variables = FileSystems.join(path, schema.VARIABLES_DIR)
+    if not FileSystems.exists(FileSystems.join(variables, 'variables.index')) or not \
+            FileSystems.match([FileSystems.join(variables, 'variables.data-*')])[0].metadata_list:
+        return f'{schema.VARIABLES_DIR}/ is missing or incomplete'
+    return None
+
+
+class Classifier:
+    """A loaded export of `imdb-sentiment train`, called on a list of raw review strings.
+
+    Holds the loaded object itself: a signature function alone would not keep
+    the model's variables alive. TensorFlow is imported here, on first use, so
+    that importing this module (for the job graph, or --help) does not load it.
+    """
+
+    def __init__(self, path: str):
+        import tensorflow as tf
+        self._tf = tf
+        self._loaded = tf.saved_model.load(path)
+        self._serve = self._loaded.signatures[schema.SERVING_SIGNATURE]
+
+    def __call__(self, reviews):
+        """-> (probabilities float32 [N], labels as str [N])."""
+        out = self.score(reviews)
+        return out[schema.PROBABILITY_OUTPUT], out[schema.LABEL_OUTPUT]
+
+    def score(self, reviews) -> Dict[str, Any]:
+        """-> {probability: float32 [N], label: str [N]} and, from exports that have them,
+        num_tokens and num_oov (int [N])."""
+        out = self._serve(**{schema.REVIEWS_INPUT: self._tf.constant(list(reviews),
+                                                                          self._tf.string)})
+        found = {k: v.numpy() for k, v in out.items()}
+        found[schema.LABEL_OUTPUT] = [v.decode() for v in found[schema.LABEL_OUTPUT]]
+        return found
+
+
+def load_classifier(path: str) -> 'Classifier':
+    """The process's loaded Classifier for ``path``, loaded on first use.
+
+    The score job needs the export twice, for RunInference and for the occlusion
+    weights of the reported errors: loading a SavedModel with its tf.Transform graph
+    takes seconds, and each load holds its own copy of the weights and lookup tables."""
+    return _LOADED.acquire(lambda: Classifier(path), tag=path)
+
+
+class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
+    """Raw review strings -> PredictionResult(example=text, inference={probability, label})."""
+
+    def __init__(self, model_dir: str, min_batch_size: int = 16, max_batch_size: int = 256):
+        super().__init__()
+        self._model_dir = model_dir
+        self._min_batch_size = min_batch_size
+        self._max_batch_size = max_batch_size
+
+    def load_model(self):
+        return load_classifier(self._model_dir)
+
+    def run_inference(self, batch: Sequence[str], model, inference_args: Optional[Dict] = None
+                      ) -> Iterable[PredictionResult]:
+        out = model.score(batch)
+        counts = [k for k in (schema.NUM_TOKENS_OUTPUT, schema.NUM_OOV_OUTPUT) if k in out]
+        for i, text in enumerate(batch):
+            inference = {PROBABILITY: float(out[PROBABILITY][i]), LABEL: out[LABEL][i]}
+            inference.update((k, int(out[k][i])) for k in counts)
+            yield PredictionResult(text, inference, model_id=self._model_dir)
+
+    def batch_elements_kwargs(self) -> Dict[str, int]:
+        return {'min_batch_size': self._min_batch_size, 'max_batch_size': self._max_batch_size}
+
+    def share_model_across_processes(self) -> bool:
+        return False
+
+
+def score_texts(model, texts: Sequence[str], batch_size: int = 256):
+    """Probabilities for ``texts`` in batches, with a loaded Classifier (for occlusion)."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        probabilities, _ = model(texts[start:start + batch_size])
+        out.extend(float(p) for p in probabilities)
+    return out

@@ -1,0 +1,264 @@
+"""Reading reviews in Beam: CSV rows and aclImdb files -> raw record dicts.
+
+Readers never drop anything: a row that cannot be parsed becomes a record with
+``parse_error`` set, and validation sends it to the dead-letter output.
+"""
+
+import base64
+import csv
+import hashlib
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from transforms import schema
+from transforms.beam.inputs import ACLIMDB, CSV_LABEL_COLUMN, InputSpec, lines, rating_from_name, \
+    relative_id
+
+INPUT_STATS_TAG = 'input_stats'
+
+
+# A review may be long (--max-review-chars), and csv's own field limit (128 KiB) would turn
+# it into a parse error instead of review_too_long: validation owns the length rule.
+csv.field_size_limit(2 ** 31 - 1)
+
+
+def decode(data: bytes) -> Tuple[str, Optional[str]]:
+    """(text, None), or for invalid UTF-8 (text with U+FFFD for the bad bytes, the detail)."""
+    try:
+        return data.decode('utf-8'), None
+    except UnicodeDecodeError as e:
+        return data.decode('utf-8', 'replace'), f'invalid UTF-8 at byte {e.start}'
+
+
+def _undecodable(data: bytes, detail: str) -> Dict[str, object]:
+    """The record of bytes that are not UTF-8: readable ``raw``, and the exact bytes in
+    base64 (Beam's coders and JSON carry only valid Unicode)."""
+    return {schema.RAW_KEY: data.decode('utf-8', 'replace'),
+            schema.RAW_BASE64_KEY: base64.b64encode(data).decode('ascii'),
+            schema.PARSE_ERROR_KEY: schema.REASON_UNDECODABLE, schema.DETAIL_KEY: detail}
+
+
+def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
+    """One CSV record (a line, or several when a quoted field holds newlines) ->
+    {review, label, raw, parse_error}."""
+    raw = line[:-1] if line.endswith(b'\n') else line
+    raw = raw[:-1] if raw.endswith(b'\r') else raw
+    text, problem = decode(raw)
+    if problem:
+        return _undecodable(raw, problem)
+    record = {schema.RAW_KEY: text}
+    try:
+        fields = next(csv.reader([text], strict=True), [])
+    except csv.Error as e:
+        record.update({schema.PARSE_ERROR_KEY: schema.REASON_MALFORMED,
+                       schema.DETAIL_KEY: f'bad quoting: {e}'})
+        return record
+    if len(fields) != len(columns):
+        record.update({schema.PARSE_ERROR_KEY: schema.REASON_MALFORMED,
+                       schema.DETAIL_KEY: f'{len(fields)} fields, header has {len(columns)}'})
+        return record
+    row = dict(zip(columns, fields))
+    record[schema.REVIEW_KEY] = row[schema.REVIEW_KEY]
+    record[schema.LABEL_KEY] = row.get(CSV_LABEL_COLUMN)
+    if row.get(schema.ID_KEY):
+        record[schema.ID_KEY] = row[schema.ID_KEY]  # kept ids, e.g. preprocess's eval split
+    return record
+
+
+class CsvRecord(NamedTuple):
+    """One RFC 4180 record: its bytes, first line (1-based, the header is line 1), number of
+    lines, total size, and whether it ended before the end of the file with its quotes closed."""
+    data: bytes
+    line: int
+    num_lines: int
+    size: int
+    complete: bool
+
+
+def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
+                max_bytes: int = 1 << 30) -> Iterator[CsvRecord]:
+    """Groups lines into records: a newline inside a quoted field belongs to the field.
+
+    A record is complete when its double quotes are balanced (an escaped quote is two).
+    An opening quote that never closes makes the rest of the file one incomplete record,
+    so no fragment of it is ever taken for a record of its own. Past ``max_bytes`` a
+    record's bytes are no longer kept (its size and lines still count).
+    """
+    parts, quotes, size, start, count = [], 0, 0, first_line, 0
+    line_no = first_line
+    for line in stream_lines:
+        if not count:
+            start, quotes, size, parts = line_no, 0, 0, []
+        count += 1
+        line_no += 1
+        quotes += line.count(b'"')
+        size += len(line)
+        if size <= max_bytes:
+            parts.append(line)
+        if quotes % 2 == 0:
+            yield CsvRecord(b''.join(parts), start, count, size, True)
+            count = 0
+    if count:
+        yield CsvRecord(b''.join(parts), start, count, size, False)
+
+
+def record_from_csv(rec: CsvRecord, columns: Sequence[str]) -> Dict[str, object]:
+    """A CsvRecord -> a raw record dict (see parse_csv_line), with the broken cases named.
+
+    A record too big to keep whole names its lines and size in the detail; the rest of
+    it stays in the input file, where those locate it."""
+    kept = '' if rec.size == len(rec.data) else f'; raw holds its first {len(rec.data)} bytes'
+    if not rec.complete:
+        reason, detail = schema.REASON_MALFORMED, (
+            f'a quote opened on line {rec.line} never closes: the {rec.num_lines} lines '
+            f'({rec.size} bytes) to the end of the file are one broken record{kept}')
+    elif kept:
+        reason, detail = schema.REASON_TOO_LONG, (
+            f'{rec.size} bytes over {rec.num_lines} lines from line {rec.line}{kept}')
+    else:
+        return parse_csv_line(rec.data, columns)
+    return {schema.RAW_KEY: decode(rec.data)[0], schema.PARSE_ERROR_KEY: reason,
+            schema.DETAIL_KEY: detail}
+
+
+class _ListFiles(beam.DoFn):
+    """InputSpec -> (spec, file path) for each of its files."""
+
+    def process(self, spec: InputSpec) -> Iterator:
+        for path in spec.files:
+            yield spec, path
+
+
+class _ReadFile(beam.DoFn):
+    """(spec, file path) -> raw records, plus one (input path, file stats) per file.
+
+    A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
+    record's id is ``<file name>:<record number>`` unless an ``id`` column gives one, and
+    an id given twice in one file sends the later records to the dead letters."""
+
+    def __init__(self, max_record_bytes: int):
+        self._max_record_bytes = max_record_bytes
+        self._read = Metrics.counter('read', 'records')
+
+    def process(self, element) -> Iterator:
+        spec, path = element
+        digest = hashlib.sha256()
+        rows = 0
+        with FileSystems.open(path) as f:
+            if spec.format == ACLIMDB:
+                data = f.read()
+                digest.update(data)
+                rows = 1
+                yield _acl_record(spec, path, data)
+            else:
+                hashed = _hashed_lines(lines(f), digest)
+                next(hashed, None)  # the header, checked by resolve_inputs
+                seen_ids: Dict[str, int] = {}
+                for rec in csv_records(hashed, max_bytes=self._max_record_bytes):
+                    rows += 1
+                    record = record_from_csv(rec, spec.columns)
+                    given = record.get(schema.ID_KEY)
+                    if given is not None and not record.get(schema.PARSE_ERROR_KEY):
+                        if given in seen_ids:
+                            record.update({
+                                schema.PARSE_ERROR_KEY: schema.REASON_DUPLICATE_ID,
+                                schema.DETAIL_KEY: f'id {given[:80]!r} was given to record '
+                                                     f'{seen_ids[given]} already'})
+                        else:
+                            seen_ids[given] = rows
+                    if given is None or record.get(schema.PARSE_ERROR_KEY):
+                        record[schema.ID_KEY] = f'{_basename(path)}:{rows}'
+                    record[schema.SOURCE_KEY] = path
+                    yield record
+        self._read.inc(rows)
+        yield beam.pvalue.TaggedOutput(
+            INPUT_STATS_TAG, (spec.path, (path, rows, digest.hexdigest())))
+
+
+def _hashed_lines(stream_lines: Iterator[bytes], digest) -> Iterator[bytes]:
+    for line in stream_lines:
+        digest.update(line)
+        yield line
+
+
+def _acl_record(spec: InputSpec, path: str, data: bytes) -> Dict[str, object]:
+    folder = path.replace('\\', '/').split('/')[-2]
+    record = {schema.ID_KEY: relative_id(spec, path),
+              schema.SOURCE_KEY: path,
+              schema.LABEL_KEY: schema.ACLIMDB_LABEL_DIRS.get(folder),
+              schema.RATING_KEY: rating_from_name(path)}
+    text, problem = decode(data)
+    if problem:
+        record.update(_undecodable(data, problem))
+    else:
+        record[schema.RAW_KEY] = record[schema.REVIEW_KEY] = text
+    return record
+
+
+def _basename(path: str) -> str:
+    return path.replace('\\', '/').rstrip('/').split('/')[-1]
+
+
+class InputDigest(beam.CombineFn):
+    """Per input: files, rows, and a content hash independent of reading order.
+
+    A single file's hash is its plain sha256 (what ``sha256sum`` prints; of the
+    decompressed content for a .gz file); several
+    files combine as the sum mod 2**256 of sha256('<file>:<sha256>').
+    """
+
+    def create_accumulator(self):
+        return 0, 0, 0, ''
+
+    def add_input(self, acc, element):
+        files, rows, total, single = acc
+        path, n, sha = element
+        item = int(hashlib.sha256(f'{_basename(path)}:{sha}'.encode()).hexdigest(), 16)
+        return files + 1, rows + n, (total + item) % (1 << 256), sha
+
+    def merge_accumulators(self, accs):
+        accs = list(accs)
+        return (sum(a[0] for a in accs), sum(a[1] for a in accs),
+                sum(a[2] for a in accs) % (1 << 256), next((a[3] for a in accs if a[3]), ''))
+
+    def extract_output(self, acc):
+        files, rows, total, single = acc
+        return {'files': files, 'rows': rows,
+                'sha256': single if files == 1 else f'{total:064x}'}
+
+
+class ReadReviews(beam.PTransform):
+    """PBegin -> {'records': raw record dicts, 'input_stats': (input path, digest dict)}.
+
+    Files are listed on the workers and reshuffled, so many files are read in
+    parallel, and each file's records stream through the stages fused after the
+    read. ``reshuffle_records`` also spreads the records of one file over the
+    workers: it helps a few big files on a cluster, but every shuffle boundary
+    makes the DirectRunner hold the whole collection in memory.
+    """
+
+    def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False,
+                 max_review_chars: int = schema.DEFAULT_MAX_REVIEW_CHARS):
+        super().__init__()
+        self._specs = specs
+        self._reshuffle_records = reshuffle_records
+        # UTF-8 takes at most 4 bytes a character; the rest is room for the other fields.
+        self._max_record_bytes = 4 * max_review_chars + (1 << 16)
+
+    def expand(self, pbegin):
+        read = (pbegin
+                | 'Inputs' >> beam.Create(self._specs)
+                | 'ListFiles' >> beam.ParDo(_ListFiles())
+                | 'ShuffleFiles' >> beam.Reshuffle()
+                | 'ReadFiles' >> beam.ParDo(_ReadFile(self._max_record_bytes)).with_outputs(
+                    INPUT_STATS_TAG, main='records'))
+        records = read.records
+        if self._reshuffle_records:
+            records = records | 'ShuffleRecords' >> beam.Reshuffle()
+        return {
+            'records': records,
+            'input_stats': read[INPUT_STATS_TAG] | 'DigestInputs' >> beam.CombinePerKey(InputDigest()),
+        }

@@ -1,0 +1,56 @@
+"""Small JSON files: manifests, statistics, and the fields every manifest carries.
+
+Reading and writing go through Beam's ``FileSystems``, so local paths and object stores
+(``gs://``, ``s3://``) behave the same. Publishing an output is the launcher's
+(``pipeline.runtime.publish``).
+"""
+
+import datetime
+import json
+import platform
+from importlib import metadata
+from typing import Dict, List
+
+from apache_beam.io.filesystems import FileSystems
+
+
+_PACKAGES = ('imdb-sentiment', 'apache-beam', 'tensorflow', 'tensorflow-transform',
+             'tfx-bsl', 'keras', 'numpy', 'pandas', 'scikit-learn')
+
+
+def versions() -> Dict[str, str]:
+    """Python and the versions of the libraries that decide the results."""
+    found = {'python': platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def write_json(path: str, data: Dict) -> None:
+    with FileSystems.create(path) as f:
+        f.write((json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode('utf-8'))
+
+
+def read_json(path: str) -> Dict:
+    with FileSystems.open(path) as f:
+        return json.loads(f.read().decode('utf-8'))
+
+
+def read_json_lines(pattern: str) -> List[Dict]:
+    """All JSON rows of the small files matching ``pattern`` (for job statistics).
+
+    Split on '\\n' alone: str.splitlines() would also split inside a review at U+0085,
+    U+2028 or U+2029, which JSON leaves unescaped."""
+    rows = []
+    for m in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(m.path) as f:
+            text = f.read().decode('utf-8')
+        rows.extend(json.loads(line) for line in text.split('\n') if line.strip())
+    return rows
