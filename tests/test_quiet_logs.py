@@ -10,6 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 
+from transforms import activity
 from transforms.beam import progress
 from pipeline.runtime import stderr_filter
 
@@ -59,7 +60,7 @@ def test_log_progress_passes_every_element_through_and_counts_them(caplog):
         out = (p | beam.Create(range(50))
                | beam.ParDo(progress.LogProgress('numbers', every_s=0.0)))
         assert_that(out, equal_to(list(range(50))))
-    assert progress.counted().get('numbers', 0) >= 50
+    assert activity.counted().get('numbers', 0) >= 50
     assert any('numbers: ' in r.getMessage() and 'so far' in r.getMessage()
                for r in caplog.records)
 

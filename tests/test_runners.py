@@ -87,12 +87,12 @@ def _dataflow_job(job: str, argv, staging: str):
     """Dry-runs the job's graph on DataflowRunner, then lets Beam's Dataflow client build the
     job description, staging into the local folder ``staging``."""
     from apache_beam.runners.dataflow.internal import apiclient
-    from transforms.beam.inputs import resolve_inputs
-    module = importlib.import_module(f'pipeline.{job}')
-    options = PipelineOptions(argv + DATAFLOW_ARGS)
-    specs = resolve_inputs([argv[argv.index('--input') + 1]], include_unlabeled=job == 'score')
+    from pipeline import flags
+    described = importlib.import_module(f'pipeline.jobs.{job}').JOB
+    job_args, beam_args = flags.parse(job, argv + DATAFLOW_ARGS)
+    options = PipelineOptions(beam_args)
     p = beam.Pipeline(options=options)
-    module.build_pipeline(p, options, specs, os.path.join(staging, os.pardir, 'work'))
+    described.build(p, job_args, described.plan(job_args), os.path.join(staging, os.pardir, 'work'))
     result = p.run()
     # The dry run returns the compiled job without staging anything. Beam's client stages to
     # any filesystem; only the options validator insists on gs://, so switch it here.

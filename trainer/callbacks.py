@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 import keras
 
 from trainer.config import ModelConfig
-from transforms.beam import progress
+from transforms import activity
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class TrainingLog(keras.callbacks.Callback):
 
     def _every(self, what: str, batch: int, steps: Optional[int], logs) -> None:
         if self._bar:
-            progress.touch()  # the bar moved: the run's heartbeat need not speak
+            activity.touch()  # the bar moved: the run's heartbeat need not speak
             return
         if time.monotonic() - self._last < self._every_s:
             return

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import List, Optional
 
-from transforms.beam import progress
+from transforms import activity
 
 _LOG = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _LastLine(logging.Filter):
     """Notes every log line written, whoever wrote it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        progress.touch()
+        activity.touch()
         return True
 
 
@@ -120,7 +120,7 @@ class Heartbeat:
             return self
         Heartbeat._active.on = True
         self._started = time.monotonic()
-        progress.reset()
+        activity.reset()
         self._handlers = list(logging.getLogger().handlers)
         for handler in self._handlers:
             handler.addFilter(self._filter)
@@ -138,10 +138,10 @@ class Heartbeat:
         Heartbeat._active.on = False
 
     def _beat(self) -> None:
-        progress.touch()
+        activity.touch()
         while not self._stop.wait(1.0):
-            if progress.idle_s() >= self._every_s:
-                done = ', '.join(f'{n} {c:,}' for n, c in progress.counted().items())
+            if activity.idle_s() >= self._every_s:
+                done = ', '.join(f'{n} {c:,}' for n, c in activity.counted().items())
                 self._log.info('%s: still working (%s elapsed%s)', self._what,
                                _duration(time.monotonic() - self._started),
                                f'; records: {done}' if done else '')
