@@ -8,6 +8,7 @@ exit code, never a traceback.
 
 import argparse
 import importlib
+import os
 import sys
 from typing import List, Optional, Sequence
 
@@ -63,7 +64,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     job_args, beam_args = flags.parse(command, rest)
     console.configure_logging()
     console.install_signal_handlers()
-    return invoke(command, job_args, beam_args)
+    try:
+        return invoke(command, job_args, beam_args)
+    except BrokenPipeError:
+        # Standard output closed early (`predict - | head -1`): end quietly, as a Unix
+        # tool does; what is left to print would only fail again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SIGNAL_BASE + console.signal.SIGPIPE
 
 
 if __name__ == '__main__':

@@ -9,18 +9,20 @@ the pipeline, the counts' reconciliation, the manifest, publishing.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
+import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from pipeline.runtime.console import Heartbeat
-from pipeline.runtime.guard import check_output
+from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
 from pipeline.runtime.reconcile import counts_summary
 from transforms import jsonio, schema
@@ -36,11 +38,22 @@ class Plan:
     """What a job will read and write, settled before any work.
 
     ``specs`` are the inputs the manifest describes; ``protected`` more paths the output must
-    not overlap (a model, a side file); ``extra`` anything the job's own steps need."""
+    not overlap (a model, a side file); ``root`` the nightly root a dated run's partition
+    lies in; ``extra`` anything the job's own steps need."""
     output: str
     specs: Sequence[InputSpec]
     protected: Sequence[Optional[str]] = ()
+    root: Optional[str] = None
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fallback:
+    """What a job runs when its pipeline failed, to tell a user's data problem from a bug: a
+    smaller graph (reading, validation, dead letters, counts) and, from its counts, the
+    reason the full job could not run (None: it was not the data, the failure stands)."""
+    build: Callable[[beam.Pipeline, argparse.Namespace, Plan, str], None]
+    reason: Callable[[Dict[str, int]], Optional[str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,30 +63,29 @@ class BeamJob:
     plan: Callable[[argparse.Namespace], Plan]
     build: Callable[[beam.Pipeline, argparse.Namespace, Plan, str], None]
     finish: Callable[[str, Stats, Dict, argparse.Namespace, Plan], None]
-    summary: Callable[[Dict, Plan], None]
+    summary: Callable[[Dict, str], None]   # (manifest, the folder it was published to)
+    fallback: Optional[Fallback] = None
 
 
 def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str]) -> int:
     """Plans, runs and publishes ``job``; returns 0, or raises the UserError that says why not.
 
-    Raises RejectFractionExceeded (exit 3) after publishing when too many records were
-    rejected, so the dead letters can be read."""
-    plan = job.plan(job_args)
-    check_output(plan.output, job.name,
-                 protected=[*input_paths(plan.specs), *plan.protected])
+    Raises RejectFractionExceeded (exit 3) when too many records were rejected, or nothing
+    was left to work on: the output is then kept beside the earlier one
+    (``OUT.failed-<time>``), which it never replaces."""
+    plan = _checked_plan(job, job_args)
     options = PipelineOptions(beam_args)
-    _LOG.info('%s: %d input(s) (%s) into %s', job.name, len(plan.specs),
-              ', '.join(s.path for s in plan.specs), plan.output)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
-        with beam.Pipeline(options=options) as p:
-            job.build(p, job_args, plan, out.path)
+        stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)
         if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
             _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
             return 0
-        stats = read_stats(out.path)
+        stats = stats or read_stats(out.path)
         summary = counts_summary({r['name']: r['value'] for r in stats['counts']},
                                  job_args.max_reject_fraction)
+        if stopped:
+            summary.update(status='failed', error=stopped)
         wall_time = time.time() - started
         manifest = {
             'job': job.name, 'status': summary.pop('status'), 'error': summary.pop('error'),
@@ -83,13 +95,73 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
             'options': dict(vars(job_args)), 'beam_args': list(beam_args), 'counts': summary,
             'versions': jsonio.versions(),
         }
-        job.finish(out.path, stats, manifest, job_args, plan)
-        jsonio.write_json(FileSystems.join(out.path, schema.MANIFEST_FILE), manifest)
-        out.publish()
-    job.summary(manifest, plan)
+        if not stopped:
+            job.finish(out.path, stats, manifest, job_args, plan)
+        out.write_manifest(manifest)
+        published = out.publish() if manifest['status'] == 'ok' else out.publish_failed()
+    if not stopped:
+        job.summary(manifest, published)
     if manifest['status'] != 'ok':
-        raise RejectFractionExceeded(manifest['error'])
+        raise RejectFractionExceeded(
+            f'{manifest["error"]}. Nothing was replaced: this run\'s output, its rejected/ '
+            f'folder and manifest are in {published}')
     return 0
+
+
+def _checked_plan(job: BeamJob, job_args: argparse.Namespace) -> Plan:
+    """The job's plan, with its output checked (exit 2 before any work)."""
+    plan = job.plan(job_args)
+    protected = [*input_paths(plan.specs), *plan.protected]
+    if plan.root:
+        check_nightly_root(plan.root, protected=protected)
+    check_output(plan.output, job.name, protected=protected)
+    _LOG.info('%s: %d input(s) (%s) into %s', job.name, len(plan.specs),
+              ', '.join(s.path for s in plan.specs), plan.output)
+    for spec in plan.specs:
+        if spec.skipped:
+            _LOG.warning('%s: skipped %d entries that are not review files (listed in the '
+                         'manifest): %s', spec.path, len(spec.skipped),
+                         ', '.join(f'{e} ({why})' for e, why in spec.skipped[:5]) +
+                         (', ...' if len(spec.skipped) > 5 else ''))
+    return plan
+
+
+def _run_pipeline(job: BeamJob, options: PipelineOptions, job_args: argparse.Namespace,
+                  plan: Plan, work_dir: str) -> Tuple[Optional[str], Optional[Stats]]:
+    """Runs the job's graph into ``work_dir``: (None, None). When it fails and the job has a
+    fallback, runs that instead: (why the job could not go on, the fallback's statistics),
+    or re-raises when the data is not the reason."""
+    try:
+        # Beam logs a failing bundle's traceback as it unwinds; with a fallback to say what
+        # went wrong, that is noise (a failure that is not the data's is raised again, whole).
+        with _beam_errors_hidden(job.fallback is not None), beam.Pipeline(options=options) as p:
+            job.build(p, job_args, plan, work_dir)
+        return None, None
+    except Exception:  # a signal (KeyboardInterrupt) is not the data's fault: never here
+        if job.fallback is None:
+            raise
+        failure = sys.exc_info()
+        remove_paths([work_dir])
+        FileSystems.mkdirs(work_dir)
+        with beam.Pipeline(options=options) as p:
+            job.fallback.build(p, job_args, plan, work_dir)
+        stats = read_stats(work_dir)
+        reason = job.fallback.reason({r['name']: r['value'] for r in stats['counts']})
+        if reason is None:
+            raise failure[1].with_traceback(failure[2])
+        return reason, stats
+
+
+@contextlib.contextmanager
+def _beam_errors_hidden(hidden: bool):
+    logger = logging.getLogger('apache_beam.runners')
+    level = logger.level
+    if hidden:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def read_stats(work_dir: str) -> Stats:
@@ -107,5 +179,11 @@ def read_stats(work_dir: str) -> Stats:
 def input_entries(specs: Sequence[InputSpec], stats_rows: List[Dict]) -> List[Dict]:
     """The manifest's inputs block: each input's path and format with its files, rows, sha256."""
     by_path = {r['path']: r for r in stats_rows}
-    return [dict({k: v for k, v in by_path.get(s.path, {}).items() if k != 'path'},
-                 path=s.path, format=s.format) for s in specs]
+    entries = []
+    for s in specs:
+        entry = dict({k: v for k, v in by_path.get(s.path, {}).items() if k != 'path'},
+                     path=s.path, format=s.format)
+        if s.skipped:
+            entry['skipped'] = [{'entry': e, 'reason': why} for e, why in s.skipped]
+        entries.append(entry)
+    return entries

@@ -21,7 +21,7 @@ _LOG = logging.getLogger(__name__)
 PARTITION_PREFIX = 'dt='
 _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 # Folders a staged write leaves behind while it runs or after it was interrupted.
-UNPUBLISHED = re.compile(r'\.(partial|old)-[0-9a-f]{8}$')
+UNPUBLISHED = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}$|\.failed-')
 
 
 def today_utc() -> str:

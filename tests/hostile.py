@@ -4,7 +4,10 @@ make of every record: accepted whole (with its exact text), or rejected for a na
 Every text a review can hold is here: newlines inside quoted fields (LF, CRLF, lone CR),
 U+0085, U+2028/2029, NUL, tabs, quotes, commas, markup, right-to-left text and emoji; and
 what careless hands produce: an unterminated quote, a row with too many fields, bytes that
-are not UTF-8, blank reviews, unknown labels, repeated ids, a gzip copy, a very long review.
+are not UTF-8, blank reviews, unknown labels, ids repeated within a file and across files, a
+gzip copy, a very long review, a file and a folder whose names hold glob characters (each
+beside a decoy that the glob would match), and an aclImdb folder holding things that are not
+reviews (an upper-case .TXT, a subfolder, a broken link).
 """
 
 import csv
@@ -93,6 +96,37 @@ def write_corpus(folder: str) -> Dict[str, Dict]:
         f.write(data)
     corpus[name] = {'accepted': {'r1': 'Good.', 'r2': 'Bad.'},
                     'rejected': {f'{name}:3': schema.REASON_DUPLICATE_ID}}
+
+    # The same id column across files: an id given in ids.csv already is a repeat here too.
+    name = 'ids-more.csv'
+    data = _csv_bytes([('r2', 'Bad again.', 'negative'), ('r3', 'Fine.', 'positive')],
+                      header=('id', 'review', 'sentiment'))
+    with open(os.path.join(folder, name), 'wb') as f:
+        f.write(data)
+    corpus[name] = {'accepted': {'r3': 'Fine.'},
+                    'rejected': {f'{name}:1': schema.REASON_DUPLICATE_ID}}
+
+    # Glob characters in a name: the file is read as named, never its look-alike.
+    name = 'bracket[1].csv'
+    with open(os.path.join(folder, name), 'wb') as f:
+        f.write(_csv_bytes([('The bracketed file.', 'positive')]))
+    with open(os.path.join(folder, 'bracket1.csv'), 'wb') as f:  # what the glob would match
+        f.write(_csv_bytes([('The decoy, never read.', 'negative')]))
+    corpus[name] = {'accepted': {f'{name}:1': 'The bracketed file.'}, 'rejected': {}}
+
+    # An aclImdb folder with a glob character in its name and entries that are not reviews.
+    name = 'acl[1]'
+    for acl, text in ((name, 'A bracketed folder review.'), ('acl1', 'The decoy folder.')):
+        for label in ('pos', 'neg'):
+            os.makedirs(os.path.join(folder, acl, label), exist_ok=True)
+        with open(os.path.join(folder, acl, 'pos', '0_9.txt'), 'w', encoding='utf-8') as f:
+            f.write(text)
+    with open(os.path.join(folder, name, 'neg', '1_2.TXT'), 'w', encoding='utf-8') as f:
+        f.write('Not a .txt name.')
+    os.makedirs(os.path.join(folder, name, 'neg', 'notes'))
+    os.symlink(os.path.join(folder, 'nowhere.txt'), os.path.join(folder, name, 'neg', '2_1.txt'))
+    corpus[name] = {'accepted': {f'{name}/pos/0_9.txt': 'A bracketed folder review.'},
+                    'rejected': {}, 'skipped': 3}
 
     # A very long review, in one quoted field with newlines.
     name = 'long.csv'

@@ -2,6 +2,7 @@
 escaping of user text (the report in headless Chromium: test_reports_in_browser.py)."""
 
 import base64
+import glob
 import os
 
 import apache_beam as beam
@@ -234,8 +235,10 @@ def test_too_many_rejects_fail_after_writing_the_report(data, tmp_path, capsys):
     out = str(tmp_path / 'explore')
     assert cli.main(['explore', '--input', path, '--output', out]) == cli.EXIT_REJECTS
     assert 'exceeds --max-reject-fraction' in capsys.readouterr().err
-    assert read_json(os.path.join(out, schema.MANIFEST_FILE))['status'] == 'failed'
-    assert os.path.getsize(os.path.join(out, schema.REPORT_FILE)) > 0
+    failed, = glob.glob(out + '.failed-*')  # beside the output, which it never replaces
+    assert read_json(os.path.join(failed, schema.MANIFEST_FILE))['status'] == 'failed'
+    assert os.path.getsize(os.path.join(failed, schema.REPORT_FILE)) > 0
+    assert not os.path.exists(out)
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -131,19 +131,6 @@ def test_a_folder_of_user_files_is_never_replaced(user_folder, tmp_path, capsys)
     assert snapshot(user_folder) == before
 
 
-def test_an_own_earlier_output_is_replaced_and_leftovers_of_killed_runs_removed(tmp_path):
-    data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive'), ('bad', 'negative')])
-    out = str(tmp_path / 'explore')
-    leftover = out + '.partial-0123abcd'
-    os.makedirs(os.path.join(leftover, 'half'))
-    assert cli.main(['explore', '--input', data, '--output', out]) == 0
-    first = _manifest(out)['created']
-    assert cli.main(['explore', '--input', data, '--output', out]) == 0
-    assert _manifest(out)['job'] == 'explore' and _manifest(out)['created'] >= first
-    assert not os.path.exists(leftover)
-    assert sorted(os.listdir(tmp_path)) == ['explore', 'in.csv']
-
-
 def test_another_jobs_output_is_not_replaced(tmp_path, capsys):
     data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive')])
     out = tmp_path / 'out'
@@ -185,3 +172,108 @@ def test_gzip_input_gives_the_same_records_as_the_plain_file(tmp_path):
             next(it)
             got.append([record_from_csv(r, COLUMNS)['review'] for r in csv_records(it)])
     assert got[0] == got[1] == [r[0] for r in rows]
+
+
+# --- Paths mean what they say (a path that exists is read as named) --------------------------
+
+def test_a_path_that_exists_is_read_as_named_and_only_a_missing_one_is_a_glob(tmp_path):
+    from transforms.beam.inputs import resolve_inputs
+    from transforms.errors import InputError
+    rows = [('a fine film', 'positive')]
+    named, decoy = str(tmp_path / 'rev[1].csv'), str(tmp_path / 'rev1.csv')
+    write_csv(named, rows)
+    write_csv(decoy, rows)
+    assert resolve_inputs([named])[0].files == (named,)
+    solo = write_csv(str(tmp_path / 'solo[2].csv'), rows)  # no look-alike: was "not found"
+    assert resolve_inputs([solo])[0].files == (solo,)
+    assert resolve_inputs([str(tmp_path / 'rev?.csv')])[0].files == (decoy,)  # a real glob
+    with pytest.raises(InputError, match='input not found'):
+        resolve_inputs([str(tmp_path / 'missing.csv')])
+    for folder, text in (('br[1]', 'named'), ('br1', 'decoy')):
+        for label in ('pos', 'neg'):
+            os.makedirs(tmp_path / folder / label)
+            (tmp_path / folder / label / f'0_{8 if label == "pos" else 2}.txt').write_text(text)
+    (tmp_path / 'br[1]' / 'pos' / 'x.TXT').write_text('not a review file')
+    spec = resolve_inputs([str(tmp_path / 'br[1]')])[0]
+    assert all('/br[1]/' in f for f in spec.files) and len(spec.files) == 2
+    assert spec.skipped == ((os.path.join('pos', 'x.TXT'), 'not a .txt file'),)
+
+
+# --- Outputs own their kind ----------------------------------------------------------------
+
+def test_a_nightly_root_and_an_ad_hoc_output_never_take_each_others_place(tmp_path):
+    from pipeline.runtime.guard import check_nightly_root, check_output
+    from transforms.errors import OutputError
+    ad_hoc, root = tmp_path / 'adhoc', tmp_path / 'nightly'
+    ad_hoc.mkdir()
+    (ad_hoc / 'manifest.json').write_text(json.dumps({'job': 'score', 'status': 'ok'}))
+    (root / 'dt=2026-11-24').mkdir(parents=True)
+    (root / 'dt=2026-11-24' / 'manifest.json').write_text(json.dumps({'job': 'score'}))
+    (root / 'history.json').write_text('{}')
+    check_output(str(ad_hoc), 'score')           # its own earlier output: replaced
+    check_nightly_root(str(root))                # partitions and the history: a root
+    check_nightly_root(str(tmp_path / 'new'))    # nothing yet
+    with pytest.raises(OutputError, match='root of nightly runs'):
+        check_output(str(root), 'score')         # an undated run would delete the nights
+    with pytest.raises(OutputError, match='without --date'):
+        check_nightly_root(str(ad_hoc))          # a dated run inside an ad-hoc output
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'notes.txt').write_text('mine')
+    with pytest.raises(OutputError, match='not nightly partitions'):
+        check_nightly_root(str(tmp_path / 'mine'))
+    # An own earlier output that holds another run's published output is not replaced.
+    (ad_hoc / 'kept').mkdir()
+    (ad_hoc / 'kept' / 'manifest.json').write_text(json.dumps({'job': 'explore'}))
+    with pytest.raises(OutputError, match='holds the output of another run'):
+        check_output(str(ad_hoc), 'score')
+
+
+# --- Flags: every mistake before any work, in one line -------------------------------------
+
+@pytest.mark.parametrize('argv, message', [
+    (['explore', '--input', 'x.csv', '--output', 'o', '--date', '2026-11-24'],
+     'unrecognized arguments: --date'),            # another job's flag
+    (['score', '--input', 'x.csv', '--output', 'o', '--model', 'm', '--vocab-size', '10'],
+     'unrecognized arguments: --vocab-size'),
+    (['score', '--input', 'x.csv', '--output', 'o', '--model', 'm', '--min-batch-size', '100',
+      '--max-batch-size', '10'], '--min-batch-size 100 is larger than --max-batch-size 10'),
+    (['preprocess', '--input', 'x.csv', '--output', 'o', '--eval-fraction', '0.6',
+      '--test-fraction', '0.6'], 'leave no review to train on'),
+    (['train', '--data', 'd', '--output', 'o', '--epochs', '0'], 'epochs must be at least 1'),
+])
+def test_a_flag_mistake_is_a_usage_error_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and message in err and 'Traceback' not in err
+
+
+def test_run_checks_every_steps_flags_before_the_first_step(tmp_path, capsys):
+    data = write_csv(str(tmp_path / 'r.csv'), [('a fine film', 'positive')] * 4)
+    out = tmp_path / 'run'
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(['run', '--input', data, '--output', str(out), '--epochs', '0'])
+    assert stopped.value.code == 2
+    assert 'imdb-sentiment train: error: epochs must be at least 1' in capsys.readouterr().err
+    assert not os.path.exists(out / 'explore') and not os.path.exists(out / 'preprocess')
+
+
+def test_repeated_ids_across_files_are_dead_letters_named_by_their_place():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+    from transforms.beam.unique_ids import UniqueIds, ids_of
+    # b.csv was named first: its record 1 is the one id r1 belongs to.
+    records = [{'id': 'r1', 'source': '/d/a.csv', 'row': 1, 'file_number': (1, 0)},
+               {'id': 'r1', 'source': '/d/b.csv', 'row': 1, 'file_number': (0, 0)},
+               {'id': 'r2', 'source': '/d/a.csv', 'row': 2, 'file_number': (1, 0)},
+               {'id': 'r1', 'source': '/d/a.csv', 'row': 3, 'file_number': (1, 0)}]
+    with TestPipeline() as p:
+        rows = p | beam.Create(records)
+        marked = rows | UniqueIds(ids_of(p | 'Again' >> beam.Create(records)))
+        assert_that(marked | beam.Map(lambda r: (r['id'], r.get('parse_error'), r.get('detail'))),
+                    equal_to([('r1', None, None), ('r2', None, None),
+                              ('a.csv:1', 'duplicate_id',
+                               "id 'r1' was given to record 1 of /d/b.csv already"),
+                              ('a.csv:3', 'duplicate_id',
+                               "id 'r1' was given to record 1 of /d/b.csv already")]))

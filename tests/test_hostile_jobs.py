@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import cli
 from tests import hostile
+from tests.datasets import write_csv
 from tests.hostile import snapshot
 from tests.read import read_json, read_jsonl
 from transforms import schema
@@ -46,6 +47,15 @@ def test_explore_reconciles_on_the_hostile_corpus(corpus, tmp_path):
     assert (c['read'], c['accepted'], c['rejected']) == (
         len(accepted) + len(rejected), len(accepted), len(rejected))
     _check_dead_letters(out, rejected)
+    # The manifest lists what was read: the file as named, never its look-alike; and what an
+    # aclImdb folder held that is not a review.
+    inputs = {os.path.basename(i['path']): i for i in _manifest(out)['inputs']}
+    bracketed = corpus['bracket[1].csv']
+    assert [(f['path'], f['rows']) for f in inputs['bracket[1].csv']['read']] == [
+        (bracketed['path'], 1)]
+    assert inputs['bracket[1].csv']['read'][0]['bytes'] == os.path.getsize(bracketed['path'])
+    assert sorted(s['reason'] for s in inputs['acl[1]']['skipped']) == [
+        'a broken link', 'a folder', 'not a .txt file']
 
 
 def test_preprocess_keeps_every_review_whole_on_the_hostile_corpus(corpus, tmp_path):
@@ -136,3 +146,168 @@ def test_predict_reports_invalid_utf8_on_stdin_in_one_line(trained, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
     assert 'line 2: not UTF-8' in err and 'Traceback' not in err
+
+
+# --- A failed rerun never replaces a good output -------------------------------------------
+
+def test_a_rerun_over_the_reject_limit_keeps_the_good_output_and_says_where_it_went(
+        tmp_path, capsys):
+    good = write_csv(str(tmp_path / 'good.csv'), [('a fine film', 'positive'),
+                                                  ('a dull film', 'negative')] * 5)
+    bad = write_csv(str(tmp_path / 'bad.csv'), [('a fine film', 'positive'), ('', 'negative'),
+                                                ('x', 'brilliant')])
+    out = tmp_path / 'explore'
+    assert cli.main(['explore', '--input', good, '--output', str(out)]) == 0
+    before = snapshot(out)
+    assert cli.main(['explore', '--input', bad, '--output', str(out)]) == 3
+    err = capsys.readouterr().err
+    failed = glob.glob(str(out) + '.failed-*')
+    assert snapshot(out) == before and len(failed) == 1
+    assert 'Nothing was replaced' in err and failed[0] in err and 'Traceback' not in err
+    assert _manifest(failed[0])['status'] == 'failed'
+    assert len(read_jsonl(os.path.join(failed[0], schema.REJECTED_DIR, '*.jsonl'))) == 2
+
+
+def test_a_nightly_rerun_over_the_reject_limit_keeps_the_night(trained, tmp_path, capsys):
+    root = tmp_path / 'nightly'
+    good = write_csv(str(tmp_path / 'good.csv'), [('a fine film', 'positive')] * 6)
+    bad = write_csv(str(tmp_path / 'bad.csv'), [('', 'positive'), ('fine', 'negative')])
+    night = ['--model', trained['model'], '--output', str(root), '--date', '2026-11-24',
+             '--no-explain']
+    assert cli.main(['score', '--input', good, *night]) == 0
+    before = snapshot(root / 'dt=2026-11-24')
+    assert cli.main(['score', '--input', bad, *night]) == 3
+    assert snapshot(root / 'dt=2026-11-24') == before
+    assert len(glob.glob(str(root / 'dt=2026-11-24.failed-*'))) == 1
+    capsys.readouterr()
+
+
+# --- Outputs own their kind, with real runs ------------------------------------------------
+
+def test_an_ad_hoc_run_never_deletes_nightly_partitions(trained, tmp_path, capsys):
+    out = str(tmp_path / 'scores')
+    base = ['score', '--input', trained['csv'], '--model', trained['model'], '--output', out,
+            '--no-explain']
+    assert cli.main(base) == 0
+    assert cli.main([*base, '--date', '2026-11-24']) == 2  # an ad-hoc output is not a root
+    assert 'without --date' in capsys.readouterr().err
+    root = str(tmp_path / 'nightly')
+    nightly = ['score', '--input', trained['csv'], '--model', trained['model'], '--output',
+               root, '--no-explain']
+    assert cli.main([*nightly, '--date', '2026-11-24']) == 0
+    night = snapshot(root)
+    assert cli.main(nightly) == 2  # an undated run would replace every partition
+    assert 'root of nightly runs' in capsys.readouterr().err and snapshot(root) == night
+
+
+# --- Model versions verified, not trusted ---------------------------------------------------
+
+def test_model_versions_are_verified_against_their_manifest(trained, tmp_path, capsys):
+    from pipeline import models
+    versions = tmp_path / 'versions'
+    good = versions / 'v1'
+    shutil.copytree(trained['model'], good)
+    listed = _manifest(good)[schema.EXPORT_FILES_KEY]
+    data_file = next(r for r in listed if r.startswith('variables/variables.data'))
+
+    def newer(name, damage):
+        folder = versions / name
+        shutil.copytree(trained['model'], folder)
+        manifest = _manifest(folder)
+        manifest['created'] = f'2999-01-0{len(os.listdir(versions))}T00:00:00+00:00'
+        (folder / schema.MANIFEST_FILE).write_text(json.dumps(manifest))
+        damage(folder)
+        return str(folder)
+
+    def truncate(folder):
+        path = folder / data_file
+        path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+    def flip(folder):  # same size, other bytes: only the hash can tell
+        path = folder / data_file
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+    damaged = [newer('v2', truncate), newer('v3', flip),
+               newer('v4', lambda f: (f / schema.MANIFEST_FILE).write_text('[1, 2]'))]
+    assert models.resolve_model(str(versions)) == str(good)  # the newest that verifies
+    for path in damaged:
+        code = cli.main(['score', '--input', trained['csv'], '--model', path,
+                         '--output', str(tmp_path / 'o')])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert 'Traceback' not in err and 'AttributeError' not in err
+
+
+# --- Nothing to train on ---------------------------------------------------------------------
+
+def test_preprocess_with_nothing_to_train_on_ends_in_one_line(tmp_path, capsys):
+    unlabelled = write_csv(str(tmp_path / 'u.csv'), [('a film',)], header=('review',))
+    assert cli.main(['preprocess', '--input', unlabelled, '--output', str(tmp_path / 'a')]) == 2
+    err = capsys.readouterr().err
+    assert 'no --input has labels' in err and len(err.strip().splitlines()) == 1
+    assert not glob.glob(str(tmp_path / 'a*'))
+    for name, rows in (('header-only', []), ('all-rejected', [('', 'positive'),
+                                                               ('a film', 'brilliant')])):
+        data = write_csv(str(tmp_path / f'{name}.csv'), rows)
+        out = str(tmp_path / name)
+        assert cli.main(['preprocess', '--input', data, '--output', out]) == 3
+        err = capsys.readouterr().err
+        assert 'no review is left to train on' in err and 'Traceback' not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        failed = glob.glob(out + '.failed-*')
+        assert len(failed) == 1 and not os.path.exists(out)
+        manifest = _manifest(failed[0])
+        assert manifest['status'] == 'failed' and manifest['counts']['read'] == len(rows)
+        dead = read_jsonl(os.path.join(failed[0], schema.REJECTED_DIR, '*.jsonl'))
+        assert {r['reason'] for r in dead} == ({'empty_review', 'unknown_label'} if rows
+                                               else set())
+
+
+# --- Tracebacks and unclear ends -------------------------------------------------------------
+
+def test_train_on_a_damaged_preprocess_output_is_a_usage_error(trained, tmp_path, capsys):
+    for damage in ('truncate', 'vocabulary'):
+        data = tmp_path / damage
+        shutil.copytree(trained['preprocess'], data)
+        if damage == 'truncate':
+            record = sorted(glob.glob(str(data / f'train-*{schema.TFRECORD_SUFFIX}')))[0]
+            with open(record, 'r+b') as f:
+                f.truncate(os.path.getsize(record) // 2)
+        else:
+            for asset in glob.glob(str(data / 'transform_fn' / 'assets' / '*')):
+                os.remove(asset)
+        code = cli.main(['train', '--data', str(data), '--output', str(tmp_path / f'm-{damage}')])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
+        assert 'run preprocess again' in err
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(trained):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'pipeline.cli', 'predict', '--model', trained['model'], '-'],
+        cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(('a fine film\n' * 2000).encode())
+    proc.stdin.close()
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read().decode()
+    assert first.startswith(b'positive') or first.startswith(b'negative')
+    assert proc.wait(timeout=300) == 141 and 'Traceback' not in err and 'BrokenPipe' not in err
+
+
+def test_an_own_earlier_output_is_replaced_and_leftovers_of_killed_runs_removed(tmp_path):
+    data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive'), ('bad', 'negative')])
+    out = str(tmp_path / 'explore')
+    leftover = out + '.partial-0123abcd'
+    os.makedirs(os.path.join(leftover, 'half'))
+    assert cli.main(['explore', '--input', data, '--output', out]) == 0
+    first = _manifest(out)['created']
+    assert cli.main(['explore', '--input', data, '--output', out]) == 0
+    assert _manifest(out)['job'] == 'explore' and _manifest(out)['created'] >= first
+    assert not os.path.exists(leftover)
+    assert sorted(os.listdir(tmp_path)) == ['explore', 'in.csv']

@@ -124,8 +124,10 @@ def test_too_many_rejects_fail_after_writing(dataset, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == cli.EXIT_REJECTS
     assert len(err.splitlines()) == 1 and 'exceeds --max-reject-fraction 0.01' in err
-    assert _manifest(out)['status'] == 'failed'
-    assert glob.glob(os.path.join(out, 'rejected', '*.jsonl'))
+    failed, = glob.glob(out + '.failed-*')  # named in the message; never the output itself
+    assert failed in err and not os.path.exists(out)
+    assert _manifest(failed)['status'] == 'failed'
+    assert glob.glob(os.path.join(failed, 'rejected', '*.jsonl'))
 
 
 @pytest.mark.parametrize('argv, message', [

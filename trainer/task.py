@@ -18,6 +18,7 @@ from trainer.config import ModelConfig
 from trainer.model import Network, build_model
 from trainer.timing import Clock
 from transforms import jsonio, schema
+from transforms.beam.inference import export_files
 from transforms.errors import TrainError
 
 _LOG = logging.getLogger(__name__)
@@ -66,8 +67,11 @@ def train(data_dir: str, config: ModelConfig, out: str) -> Dict:
     timings = dict(clock.seconds, recipe_parts=fitted.timings,
                    epochs=next(c for c in callbacks if isinstance(c, TrainingLog)).epoch_parts)
     sizes = {'token_ids': num_ids, 'max_tokens': max_tokens, 'ngram_ids': num_ngrams}
-    return _describe(data_dir, pre, config, model, sizes, fitted, validation, word_vectors,
-                     clock.seconds['recipe'], timings)
+    manifest = _describe(data_dir, pre, config, model, sizes, fitted, validation, word_vectors,
+                         clock.seconds['recipe'], timings)
+    # What serving reads, with sizes and hashes: a loader checks a copy against it.
+    manifest[schema.EXPORT_FILES_KEY] = export_files(out)
+    return manifest
 
 
 def _best_epoch(history: Dict[str, List[float]]) -> int:

@@ -6,9 +6,11 @@ everything else is a bug or an outage (exit 1, traceback). Exit codes, for sched
   0    success
   1    unexpected failure (a bug, a lost worker, a full disk): worth one retry
   2    usage error: bad flags, unusable input, model or output paths; fix the command
-  3    the job ran but rejected more records than --max-reject-fraction allows
+  3    the job ran but the data failed it (too many rejects, nothing to train on); the
+       earlier output is kept and this run's is written beside it, OUTPUT.failed-<time>
   75   another run holds the same output (its lock names the pid and host): retry later
   130  interrupted (SIGINT, Ctrl-C); nothing was published
+  141  standard output closed early (a pipe into head): ended quietly
   143  terminated (SIGTERM, as Airflow, systemd and `timeout` send); nothing was published
 """
 
@@ -51,7 +53,8 @@ class OutputLocked(UserError):
 
 
 class RejectFractionExceeded(UserError, RuntimeError):
-    """Too many records were rejected; the output was written so they can be inspected."""
+    """The data failed the job (too many rejects, nothing to train on); its output was kept
+    beside the earlier one so the rejects can be inspected."""
     exit_code = EXIT_REJECTS
 
 

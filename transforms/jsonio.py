@@ -54,3 +54,4 @@ def read_json_lines(pattern: str) -> List[Dict]:
             text = f.read().decode('utf-8')
         rows.extend(json.loads(line) for line in text.split('\n') if line.strip())
     return rows
+

@@ -74,6 +74,8 @@ EVAL_REVIEWS_DIR = 'eval_reviews'
 TEST_REVIEWS_DIR = 'test_reviews'   # the test split's raw reviews, the same layout
 CSV_COLUMNS = (ID_KEY, REVIEW_KEY, 'sentiment')
 MANIFEST_FILE = 'manifest.json'
+# In preprocess's manifest: {relative path: bytes} of what train reads, checked before work.
+OUTPUT_FILES_KEY = 'output_files'
 STATS_DIR = '_stats'
 
 # Output layout of the score job.
@@ -87,6 +89,8 @@ PREDICTED_KEY = 'predicted'
 # The exported model (written by train, read by score and predict).
 SAVED_MODEL_FILE = 'saved_model.pb'
 VARIABLES_DIR = 'variables'
+# In train's manifest: {relative path: {bytes, sha256}} of the files serving reads.
+EXPORT_FILES_KEY = 'export_files'
 MODEL_PLOTS_DIR = 'plots'        # the trainer's learning curves, inside the model folder
 SERVING_SIGNATURE = 'serving_default'     # raw review strings -> probability, label
 EXAMPLES_SIGNATURE = 'serving_examples'   # serialized tf.Example with a review feature

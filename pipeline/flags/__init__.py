@@ -55,7 +55,7 @@ COMMANDS: Dict[str, Command] = {
     'preprocess': Command(
         'Validate and clean reviews; build the vocabulary with tf.Transform; write TFRecords.',
         (beam_jobs.add_input_args, beam_jobs.add_preprocess_args, beam_jobs.add_cleaning_args),
-        beam=True),
+        beam=True, check=beam_jobs.check_preprocess_args),
     'train': Command(
         'Train the LSTM on preprocess output; export a SavedModel that takes raw text.',
         (commands.add_train_args,), check=commands.check_train_args),

@@ -135,6 +135,13 @@ def add_score_args(parser) -> None:
              'with the latest earlier night in drift.json.')
 
 
+def check_preprocess_args(args, parser) -> None:
+    if args.eval_fraction + args.test_fraction >= 1:
+        parser.error(f'--eval-fraction {args.eval_fraction} and --test-fraction '
+                     f'{args.test_fraction} leave no review to train on (their sum must be '
+                     f'below 1)')
+
+
 def check_score_args(args, parser) -> None:
     if args.min_batch_size > args.max_batch_size:
         parser.error(f'--min-batch-size {args.min_batch_size} is larger than '

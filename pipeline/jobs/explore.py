@@ -78,8 +78,8 @@ def finish(work_dir: str, parts: Stats, manifest: Dict, job_args: argparse.Names
         f.write(explore_report.render_report(stats, manifest).encode('utf-8'))
 
 
-def summary(manifest: Dict, plan: Plan) -> None:
-    stats = jsonio.read_json(FileSystems.join(plan.output, STATS_FILE))
+def summary(manifest: Dict, folder: str) -> None:
+    stats = jsonio.read_json(FileSystems.join(folder, STATS_FILE))
     c, r = manifest['counts'], stats['reviews']
     _LOG.info('Read %d, accepted %d (%s), rejected %d %s; %d distinct words; %.1fs',
               c['read'], c['accepted'],

@@ -33,7 +33,7 @@ import argparse
 import dataclasses
 import logging
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow_transform as tft
@@ -42,7 +42,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import flags
 from pipeline.flags.beam_jobs import cleaning_config
-from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job
+from pipeline.launcher import BeamJob, Fallback, Plan, Stats, run_beam_job
 from pipeline.runtime.publish import remove_paths
 from transforms import schema
 from transforms.beam import movies
@@ -86,6 +86,10 @@ def _to_unlabeled_example(record: Dict) -> Dict:
 
 def plan(job_args: argparse.Namespace) -> Plan:
     specs = resolve_inputs(job_args.input)
+    if not any(s.labelled for s in specs):
+        raise InputError('no --input has labels (a CSV "sentiment" column, or an aclImdb '
+                         "folder's pos/ and neg/): preprocess learns from labelled reviews; "
+                         'give unlabelled ones with --unlabeled')
     unlabeled = (resolve_inputs(job_args.unlabeled, include_unlabeled=True)
                  if job_args.unlabeled else [])
     unlabeled = _without_labelled_files(specs, unlabeled)
@@ -97,13 +101,13 @@ def plan(job_args: argparse.Namespace) -> Plan:
                 extra={_LABELLED: specs, _UNLABELED: unlabeled})
 
 
-def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
-    """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
-    specs, unlabeled_specs = plan.extra[_LABELLED], plan.extra[_UNLABELED]
-    rejected_dir = os.path.join(work_dir, schema.REJECTED_DIR)
+def _intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str):
+    """Reading, validation, dead letters and the split, with their counts: (taken, train,
+    eval, test). The raw eval and test reviews are written as CSV."""
+    specs = plan.extra[_LABELLED]
     taken = p | 'ReadAndValidate' >> ReadAndValidate(
         specs, require_label=True, max_review_chars=job_args.max_review_chars,
-        rejected_prefix=os.path.join(rejected_dir, schema.REJECTED_PREFIX),
+        rejected_prefix=os.path.join(work_dir, schema.REJECTED_DIR, schema.REJECTED_PREFIX),
         reshuffle_records=job_args.reshuffle_records)
     groups = None
     if job_args.movies:
@@ -121,6 +125,34 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
                  schema.ID_KEY, schema.REVIEW_KEY, schema.LABEL_KEY)])
              | f'WriteReviews[{prefix}]' >> WriteCsv(os.path.join(work_dir, folder, prefix),
                                                      schema.CSV_COLUMNS))
+    counts = [*taken['counts'],
+              train | 'CountTrain' >> CountAs('train'),
+              evaluation | 'CountEval' >> CountAs('eval'),
+              test | 'CountTest' >> CountAs(schema.TEST_PREFIX)]
+    return taken, counts, train, evaluation, test
+
+
+def build_intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
+                 work_dir: str) -> None:
+    """The job without tf.Transform: what runs when the full job failed, to say whether the
+    data left nothing to train on (with every dead letter written)."""
+    taken, counts, _, _, _ = _intake(p, job_args, plan, work_dir)
+    write_job_stats(counts, taken['input_stats'], os.path.join(work_dir, schema.STATS_DIR))
+
+
+def nothing_to_train_on(counts: Dict[str, int]) -> Optional[str]:
+    if counts.get('train', 0):
+        return None
+    return (f'no review is left to train on: {counts.get("read", 0)} read, '
+            f'{counts.get("rejected", 0)} rejected, {counts.get("eval", 0)} in the eval split '
+            f'and {counts.get(schema.TEST_PREFIX, 0)} in the test split')
+
+
+def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
+    """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
+    unlabeled_specs = plan.extra[_UNLABELED]
+    rejected_dir = os.path.join(work_dir, schema.REJECTED_DIR)
+    taken, split_counts, train, evaluation, test = _intake(p, job_args, plan, work_dir)
 
     metadata = raw_metadata()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
@@ -161,10 +193,7 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
             os.path.join(work_dir, name), coder=coder, file_name_suffix=schema.TFRECORD_SUFFIX))
 
     counts = [
-        *taken['counts'],
-        train | 'CountTrain' >> CountAs('train'),
-        evaluation | 'CountEval' >> CountAs('eval'),
-        test | 'CountTest' >> CountAs(schema.TEST_PREFIX),
+        *split_counts,
         eval_data | 'EvalTokens' >> beam.Map(lambda e: e[schema.NUM_TOKENS_KEY])
         | 'SumEvalTokens' >> SumAs('eval_tokens'),
         eval_data | 'EvalOov' >> beam.Map(lambda e: e[schema.NUM_OOV_KEY])
@@ -213,13 +242,30 @@ def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Names
     manifest['counts'][schema.TEST_PREFIX] = counts.get(schema.TEST_PREFIX, 0)
     remove_paths([os.path.join(work_dir, _TFT_TEMP)])
     manifest['transform'] = dataclasses.asdict(transform_config(job_args))
+    # What train reads, with sizes: a truncated or deleted file is a usage error before work.
+    manifest[schema.OUTPUT_FILES_KEY] = output_files(work_dir)
     manifest['vocabulary'] = {
         'size': len(vocab.splitlines()), 'file': schema.VOCAB_FILE,
         'eval_token_coverage': round(1 - counts.get('eval_oov_tokens', 0) / eval_tokens, 6)
         if eval_tokens else None}
 
 
-def summary(manifest: Dict, plan: Plan) -> None:
+def output_files(work_dir: str) -> Dict[str, int]:
+    """{relative path: bytes} of what the trainer reads: the TFRecords and the transform
+    graph with its assets (local outputs; an object store's are not listed)."""
+    if '://' in work_dir:
+        return {}
+    found = {}
+    for folder, _, names in os.walk(work_dir):
+        for name in names:
+            rel = os.path.relpath(os.path.join(folder, name), work_dir).replace(os.sep, '/')
+            if rel.endswith(schema.TFRECORD_SUFFIX) or rel.startswith(('transform_fn/',
+                                                                       'transformed_metadata/')):
+                found[rel] = os.path.getsize(os.path.join(folder, name))
+    return dict(sorted(found.items()))
+
+
+def summary(manifest: Dict, folder: str) -> None:
     c = manifest['counts']
     _LOG.info('Read %d, accepted %d (train %d, eval %d, test %d), rejected %d %s; '
               'vocabulary %d; %.1fs', c['read'], c['accepted'], c['train'], c['eval'],
@@ -231,7 +277,8 @@ def summary(manifest: Dict, plan: Plan) -> None:
                   schema.UNLABELED_PREFIX)
 
 
-JOB = BeamJob(NAME, plan, build, finish, summary)
+JOB = BeamJob(NAME, plan, build, finish, summary,
+              fallback=Fallback(build_intake, nothing_to_train_on))
 
 
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:

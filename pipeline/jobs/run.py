@@ -155,7 +155,8 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     """Runs every step in order; a failing step stops the run with its exit code."""
     args = job_args
     check_output(args.output, NAME, protected=[*(args.input or []), *args.unlabeled,
-                                               *args.score_input, args.movies])
+                                               *args.score_input, args.movies],
+                 replaces=False)  # it writes its steps' outputs into the folder
     if args.movies and not os.path.isfile(args.movies):
         raise InputError(f'--movies {args.movies}: no such file')
     if args.test_fraction is None:

@@ -98,8 +98,9 @@ def _is_error(kind: str):
 def plan(job_args: argparse.Namespace) -> Plan:
     model_dir = models.resolve_model(job_args.model)
     models.check_model(model_dir)
-    output, previous = job_args.output, None
+    output, previous, root = job_args.output, None, None
     if job_args.date is not None:
+        root = job_args.output
         job_args.date = nightly.parse_date(job_args.date)
         output = nightly.partition_path(job_args.output, job_args.date)
         previous = nightly.previous_partition(job_args.output, job_args.date)
@@ -108,7 +109,7 @@ def plan(job_args: argparse.Namespace) -> Plan:
     if rated is not None:
         _LOG.info('Ratings for %d reviews from %s', rated, job_args.movies)
     _LOG.info('Scoring with %s', model_dir)
-    return Plan(output=output, specs=specs,
+    return Plan(output=output, specs=specs, root=root,
                 protected=[job_args.model, model_dir, job_args.movies],
                 extra={MODEL_DIR: model_dir, PREVIOUS: previous})
 
@@ -179,9 +180,9 @@ def finish(work_dir: str, stats, manifest: Dict, job_args: argparse.Namespace,
                         previous=plan.extra[PREVIOUS])
 
 
-def summary(manifest: Dict, plan: Plan) -> None:
+def summary(manifest: Dict, folder: str) -> None:
     _LOG.info('Scored %d reviews into %s (%d rejected)', manifest['counts']['predicted'],
-              plan.output, manifest['counts']['rejected'])
+              folder, manifest['counts']['rejected'])
     for alert in manifest.get('drift_alerts', []):
         _LOG.warning('Drift against the previous night: %s', alert)
 

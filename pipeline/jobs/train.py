@@ -13,10 +13,12 @@ import os
 import time
 from typing import List, Sequence
 
+import tensorflow as tf
+
 from pipeline import flags
 from pipeline.flags.commands import model_config
 from pipeline.runtime.guard import check_output, manifest_job
-from pipeline.runtime.publish import StagedOutput
+from pipeline.runtime.publish import StagedOutput, read_manifest
 from trainer.task import train
 from transforms import jsonio, schema
 from transforms.errors import TrainError
@@ -38,19 +40,39 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     if made_by != 'preprocess':
         raise TrainError(f'--data {job_args.data} is the output of `imdb-sentiment {made_by}`; '
                          'pass the output folder of `imdb-sentiment preprocess`')
+    _check_data_files(job_args.data)
     check_output(job_args.output, NAME, protected=[job_args.data])
     started = time.time()
     with StagedOutput(job_args.output) as out:
-        manifest = train(job_args.data, config, out.path)
+        try:
+            manifest = train(job_args.data, config, out.path)
+        except (tf.errors.DataLossError, tf.errors.NotFoundError,
+                tf.errors.InvalidArgumentError) as e:
+            # Files that changed after the check (or an output older than file lists).
+            raise TrainError(f'--data {job_args.data}: cannot read it: '
+                             f'{" ".join(str(e.message).split())[:300]}') from None
         manifest['created'] = jsonio.utc_now()
         manifest['wall_time_s'] = round(time.time() - started, 1)
-        jsonio.write_json(os.path.join(out.path, schema.MANIFEST_FILE), manifest)
+        out.write_manifest(manifest)
         out.publish()
     v = manifest['validation']
     _LOG.info('Validation accuracy %.4f, AUC %.4f (best epoch %d of %d); model in %s',
               v['accuracy'], v.get('auc', float('nan')), manifest['best_epoch'],
               manifest['epochs_run'], job_args.output)
     return 0
+
+
+def _check_data_files(data: str) -> None:
+    """A usage error (exit 2) when a file the preprocess manifest lists is missing or has
+    another size (a truncated copy, a deleted vocabulary)."""
+    listed = (read_manifest(data) or {}).get(schema.OUTPUT_FILES_KEY) or {}
+    for rel, size in listed.items():
+        path = os.path.join(data, *rel.split('/'))
+        if not os.path.isfile(path):
+            raise TrainError(f'--data {data}: {rel} is missing; run preprocess again')
+        if os.path.getsize(path) != size:
+            raise TrainError(f'--data {data}: {rel} has {os.path.getsize(path)} bytes, its '
+                             f'manifest says {size} (truncated?); run preprocess again')
 
 
 def run(argv: Sequence[str] = None) -> int:

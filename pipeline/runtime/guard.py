@@ -2,10 +2,13 @@
 
 ``check_output`` runs before any work. A job replaces an existing --output only
 when it is that job's own earlier output (its manifest.json names the job) or an
-empty folder; never a file, a folder holding anything else, the current folder,
-or a path that is, contains or lies inside one of the job's inputs, its model or
-its data. ``OutputLock`` makes a second run for the same output fail fast while
-the first is alive, and takes over the lock of a run that died.
+empty folder; never a file, a folder holding anything else, a folder that holds
+another run's published output (a nested manifest, nightly ``dt=`` partitions), the
+current folder, or a path that is, contains or lies inside one of the job's inputs, its
+model or its data. ``check_nightly_root`` is the same for the root of dated runs: it may
+hold partitions and what the nights write beside them, never an ad-hoc output or a user's
+files. ``OutputLock`` makes a second run for the same output fail fast while the first is
+alive, and takes over the lock of a run that died.
 """
 
 import datetime
@@ -13,16 +16,28 @@ import fcntl
 import json
 import logging
 import os
+import re
 import socket
-from typing import Iterable, Optional
-
-from apache_beam.io.filesystems import FileSystems
+from typing import Iterable, List, Optional
 
 from transforms import schema
 from transforms.errors import OutputError, OutputLocked
 
 _LOG = logging.getLogger(__name__)
 LOCK_SUFFIX = '.lock'
+# A nightly root's partitions (dt=YYYY-MM-DD), and what runs leave beside them.
+PARTITION = re.compile(r'dt=\d{4}-\d{2}-\d{2}')
+_NIGHTLY_ENTRY = re.compile(r'dt=\d{4}-\d{2}-\d{2}(\.(partial|old|trash)-[0-9a-f]{8}'
+                            r'|\.failed-[0-9TZ-]+|\.lock)?')
+# Files a nightly root holds besides its partitions (the history of the nights).
+NIGHTLY_FILES = ('history.json', 'index.html')
+# How deep a folder is searched for another run's published output.
+_NESTED_DEPTH = 3
+
+
+def _filesystems():
+    from apache_beam.io.filesystems import FileSystems  # object stores: Beam's file systems
+    return FileSystems
 
 
 def _is_local(path: str) -> bool:
@@ -41,22 +56,51 @@ def _overlaps(a: str, b: str) -> bool:
 
 def manifest_job(folder: str) -> Optional[str]:
     """The ``job`` its manifest.json names, or None (no manifest, or unreadable)."""
-    path = FileSystems.join(folder, schema.MANIFEST_FILE)
-    try:
-        if not FileSystems.exists(path):
+    if _is_local(folder):
+        try:
+            with open(os.path.join(folder, schema.MANIFEST_FILE), encoding='utf-8') as f:
+                found = json.load(f)
+        except (OSError, ValueError):
             return None
-        with FileSystems.open(path) as f:
-            return json.loads(f.read().decode('utf-8')).get('job')
-    except (OSError, ValueError, AttributeError):
+        return found.get('job') if isinstance(found, dict) else None
+    fs = _filesystems()
+    path = fs.join(folder, schema.MANIFEST_FILE)
+    try:
+        if not fs.exists(path):
+            return None
+        with fs.open(path) as f:
+            found = json.loads(f.read().decode('utf-8'))
+    except (OSError, ValueError):
         return None
+    return found.get('job') if isinstance(found, dict) else None
+
+
+def partitions(folder: str) -> List[str]:
+    """The names of the dt= partitions (and their leftovers) directly inside ``folder``."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(n for n in os.listdir(folder) if _NIGHTLY_ENTRY.fullmatch(n))
+
+
+def _nested_outputs(folder: str, depth: int = _NESTED_DEPTH) -> List[str]:
+    """Folders below ``folder`` (not itself) that hold a published output's manifest."""
+    found = []
+    for current, dirs, files in os.walk(folder):
+        level = os.path.relpath(current, folder).count(os.sep) + (current != folder)
+        if current != folder and schema.MANIFEST_FILE in files:
+            found.append(current)
+        if level >= depth:
+            dirs[:] = []
+    return found
 
 
 def check_output(output: Optional[str], job: str, protected: Iterable[str] = (),
-                 flag: str = '--output') -> None:
+                 flag: str = '--output', replaces: bool = True) -> None:
     """Raises OutputError (exit 2) unless ``job`` may write ``output``; see the module doc.
 
     ``protected``: the paths the job reads (input files and folders, the model, --data).
-    """
+    ``replaces``: the job replaces the folder whole (every job but ``run``, which writes its
+    steps' outputs into its folder and may hold them)."""
     if not output or not output.strip():
         raise OutputError(f'{flag} is empty')
     out = _real(output)
@@ -74,10 +118,51 @@ def check_output(output: Optional[str], job: str, protected: Iterable[str] = (),
         if not os.path.isdir(out) or os.path.islink(output.rstrip('/')):
             raise OutputError(f'{flag} {output} exists and is not a folder; not replacing it')
         own = manifest_job(out)
+        if partitions(out):
+            raise OutputError(f'{flag} {output} is the root of nightly runs (it holds dt= '
+                              f'partitions); score it with --date, or choose a new folder '
+                              f'(nothing was changed)')
         if os.listdir(out) and own != job:
             what = f'the output of `imdb-sentiment {own}`' if own else 'files of yours'
             raise OutputError(f'{flag} {output} holds {what}, not an earlier `imdb-sentiment '
                               f'{job}` output; choose a new folder (nothing was changed)')
+        nested = _nested_outputs(out) if replaces else []
+        if nested:
+            raise OutputError(f'{flag} {output} holds the output of another run '
+                              f'({os.path.relpath(nested[0], out)}); replacing it would '
+                              f'delete that too, so choose a new folder (nothing was changed)')
+    _check_writable(out, output, flag)
+
+
+def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
+                       flag: str = '--output') -> None:
+    """Raises OutputError (exit 2) unless ``output`` may be the root of dated runs: missing,
+    empty, or holding only partitions and the nights' history; never an ad-hoc output."""
+    if not output or not output.strip():
+        raise OutputError(f'{flag} is empty')
+    out = _real(output)
+    for path in protected:
+        if path and _overlaps(out, _real(path)):
+            raise OutputError(f'{flag} {output} overlaps {path}, which this job reads; '
+                              f'write somewhere else')
+    if not _is_local(output):
+        return
+    if _overlaps(out, os.getcwd()) and not out.startswith(os.getcwd() + os.sep):
+        raise OutputError(f'{flag} {output} is the current folder or holds it; '
+                          f'name a subfolder such as {flag} out/nightly')
+    if os.path.lexists(out):
+        if not os.path.isdir(out) or os.path.islink(output.rstrip('/')):
+            raise OutputError(f'{flag} {output} exists and is not a folder; not writing in it')
+        own = manifest_job(out)
+        if own:
+            raise OutputError(f'{flag} {output} is the output of an `imdb-sentiment {own}` run '
+                              f'without --date, not a root of nightly partitions; choose a '
+                              f'new folder for --date runs (nothing was changed)')
+        others = [n for n in os.listdir(out) if not _NIGHTLY_ENTRY.fullmatch(n)
+                  and n not in NIGHTLY_FILES and not n.startswith(tuple(NIGHTLY_FILES))]
+        if others:
+            raise OutputError(f'{flag} {output} holds files that are not nightly partitions '
+                              f'({others[0]}...); choose a new folder (nothing was changed)')
     _check_writable(out, output, flag)
 
 
@@ -92,7 +177,7 @@ def _check_writable(out: str, output: str, flag: str) -> None:
 
 
 def _check_remote(output: str, job: str, flag: str) -> None:
-    found = FileSystems.match([output.rstrip('/') + '/**'])[0].metadata_list
+    found = _filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
     if found and manifest_job(output) != job:
         raise OutputError(f'{flag} {output} holds files that are not an earlier '
                           f'`imdb-sentiment {job}` output; choose a new folder')

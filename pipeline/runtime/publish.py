@@ -1,48 +1,189 @@
-"""Publishing a job's output: staged writing, then an atomic swap into place.
+"""Publishing a job's output: staged writing, an atomic swap into place, and recovery.
 
-A job writes into ``<output>.partial-<id>`` and publishes by renaming it over
-``<output>`` only at the end, so a failed or interrupted run never leaves a
-half-written result that looks complete. The manifest is written last.
+The protocol, on a local filesystem (tested by killing the process at each of its steps):
+
+1. The job writes into ``OUT.partial-<id>``; the manifest comes last, written to a temporary
+   file and renamed: a staging folder with a ``manifest.json`` whose status is ok is complete.
+2. Publishing a complete folder: with no ``OUT`` yet, one rename. Over an existing ``OUT``, one
+   ``renameat2(RENAME_EXCHANGE)`` swaps the two folders, and the old output, now at the staging
+   name, is removed. Where the filesystem has no exchange, ``OUT`` is renamed to
+   ``OUT.old-<id>`` and the staging folder to ``OUT``: between those two renames ``OUT`` is
+   missing, and step 3 puts it back.
+3. On entry, under the output's lock and before anything is deleted, a run recovers what a
+   killed run left: if ``OUT`` is missing, the newest complete ``.partial`` (a publish cut
+   short) or else the newest complete ``.old`` is renamed to ``OUT``. Only then are the other
+   leftovers removed, each first renamed to ``OUT.trash-<id>`` so that a half-deleted folder
+   is never mistaken for an output.
+
+So at every instant ``OUT`` holds the old or the new output whole, or the next run restores
+one of them before it removes anything. A run that failed (too many rejects) is never
+published over ``OUT``: ``publish_failed`` moves it to ``OUT.failed-<UTC time>``. Object
+stores have no folder rename: files are copied, the manifest last, as before.
 """
 
+import ctypes
+import ctypes.util
+import datetime
+import errno
+import json
 import logging
 import os
 import re
 import shutil
 import uuid
-from typing import Iterable
-
-from apache_beam.io.filesystems import FileSystems
+from typing import Dict, Iterable, List, Optional
 
 from pipeline.runtime.guard import OutputLock
 from transforms.errors import OutputError
 
 _LOG = logging.getLogger(__name__)
+MANIFEST = 'manifest.json'
+
+# What StagedOutput leaves beside OUT: <OUT>.<kind>-<8 hex>.
+_LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
+FAILED = '.failed-'
 
 
 def _is_local(path: str) -> bool:
     return '://' not in path
 
 
-# What StagedOutput leaves beside the output while it runs: <output>.partial-<8 hex>
-# (the staging folder) and, for a moment while publishing, <output>.old-<8 hex>.
-_LEFTOVER = re.compile(r'\.(partial|old)-[0-9a-f]{8}')
+# --- The filesystem steps a publish takes (one function each, so tests can stop at each) ----
 
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_libc = None
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swaps the two paths atomically; False where the filesystem cannot."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
+    if not hasattr(_libc, 'renameat2'):
+        return False
+    if _libc.renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b),
+                       _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), a)
+
+
+def _rename(src: str, dst: str) -> None:
+    os.rename(src, dst)
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _rmtree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- Reading the state of an output -----------------------------------------------------
+
+def read_manifest(folder: str) -> Optional[Dict]:
+    """The folder's manifest as a dict, or None (none, unreadable, or not a JSON object)."""
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding='utf-8') as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def is_complete(folder: str) -> bool:
+    """A published or publishable output: its manifest says ok."""
+    manifest = read_manifest(folder)
+    return manifest is not None and manifest.get('status') == 'ok'
+
+
+def leftovers(final_path: str) -> List[str]:
+    """The staging, old and trash folders that runs of ``final_path`` left beside it."""
+    parent = os.path.dirname(os.path.abspath(final_path))
+    base = os.path.basename(final_path)
+    if not os.path.isdir(parent):
+        return []
+    return sorted(os.path.join(parent, n) for n in os.listdir(parent)
+                  if n.startswith(base) and _LEFTOVER.fullmatch(n[len(base):]))
+
+
+def _remove(final_path: str, path: str) -> None:
+    """Renamed to a trash name first: a folder half deleted is never taken for an output."""
+    trash = f'{final_path}.trash-{uuid.uuid4().hex[:8]}'
+    if not os.path.basename(path).startswith(os.path.basename(final_path) + '.trash-'):
+        try:
+            _rename(path, trash)
+        except FileNotFoundError:
+            return
+        path = trash
+    _rmtree(path)
+
+
+def recover(final_path: str) -> Optional[str]:
+    """Puts a complete output back at ``final_path`` if a killed publish left it beside, then
+    removes the other leftovers. Call with the output's lock held. Returns what it restored."""
+    restored = None
+    found = leftovers(final_path)
+    if not os.path.lexists(final_path):
+        def newest(kind: str) -> Optional[str]:
+            complete = [p for p in found if f'.{kind}-' in os.path.basename(p)[
+                len(os.path.basename(final_path)):] and is_complete(p)]
+            return max(complete, key=lambda p: (str(read_manifest(p).get('created')),
+                                                 os.stat(p).st_mtime), default=None)
+
+        restored = newest('partial') or newest('old')
+        if restored:
+            _rename(restored, final_path)
+            _LOG.warning('Restored %s from %s, which an interrupted run left', final_path,
+                         restored)
+    for path in leftovers(final_path):
+        if read_manifest(path) is not None and not is_complete(path) and \
+                '.trash-' not in path:
+            _keep_failed(final_path, path)  # a failed run's evidence: kept, not deleted
+            continue
+        _LOG.warning('Removing %s, left by an earlier run of this output that was killed',
+                     path)
+        _remove(final_path, path)
+    return restored
+
+
+def _failed_path(final_path: str) -> str:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    path, n = f'{final_path}{FAILED}{stamp}', 1
+    while os.path.lexists(path):
+        n += 1
+        path = f'{final_path}{FAILED}{stamp}-{n}'
+    return path
+
+
+def _keep_failed(final_path: str, path: str) -> str:
+    kept = _failed_path(final_path)
+    _rename(path, kept)
+    return kept
+
+
+# --- The staged output -------------------------------------------------------------------
 
 class StagedOutput:
-    """Context manager for a job's output folder.
+    """Context manager for a job's output folder (see the module doc for the protocol).
 
-    Inside the ``with``, write under ``.path``; call ``publish()`` when every
-    file is complete. Leaving the block without publishing removes the staging
-    folder; an earlier result at the final path is replaced only by a published one.
-    The output's lock is held throughout, so the staging folders that killed runs
-    left beside it are known to be dead and are removed on entry.
+    Inside the ``with``, write under ``.path``, then ``write_manifest`` and ``publish()`` (or
+    ``publish_failed()``). Leaving the block without publishing removes the staging folder;
+    an earlier result at the final path is replaced only by a published one. The output's
+    lock is held throughout, so what killed runs left beside it is known to be dead.
     """
 
     def __init__(self, final_path: str):
         self.final_path = final_path.rstrip('/')
         self.path = f'{self.final_path}.partial-{uuid.uuid4().hex[:8]}'
-        self._published = False
+        self.published_path: Optional[str] = None
         self._lock = OutputLock(self.final_path)
 
     def __enter__(self) -> 'StagedOutput':
@@ -54,8 +195,11 @@ class StagedOutput:
         except OSError as e:
             raise OutputError(f'cannot write {self.final_path}: {e.strerror or e}') from None
         try:
-            self._remove_leftovers()
-            FileSystems.mkdirs(self.path)
+            if _is_local(self.final_path):
+                recover(self.final_path)
+                os.makedirs(self.path)
+            else:
+                _filesystems().mkdirs(self.path)
         except BaseException:
             self._lock.release()
             raise
@@ -63,49 +207,76 @@ class StagedOutput:
 
     def __exit__(self, *exc) -> None:
         try:
-            if not self._published:
-                _remove(self.path)
+            if self.published_path is None:
+                _remove_any(self.path)
+                if _is_local(self.final_path) and not os.path.lexists(self.final_path):
+                    recover(self.final_path)  # stopped between two renames: put OUT back
         finally:
             self._lock.release()
 
-    def _remove_leftovers(self) -> None:
-        if not _is_local(self.final_path):
+    def write_manifest(self, manifest: Dict) -> None:
+        """The manifest, last, whole: a temporary file renamed into place."""
+        data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + '\n').encode()
+        target = os.path.join(self.path, MANIFEST)
+        if not _is_local(self.path):
+            with _filesystems().create(target) as f:
+                f.write(data)
             return
-        parent = os.path.dirname(os.path.abspath(self.final_path))
-        base = os.path.basename(self.final_path)
-        stale = [os.path.join(parent, n) for n in os.listdir(parent)
-                 if n.startswith(base) and _LEFTOVER.fullmatch(n[len(base):])]
-        for path in stale:
-            _LOG.warning('Removing %s, left by an earlier run of this output that was killed',
-                         path)
-            shutil.rmtree(path, ignore_errors=True)
+        temporary = f'{target}.tmp-{uuid.uuid4().hex[:8]}'
+        _write(temporary, data)
+        _rename(temporary, target)
 
-    def publish(self) -> None:
-        if _is_local(self.final_path):
-            old = None
-            if os.path.exists(self.final_path):
-                old = f'{self.final_path}.old-{uuid.uuid4().hex[:8]}'
-                os.rename(self.final_path, old)
-            os.rename(self.path, self.final_path)
-            if old:
-                shutil.rmtree(old, ignore_errors=True)
+    def publish(self) -> str:
+        """Makes the staging folder the output; returns its path."""
+        if not _is_local(self.final_path):
+            self._publish_remote()
+        elif not os.path.lexists(self.final_path):
+            _rename(self.path, self.final_path)
+        elif _exchange(self.path, self.final_path):
+            _remove(self.final_path, self.path)  # the old output, now at the staging name
         else:
-            # Object stores have no folder rename: move file by file, the manifest last.
-            _remove(self.final_path)
-            files = sorted(m.path for m in FileSystems.match([self.path + '/**'])[0].metadata_list)
-            files.sort(key=lambda p: p.endswith('manifest.json'))
-            FileSystems.rename(files, [self.final_path + p[len(self.path):] for p in files])
-        self._published = True
+            old = f'{self.final_path}.old-{uuid.uuid4().hex[:8]}'
+            _rename(self.final_path, old)
+            _rename(self.path, self.final_path)
+            _remove(self.final_path, old)
+        self.published_path = self.final_path
         _LOG.info('Wrote %s', self.final_path)
+        return self.final_path
+
+    def publish_failed(self) -> str:
+        """A failed run's output, kept for inspection beside the final path, which keeps its
+        earlier output; returns where it went."""
+        if _is_local(self.final_path):
+            self.published_path = _keep_failed(self.final_path, self.path)
+        else:
+            self.published_path = _failed_path(self.final_path)
+            self._copy_remote(self.published_path)
+        return self.published_path
+
+    def _publish_remote(self) -> None:
+        _remove_any(self.final_path)
+        self._copy_remote(self.final_path)
+
+    def _copy_remote(self, target: str) -> None:
+        # Object stores have no folder rename: move file by file, the manifest last.
+        fs = _filesystems()
+        files = sorted(m.path for m in fs.match([self.path + '/**'])[0].metadata_list)
+        files.sort(key=lambda p: p.endswith(MANIFEST))
+        fs.rename(files, [target + p[len(self.path):] for p in files])
 
 
-def _remove(path: str) -> None:
+def _filesystems():
+    from apache_beam.io.filesystems import FileSystems  # object stores only
+    return FileSystems
+
+
+def _remove_any(path: str) -> None:
     if _is_local(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif FileSystems.exists(path):
-        FileSystems.delete([path])
+        _rmtree(path)
+    elif _filesystems().exists(path):
+        _filesystems().delete([path])
 
 
 def remove_paths(paths: Iterable[str]) -> None:
     for p in paths:
-        _remove(p)
+        _remove_any(p)

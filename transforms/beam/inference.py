@@ -6,6 +6,8 @@ strings and holds a tf.Transform graph, so this handler loads the export with
 calls ``serving_default`` on batches of raw review strings.
 """
 
+import hashlib
+import json
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -47,6 +49,87 @@ def export_problem(path: str) -> Optional[str]:
     return None
 
 
+# The files of a SavedModel that serving reads: listed, with sizes and hashes, in the
+# manifest of ``imdb-sentiment train`` (schema.EXPORT_FILES_KEY), and checked before a load.
+_SERVED = (schema.SAVED_MODEL_FILE, 'fingerprint.pb', schema.VARIABLES_DIR, 'assets')
+
+
+def _sha256(path: str) -> str:
+    from apache_beam.io.filesystems import FileSystems
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type='uncompressed') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _size(path: str) -> Optional[int]:
+    """The file's size in bytes, or None when it is missing; a local path is taken as named,
+    never as a pattern."""
+    import os
+    if '://' not in path:
+        return os.path.getsize(path) if os.path.isfile(path) else None
+    from apache_beam.io.filesystems import FileSystems
+    try:
+        return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    except Exception:  # noqa: BLE001 - missing
+        return None
+
+
+def export_files(path: str) -> Dict[str, Dict]:
+    """{relative path: {bytes, sha256}} of the SavedModel files under ``path`` (local)."""
+    import os
+    found = {}
+    for top in _SERVED:
+        full = os.path.join(path, top)
+        walked = [(full, None)] if os.path.isfile(full) else [
+            (os.path.join(d, n), None) for d, _, names in os.walk(full) for n in names]
+        for file, _ in walked:
+            rel = os.path.relpath(file, path).replace(os.sep, '/')
+            found[rel] = {'bytes': os.path.getsize(file), 'sha256': _sha256(file)}
+    return dict(sorted(found.items()))
+
+
+def read_model_manifest(path: str) -> Optional[Dict]:
+    """The export's manifest as a dict, or None (missing, unreadable, or not an object)."""
+    from apache_beam.io.filesystems import FileSystems
+    try:
+        with FileSystems.open(FileSystems.join(path, schema.MANIFEST_FILE),
+                              compression_type='uncompressed') as f:
+            found = json.loads(f.read().decode('utf-8'))
+    except Exception:  # noqa: BLE001 - missing, unreadable or not JSON: not a usable manifest
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def verify_export(path: str, hashes: bool = True) -> Optional[str]:
+    """Why ``path`` is not the export its manifest describes, or None.
+
+    Checks that the manifest is a JSON object that says ok and lists the served files, that
+    each is there with its size and (``hashes``) its SHA-256. Exports made before manifests
+    listed their files are checked by structure only (``export_problem``)."""
+    from apache_beam.io.filesystems import FileSystems
+    manifest = read_model_manifest(path)
+    if manifest is None:
+        return f'no readable {schema.MANIFEST_FILE} (a JSON object)'
+    if manifest.get('status') != 'ok':
+        return f'its {schema.MANIFEST_FILE} does not say ok'
+    listed = manifest.get(schema.EXPORT_FILES_KEY)
+    if not isinstance(listed, dict) or not listed:
+        return export_problem(path)
+    for rel, expected in listed.items():
+        size = _size(FileSystems.join(path, *rel.split('/')))
+        if size is None:
+            return f'{rel} is missing'
+        if size != expected.get('bytes'):
+            return f'{rel} has {size} bytes, its manifest says {expected.get("bytes")} (a partial copy?)'
+    if hashes:
+        for rel, expected in listed.items():
+            if _sha256(FileSystems.join(path, *rel.split('/'))) != expected.get('sha256'):
+                return f'{rel} differs from the file its manifest lists (SHA-256)'
+    return None
+
+
 class Classifier:
     """A loaded export of `imdb-sentiment train`, called on a list of raw review strings.
 
@@ -55,7 +138,11 @@ class Classifier:
     that importing this module (for the job graph, or --help) does not load it.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, verify: bool = True):
+        if verify:
+            problem = verify_export(path)
+            if problem:
+                raise ValueError(f'model {path} changed or is damaged: {problem}')
         import tensorflow as tf
         self._tf = tf
         self._loaded = tf.saved_model.load(path)

@@ -1,8 +1,10 @@
 """Recognising input paths before a pipeline starts, so user mistakes fail early.
 
 An input is a Kaggle-layout CSV file (or a glob of them) or an aclImdb split
-folder (one holding ``pos/`` and ``neg/``, such as ``aclImdb/train``). Only the
-first line of each CSV file is read here; the rows are read by the pipeline.
+folder (one holding ``pos/`` and ``neg/``, such as ``aclImdb/train``). A path that exists
+is read as it is, whatever characters it holds (``rev[1].csv`` is that file); only a path
+that does not exist is a glob pattern. Only the first line of each CSV file is read here;
+the rows are read by the pipeline.
 """
 
 import csv
@@ -31,6 +33,13 @@ class InputSpec:
     columns: Tuple[str, ...] = ()
     # For aclImdb: the folder's name, which prefixes every id (train/pos/0_9.txt).
     name: str = ''
+    # For aclImdb: (entry, reason) of what its pos/, neg/ (and unsup/) hold that is not a review.
+    skipped: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def labelled(self) -> bool:
+        """Whether its records can carry a label: a sentiment column, or pos/ and neg/."""
+        return self.format == ACLIMDB or CSV_LABEL_COLUMN in self.columns
 
 
 def resolve_inputs(paths: Sequence[str], include_unlabeled: bool = False) -> List[InputSpec]:
@@ -42,10 +51,20 @@ def resolve_inputs(paths: Sequence[str], include_unlabeled: bool = False) -> Lis
     return specs
 
 
+GLOB_CHARACTERS = '*?['
+
+
 def _resolve(path: str, include_unlabeled: bool) -> InputSpec:
     if _is_dir(path):
         return _resolve_aclimdb(path, include_unlabeled)
-    files = tuple(sorted(m.path for m in _match(path)))
+    if _exists(path):
+        files = (path,)  # read as named, even if it holds glob characters
+    elif os.path.islink(path):
+        raise InputError(f'input not found: {path} (a link to something that does not exist)')
+    elif any(c in path for c in GLOB_CHARACTERS):
+        files = tuple(sorted(m.path for m in _match(path)))
+    else:
+        files = ()
     if not files:
         raise InputError(f'input not found: {path}')
     columns = None
@@ -61,17 +80,48 @@ def _resolve_aclimdb(path: str, include_unlabeled: bool) -> InputSpec:
     dirs = list(schema.ACLIMDB_LABEL_DIRS)
     if include_unlabeled:
         dirs.append(schema.ACLIMDB_UNLABELED_DIR)
-    files = []
+    files, skipped = [], []
     for d in dirs:
-        files.extend(m.path for m in _match(FileSystems.join(path, d, '*.txt')))
+        if '://' in path:
+            files.extend(m.path for m in _match(FileSystems.join(path, d, '*.txt')))
+            continue
+        found, passed_over = _review_files(os.path.join(path, d))
+        files += found
+        skipped += [(os.path.join(d, name), why) for name, why in passed_over]
     if not files:
         hint = ''
+        if skipped:
+            hint = f'; {len(skipped)} entries that are not reviews, e.g. {skipped[0][0]} ({skipped[0][1]})'
         if _is_dir(FileSystems.join(path, 'train')):
             hint = (f'; it looks like the aclImdb root: pass {FileSystems.join(path, "train")}'
                     f' or {FileSystems.join(path, "test")}')
         raise InputError(f'{path}: a folder, but no pos/*.txt or neg/*.txt in it{hint}')
     name = os.path.basename(path.rstrip('/'))
-    return InputSpec(path=path, format=ACLIMDB, files=tuple(sorted(files)), name=name)
+    return InputSpec(path=path, format=ACLIMDB, files=tuple(sorted(files)), name=name,
+                     skipped=tuple(sorted(skipped)))
+
+
+def _review_files(folder: str) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """(the review files of an aclImdb label folder, (name, reason) of every other entry).
+
+    Listed literally (a folder named ``br[1]`` is that folder): a review is a regular file
+    named ``*.txt``; anything else is skipped and said so, never silently."""
+    if not os.path.isdir(folder):
+        return [], []
+    files, skipped = [], []
+    for name in sorted(os.listdir(folder)):
+        entry = os.path.join(folder, name)
+        if os.path.islink(entry) and not os.path.exists(entry):
+            skipped.append((name, 'a broken link'))
+        elif os.path.isdir(entry):
+            skipped.append((name, 'a folder'))
+        elif not name.endswith('.txt'):
+            skipped.append((name, 'not a .txt file'))
+        elif not os.path.isfile(entry):
+            skipped.append((name, 'not a regular file'))
+        else:
+            files.append(entry)
+    return files, skipped
 
 
 def lines(stream, chunk: int = 1 << 20) -> Iterator[bytes]:
@@ -156,6 +206,16 @@ def _match(pattern: str):
         return FileSystems.match([pattern])[0].metadata_list
     except Exception:  # Beam raises BeamIOError for a pattern that matches nothing.
         return []
+
+
+def _exists(path: str) -> bool:
+    """The path exists as named (a file; folders are aclImdb inputs)."""
+    if '://' not in path:
+        return os.path.isfile(path)
+    try:
+        return FileSystems.exists(path)
+    except Exception:  # noqa: BLE001 - an unreachable store: let the glob say "not found"
+        return False
 
 
 def _is_dir(path: str) -> bool:

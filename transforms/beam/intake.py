@@ -9,6 +9,7 @@ from transforms.beam.inputs import InputSpec
 from transforms.beam.progress import LogProgress
 from transforms.beam.read import ReadReviews
 from transforms.beam.sinks import CountAs, WriteJsonLines
+from transforms.beam.unique_ids import UniqueIds, ids_of
 from transforms.beam.validate import ValidateReviews
 
 # What ReadAndValidate counts, under these names unless told otherwise.
@@ -46,6 +47,12 @@ class ReadAndValidate(beam.PTransform):
         # A running count in the log, so that a long read never looks like a hang.
         records = read['records'] | 'LogProgress' >> beam.ParDo(
             LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
+        if any(schema.ID_KEY in s.columns for s in self._specs):
+            # An id column may repeat an id, in its file or another: checked over every input.
+            again = pbegin | 'ReadIds' >> ReadReviews(
+                self._specs, max_review_chars=self._max_review_chars, counted=False)
+            ids = ids_of(again['records'])
+            records = records | 'UniqueIds' >> UniqueIds(ids)
         checked = records | 'Validate' >> ValidateReviews(
             require_label=self._require_label, max_review_chars=self._max_review_chars)
         if self._rejected_prefix:

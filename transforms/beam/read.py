@@ -14,10 +14,23 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms import schema
-from transforms.beam.inputs import ACLIMDB, CSV_LABEL_COLUMN, InputSpec, lines, rating_from_name, \
-    relative_id
+from transforms.beam.inputs import ACLIMDB, CSV, CSV_LABEL_COLUMN, InputSpec, lines, \
+    rating_from_name, relative_id
 
 INPUT_STATS_TAG = 'input_stats'
+ROW_KEY = 'row'            # a record's number in its file (1-based, header excluded)
+FILE_KEY = 'file_number'   # (input number, file number): where its file stands in the inputs
+
+
+class FileStats(NamedTuple):
+    """What reading one file found: its path, records, bytes and sha256 (of the content
+    read: decompressed for a .gz file), and whether to list it in the manifest (CSV files;
+    an aclImdb folder's thousands of files are summed)."""
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    listed: bool
 
 
 # A review may be long (--max-review-chars), and csv's own field limit (128 KiB) would turn
@@ -125,62 +138,60 @@ def record_from_csv(rec: CsvRecord, columns: Sequence[str]) -> Dict[str, object]
 
 
 class _ListFiles(beam.DoFn):
-    """InputSpec -> (spec, file path) for each of its files."""
+    """(input number, InputSpec) -> (spec, file path, (input number, file number)) for each of
+    its files: the order the user named them in, whichever worker reads them."""
 
-    def process(self, spec: InputSpec) -> Iterator:
-        for path in spec.files:
-            yield spec, path
+    def process(self, numbered) -> Iterator:
+        number, spec = numbered
+        for i, path in enumerate(spec.files):
+            yield spec, path, (number, i)
 
 
 class _ReadFile(beam.DoFn):
     """(spec, file path) -> raw records, plus one (input path, file stats) per file.
 
     A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
-    record's id is ``<file name>:<record number>`` unless an ``id`` column gives one, and
-    an id given twice in one file sends the later records to the dead letters."""
+    record's id is ``<file name>:<record number>`` unless an ``id`` column gives one (ids
+    are checked unique across every input by ``UniqueIds``). Every record carries its
+    record number (``row``) and source file."""
 
-    def __init__(self, max_record_bytes: int):
+    def __init__(self, max_record_bytes: int, counted: bool = True):
         self._max_record_bytes = max_record_bytes
+        self._counted = counted
         self._read = Metrics.counter('read', 'records')
 
     def process(self, element) -> Iterator:
-        spec, path = element
+        spec, path, file_number = element
         digest = hashlib.sha256()
-        rows = 0
+        rows, size = 0, [0]
         with FileSystems.open(path) as f:
             if spec.format == ACLIMDB:
                 data = f.read()
                 digest.update(data)
-                rows = 1
-                yield _acl_record(spec, path, data)
+                rows, size[0] = 1, len(data)
+                yield dict(_acl_record(spec, path, data), **{ROW_KEY: 1, FILE_KEY: file_number})
             else:
-                hashed = _hashed_lines(lines(f), digest)
+                hashed = _hashed_lines(lines(f), digest, size)
                 next(hashed, None)  # the header, checked by resolve_inputs
-                seen_ids: Dict[str, int] = {}
                 for rec in csv_records(hashed, max_bytes=self._max_record_bytes):
                     rows += 1
                     record = record_from_csv(rec, spec.columns)
-                    given = record.get(schema.ID_KEY)
-                    if given is not None and not record.get(schema.PARSE_ERROR_KEY):
-                        if given in seen_ids:
-                            record.update({
-                                schema.PARSE_ERROR_KEY: schema.REASON_DUPLICATE_ID,
-                                schema.DETAIL_KEY: f'id {given[:80]!r} was given to record '
-                                                     f'{seen_ids[given]} already'})
-                        else:
-                            seen_ids[given] = rows
-                    if given is None or record.get(schema.PARSE_ERROR_KEY):
+                    if record.get(schema.ID_KEY) is None or record.get(schema.PARSE_ERROR_KEY):
                         record[schema.ID_KEY] = f'{_basename(path)}:{rows}'
                     record[schema.SOURCE_KEY] = path
+                    record[ROW_KEY] = rows
+                    record[FILE_KEY] = file_number
                     yield record
-        self._read.inc(rows)
-        yield beam.pvalue.TaggedOutput(
-            INPUT_STATS_TAG, (spec.path, (path, rows, digest.hexdigest())))
+        if self._counted:
+            self._read.inc(rows)
+        yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
+            path, rows, size[0], digest.hexdigest(), spec.format == CSV)))
 
 
-def _hashed_lines(stream_lines: Iterator[bytes], digest) -> Iterator[bytes]:
+def _hashed_lines(stream_lines: Iterator[bytes], digest, size: List[int]) -> Iterator[bytes]:
     for line in stream_lines:
         digest.update(line)
+        size[0] += len(line)
         yield line
 
 
@@ -203,31 +214,40 @@ def _basename(path: str) -> str:
 
 
 class InputDigest(beam.CombineFn):
-    """Per input: files, rows, and a content hash independent of reading order.
+    """Per input: files, rows, bytes, a content hash independent of reading order, and the
+    files it read (CSV inputs), each with its rows, bytes and sha256.
 
     A single file's hash is its plain sha256 (what ``sha256sum`` prints; of the
-    decompressed content for a .gz file); several
-    files combine as the sum mod 2**256 of sha256('<file>:<sha256>').
+    decompressed content for a .gz file); several files combine as the sum mod 2**256 of
+    sha256('<file>:<sha256>').
     """
 
     def create_accumulator(self):
-        return 0, 0, 0, ''
+        return 0, 0, 0, 0, '', []
 
-    def add_input(self, acc, element):
-        files, rows, total, single = acc
-        path, n, sha = element
-        item = int(hashlib.sha256(f'{_basename(path)}:{sha}'.encode()).hexdigest(), 16)
-        return files + 1, rows + n, (total + item) % (1 << 256), sha
+    def add_input(self, acc, stats: FileStats):
+        files, rows, size, total, single, listed = acc
+        item = int(hashlib.sha256(f'{_basename(stats.path)}:{stats.sha256}'.encode()).hexdigest(),
+                   16)
+        if stats.listed:
+            listed = listed + [{'path': stats.path, 'rows': stats.rows, 'bytes': stats.bytes,
+                                'sha256': stats.sha256}]
+        return (files + 1, rows + stats.rows, size + stats.bytes, (total + item) % (1 << 256),
+                stats.sha256, listed)
 
     def merge_accumulators(self, accs):
         accs = list(accs)
-        return (sum(a[0] for a in accs), sum(a[1] for a in accs),
-                sum(a[2] for a in accs) % (1 << 256), next((a[3] for a in accs if a[3]), ''))
+        return (sum(a[0] for a in accs), sum(a[1] for a in accs), sum(a[2] for a in accs),
+                sum(a[3] for a in accs) % (1 << 256), next((a[4] for a in accs if a[4]), ''),
+                [f for a in accs for f in a[5]])
 
     def extract_output(self, acc):
-        files, rows, total, single = acc
-        return {'files': files, 'rows': rows,
-                'sha256': single if files == 1 else f'{total:064x}'}
+        files, rows, size, total, single, listed = acc
+        found = {'files': files, 'rows': rows, 'bytes': size,
+                 'sha256': single if files == 1 else f'{total:064x}'}
+        if listed:
+            found['read'] = sorted(listed, key=lambda f: f['path'])
+        return found
 
 
 class ReadReviews(beam.PTransform):
@@ -241,19 +261,20 @@ class ReadReviews(beam.PTransform):
     """
 
     def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False,
-                 max_review_chars: int = schema.DEFAULT_MAX_REVIEW_CHARS):
+                 max_review_chars: int = schema.DEFAULT_MAX_REVIEW_CHARS, counted: bool = True):
         super().__init__()
         self._specs = specs
         self._reshuffle_records = reshuffle_records
+        self._counted = counted  # a second read (of the ids) does not count as read
         # UTF-8 takes at most 4 bytes a character; the rest is room for the other fields.
         self._max_record_bytes = 4 * max_review_chars + (1 << 16)
 
     def expand(self, pbegin):
         read = (pbegin
-                | 'Inputs' >> beam.Create(self._specs)
+                | 'Inputs' >> beam.Create(list(enumerate(self._specs)))
                 | 'ListFiles' >> beam.ParDo(_ListFiles())
                 | 'ShuffleFiles' >> beam.Reshuffle()
-                | 'ReadFiles' >> beam.ParDo(_ReadFile(self._max_record_bytes)).with_outputs(
+                | 'ReadFiles' >> beam.ParDo(_ReadFile(self._max_record_bytes, self._counted)).with_outputs(
                     INPUT_STATS_TAG, main='records'))
         records = read.records
         if self._reshuffle_records:
