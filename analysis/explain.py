@@ -31,15 +31,24 @@ def token_spans(text: str, max_words: int, keep_marks: bool = True) -> List[Tupl
     return [m.span() for m in pattern.finditer(blanked)][:max_words]
 
 
+def occlusion_variants(text: str, max_words: int) -> Tuple[List[Tuple[int, int]], List[str]]:
+    """(the spans of the first ``max_words`` tokens, the texts to score: the review itself,
+    then the review without each of those tokens in turn)."""
+    spans = token_spans(text, max_words)
+    return spans, [text] + [text[:s] + text[e:] for s, e in spans]
+
+
+def weights_from_scores(spans: List[Tuple[int, int]], scores: Sequence[float]) -> List[Dict]:
+    """[{start, end, weight}]: how much P(positive) fell without each token."""
+    base = scores[0]
+    return [{'start': s, 'end': e, 'weight': base - p} for (s, e), p in zip(spans, scores[1:])]
+
 
 def occlusion_weights(text: str, score: Callable[[Sequence[str]], List[float]],
                       max_words: int = 400) -> List[Dict]:
     """[{start, end, weight}] for the first ``max_words`` tokens of ``text``."""
-    spans = token_spans(text, max_words)
-    variants = [text] + [text[:s] + text[e:] for s, e in spans]
-    scores = score(variants)
-    base = scores[0]
-    return [{'start': s, 'end': e, 'weight': base - p} for (s, e), p in zip(spans, scores[1:])]
+    spans, variants = occlusion_variants(text, max_words)
+    return weights_from_scores(spans, score(variants))
 
 
 def segments(text: str, weights: List[Dict]) -> List[Dict]:
@@ -57,24 +66,35 @@ def segments(text: str, weights: List[Dict]) -> List[Dict]:
 
 
 class ExplainFn(beam.DoFn):
-    """Scored review dict -> the same dict with ``tokens``: its occlusion segments.
+    """The list of reported reviews (Top.Of's one element) -> each review dict with
+    ``tokens``: its occlusion segments.
 
-    Takes the model in ``setup`` from the process's shared load (the one RunInference
-    scored with, when it is still held); runs only on the few reviews an error report shows.
+    Every occluded variant of every review goes through the model in large batches, and a
+    review is occluded only over the tokens the network reads (``max_words``: its token
+    length), so explaining the reported errors costs a few batches, not one small call per
+    review. The model comes in ``setup`` from the process's shared load (the one
+    RunInference scored with, when it is still held).
     """
 
-    def __init__(self, model_dir: str, review_key: str, max_words: int = 400):
+    def __init__(self, model_dir: str, review_key: str, max_words: int = 400,
+                 batch_size: int = 1024):
         self._model_dir = model_dir
         self._review_key = review_key
         self._max_words = max_words
+        self._batch_size = batch_size
         self._model = None
 
     def setup(self) -> None:
         from transforms.beam.inference import load_classifier
         self._model = load_classifier(self._model_dir)
 
-    def process(self, row: Dict) -> Iterator[Dict]:
+    def process(self, rows: List[Dict]) -> Iterator[Dict]:
         from transforms.beam.inference import score_texts
-        text = row[self._review_key]
-        weights = occlusion_weights(text, lambda t: score_texts(self._model, t), self._max_words)
-        yield dict(row, tokens=segments(text, weights))
+        plans = [occlusion_variants(r[self._review_key], self._max_words) for r in rows]
+        scores = score_texts(self._model, [t for _, variants in plans for t in variants],
+                             self._batch_size)
+        start = 0
+        for row, (spans, variants) in zip(rows, plans):
+            weights = weights_from_scores(spans, scores[start:start + len(variants)])
+            start += len(variants)
+            yield dict(row, tokens=segments(row[self._review_key], weights))

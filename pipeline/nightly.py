@@ -1,15 +1,17 @@
-"""The nightly side of scoring: dates, date partitions, and the night before.
+"""The nightly side of scoring: dates, date partitions, backfills, and the history of the nights.
 
-A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that
-partition atomically (``pipeline.runtime.publish.StagedOutput``). Which model a night
-uses is ``pipeline.models``'.
+A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that partition
+atomically (``pipeline.runtime.publish.StagedOutput``). ``backfill`` runs a range of dates,
+each its own partition. After every night ``write_history`` rebuilds ``OUTPUT/history.json``
+and ``OUTPUT/index.html`` from the partitions' manifests (never from their predictions).
+Which model a night uses is ``pipeline.model_lookup``'s.
 """
 
 import datetime
 import logging
 import os
 import re
-from typing import List, Optional
+from typing import Callable, Dict, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -18,6 +20,7 @@ from transforms import schema
 from transforms.errors import InputError
 
 _LOG = logging.getLogger(__name__)
+DATE_FIELD = '{date}'    # in --input, the night's date
 PARTITION_PREFIX = 'dt='
 _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 # Folders a staged write leaves behind while it runs or after it was interrupted.
@@ -38,6 +41,25 @@ def parse_date(text: str) -> str:
         return datetime.date.fromisoformat(text).isoformat()
     except ValueError:
         raise InputError(f'--date {text}: expected YYYY-MM-DD (or today)') from None
+
+
+def date_range(text: str) -> List[str]:
+    """'2026-11-01..2026-11-07' -> every ISO date from the first to the last, in order."""
+    first, sep, last = text.partition('..')
+    if not sep:
+        raise InputError(f'--dates {text}: expected FIRST..LAST, e.g. 2026-11-01..2026-11-07')
+    start, end = (datetime.date.fromisoformat(parse_date(d.strip())) for d in (first, last))
+    if end < start:
+        raise InputError(f'--dates {text}: the last date comes before the first')
+    if (end - start).days > 3660:
+        raise InputError(f'--dates {text}: more than ten years of nights')
+    return [(start + datetime.timedelta(days=i)).isoformat()
+            for i in range((end - start).days + 1)]
+
+
+def dated_inputs(inputs: List[str], date: str) -> List[str]:
+    """--input with every '{date}' replaced by the night's date."""
+    return [path.replace(DATE_FIELD, date) for path in inputs]
 
 
 def partition_path(output: str, date: str) -> str:
@@ -79,3 +101,53 @@ def _is_complete(path: str) -> bool:
         return jsonio.read_json(manifest).get('status') == 'ok'
     except ValueError:
         return False
+
+
+def partition_dates(root: str) -> List[str]:
+    """The dates of the partitions published under a local nightly root, in order."""
+    if not os.path.isdir(root):
+        return []
+    return sorted(n[len(PARTITION_PREFIX):] for n in os.listdir(root)
+                  if n.startswith(PARTITION_PREFIX) and _DATE.match(n[len(PARTITION_PREFIX):])
+                  and os.path.isdir(os.path.join(root, n)))
+
+
+def scored_with(partition: str) -> Optional[Dict]:
+    """The model a complete partition was scored with (its manifest's model block)."""
+    if not _is_complete(partition):
+        return None
+    return jsonio.read_json(FileSystems.join(partition, schema.MANIFEST_FILE)).get('model')
+
+
+# How bad an exit code is, for the one a backfill ends with: a signal stops it at once.
+_SEVERITY = {0: 0, 5: 1, 3: 2, 75: 3, 2: 4, 1: 5}
+
+
+def worst(codes: List[int]) -> int:
+    return max(codes, key=lambda c: _SEVERITY.get(c, 5), default=0)
+
+
+def backfill(dates: List[str], root: str, same_model: Callable[[Optional[Dict]], bool],
+             run_date: Callable[[str], int], force: bool = False) -> int:
+    """Runs ``run_date`` for each date in order (each its own partition), skipping a date
+    already complete with the same model unless ``force``, going on past a failing date.
+    Logs one line per date and returns the worst exit code (a signal's at once)."""
+    outcomes = []
+    for date in dates:
+        if not force and same_model(scored_with(partition_path(root, date))):
+            outcomes.append((date, 0, 'skipped: already scored with this model'))
+            continue
+        code = run_date(date)
+        if code in (130, 143):
+            outcomes.append((date, code, 'interrupted: the later dates did not run'))
+            break
+        outcomes.append((date, code, _OUTCOMES.get(code, 'failed')))
+    for date, code, what in outcomes:
+        _LOG.info('%s: exit %d, %s', date, code, what)
+    return worst([code for _, code, _ in outcomes])
+
+
+_OUTCOMES = {0: 'scored', 2: 'usage error: fix the command or the paths',
+             3: 'the data failed it: the night is kept as it was, see dt=D.failed-*',
+             5: 'no input for this date: nothing written', 75: 'another run held the date',
+             1: 'failed: see the log'}

@@ -12,6 +12,7 @@ turns the skip into a failure.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,15 +94,15 @@ with open(result_file, 'w') as f:
 '''
 
 
-def _airflow(tmp_path: Path, mode: str, env: dict) -> dict:
+def _airflow(tmp_path: Path, mode: str, env: dict, night: str = NIGHT) -> dict:
     """Runs AIRFLOW_SCRIPT in .venv-airflow with a throwaway AIRFLOW_HOME; returns its findings."""
-    home, result = tmp_path / 'airflow_home', tmp_path / f'{mode}.json'
+    home, result = tmp_path / 'airflow_home', tmp_path / f'{mode}-{night}.json'
     home.mkdir(exist_ok=True)
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(('AIRFLOW', 'IMDB_SENTIMENT_', 'PYTHON', 'VIRTUAL_ENV'))}
     clean.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES='False',
                  IMDB_SENTIMENT_PYTHON=sys.executable, **env)
-    done = subprocess.run([str(AIRFLOW_PYTHON), '-c', AIRFLOW_SCRIPT, mode, str(DAG_FILE), NIGHT,
+    done = subprocess.run([str(AIRFLOW_PYTHON), '-c', AIRFLOW_SCRIPT, mode, str(DAG_FILE), night,
                            str(result)], env=clean, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(result.read_text())
@@ -128,10 +129,10 @@ def test_dag_imports_with_one_beam_task(inspected):
     assert inspected['py_file'] == str(LAUNCHER)
 
 
-def test_schedule_is_daily_without_catchup(inspected):
+def test_schedule_is_daily_and_catches_up_missed_nights(inspected):
     assert inspected['schedule'] == '0 2 * * *'
     assert inspected['timetable'] == 'CronTriggerTimetable'
-    assert inspected['catchup'] is False
+    assert inspected['catchup'] is True
     # The run that fires on NIGHT is logically of NIGHT, so it scores NIGHT's partition.
     assert inspected['run_after'] == inspected['logical_date'] == f'{NIGHT}T02:00:00+00:00'
 
@@ -139,7 +140,7 @@ def test_schedule_is_daily_without_catchup(inspected):
 def test_rendered_options_name_the_night_and_the_settings(inspected):
     assert inspected['outcome'] == 'ok'
     assert inspected['pipeline_options'] == {
-        'input': str(ROOT / 'runs' / 'incoming' / '*.csv'),
+        'input': str(ROOT / 'runs' / 'incoming' / 'dt={date}' / '*.csv'),
         'model': '/models/imdb',
         'output': '/scores/nightly',
         'date': NIGHT,
@@ -156,15 +157,39 @@ def test_command_line_is_the_score_job_for_the_night(inspected):
     assert '--output=/scores/nightly' in cmd
 
 
+def test_two_logical_dates_render_their_own_dated_inputs(tmp_path):
+    template = '/data/incoming/dt={date}/*.csv'
+    for night in (NIGHT, '2026-11-25'):
+        found = _airflow(tmp_path, 'inspect', {'AIRFLOW_VAR_IMDB_SENTIMENT_INPUT': template},
+                         night=night)
+        assert found['outcome'] == 'ok' and found['logical_date'] == f'{night}T02:00:00+00:00'
+        # The job fills {date} from --date: the night's own files, whatever day it runs on.
+        assert f'--input={template}' in found['command'] and f'--date={night}' in found['command']
+
+
 def test_task_scores_the_night_into_its_partition(trained, tmp_path):
     out = tmp_path / 'scores'
-    found = _airflow(tmp_path, 'execute', {'AIRFLOW_VAR_IMDB_SENTIMENT_INPUT': trained['csv'],
-                                           'AIRFLOW_VAR_IMDB_SENTIMENT_MODEL': trained['model'],
-                                           'AIRFLOW_VAR_IMDB_SENTIMENT_OUTPUT': str(out)})
+    incoming = tmp_path / 'incoming' / f'dt={NIGHT}'
+    incoming.mkdir(parents=True)
+    shutil.copy(trained['csv'], incoming / 'reviews.csv')
+    found = _airflow(tmp_path, 'execute', {
+        'AIRFLOW_VAR_IMDB_SENTIMENT_INPUT': str(tmp_path / 'incoming' / 'dt={date}' / '*.csv'),
+        'AIRFLOW_VAR_IMDB_SENTIMENT_MODEL': trained['model'],
+        'AIRFLOW_VAR_IMDB_SENTIMENT_OUTPUT': str(out)})
     assert found['outcome'] == 'ok'
     manifest = read_json(out / f'dt={NIGHT}' / 'manifest.json')
     assert manifest['status'] == 'ok' and manifest['date'] == NIGHT
     assert manifest['counts']['predicted'] + manifest['counts']['rejected'] == len(trained['rows'])
+    assert (out / 'history.json').exists() and (out / 'index.html').exists()
+
+
+def test_a_night_without_input_is_skipped_not_failed(trained, tmp_path):
+    found = _airflow(tmp_path, 'execute', {
+        'AIRFLOW_VAR_IMDB_SENTIMENT_INPUT': str(tmp_path / 'incoming' / 'dt={date}' / '*.csv'),
+        'AIRFLOW_VAR_IMDB_SENTIMENT_MODEL': trained['model'],
+        'AIRFLOW_VAR_IMDB_SENTIMENT_OUTPUT': str(tmp_path / 'scores')})
+    assert found['outcome'].startswith('AirflowSkipException: imdb-sentiment score: no input')
+    assert not (tmp_path / 'scores').exists()
 
 
 def test_unusable_model_fails_without_retry(tmp_path):

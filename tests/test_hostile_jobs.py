@@ -132,8 +132,8 @@ def test_a_damaged_model_is_a_usage_error_and_skipped_among_versions(trained, tm
                      '--output', str(tmp_path / 'o')])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and 'Traceback' not in err
-    from pipeline import models
-    assert models.resolve_model(str(versions)) == str(good)
+    from pipeline import model_lookup
+    assert model_lookup.resolve_model(str(versions)) == str(good)
 
 
 def test_predict_reports_invalid_utf8_on_stdin_in_one_line(trained, tmp_path):
@@ -203,7 +203,7 @@ def test_an_ad_hoc_run_never_deletes_nightly_partitions(trained, tmp_path, capsy
 # --- Model versions verified, not trusted ---------------------------------------------------
 
 def test_model_versions_are_verified_against_their_manifest(trained, tmp_path, capsys):
-    from pipeline import models
+    from pipeline import model_lookup
     versions = tmp_path / 'versions'
     good = versions / 'v1'
     shutil.copytree(trained['model'], good)
@@ -231,7 +231,7 @@ def test_model_versions_are_verified_against_their_manifest(trained, tmp_path, c
 
     damaged = [newer('v2', truncate), newer('v3', flip),
                newer('v4', lambda f: (f / schema.MANIFEST_FILE).write_text('[1, 2]'))]
-    assert models.resolve_model(str(versions)) == str(good)  # the newest that verifies
+    assert model_lookup.resolve_model(str(versions)) == str(good)  # the newest that verifies
     for path in damaged:
         code = cli.main(['score', '--input', trained['csv'], '--model', path,
                          '--output', str(tmp_path / 'o')])

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tests.read import read_json, read_jsonl
 from analysis import drift
 from pipeline import cli
-from pipeline import models, nightly
+from pipeline import model_lookup, nightly
 from tests.datasets import generated_reviews, write_csv
 from transforms.tft.cleaning import CleaningConfig, tokenize
 from transforms.errors import InputError, ModelError
@@ -47,7 +47,7 @@ def _version(root, name, model, created, status='ok'):
 
 def test_newest_complete_model_is_chosen(trained, tmp_path):
     root = str(tmp_path / 'models')
-    assert models.resolve_model(trained['model']) == trained['model']
+    assert model_lookup.resolve_model(trained['model']) == trained['model']
     _version(root, 'v1', trained['model'], '2026-11-20T01:00:00+00:00')
     newest = _version(root, 'v2', trained['model'], '2026-11-22T01:00:00+00:00')
     # Later, but not complete: a staging leftover, a failed run, a folder with no manifest.
@@ -55,9 +55,9 @@ def test_newest_complete_model_is_chosen(trained, tmp_path):
     _version(root, 'v4', trained['model'], '2026-11-24T01:00:00+00:00', status='failed')
     os.remove(os.path.join(_version(root, 'v5', trained['model'], '2026-11-25T00:00:00+00:00'),
                            'manifest.json'))
-    assert models.resolve_model(root) == newest
+    assert model_lookup.resolve_model(root) == newest
     with pytest.raises(ModelError, match='no saved_model.pb'):
-        models.resolve_model(str(tmp_path))
+        model_lookup.resolve_model(str(tmp_path))
 
 
 def test_psi_and_score_distribution():
@@ -88,7 +88,8 @@ def nights(trained, tmp_path_factory):
 
 def test_each_night_has_its_partition(nights):
     parts = sorted(os.listdir(nights['out']))
-    assert parts == ['dt=2026-11-20', 'dt=2026-11-21', 'dt=2026-11-23']
+    assert parts == ['dt=2026-11-20', 'dt=2026-11-21', 'dt=2026-11-23',
+                     'history.json', 'history.lock', 'index.html']  # and the nights' history
     first = os.path.join(nights['out'], 'dt=2026-11-20')
     assert len(_ids(first)) == 60 and _ids(first)[0].startswith('n1.csv:')
     assert not os.path.exists(os.path.join(first, 'drift.json'))  # no earlier night
@@ -146,6 +147,7 @@ def test_rerunning_a_date_replaces_the_partition(nights, tmp_path):
                      *nights['common']]) == 0
     assert not os.path.exists(os.path.join(part, 'stale-marker'))
     assert _ids(part)[0].startswith('n1.csv:') and len(_ids(part)) == 60
-    leftovers = [n for n in os.listdir(nights['out']) if not n.startswith('dt=2026-11-2')
-                 or '.partial-' in n or '.old-' in n]
+    leftovers = [n for n in os.listdir(nights['out'])
+                 if not n.startswith(('dt=2026-11-2', 'history.', 'index.html'))
+                 or '.partial-' in n or '.old-' in n or '.trash-' in n]
     assert leftovers == []

@@ -90,11 +90,25 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
                  'score/aclImdb-test/report.html', 'score/nightly/report.html'):
         assert f'href="{link}"' in html and os.path.exists(os.path.join(out, link))
 
-    # A second run finds the archive in the cache and downloads nothing.
+    # A second run finds the archive in the cache and downloads nothing. With --models its
+    # model is the registry's first version, judged by the gate (no champion yet: the floor)
+    # and promoted only if blessed; the index says which.
     before = len(requests)
-    assert cli.main(['run', '--output', str(tmp_path / 'again'), '--cache-dir', cache, '--url', url,
+    again, models = str(tmp_path / 'again'), str(tmp_path / 'models')
+    code = cli.main(['run', '--output', again, '--cache-dir', cache, '--url', url,
                      '--no-explore', '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
-                     '--preprocess-flags', '--max-tokens 32']) == 0
+                     '--preprocess-flags', '--max-tokens 32', '--models', models])
     assert len(requests) == before
+    verdict = read_json(os.path.join(again, 'evaluate', 'verdict.json'))
+    assert code == (0 if verdict['blessed'] else 4)
+    assert [s['step'] for s in read_json(os.path.join(again, 'manifest.json'))['steps']] == [
+        'preprocess', 'train', 'evaluate', 'promote', 'score eval', 'score aclImdb-test']
+    assert os.path.isfile(os.path.join(models, '1', 'saved_model.pb'))
+    champion = os.path.join(models, 'champion.json')
+    assert (read_json(champion)['version'] == 1) if verdict['blessed'] else not os.path.exists(
+        champion)
+    html = open(os.path.join(again, 'index.html'), encoding='utf-8').read()
+    assert 'id="gate"' in html and ('Blessed and promoted' if verdict['blessed'] else
+                                    'Not blessed') in html
 
 

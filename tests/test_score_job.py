@@ -42,6 +42,24 @@ def test_explanations_reuse_the_scoring_model(trained):
     assert explain._model is model
 
 
+def test_explanations_of_a_list_in_batches_equal_one_review_at_a_time(trained):
+    """The reported errors' variants go through the model together, in large batches, and
+    only over the tokens the network reads: the same weights as one review at a time."""
+    from analysis.explain import ExplainFn, occlusion_weights
+    from transforms.beam.inference import load_classifier, score_texts
+    rows = [{'review': text} for text, _ in generated_reviews(3, seed=4)]
+    explain = ExplainFn(trained['model'], schema.REVIEW_KEY, max_words=5, batch_size=7)
+    explain.setup()
+    model = load_classifier(trained['model'])
+    for row, out in zip(rows, explain.process(rows)):
+        alone = occlusion_weights(row['review'], lambda t: score_texts(model, t), 5)
+        shaded = [p for p in out['tokens'] if p['weight'] is not None]
+        assert len(shaded) == 5 == len(alone)  # capped at the network's token length
+        np.testing.assert_allclose([p['weight'] for p in shaded], [w['weight'] for w in alone],
+                                   atol=1e-6)
+        assert ''.join(p['text'] for p in out['tokens']) == row['review']
+
+
 @pytest.fixture(scope='module')
 def scored(trained, tmp_path_factory):
     root = tmp_path_factory.mktemp('score')

@@ -229,6 +229,36 @@ def test_export_serves_raw_text_without_the_preprocess_output(trained, tmp_path)
         assert 'keras' not in served['modules']  # loading needs no Keras at all
 
 
+def test_export_serves_in_the_session_loader(trained, tmp_path):
+    """TensorFlow Serving and ``saved_model_cli run`` load with the session (TF1) loader: it
+    restores the checkpoint and runs the init op, which fills the tf.Transform tables from
+    assets/. Both signatures give tf.saved_model.load's outputs, from a copy of the export
+    in another folder (it reads no file outside itself)."""
+    import tensorflow as tf
+    model = shutil.copytree(trained['model'], str(tmp_path / 'moved'))
+    # No ';' in the texts: saved_model_cli splits its input expressions there.
+    texts = ['A wonderful, moving film!', 'Boring and awful. A waste.', '',
+             'Très <b>bien</b> ♥ 日本語']
+    expected = tf.saved_model.load(model).signatures['serving_default'](
+        reviews=tf.constant(texts))
+    inputs = {'serving_default': ['--input_exprs', f'reviews={texts!r}'],
+              'serving_examples': ['--input_examples',
+                                   f'examples={[{"review": [t]} for t in texts]!r}']}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    for signature, args in inputs.items():
+        out = tmp_path / signature
+        proc = subprocess.run(
+            [sys.executable, '-m', 'tensorflow.python.tools.saved_model_cli', 'run',
+             '--dir', model, '--tag_set', 'serve', '--signature_def', signature, *args,
+             '--outdir', str(out)], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        np.testing.assert_allclose(np.load(out / 'probability.npy'),
+                                   expected['probability'].numpy(), atol=1e-5)
+        for key in ('label', 'num_tokens', 'num_oov'):
+            assert np.load(out / f'{key}.npy', allow_pickle=True).tolist() == \
+                expected[key].numpy().tolist(), (signature, key)
+
+
 def test_predict_prints_label_and_probability(trained, monkeypatch, capsys):
     from transforms.beam.inference import Classifier
     texts = ['A wonderful, moving film!', 'Boring and awful. A waste.', 'third from stdin']

@@ -1,9 +1,23 @@
 """Export: one SavedModel that takes raw review text.
 
 The tf.Transform graph (``TFTransformOutput.transform_features_layer()``, built
-on tf_keras) and the trained Keras 3 network are tracked by one ``tf.Module``,
-so the export needs neither Keras flavour to load: ``tf.saved_model.load`` and
-a signature call are enough, and serving cleans text exactly as training did.
+on tf_keras) and the trained Keras 3 network are written by Keras'
+``ExportArchive``, so the export needs neither Keras flavour to load: both
+SavedModel loaders serve it, and serving cleans text exactly as training did.
+
+- ``tf.saved_model.load`` and a signature call (the Beam RunInference handler);
+- the session (TF1) loader of TensorFlow Serving and ``saved_model_cli run``: it
+  restores the variables with the checkpoint's restore op and runs the init op
+  (``saved_model_main_op``), which fills the lookup tables from the vocabulary
+  files under ``assets/``.
+
+The archive tracks the ``tf.Variable`` each endpoint reads, not the Keras model:
+a Keras 3 variable wraps a ``tf.Variable``, and saving the wrapper (as tracking
+the model or ``model.variables`` does) writes a *copy* of it. The TF2 loader
+maps the signatures to the right variables through the object graph, but the
+session loader restores the copies while the signatures read the originals, which
+it never initialises ("Could not find variable logit/kernel"). The copies would
+also double the size of ``variables/``.
 """
 
 import keras
@@ -15,24 +29,18 @@ from transforms.schema import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, 
     NUM_OOV_OUTPUT, NUM_TOKENS_OUTPUT, PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
 
-class ReviewClassifier(tf.Module):
-    """Raw review strings -> P(positive) and the predicted label."""
+def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: str) -> None:
+    """Writes the SavedModel with ``serving_default`` (raw strings) and ``serving_examples``
+    (serialized tf.Example with a ``review`` bytes feature)."""
+    tft_layer = transform_output.transform_features_layer()
+    input_keys = tuple(model.input.keys())  # the transformed features the network takes
 
-    def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput):
-        super().__init__(name='review_classifier')
-        self.model = model
-        self.input_keys = tuple(model.input.keys())  # the transformed features it takes
-        # Keras 3 keeps some state (dropout seed generators) outside what tf.Module
-        # finds by itself; tracking every variable is what keras.export does too.
-        self.keras_variables = list(model.variables)
-        self.tft_layer = transform_output.transform_features_layer()
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
-    def classify(self, reviews):
-        transformed = self.tft_layer({schema.REVIEW_KEY: reviews})
+    def classify(reviews):
+        """Raw review strings -> P(positive) and the predicted label."""
+        transformed = tft_layer({schema.REVIEW_KEY: reviews})
         inputs = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
-                  for k, v in transformed.items() if k in self.input_keys}
-        probability = tf.reshape(self.model(inputs, training=False), [-1])
+                  for k, v in transformed.items() if k in input_keys}
+        probability = tf.reshape(model(inputs, training=False), [-1])
         label = tf.where(probability > 0.5, schema.POSITIVE, schema.NEGATIVE)
         # The whole review's token count and how many of them the vocabulary lacks, as
         # the transform graph computed them: scoring measures vocabulary coverage from
@@ -41,18 +49,19 @@ class ReviewClassifier(tf.Module):
                 NUM_TOKENS_OUTPUT: tf.cast(transformed[schema.NUM_TOKENS_KEY], tf.int64),
                 NUM_OOV_OUTPUT: tf.cast(transformed[schema.NUM_OOV_KEY], tf.int64)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
-    def classify_examples(self, examples):
+    archive = keras.export.ExportArchive()
+    # The transform graph's lookup tables, and through them its vocabulary files. The
+    # network's variables are tracked from what the endpoints read (not ``track(model)``:
+    # see the module docstring).
+    archive.track(tft_layer)
+    serve = archive.add_endpoint(SERVING_SIGNATURE, classify, input_signature=[
+        tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
+
+    def classify_examples(examples):
         parsed = tf.io.parse_example(
             examples, {schema.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)})
-        return self.classify(parsed[schema.REVIEW_KEY])
+        return serve(parsed[schema.REVIEW_KEY])  # the traced endpoint: traced once
 
-
-def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: str) -> None:
-    """Writes the SavedModel with ``serving_default`` (raw strings) and ``serving_examples``
-    (serialized tf.Example with a ``review`` bytes feature)."""
-    module = ReviewClassifier(model, transform_output)
-    tf.saved_model.save(module, path, signatures={
-        SERVING_SIGNATURE: module.classify,
-        EXAMPLES_SIGNATURE: module.classify_examples,
-    })
+    archive.add_endpoint(EXAMPLES_SIGNATURE, classify_examples, input_signature=[
+        tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    archive.write_out(path, verbose=False)

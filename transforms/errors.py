@@ -8,6 +8,8 @@ everything else is a bug or an outage (exit 1, traceback). Exit codes, for sched
   2    usage error: bad flags, unusable input, model or output paths; fix the command
   3    the job ran but the data failed it (too many rejects, nothing to train on); the
        earlier output is kept and this run's is written beside it, OUTPUT.failed-<time>
+  4    evaluate: the candidate model is not blessed (its report says which check failed)
+  5    score --date: no input file for that date (nothing written); not a failure
   75   another run holds the same output (its lock names the pid and host): retry later
   130  interrupted (SIGINT, Ctrl-C); nothing was published
   141  standard output closed early (a pipe into head): ended quietly
@@ -18,6 +20,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_REJECTS = 3
+EXIT_NOT_BLESSED = 4
+EXIT_NO_INPUT = 5
 EXIT_LOCKED = 75      # sysexits' EX_TEMPFAIL
 EXIT_SIGNAL_BASE = 128
 
@@ -56,6 +60,16 @@ class RejectFractionExceeded(UserError, RuntimeError):
     """The data failed the job (too many rejects, nothing to train on); its output was kept
     beside the earlier one so the rejects can be inspected."""
     exit_code = EXIT_REJECTS
+
+
+class NotBlessed(UserError):
+    """The model gate refused the candidate."""
+    exit_code = EXIT_NOT_BLESSED
+
+
+class NoInputForDate(UserError):
+    """A dated run's input matched no file: nothing to score that night."""
+    exit_code = EXIT_NO_INPUT
 
 
 class CountsDoNotReconcile(RuntimeError):

@@ -78,6 +78,9 @@ MANIFEST_FILE = 'manifest.json'
 OUTPUT_FILES_KEY = 'output_files'
 STATS_DIR = '_stats'
 
+# Output of the model gate (evaluate), read by the run index and the registry.
+VERDICT_FILE = 'verdict.json'
+
 # Output layout of the score job.
 PREDICTIONS_DIR = 'predictions'
 PREDICTIONS_PREFIX = 'predictions'

@@ -65,6 +65,11 @@ COMMANDS: Dict[str, Command] = {
         'Score reviews with RunInference; write predictions, metrics and an error report.',
         (beam_jobs.add_input_args, beam_jobs.add_score_args), beam=True,
         check=beam_jobs.check_score_args),
+    'evaluate': Command(
+        'The model gate: score a candidate and a baseline on the same reviews; bless or not.',
+        (beam_jobs.add_evaluate_args,), beam=True, check=beam_jobs.check_batch_sizes),
+    'models': Command('List a model registry, promote a version, or roll back the champion.',
+                      (commands.add_models_args,), check=commands.check_models_args),
     'explore': Command(
         'Profile a dataset (lengths, word frequencies, coverage) into an HTML report.',
         (beam_jobs.add_input_args, beam_jobs.add_cleaning_args, beam_jobs.add_explore_args),

@@ -132,7 +132,17 @@ def add_score_args(parser) -> None:
         '--date', nargs='?', const='today', metavar='YYYY-MM-DD',
         help='Nightly mode: write into OUTPUT/dt=YYYY-MM-DD/ (a bare --date means today, '
              'UTC), replacing that partition only when the run succeeds, and compare '
-             'with the latest earlier night in drift.json.')
+             'with the latest earlier night in drift.json. "{date}" in --input is replaced '
+             'by it (e.g. --input \'/data/incoming/dt={date}/*.csv\'); a date whose input '
+             'matches no file ends with exit 5 and writes nothing.')
+    parser.add_argument(
+        '--dates', metavar='FIRST..LAST',
+        help='Backfill: score every date from FIRST to LAST (YYYY-MM-DD..YYYY-MM-DD) in order, '
+             'each as --date would, into its own partition; dates already scored with the '
+             'same model are skipped (unless --force), a failing date does not stop the '
+             'others, and the run ends with a summary per date and the worst exit code.')
+    add_bool(parser, 'force', False,
+             'with --dates: score again the dates already complete with the same model')
 
 
 def check_preprocess_args(args, parser) -> None:
@@ -143,6 +153,16 @@ def check_preprocess_args(args, parser) -> None:
 
 
 def check_score_args(args, parser) -> None:
+    if args.date is not None and args.dates:
+        parser.error('give --date or --dates, not both')
+    if args.force and not args.dates:
+        parser.error('--force goes with --dates (a single --date always runs)')
+    if any('{date}' in path for path in args.input) and args.date is None and not args.dates:
+        parser.error('--input holds {date}: give the night with --date or --dates')
+    check_batch_sizes(args, parser)
+
+
+def check_batch_sizes(args, parser) -> None:
     if args.min_batch_size > args.max_batch_size:
         parser.error(f'--min-batch-size {args.min_batch_size} is larger than '
                      f'--max-batch-size {args.max_batch_size}')
@@ -160,3 +180,44 @@ def cleaning_config(args) -> CleaningConfig:
     """The cleaning steps the parsed flags ask for."""
     return CleaningConfig(keep_marks=args.keep_marks, remove_stopwords=args.remove_stopwords,
                           lemmatize=args.lemmatize)
+
+
+def add_evaluate_args(parser) -> None:
+    """Flags of the model gate: two models, labelled reviews, and the thresholds."""
+    from analysis.compare import Thresholds  # plain dataclass: no Beam, no TensorFlow
+    defaults = Thresholds()
+    parser.add_argument('--candidate', metavar='DIR', required=True,
+                        help='The model to judge: an export, or a registry (its newest '
+                             'version), or a registry version such as /models/4.')
+    parser.add_argument('--baseline', metavar='DIR',
+                        help='The model it must not fall behind: an export, or a registry '
+                             '(its champion). Without one, the accuracy floor alone decides.')
+    parser.add_argument('--data', action='append', metavar='PATH', required=True,
+                        help='Labelled reviews both models score (CSV or aclImdb folder; '
+                             'repeatable), e.g. the test split of preprocess.')
+    parser.add_argument('--output', metavar='DIR', required=True,
+                        help='Folder for the comparison, the verdict and the report.')
+    parser.add_argument(
+        '--max-review-chars', type=positive_int, default=schema.DEFAULT_MAX_REVIEW_CHARS,
+        help='Reject reviews longer than this many characters (default %(default)s).')
+    parser.add_argument(
+        '--max-reject-fraction', type=fraction, default=schema.DEFAULT_MAX_REJECT_FRACTION,
+        help='Fail (exit 3) when more than this share of the records is rejected '
+             '(default %(default)s).')
+    add_bool(parser, 'reshuffle-records', False,
+             'spread the records of each input file over all workers')
+    parser.add_argument('--min-batch-size', type=positive_int, default=16,
+                        help='Smallest batch RunInference sends a model (default %(default)s).')
+    parser.add_argument('--max-batch-size', type=positive_int, default=256,
+                        help='Largest batch RunInference sends a model (default %(default)s).')
+    add_movies_args(parser, 'the comparison breaks accuracy down by star rating too.')
+    for name, kind, text in (
+            ('max-accuracy-drop', fraction, 'Largest accuracy loss against the baseline'),
+            ('max-auc-drop', fraction, 'Largest ROC AUC loss against the baseline'),
+            ('max-calibration-error', fraction, "Largest expected calibration error (ECE)"),
+            ('min-slice-reviews', positive_int, 'Slices with this many reviews are compared'),
+            ('max-slice-drop', fraction, 'Largest accuracy loss in any compared slice'),
+            ('min-accuracy', fraction, 'The accuracy floor, with or without a baseline')):
+        parser.add_argument(f'--{name}', type=kind,
+                            default=getattr(defaults, name.replace('-', '_')),
+                            help=f'{text} (default %(default)s).')

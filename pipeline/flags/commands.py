@@ -15,6 +15,10 @@ def add_train_args(parser) -> None:
     parser.add_argument('--data', required=True, metavar='DIR',
                         help='Output folder of `imdb-sentiment preprocess`.')
     parser.add_argument('--output', required=True, metavar='DIR', help='Model folder to write.')
+    parser.add_argument('--registry', action='store_true',
+                        help='--output is a model registry (created if missing): write its '
+                             'next version, N/, which `imdb-sentiment models promote` can make '
+                             'the champion.')
     for field in dataclasses.fields(ModelConfig):
         flag = '--' + field.name.replace('_', '-')
         text = field.metadata['help'].replace('%', '%%') + ' (default %(default)s)'
@@ -69,6 +73,11 @@ def add_run_args(parser) -> None:
              'down by rating (both get --movies).')
     add_deprecated(parser, 'groups', 'movies')
     parser.add_argument(
+        '--models', metavar='DIR',
+        help='A model registry: the model is trained as its next version, evaluated against '
+             'the champion on the test split (`imdb-sentiment evaluate`), and promoted only '
+             'if blessed; the index shows the verdict.')
+    parser.add_argument(
         '--test-fraction', type=float,
         help='Share of the --input reviews held out as the test split that the headline '
              f'score measures (default {DEFAULT_RUN_TEST_FRACTION}; 0 with the '
@@ -100,3 +109,25 @@ def add_download_args(parser) -> None:
                         help='Where to fetch the archive; a mirror must serve the identical file '
                              '(default %(default)s).')
     parser.add_argument('--no-progress', action='store_true', help='Do not draw the progress bar.')
+
+
+def add_models_args(parser) -> None:
+    """list | promote | rollback, each on a registry folder."""
+    actions = parser.add_subparsers(dest='action', required=True, metavar='ACTION')
+    listed = actions.add_parser('list', help='The versions, their verdicts, and the champion.')
+    listed.add_argument('registry', metavar='DIR', help='The model registry.')
+    promote = actions.add_parser(
+        'promote', help='Make a version the champion (it must be blessed, or --force).')
+    promote.add_argument('registry', metavar='DIR', help='The model registry.')
+    promote.add_argument('version', type=int, metavar='VERSION', help='The version to promote.')
+    promote.add_argument('--force', action='store_true',
+                         help='Promote a version that was not blessed (say why in --reason).')
+    promote.add_argument('--reason', default='', help='Why: kept in the champion record.')
+    rollback = actions.add_parser('rollback', help='The champion before this one comes back.')
+    rollback.add_argument('registry', metavar='DIR', help='The model registry.')
+    rollback.add_argument('--reason', default='', help='Why: kept in the champion record.')
+
+
+def check_models_args(args, parser) -> None:
+    if args.action == 'promote' and args.force and not args.reason.strip():
+        parser.error('promote --force needs a --reason: the champion record keeps it')

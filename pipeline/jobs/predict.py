@@ -11,7 +11,7 @@ import sys
 from typing import List, Sequence
 
 from pipeline import flags
-from pipeline.models import check_model
+from pipeline.model_lookup import check_model
 from transforms.beam.inference import Classifier
 from transforms.errors import InputError
 

@@ -33,21 +33,22 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from analysis.run_index import render_index
-from pipeline import cli, flags
+from pipeline import cli, flags, registry
 from pipeline.flags.commands import DEFAULT_RUN_TEST_FRACTION
 from pipeline.jobs import download
-from pipeline.jobs.run_folder import (EXPLORE_DIR, INDEX_FILE, MODEL_DIR, PREPROCESS_DIR,
-                                      SCORE_DIR, summary)
+from pipeline.jobs.run_folder import (EVALUATE_DIR, EXPLORE_DIR, INDEX_FILE, MODEL_DIR,
+                                      PREPROCESS_DIR, SCORE_DIR, summary)
 from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_output
 from transforms import jsonio, schema
 from transforms.beam import movies
 from transforms.beam.inputs import CSV_SUFFIXES
-from transforms.errors import InputError
+from transforms.errors import EXIT_NOT_BLESSED, InputError
 
 _LOG = logging.getLogger(__name__)
 
 NAME = 'run'
+GATE_PASSED = 'gate passed'
 EVAL_SET = schema.EVAL_PREFIX
 TEST_SET = schema.TEST_PREFIX
 
@@ -62,6 +63,7 @@ class Step:
     beam_args: List[str] = dataclasses.field(default_factory=list)
     exit_code: Optional[int] = None
     wall_time_s: Optional[float] = None
+    needs: Optional[str] = None   # GATE_PASSED: runs only when the model gate blessed
 
     def parse(self) -> None:
         self.job_args, self.beam_args = flags.parse(self.command, self.argv)
@@ -132,11 +134,15 @@ def _steps(args, beam_args: List[str]) -> List[Step]:
     steps.append(Step('preprocess', 'preprocess', flags.argv(
         input=args.input, output=preprocess_dir, test_fraction=args.test_fraction or None,
         unlabeled=args.unlabeled, **split_by) + shlex.split(args.preprocess_flags) + beam_args))
+    if args.models:  # the model is the registry's next version
+        model_dir = registry.version_path(args.models, registry.next_version(args.models))
     steps.append(Step('train', 'train', flags.argv(data=preprocess_dir, output=model_dir) +
                       shlex.split(args.train_flags) + flags.argv(epochs=args.epochs)))
     # The test split first: it is the honest figure; then the eval split, for comparison.
     held_out = ([(TEST_SET, schema.TEST_REVIEWS_DIR)] if args.test_fraction else []) + [
         (EVAL_SET, schema.EVAL_REVIEWS_DIR)]
+    if args.models:
+        steps += _gate_steps(args, model_dir, preprocess_dir, held_out[0], rate_by, beam_args)
     names = []
     for name, folder in held_out:
         names.append(name)
@@ -151,11 +157,30 @@ def _steps(args, beam_args: List[str]) -> List[Step]:
     return steps
 
 
+def _gate_steps(args, model_dir: str, preprocess_dir: str, held_out: Tuple[str, str],
+                rate_by: Dict, beam_args: List[str]) -> List[Step]:
+    """evaluate the new version against the champion on the held-out split (the test split
+    when there is one), then promote it: a step that runs only when the gate blessed it."""
+    name, folder = held_out
+    champion = registry.champion(args.models) if registry.is_registry(args.models) else None
+    evaluate = Step('evaluate', 'evaluate', flags.argv(
+        candidate=model_dir, baseline=args.models if champion else None,
+        data=os.path.join(preprocess_dir, folder, f'{name}-*.csv'), **rate_by,
+        output=os.path.join(args.output.rstrip('/'), EVALUATE_DIR)) + beam_args)
+    promote = Step('promote', 'models', ['promote', args.models,
+                                         os.path.basename(model_dir), '--reason',
+                                         f'blessed by imdb-sentiment run into {args.output}'],
+                   needs=GATE_PASSED)
+    return [evaluate, promote]
+
+
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
-    """Runs every step in order; a failing step stops the run with its exit code."""
+    """Runs every step in order; a failing step stops the run with its exit code. With
+    --models, a candidate the gate did not bless is not promoted: the other steps run, and
+    the run ends with exit 4."""
     args = job_args
     check_output(args.output, NAME, protected=[*(args.input or []), *args.unlabeled,
-                                               *args.score_input, args.movies],
+                                               *args.score_input, args.movies, args.models],
                  replaces=False)  # it writes its steps' outputs into the folder
     if args.movies and not os.path.isfile(args.movies):
         raise InputError(f'--movies {args.movies}: no such file')
@@ -171,12 +196,20 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     # Marks the folder as this command's own from the start, so that a run that was
     # killed can be run again into the same folder.
     _write_manifest(out, steps, started, args, 'running')
+    refused = False
     for i, step in enumerate(steps, 1):
+        if step.needs == GATE_PASSED and refused:
+            _LOG.warning('Step %s skipped: the gate did not bless %s; the champion stays',
+                         step.name, step.argv[2])
+            continue
         _LOG.info('Step %d/%d: %s', i, len(steps), step.command_line)
         t0 = time.time()
         with Heartbeat(step.name):
             step.exit_code = cli.invoke(step.command, step.job_args, step.beam_args)
         step.wall_time_s = round(time.time() - t0, 1)
+        if step.exit_code == EXIT_NOT_BLESSED and step.command == 'evaluate':
+            refused = True
+            continue
         if step.exit_code != 0:
             _LOG.error('Step %s failed (exit %d); the later steps did not run', step.name,
                        step.exit_code)
@@ -184,7 +217,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
             return step.exit_code
     index = _write_index(out, steps, started, args, failed=False)
     _LOG.info('Done in %.0f s: open %s', time.time() - started, index)
-    return 0
+    return EXIT_NOT_BLESSED if refused else 0
 
 
 def _write_manifest(out: str, steps: List[Step], started: float, args, status: str) -> Dict:

@@ -16,6 +16,7 @@ EXPLORE_DIR = 'explore'
 PREPROCESS_DIR = 'preprocess'
 MODEL_DIR = 'model'
 SCORE_DIR = 'score'          # score/<set name>/ per scored set
+EVALUATE_DIR = 'evaluate'    # run --models: the gate's comparison with the champion
 INDEX_FILE = 'index.html'
 
 # What each held-out set of a run is, for the reader: which choices were made on it.
@@ -90,6 +91,7 @@ def summary(out: str) -> Dict:
                                 os.path.join(plots_dir, p))) for p in plots],
                             'manifest': _link(out, f'{MODEL_DIR}/{schema.MANIFEST_FILE}')},
         'scores': _scores(out),
+        'gate': _json(os.path.join(out, EVALUATE_DIR, schema.VERDICT_FILE)),
     }
 
 

@@ -21,51 +21,34 @@ report.html, rejected/rejected-*.jsonl and manifest.json.
 """
 
 import argparse
+import copy
 import logging
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from analysis.combiners import ScoreSummaryFn
 from analysis.explain import ExplainFn
-from pipeline import flags, models, nightly
+from pipeline import cli, flags, history, model_lookup, nightly
 from pipeline.jobs import score_finish
 from pipeline.launcher import BeamJob, Plan, run_beam_job
 from transforms import schema
 from transforms.beam import movies
-from transforms.beam.inference import LABEL, PROBABILITY, ReviewModelHandler
-from transforms.beam.inputs import resolve_inputs
+from transforms.beam.inference import ReviewModelHandler
+from transforms.beam.inputs import input_exists, resolve_inputs
 from transforms.beam.intake import ACCEPTED, REJECTED, CountReasons, ReadAndValidate
 from transforms.beam.sinks import CountAs, WriteJsonLines, write_job_stats
-from transforms.beam.validate import rejection
+from transforms.beam.scoring import ScoreReviews, to_prediction
+from transforms.errors import NoInputForDate, RejectFractionExceeded
 
 _LOG = logging.getLogger(__name__)
 
 NAME = 'score'
-_META = (schema.ID_KEY, schema.SOURCE_KEY, schema.LABEL_KEY, schema.RATING_KEY)
 FALSE_POSITIVES = score_finish.FALSE_POSITIVES
 FALSE_NEGATIVES = score_finish.FALSE_NEGATIVES
 COVERAGE = 'coverage'
 MODEL_DIR, PREVIOUS = 'model_dir', 'previous'   # Plan.extra: the export used, the night before
-
-
-def _key(record: Dict):
-    """RunInference input: (the record's metadata, its review text)."""
-    return {k: record.get(k) for k in _META}, record[schema.REVIEW_KEY]
-
-
-def _prediction(keyed) -> Dict:
-    meta, result = keyed
-    row = {schema.ID_KEY: meta[schema.ID_KEY],
-           schema.PROBABILITY_KEY: result.inference[PROBABILITY],
-           schema.PREDICTED_KEY: result.inference[LABEL],
-           schema.REVIEW_KEY: result.example}
-    for key in (schema.LABEL_KEY, schema.RATING_KEY):
-        if meta.get(key) is not None:
-            row[key] = meta[key]
-    return row
 
 
 def _token_counts(keyed):
@@ -81,14 +64,6 @@ def _sum_pairs(pairs):
     return tuple(map(sum, zip(*pairs))) or (0, 0)
 
 
-def _failed_batch(failure):
-    """(failed batch of (meta, text), exception) -> one dead-letter row per review."""
-    batch, error = failure
-    for meta, text in batch:
-        yield rejection(dict(meta, raw=text), schema.REASON_INFERENCE_FAILED,
-                        f'{type(error).__name__}: {error}'[:500])
-
-
 def _is_error(kind: str):
     truth, predicted = ((schema.NEGATIVE, schema.POSITIVE) if kind == FALSE_POSITIVES
                         else (schema.POSITIVE, schema.NEGATIVE))
@@ -96,15 +71,19 @@ def _is_error(kind: str):
 
 
 def plan(job_args: argparse.Namespace) -> Plan:
-    model_dir = models.resolve_model(job_args.model)
-    models.check_model(model_dir)
-    output, previous, root = job_args.output, None, None
+    model_dir = model_lookup.resolve_model(job_args.model)
+    output, previous, root, inputs = job_args.output, None, None, job_args.input
     if job_args.date is not None:
         root = job_args.output
         job_args.date = nightly.parse_date(job_args.date)
         output = nightly.partition_path(job_args.output, job_args.date)
         previous = nightly.previous_partition(job_args.output, job_args.date)
-    specs = resolve_inputs(job_args.input, include_unlabeled=True)
+        inputs = nightly.dated_inputs(job_args.input, job_args.date)
+        for given, path in zip(job_args.input, inputs):
+            if given != path and not input_exists(path):
+                raise NoInputForDate(f'no input for {job_args.date}: {path} matches no file '
+                                     f'(nothing written)')
+    specs = resolve_inputs(inputs, include_unlabeled=True)
     rated = score_finish.check_movies(job_args.movies, job_args.movies_for, specs)
     if rated is not None:
         _LOG.info('Ratings for %d reviews from %s', rated, job_args.movies)
@@ -128,13 +107,10 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
         stars = movies.ratings(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
                                                                      job_args.movies_for))
         accepted = accepted | 'AttachRatings' >> movies.AttachRatings(stars)
-    scored, failed = (accepted
-                      | 'KeyByRecord' >> beam.Map(_key)
-                      | 'Score' >> RunInference(KeyedModelHandler(handler)).with_exception_handling())
-    predictions = scored | 'ToPrediction' >> beam.Map(_prediction)
-    rejected = ((taken['rejected'],
-                 failed.failed_inferences | 'FailedBatches' >> beam.FlatMap(_failed_batch))
-                | 'AllRejected' >> beam.Flatten())
+    result = accepted | 'Score' >> ScoreReviews(handler)
+    scored = result['scored']
+    predictions = scored | 'ToPrediction' >> beam.Map(to_prediction)
+    rejected = ((taken['rejected'], result['rejected']) | 'AllRejected' >> beam.Flatten())
 
     written = predictions
     if not job_args.include_text:
@@ -148,17 +124,19 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     stats = os.path.join(work_dir, schema.STATS_DIR)
     _ = (predictions | 'Summarize' >> beam.CombineGlobally(ScoreSummaryFn())
          | 'WriteSummary' >> WriteJsonLines(os.path.join(stats, 'summary'), num_shards=1))
+    max_words = model_lookup.token_length(model_dir)
     for kind in (FALSE_POSITIVES, FALSE_NEGATIVES):
         sign = 1 if kind == FALSE_POSITIVES else -1
         top = (predictions
                | f'Filter[{kind}]' >> beam.Filter(_is_error(kind))
                | f'Top[{kind}]' >> beam.combiners.Top.Of(
-                   job_args.top_k, key=lambda r, s=sign: s * r[schema.PROBABILITY_KEY])
-               | f'Flatten[{kind}]' >> beam.FlatMap(lambda rows: rows))
-        if job_args.explain:
-            top = top | f'Explain[{kind}]' >> beam.ParDo(
-                ExplainFn(model_dir, schema.REVIEW_KEY))
-        _ = top | f'Write[{kind}]' >> WriteJsonLines(os.path.join(stats, kind), num_shards=1)
+                   job_args.top_k, key=lambda r, s=sign: s * r[schema.PROBABILITY_KEY]))
+        if job_args.explain:  # every review of the list, in large batches
+            rows = top | f'Explain[{kind}]' >> beam.ParDo(
+                ExplainFn(model_dir, schema.REVIEW_KEY, max_words))
+        else:
+            rows = top | f'Flatten[{kind}]' >> beam.FlatMap(lambda found: found)
+        _ = rows | f'Write[{kind}]' >> WriteJsonLines(os.path.join(stats, kind), num_shards=1)
 
     if job_args.vocab_coverage:
         _ = (scored
@@ -191,8 +169,37 @@ JOB = BeamJob(NAME, plan, build, finish, summary)
 
 
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
-    """Runs the parsed command; returns the exit code."""
-    return run_beam_job(JOB, job_args, beam_args)
+    """Runs the parsed command (one night, or with --dates a backfill); returns the exit code."""
+    if job_args.dates:
+        return _backfill(job_args, beam_args)
+    if job_args.date is None:
+        return run_beam_job(JOB, job_args, beam_args)
+    try:
+        code = run_beam_job(JOB, job_args, beam_args)
+    except RejectFractionExceeded:
+        history.write_history(job_args.output)  # the night is kept as it was, and shown
+        raise
+    history.write_history(job_args.output)
+    return code
+
+
+def _backfill(job_args: argparse.Namespace, beam_args: List[str]) -> int:
+    """Every date of --dates in order, each its own night with one model (resolved once)."""
+    dates = nightly.date_range(job_args.dates)
+    model_dir = model_lookup.resolve_model(job_args.model)
+    used = model_lookup.describe(model_dir)
+    _LOG.info('Backfill of %d dates (%s to %s) with %s', len(dates), dates[0], dates[-1],
+              model_dir)
+
+    def same_model(scored: Optional[Dict]) -> bool:
+        return bool(scored) and all(scored.get(k) == used[k] for k in ('path', 'created'))
+
+    def run_date(date: str) -> int:
+        night = copy.copy(job_args)
+        night.date, night.dates, night.force, night.model = date, None, False, model_dir
+        return cli.invoke(NAME, night, beam_args)
+
+    return nightly.backfill(dates, job_args.output, same_model, run_date, job_args.force)
 
 
 def run(argv: Sequence[str] = None) -> int:

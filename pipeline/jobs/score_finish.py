@@ -8,6 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from analysis import drift, metrics
 from analysis.score_report import render_score_report
+from pipeline import model_lookup
 from pipeline.jobs import run_folder
 from pipeline.nightly import PARTITION_PREFIX
 from transforms import jsonio, schema
@@ -48,8 +49,8 @@ def _model_manifest(model_dir: str) -> Dict:
     if not FileSystems.exists(path):
         return {'path': model_dir}
     m = jsonio.read_json(path)
-    return {'path': model_dir, 'created': m.get('created'), 'validation': m.get('validation'),
-            'preprocess_inputs': m.get('preprocess', {}).get('manifest', {}).get('inputs')}
+    return dict(model_lookup.describe(model_dir), validation=m.get('validation'),
+                preprocess_inputs=m.get('preprocess', {}).get('manifest', {}).get('inputs'))
 
 
 def error_examples(stats: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
@@ -82,6 +83,9 @@ def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args
     if found_drift:
         jsonio.write_json(os.path.join(work_dir, DRIFT_FILE), found_drift)
         manifest['drift_alerts'] = found_drift['alerts']
+        manifest['drift'] = {'previous_date': found_drift['previous_date'],
+                             'psi': found_drift['score_psi']['value'],
+                             'psi_reading': found_drift['score_psi']['reading']}
     manifest.update(model=_model_manifest(model_dir), date=date, previous_night=previous,
                     metrics={k: result[k] for k in _HEADLINE if result.get(k) is not None})
     html = render_score_report(result, error_examples(stats), manifest, found_drift,

@@ -15,7 +15,7 @@ from typing import List, Sequence
 
 import tensorflow as tf
 
-from pipeline import flags
+from pipeline import flags, registry
 from pipeline.flags.commands import model_config
 from pipeline.runtime.guard import check_output, manifest_job
 from pipeline.runtime.publish import StagedOutput, read_manifest
@@ -41,9 +41,13 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         raise TrainError(f'--data {job_args.data} is the output of `imdb-sentiment {made_by}`; '
                          'pass the output folder of `imdb-sentiment preprocess`')
     _check_data_files(job_args.data)
-    check_output(job_args.output, NAME, protected=[job_args.data])
+    output = _version_folder(job_args) if job_args.registry else job_args.output
+    if not job_args.registry and registry.is_registry(job_args.output):
+        raise TrainError(f'--output {job_args.output} is a model registry; add --registry to '
+                         f'write its next version')
+    check_output(output, NAME, protected=[job_args.data])
     started = time.time()
-    with StagedOutput(job_args.output) as out:
+    with StagedOutput(output) as out:
         try:
             manifest = train(job_args.data, config, out.path)
         except (tf.errors.DataLossError, tf.errors.NotFoundError,
@@ -58,8 +62,22 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     v = manifest['validation']
     _LOG.info('Validation accuracy %.4f, AUC %.4f (best epoch %d of %d); model in %s',
               v['accuracy'], v.get('auc', float('nan')), manifest['best_epoch'],
-              manifest['epochs_run'], job_args.output)
+              manifest['epochs_run'], output)
     return 0
+
+
+def _version_folder(job_args: argparse.Namespace) -> str:
+    """REGISTRY/N for the next version N of the registry --output names (made if missing)."""
+    root = job_args.output
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise TrainError(f'--output {root} is not a folder; not a model registry')
+    if os.path.isdir(root) and os.listdir(root) and not registry.is_registry(root):
+        raise TrainError(f'--output {root} holds files that are not a model registry\'s; '
+                         f'choose a new folder for --registry')
+    os.makedirs(root, exist_ok=True)
+    version = registry.next_version(root)
+    _LOG.info('Training version %d of the registry %s', version, root)
+    return registry.version_path(root, version)
 
 
 def _check_data_files(data: str) -> None:

@@ -30,7 +30,7 @@ PARTITION = re.compile(r'dt=\d{4}-\d{2}-\d{2}')
 _NIGHTLY_ENTRY = re.compile(r'dt=\d{4}-\d{2}-\d{2}(\.(partial|old|trash)-[0-9a-f]{8}'
                             r'|\.failed-[0-9TZ-]+|\.lock)?')
 # Files a nightly root holds besides its partitions (the history of the nights).
-NIGHTLY_FILES = ('history.json', 'index.html')
+NIGHTLY_FILES = ('history.json', 'index.html', 'history.lock')
 # How deep a folder is searched for another run's published output.
 _NESTED_DEPTH = 3
 
@@ -159,7 +159,8 @@ def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
                               f'without --date, not a root of nightly partitions; choose a '
                               f'new folder for --date runs (nothing was changed)')
         others = [n for n in os.listdir(out) if not _NIGHTLY_ENTRY.fullmatch(n)
-                  and n not in NIGHTLY_FILES and not n.startswith(tuple(NIGHTLY_FILES))]
+                  and n not in NIGHTLY_FILES
+                  and not n.startswith(tuple(f'{f}.tmp-' for f in NIGHTLY_FILES))]
         if others:
             raise OutputError(f'{flag} {output} holds files that are not nightly partitions '
                               f'({others[0]}...); choose a new folder (nothing was changed)')

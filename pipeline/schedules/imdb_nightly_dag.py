@@ -14,8 +14,9 @@ Settings: each is an Airflow Variable, read when the task renders (set it in the
 upper-case name (``IMDB_SENTIMENT_MODEL``) read when this file is parsed; else a path in this
 checkout (the layout ``make run`` writes):
 
-    imdb_sentiment_input   reviews to score (a CSV, a glob or an aclImdb folder)
-    imdb_sentiment_model   one export, or a folder of versioned exports (newest complete wins)
+    imdb_sentiment_input   reviews to score (a CSV, a glob or an aclImdb folder); "{date}" in
+                           it is the night's date: each night reads its own day's files
+    imdb_sentiment_model   a model registry (its champion), one export, or a folder of exports
     imdb_sentiment_output  each night writes OUTPUT/dt=YYYY-MM-DD/
     imdb_sentiment_runner  DirectRunner (default), FlinkRunner, DataflowRunner
 
@@ -27,10 +28,17 @@ parsed) is the project's Python, default ``<checkout>/.venv/bin/python``.
 of 2026-11-24 scores ``--date=2026-11-24``, the partition the job itself defaults to (today,
 UTC) and the one ``crontab.example`` writes.
 
+Missed nights and backfills: ``catchup=True`` with ``max_active_runs=1`` runs every night since
+``start_date`` (``IMDB_SENTIMENT_START_DATE``, read at parse time) that has no run yet, oldest
+first, and ``airflow dags backfill -s FIRST -e LAST
+imdb_sentiment_nightly`` runs a range again; each run scores its own logical date into its own
+partition.
+
 Exit codes (``transforms/errors.py``): 1 (unexpected failure), 75 (another run holds the
-partition), 130 (interrupted) and 143 (terminated) are retried;
-2 (usage or unusable input/model) and 3 (too many rejected records: the partition is written
-and its manifest says failed) fail the run at once, since a retry would do the same again.
+partition), 130 (interrupted) and 143 (terminated) are retried; 2 (usage or unusable
+input/model) and 3 (too many rejected records: the night is kept as it was) fail the run at
+once, since a retry would do the same again; 5 (no input file for the date) marks the task
+skipped: a day with no data is not a failure.
 """
 
 import datetime
@@ -41,7 +49,8 @@ from typing import Any, Optional
 
 from airflow.providers.apache.beam.operators.beam import BeamRunPythonPipelineOperator
 from airflow.sdk import DAG, Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, \
+    AirflowSkipException
 
 DAG_ID = 'imdb_sentiment_nightly'
 SCHEDULE = '0 2 * * *'  # 02:00 UTC every day
@@ -52,15 +61,22 @@ LAUNCHER = str(Path(__file__).resolve().with_name('score_nightly.py'))
 PYTHON = os.environ.get('IMDB_SENTIMENT_PYTHON', str(CHECKOUT / '.venv' / 'bin' / 'python'))
 
 DEFAULTS = {
-    'IMDB_SENTIMENT_INPUT': str(CHECKOUT / 'runs' / 'incoming' / '*.csv'),
+    'IMDB_SENTIMENT_INPUT': str(CHECKOUT / 'runs' / 'incoming' / 'dt={date}' / '*.csv'),
     'IMDB_SENTIMENT_MODEL': str(CHECKOUT / 'runs' / 'latest' / 'model'),
     'IMDB_SENTIMENT_OUTPUT': str(CHECKOUT / 'runs' / 'nightly'),
     'IMDB_SENTIMENT_RUNNER': 'DirectRunner',
 }
 
+# The first night of the schedule: with catchup, every night since then runs (read at parse
+# time from IMDB_SENTIMENT_START_DATE, YYYY-MM-DD; set it to the day your data starts).
+START = datetime.datetime.fromisoformat(
+    os.environ.get('IMDB_SENTIMENT_START_DATE', '2026-11-01')).replace(
+        tzinfo=datetime.timezone.utc)
+
 # Exit codes of `imdb-sentiment score` that a retry cannot fix.
 NO_RETRY = {2: 'usage or unusable input/model: fix the command or the paths',
-            3: 'too many rejected records: the partition is written, its manifest says failed'}
+            3: 'too many rejected records: the night is kept as it was, see dt=DATE.failed-*'}
+NO_INPUT = 5  # no input file for the date: the task is skipped, not failed
 
 
 def setting(name: str) -> str:
@@ -86,6 +102,9 @@ class ScoreNightlyOperator(BeamRunPythonPipelineOperator):
             return super().execute(context)
         except AirflowException as e:
             code = exit_code(e)
+            if code == NO_INPUT:
+                raise AirflowSkipException(f'imdb-sentiment score: no input for '
+                                           f'{context["ds"]} (exit {code}): nothing to score') from e
             if code in NO_RETRY:
                 raise AirflowFailException(f'imdb-sentiment score exited with {code} '
                                            f'({NO_RETRY[code]}); not retrying') from e
@@ -96,8 +115,8 @@ with DAG(
     dag_id=DAG_ID,
     description='Nightly imdb-sentiment score run into OUTPUT/dt=YYYY-MM-DD/',
     schedule=SCHEDULE,
-    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-    catchup=False,         # a missed night is run by hand: airflow dags trigger --logical-date
+    start_date=START,
+    catchup=True,          # every missed night since start_date runs, oldest first
     max_active_runs=1,     # a night's drift report reads the previous night's partition
     default_args={
         'owner': 'imdb-sentiment',

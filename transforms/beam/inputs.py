@@ -54,6 +54,14 @@ def resolve_inputs(paths: Sequence[str], include_unlabeled: bool = False) -> Lis
 GLOB_CHARACTERS = '*?['
 
 
+def input_exists(path: str) -> bool:
+    """Whether an input path names something: a file or folder as named, or (holding glob
+    characters) a pattern that matches a file."""
+    if _is_dir(path) or _exists(path):
+        return True
+    return any(c in path for c in GLOB_CHARACTERS) and bool(_match(path))
+
+
 def _resolve(path: str, include_unlabeled: bool) -> InputSpec:
     if _is_dir(path):
         return _resolve_aclimdb(path, include_unlabeled)

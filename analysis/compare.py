@@ -1,0 +1,125 @@
+"""The model gate's arithmetic: two models' metrics side by side, per-slice deltas, a paired
+test of their accuracy difference, and the verdict under thresholds. Pure functions.
+
+The paired test is McNemar's on the reviews that exactly one model gets right (b: only the
+candidate, c: only the baseline): exact (binomial) below 50 such reviews, else the chi-square
+with continuity correction. Like TFX's Evaluator, a candidate is blessed only when every
+threshold holds; without a baseline, only the absolute ones can.
+"""
+
+import dataclasses
+import math
+from typing import Dict, List, Optional
+
+HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate')
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """When a candidate is blessed (the evaluate flags; defaults as TFX users set them)."""
+    max_accuracy_drop: float = 0.005      # below the baseline's accuracy, at most
+    max_auc_drop: float = 0.005           # below the baseline's ROC AUC, at most
+    max_calibration_error: float = 0.05   # expected calibration error, at most
+    min_slice_reviews: int = 200          # slices this large are compared...
+    max_slice_drop: float = 0.02          # ...and none may lose more accuracy than this
+    min_accuracy: float = 0.80            # the floor, baseline or not
+
+
+def mcnemar(b: int, c: int) -> Dict:
+    """McNemar's test for ``b`` reviews only the candidate got right and ``c`` only the
+    baseline did: the two-sided p-value of 'both models are equally accurate'."""
+    n = b + c
+    if n == 0:
+        return {'b': b, 'c': c, 'method': 'none', 'statistic': 0.0, 'p_value': 1.0}
+    if n < 50:
+        k = min(b, c)
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+        return {'b': b, 'c': c, 'method': 'exact binomial', 'statistic': float(k),
+                'p_value': min(1.0, 2 * tail)}
+    statistic = (abs(b - c) - 1) ** 2 / n
+    p_value = math.erfc(math.sqrt(statistic / 2))  # chi-square, 1 degree of freedom
+    return {'b': b, 'c': c, 'method': 'chi-square, continuity-corrected',
+            'statistic': statistic, 'p_value': p_value}
+
+
+def slice_accuracies(metrics: Dict) -> Dict[str, Dict[str, Dict]]:
+    """{slice: {value: {count, accuracy}}} from a metrics block's error slices."""
+    found = {}
+    for name, values in (metrics.get('error_slices') or {}).items():
+        found[name] = {v: {'count': s['count'],
+                           'accuracy': 1 - s['errors'] / s['count'] if s['count'] else None}
+                       for v, s in values.items()}
+    return found
+
+
+def slice_deltas(candidate: Dict, baseline: Dict) -> List[Dict]:
+    """Every slice both models were measured on: counts, accuracies and the difference."""
+    rows = []
+    mine, theirs = slice_accuracies(candidate), slice_accuracies(baseline)
+    for name in sorted(mine):
+        for value in sorted(mine[name], key=str):
+            if value not in theirs.get(name, {}):
+                continue
+            a, b = mine[name][value], theirs[name][value]
+            delta = (a['accuracy'] - b['accuracy']
+                     if a['accuracy'] is not None and b['accuracy'] is not None else None)
+            rows.append({'slice': name, 'value': value, 'count': a['count'],
+                         'candidate': a['accuracy'], 'baseline': b['accuracy'], 'delta': delta})
+    return rows
+
+
+def _check(name: str, passed: bool, detail: str) -> Dict:
+    return {'check': name, 'passed': bool(passed), 'detail': detail}
+
+
+def verdict(candidate: Dict, baseline: Optional[Dict], thresholds: Thresholds) -> Dict:
+    """{'blessed': bool, 'checks': [{check, passed, detail}]} for the candidate's metrics
+    against the baseline's (None: the absolute checks alone)."""
+    t = thresholds
+    acc = candidate.get('accuracy')
+    checks = [_check('accuracy floor', acc is not None and acc >= t.min_accuracy,
+                     f'accuracy {acc:.4f} against the floor {t.min_accuracy}' if acc is not None
+                     else 'no labelled review: no accuracy')]
+    if baseline is not None:
+        ece = (candidate.get('calibration') or {}).get('ece')
+        checks.append(_check(
+            'calibration', ece is not None and ece <= t.max_calibration_error,
+            f'expected calibration error {ece:.4f}, at most {t.max_calibration_error}'
+            if ece is not None else 'no calibration measured'))
+        for key, allowed, label in (('accuracy', t.max_accuracy_drop, 'accuracy'),
+                                    ('roc_auc', t.max_auc_drop, 'ROC AUC')):
+            mine, theirs = candidate.get(key), baseline.get(key)
+            if mine is None or theirs is None:
+                checks.append(_check(f'{label} against the baseline', False,
+                                     f'{label} missing for a model'))
+                continue
+            checks.append(_check(
+                f'{label} against the baseline', mine >= theirs - allowed,
+                f'{mine:.4f} against {theirs:.4f} (a drop of at most {allowed} allowed)'))
+        worst = [r for r in slice_deltas(candidate, baseline)
+                 if r['count'] >= t.min_slice_reviews and r['delta'] is not None
+                 and r['delta'] < -t.max_slice_drop]
+        checks.append(_check(
+            'slices', not worst,
+            'no slice of at least {} reviews loses more than {:.3f}'.format(
+                t.min_slice_reviews, t.max_slice_drop) if not worst else '; '.join(
+                f"{r['slice']}={r['value']} ({r['count']} reviews): {r['delta']:+.4f}"
+                for r in worst)))
+    return {'blessed': all(c['passed'] for c in checks), 'checks': checks,
+            'baseline': baseline is not None}
+
+
+def side_by_side(candidate: Dict, baseline: Optional[Dict]) -> List[Dict]:
+    """The headline measures of both models, and the candidate's change."""
+    rows = []
+    for key in (*HEADLINE, 'ece'):
+        mine = (candidate.get('calibration') or {}).get('ece') if key == 'ece' else \
+            candidate.get(key)
+        theirs = None
+        if baseline is not None:
+            theirs = (baseline.get('calibration') or {}).get('ece') if key == 'ece' else \
+                baseline.get(key)
+        rows.append({'measure': key, 'candidate': mine, 'baseline': theirs,
+                     'delta': mine - theirs if mine is not None and theirs is not None
+                     else None})
+    return rows

@@ -1,0 +1,65 @@
+"""The models command: a model registry's versions, and its champion moved by hand.
+
+  imdb-sentiment models list /models
+  imdb-sentiment models promote /models 4 --reason "blessed on the November data"
+  imdb-sentiment models promote /models 3 --force --reason "4 mislabels sarcasm; back to 3"
+  imdb-sentiment models rollback /models --reason "complaints about last night"
+
+A registry holds one export per integer version (1/, 2/, ...: TensorFlow Serving serves the
+folder as it is), the champion record (champion.json) that `score --model /models` reads,
+and the verdicts of `imdb-sentiment evaluate` (blessings/). Promote refuses a version that was
+not blessed unless --force, and records who and why; rollback brings back the champion before
+the current one. The record is replaced atomically and versions are never rewritten, so a
+nightly run reading a model never sees a half-written or mixed one.
+"""
+
+import argparse
+import logging
+from typing import List, Sequence
+
+from pipeline import flags, registry
+from transforms.errors import ModelError
+
+_LOG = logging.getLogger(__name__)
+
+NAME = 'models'
+
+
+def _list(path: str) -> None:
+    versions = registry.versions(path)
+    if not versions and not registry.is_registry(path):
+        raise ModelError(f'{path}: not a model registry (no version folders, no '
+                         f'{registry.CHAMPION_FILE}); `imdb-sentiment train --registry` writes one')
+    champion = registry.champion(path) or {}
+    print(f'{"version":>8}  {"trained":<25}  {"verdict":<12}  champion')
+    for number in versions:
+        described = registry.describe_version(path, number)
+        verdict = described['verdict']
+        print(f'{number:>8}  {str(described["created"] or "?"):<25}  {verdict:<12}  '
+              f'{"*" if champion.get("version") == number else ""}')
+    if champion:
+        print(f'champion: version {champion["version"]}, promoted {champion.get("promoted")} '
+              f'by {champion.get("by")}' + (f' ({champion["reason"]})'
+                                            if champion.get('reason') else '') +
+              (', forced' if champion.get('forced') else ''))
+    else:
+        print('champion: none yet (score uses the newest version that verifies)')
+
+
+def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
+    """Runs the parsed command; returns the exit code."""
+    if job_args.action == 'list':
+        _list(job_args.registry)
+        return 0
+    if job_args.action == 'promote':
+        record = registry.promote(job_args.registry, job_args.version, job_args.reason,
+                                  force=job_args.force)
+    else:
+        record = registry.rollback(job_args.registry, job_args.reason)
+    print(f'champion: version {record["version"]} (was {record["previous"] or "none"})')
+    return 0
+
+
+def run(argv: Sequence[str] = None) -> int:
+    """``imdb-sentiment models ARGV`` in this process."""
+    return main(*flags.parse(NAME, argv or []))
