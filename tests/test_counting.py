@@ -70,3 +70,32 @@ def test_the_analyzer_needs_tf_transforms_temp_folder():
     with pytest.raises(ValueError):
         CountTopK(0, 1, 'v')
     assert not os.path.exists('tmp')  # nothing written into the working folder
+
+
+def test_a_run_file_gives_back_its_counts(tmp_path):
+    from transforms.tft.counting import read_run, write_run
+    counts = {b'a': 3, b'': 1, b'x\ny\r\x00': 7, '\u00e9t\u00e9 \U0001F600'.encode(): 2 ** 40}
+    path = str(tmp_path / 'one.run')
+    write_run(path, counts)
+    assert dict(read_run(path)) == counts
+    assert list(read_run(path)) == list(counts.items())
+
+
+def test_the_best_candidates_are_the_first_of_all_of_them_sorted():
+    import random
+    from transforms.tft.counting import _TopCandidates, _order
+    rng = random.Random(0)
+    strings = [f's{i}'.encode() for i in range(500)]
+    rng.shuffle(strings)
+    shards = [sorted(((s, rng.randrange(5)) for s in strings[i::7]), key=_order, reverse=True)
+              for i in range(7)]
+    expected = sorted((c for shard in shards for c in shard), key=_order, reverse=True)[:40]
+    combine = _TopCandidates(40)
+    halves = []
+    for part in (shards[:3], shards[3:]):  # two workers, then their accumulators merged
+        acc = combine.create_accumulator()
+        for candidates in part:
+            acc = combine.add_input(acc, candidates)
+            assert len(acc) <= 40
+        halves.append(acc)
+    assert combine.extract_output(combine.merge_accumulators(halves)) == expected

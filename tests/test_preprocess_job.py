@@ -185,7 +185,31 @@ def test_movies_keep_each_movie_on_one_side(dataset, tmp_path, flag):
             side.setdefault(i % 7, set()).add(key in evaluation)
     assert all(len(s) == 1 for s in side.values()) and len(side) == 7
     assert {True, False} <= {v for s in side.values() for v in s}
+    counts = _manifest(out)['counts']  # both reads of the input split alike
+    assert (len(train), len(evaluation)) == (counts['train'], counts['eval'])
     assert _manifest(out)['options']['movies'] == str(groups)
+
+
+def test_repeated_user_ids_are_transformed_once_and_counted_as_dead_letters(tmp_path):
+    """The transformed splits come from a second read of the input: it must keep exactly the
+    records the first (counted) read kept, the first of each repeated id included."""
+    rows = review_rows(80)
+    first, second = tmp_path / 'a.csv', tmp_path / 'b.csv'
+    for path, start, part in ((first, 0, rows[:50]), (second, 40, rows[50:])):  # u40..u49 twice
+        with open(path, 'w', newline='', encoding='utf-8') as f:
+            csv.writer(f).writerows([('id', 'review', 'sentiment'), *(
+                (f'u{start + i}', text, label) for i, (text, label) in enumerate(part))])
+    out = str(tmp_path / 'p')
+    assert _run(str(tmp_path / '*.csv'), out, '--max-reject-fraction', '0.5') == 0
+    counts = _manifest(out)['counts']
+    assert counts['rejected_by_reason']['duplicate_id'] == 10
+    train, evaluation = _examples(out, 'train'), _examples(out, 'eval')
+    assert (len(train), len(evaluation)) == (counts['train'], counts['eval'])
+    assert set(train) | set(evaluation) == {f'u{i}' for i in range(70)}
+    kept = {e['id'].numpy().decode(): e['label'].numpy() for e in [*train.values(),
+                                                                   *evaluation.values()]}
+    assert [kept[f'u{i}'] for i in range(40, 50)] == [
+        schema.LABEL_TO_INT[label] for _, label in rows[40:50]]  # the first file's records
 
 
 @pytest.mark.parametrize('content, extra, message', [

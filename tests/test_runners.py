@@ -181,10 +181,11 @@ def test_dataflow_workers_run_the_pinned_beam_and_python(dataflow, job):
 
 
 EXPECTED_STEPS = {
-    'preprocess': {'ReadAndValidate', 'Split', 'AnalyzeAndTransform[Train]',
+    'preprocess': {'ReadAndValidate', 'Split', 'Analyze[Train]', 'Transform[Train]',
                    'Transform[Eval]', 'WriteTransformFn', 'Write[train]', 'Write[eval]',
                    'ReadAndValidate/ReadReviews', 'ReadAndValidate/WriteRejected'},
-    'score': {'ReadAndValidate', 'ReadAndValidate/Validate', 'KeyByRecord', 'Score', 'Score/BeamML_RunInference',
+    'score': {'ReadAndValidate', 'ReadAndValidate/Validate', 'Score', 'Score/KeyByRecord',
+              'Score/RunInference/BeamML_RunInference',
               'WritePredictions', 'WriteRejected', 'Summarize'},
 }
 

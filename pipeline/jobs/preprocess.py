@@ -101,7 +101,16 @@ def plan(job_args: argparse.Namespace) -> Plan:
                 extra={_LABELLED: specs, _UNLABELED: unlabeled})
 
 
-def _intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str):
+def _movie_groups(p: beam.Pipeline, job_args: argparse.Namespace):
+    """The --movies file's groups for the split (a side input), or None."""
+    if not job_args.movies:
+        return None
+    return movies.groups(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
+                                                               job_args.movies_for))
+
+
+def _intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str,
+            groups=None):
     """Reading, validation, dead letters and the split, with their counts: (taken, train,
     eval, test). The raw eval and test reviews are written as CSV."""
     specs = plan.extra[_LABELLED]
@@ -109,10 +118,6 @@ def _intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir
         specs, require_label=True, max_review_chars=job_args.max_review_chars,
         rejected_prefix=os.path.join(work_dir, schema.REJECTED_DIR, schema.REJECTED_PREFIX),
         reshuffle_records=job_args.reshuffle_records)
-    groups = None
-    if job_args.movies:
-        groups = movies.groups(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
-                                                                     job_args.movies_for))
     train, evaluation, test = taken['accepted'] | 'Split' >> SplitTrainEval(
         job_args.eval_fraction, groups, job_args.test_fraction)
     raw_reviews = [(schema.EVAL_REVIEWS_DIR, schema.EVAL_PREFIX, evaluation)]
@@ -136,7 +141,7 @@ def build_intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
                  work_dir: str) -> None:
     """The job without tf.Transform: what runs when the full job failed, to say whether the
     data left nothing to train on (with every dead letter written)."""
-    taken, counts, _, _, _ = _intake(p, job_args, plan, work_dir)
+    taken, counts, _, _, _ = _intake(p, job_args, plan, work_dir, _movie_groups(p, job_args))
     write_job_stats(counts, taken['input_stats'], os.path.join(work_dir, schema.STATS_DIR))
 
 
@@ -152,16 +157,30 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     """Wires the preprocess graph into ``p``, writing under ``work_dir``; does not run it."""
     unlabeled_specs = plan.extra[_UNLABELED]
     rejected_dir = os.path.join(work_dir, schema.REJECTED_DIR)
-    taken, split_counts, train, evaluation, test = _intake(p, job_args, plan, work_dir)
+    groups = _movie_groups(p, job_args)
+    taken, split_counts, train, evaluation, test = _intake(p, job_args, plan, work_dir, groups)
 
     metadata = raw_metadata()
+    # The rows to transform are read, validated and split a second time. tf.Transform
+    # transforms only once the analysis of the whole train split is done; fed from the
+    # first read, the train and eval splits would wait for it as collections held whole
+    # (the DirectRunner keeps them in memory, and copies them once more to transform
+    # them: about 4 KB a review), where a second read streams them. The split is a
+    # function of each record (its id, or its movie), so both reads split alike.
+    again = p | 'ReadAgain' >> ReadAndValidate(
+        plan.extra[_LABELLED], require_label=True, max_review_chars=job_args.max_review_chars,
+        reshuffle_records=job_args.reshuffle_records, again=True)
+    train_again, eval_again, _ = again['accepted'] | 'SplitAgain' >> SplitTrainEval(
+        job_args.eval_fraction, groups, job_args.test_fraction)
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
         raw_train = train | 'ToRawExample[Train]' >> beam.Map(_to_raw_example)
-        raw_eval = evaluation | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
-        (train_data, train_metadata), transform_fn = (
-            (raw_train, metadata)
-            | 'AnalyzeAndTransform[Train]' >> tft_beam.AnalyzeAndTransformDataset(
-                make_preprocessing_fn(transform_config(job_args))))
+        transform_fn = ((raw_train, metadata) | 'Analyze[Train]' >> tft_beam.AnalyzeDataset(
+            make_preprocessing_fn(transform_config(job_args))))
+        train_data, train_metadata = (
+            ((train_again | 'ToRawExampleAgain[Train]' >> beam.Map(_to_raw_example), metadata),
+             transform_fn)
+            | 'Transform[Train]' >> tft_beam.TransformDataset())
+        raw_eval = eval_again | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
         eval_data, _ = (((raw_eval, metadata), transform_fn)
                         | 'Transform[Eval]' >> tft_beam.TransformDataset())
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
@@ -177,7 +196,11 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
                 reshuffle_records=job_args.reshuffle_records, count_reasons=False,
                 count_names={READ: 'unlabeled_read', ACCEPTED: 'unlabeled',
                              REJECTED: 'unlabeled_rejected'})
-            raw_unlabeled = untaken['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
+            # Transformed from a second read, as the labelled splits are (see above).
+            unlabeled_again = p | 'ReadAgainUnlabeled' >> ReadAndValidate(
+                unlabeled_specs, require_label=False, max_review_chars=job_args.max_review_chars,
+                reshuffle_records=job_args.reshuffle_records, again=True)
+            raw_unlabeled = unlabeled_again['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
                 _to_unlabeled_example)
             unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)
                                  | 'Transform[Unlabeled]' >> tft_beam.TransformDataset())

@@ -29,8 +29,14 @@ class ReadAndValidate(beam.PTransform):
 
     def __init__(self, specs: Sequence[InputSpec], require_label: bool, max_review_chars: int,
                  rejected_prefix: Optional[str] = None, reshuffle_records: bool = False,
-                 count_names: Optional[Dict[str, str]] = None, count_reasons: bool = True):
+                 count_names: Optional[Dict[str, str]] = None, count_reasons: bool = True,
+                 again: bool = False):
         super().__init__()
+        # ``again``: a second read of inputs that another ReadAndValidate already reads and
+        # counts, for a stage that must not wait on a collection held in memory (see
+        # pipeline/jobs/preprocess.py): the same records accepted (ids checked
+        # alike), but no progress log, no dead letters, no counts.
+        self._again = again
         self._specs = list(specs)
         self._require_label = require_label
         self._max_review_chars = max_review_chars
@@ -43,10 +49,12 @@ class ReadAndValidate(beam.PTransform):
     def expand(self, pbegin):
         read = pbegin | 'ReadReviews' >> ReadReviews(
             self._specs, reshuffle_records=self._reshuffle_records,
-            max_review_chars=self._max_review_chars)
-        # A running count in the log, so that a long read never looks like a hang.
-        records = read['records'] | 'LogProgress' >> beam.ParDo(
-            LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
+            max_review_chars=self._max_review_chars, counted=not self._again)
+        records = read['records']
+        if not self._again:
+            # A running count in the log, so that a long read never looks like a hang.
+            records = records | 'LogProgress' >> beam.ParDo(
+                LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
         if any(schema.ID_KEY in s.columns for s in self._specs):
             # An id column may repeat an id, in its file or another: checked over every input.
             again = pbegin | 'ReadIds' >> ReadReviews(
@@ -55,6 +63,9 @@ class ReadAndValidate(beam.PTransform):
             records = records | 'UniqueIds' >> UniqueIds(ids)
         checked = records | 'Validate' >> ValidateReviews(
             require_label=self._require_label, max_review_chars=self._max_review_chars)
+        if self._again:
+            return {'accepted': checked.accepted, 'rejected': checked.rejected,
+                    'input_stats': read['input_stats'], 'counts': []}
         if self._rejected_prefix:
             _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(self._rejected_prefix)
         counts: List = [

@@ -4,13 +4,22 @@
 them per key through a shuffle: with 1-3-grams that is millions of elements, each
 encoded, sent and decoded, which made the n-gram vocabulary most of preprocess's time
 (about 70% of it, profiled on the DirectRunner: benchmarks/README.md). Here each
-worker counts a bundle's strings in one dictionary (at C speed), and only that
-dictionary, cut into ``shards`` by a stable hash of the string (computed in the
-TensorFlow graph), crosses the
-shuffle: a few elements per bundle instead of one per distinct string. Each shard
-is summed on its own (so the work and the memory spread over the workers of a
-cluster), keeps its ``top_k`` most frequent strings at or above the threshold, and
-one step merges those candidates and writes the vocabulary file.
+worker counts a bundle's strings in one dictionary (at C speed), cut into ``shards``
+by a stable hash of the string (computed in the TensorFlow graph). When a bundle's
+dictionaries hold ``max_keys_per_bundle`` strings, and at the end of the bundle, each
+shard's counts are written to a file of their own (a run) under tf.Transform's temp
+folder, and only the (shard, file) pairs cross the shuffle. Each shard then sums its
+runs on its own and keeps its ``top_k`` most frequent strings at or above the
+threshold; a combine merges those sorted candidate lists, keeping only the ``top_k``
+best so far, and one step writes the vocabulary file.
+
+Memory (issue 21): the counts of every distinct string are never in memory at once,
+only one bundle's dictionaries (``max_keys_per_bundle`` strings) and then one shard's
+sums (about 1/``shards`` of the distinct strings), plus ``top_k`` candidates. Before,
+the per-shard sums went through a combine, and the DirectRunner held all of them (all
+the distinct n-grams, which grow with new text) in one process, and the candidates of
+every shard (up to ``shards`` x ``top_k``) were gathered in one list and sorted. The runs
+take disk instead: about 20 bytes per distinct string of each run.
 
 The file is what ``tft.vocabulary`` would write for the same input, ``top_k`` and
 ``frequency_threshold``: one string per line, by falling count, equal counts in
@@ -20,7 +29,11 @@ read it as theirs.
 """
 
 import collections
+import heapq
+import itertools
 import os
+import pickle
+import uuid
 from typing import Dict, Iterable, Iterator, List, Tuple
 
 import apache_beam as beam
@@ -30,10 +43,11 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.transforms import window
 
-# A bundle's dictionary is cut and sent on when it holds this many strings, so a worker's
+# A bundle's dictionaries are written out when they hold this many strings, so a worker's
 # memory stays bounded however large its bundles are.
 MAX_KEYS_PER_BUNDLE = 2_000_000
-DEFAULT_SHARDS = 16
+# One shard's sums are in memory at a time: about 1/DEFAULT_SHARDS of the distinct strings.
+DEFAULT_SHARDS = 64
 
 
 def count_vocabulary(x: tf.Tensor, top_k: int, frequency_threshold: int, vocab_filename: str,
@@ -55,11 +69,14 @@ def count_vocabulary(x: tf.Tensor, top_k: int, frequency_threshold: int, vocab_f
 
 
 class _CountInBundle(beam.DoFn):
-    """Batches of (strings, their shards) -> (shard, {string: count}) per bundle, sooner
+    """Batches of (strings, their shards) -> (shard, run file) per bundle and shard, sooner
     when the bundle's dictionaries hold ``max_keys`` strings."""
 
-    def __init__(self, shards: int, max_keys: int):
-        self._shards, self._max_keys = shards, max_keys
+    def __init__(self, shards: int, max_keys: int, run_dir: str):
+        self._shards, self._max_keys, self._run_dir = shards, max_keys, run_dir
+
+    def setup(self):
+        tf.io.gfile.makedirs(self._run_dir)
 
     def start_bundle(self):
         self._counts = [collections.Counter() for _ in range(self._shards)]
@@ -73,36 +90,47 @@ class _CountInBundle(beam.DoFn):
             if bounds[shard] < bounds[shard + 1]:
                 counts.update(values[bounds[shard]:bounds[shard + 1]].tolist())
         if sum(len(c) for c in self._counts) >= self._max_keys:
-            yield from self._send()
+            yield from self._write_runs()
 
     def finish_bundle(self):
-        for shard_counts in self._send():
-            yield window.GlobalWindows.windowed_value(shard_counts)
+        for shard_run in self._write_runs():
+            yield window.GlobalWindows.windowed_value(shard_run)
 
-    def _send(self) -> Iterator[Tuple[int, Dict[bytes, int]]]:
+    def _write_runs(self) -> Iterator[Tuple[int, str]]:
         counts, self._counts = self._counts, [collections.Counter() for _ in range(self._shards)]
-        return ((shard, c) for shard, c in enumerate(counts) if c)
+        for shard, shard_counts in enumerate(counts):
+            if shard_counts:
+                path = os.path.join(self._run_dir, f'{shard:05d}-{uuid.uuid4().hex}.run')
+                write_run(path, shard_counts)
+                counts[shard] = None  # freed before the next shard is written
+                yield shard, path
 
 
-class _SumCounts(beam.CombineFn):
-    """{string: count} dictionaries -> their sum."""
+def write_run(path: str, counts: Dict[bytes, int]) -> None:
+    """{string: count} -> a file: the strings and their counts, as two pickled lists."""
+    with tf.io.gfile.GFile(path, 'wb') as f:
+        f.write(pickle.dumps((list(counts), list(counts.values())), protocol=5))
 
-    def create_accumulator(self) -> Dict[bytes, int]:
-        return collections.Counter()
 
-    def add_input(self, total, counts):
-        total.update(counts)
-        return total
+def read_run(path: str) -> Iterator[Tuple[bytes, int]]:
+    """The (string, count) pairs of a file written by write_run (a run of this job's own)."""
+    with tf.io.gfile.GFile(path, 'rb') as f:
+        keys, counts = pickle.loads(f.read())
+    return zip(keys, counts)
 
-    def merge_accumulators(self, totals: Iterable[Dict[bytes, int]]):
-        totals = iter(totals)
-        merged = next(totals)
-        for other in totals:
-            merged.update(other)
-        return merged
 
-    def extract_output(self, total):
-        return total
+def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, int]]:
+    """(shard, its run files) -> (shard, {string: total count})."""
+    shard, paths = shard_runs
+    total: Dict[bytes, int] = {}
+    for path in paths:
+        if not total:
+            total = dict(read_run(path))
+            continue
+        get = total.get
+        for key, count in read_run(path):
+            total[key] = get(key, 0) + count
+    return shard, total
 
 
 def _storable(key: bytes) -> bool:
@@ -115,24 +143,49 @@ def _order(item: Tuple[bytes, int]) -> Tuple[int, bytes]:
 
 def _shard_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int,
                       threshold: int) -> List[Tuple[bytes, int]]:
-    """A shard's strings that may be in the vocabulary: its own top_k at the threshold."""
+    """A shard's strings that may be in the vocabulary: its own top_k at the threshold, best
+    first (a heap of top_k, not a sorted copy of every string at the threshold)."""
     _, total = shard_total
-    kept = [(k, c) for k, c in total.items() if c >= threshold and _storable(k)]
-    kept.sort(key=_order, reverse=True)
-    return kept[:top_k]
+    return heapq.nlargest(top_k, ((k, c) for k, c in total.items()
+                                  if c >= threshold and _storable(k)), key=_order)
+
+
+def _best(lists: Iterable[List[Tuple[bytes, int]]], top_k: int) -> List[Tuple[bytes, int]]:
+    """The top_k best of lists that are each sorted best first. A string is in one shard
+    only, so (count, string) orders them all strictly: the result is the first top_k of
+    all of them sorted, whatever the order the lists come in."""
+    return list(itertools.islice(heapq.merge(*lists, key=_order, reverse=True), top_k))
+
+
+class _TopCandidates(beam.CombineFn):
+    """Shards' candidate lists (each best first) -> the top_k best of all, best first; an
+    accumulator never holds more than top_k of them."""
+
+    def __init__(self, top_k: int):
+        self._top_k = top_k
+
+    def create_accumulator(self) -> List[Tuple[bytes, int]]:
+        return []
+
+    def add_input(self, best, candidates):
+        return _best([best, candidates], self._top_k)
+
+    def merge_accumulators(self, accumulators):
+        return _best(list(accumulators), self._top_k)
+
+    def extract_output(self, best):
+        return best
 
 
 class _WriteVocabulary(beam.DoFn):
-    def __init__(self, top_k: int, filename: str, base_dir: str):
-        self._top_k, self._filename, self._base_dir = top_k, filename, base_dir
+    def __init__(self, filename: str, base_dir: str):
+        self._filename, self._base_dir = filename, base_dir
 
-    def process(self, candidate_lists: List[List[Tuple[bytes, int]]]):
-        merged = [item for candidates in candidate_lists for item in candidates]
-        merged.sort(key=_order, reverse=True)
+    def process(self, best: List[Tuple[bytes, int]]):
         tf.io.gfile.makedirs(self._base_dir)  # tf.Transform's own, unique to this analyzer
         path = os.path.join(self._base_dir, self._filename)
         with tf.io.gfile.GFile(path, 'wb') as f:
-            f.write(b''.join(key + b'\n' for key, _ in merged[:self._top_k]))
+            f.write(b''.join(key + b'\n' for key, _ in best))
         yield np.array(path.encode())
 
 
@@ -151,9 +204,12 @@ class CountTopK(tft_beam.experimental.PTransformAnalyzer):
         base_dir = self.base_temp_dir
         if not base_dir:  # tf.Transform sets it from its Context's temp_dir
             raise ValueError('CountTopK runs inside tf.Transform, which gives it a temp folder')
+        run_dir = os.path.join(base_dir, f'{self._filename}_runs')
         return (batches
-                | 'CountInBundles' >> beam.ParDo(_CountInBundle(self._shards, self._max_keys))
-                | 'SumPerShard' >> beam.CombinePerKey(_SumCounts())
+                | 'CountInBundles' >> beam.ParDo(
+                    _CountInBundle(self._shards, self._max_keys, run_dir))
+                | 'RunsPerShard' >> beam.GroupByKey()
+                | 'SumPerShard' >> beam.Map(_sum_runs)
                 | 'TopPerShard' >> beam.Map(_shard_candidates, self._top_k, self._threshold)
-                | 'Gather' >> beam.combiners.ToList()
-                | 'Write' >> beam.ParDo(_WriteVocabulary(self._top_k, self._filename, base_dir)))
+                | 'Best' >> beam.CombineGlobally(_TopCandidates(self._top_k))
+                | 'Write' >> beam.ParDo(_WriteVocabulary(self._filename, base_dir)))
