@@ -38,7 +38,6 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 sys.path.insert(0, os.path.dirname(__file__))
 from accuracy import _DATA, is_test_movie, load  # noqa: E402
-from measure import write_json  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = (42, 43, 44)
