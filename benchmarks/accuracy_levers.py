@@ -9,6 +9,7 @@ then a combination of saved logits, compared with the default review by review.
   .venv/bin/python benchmarks/accuracy_levers.py prepare --work $W    # test features, n-gram logits
   .venv/bin/python benchmarks/accuracy_levers.py seed --work $W --seed 43   # another LSTM (and 44)
   .venv/bin/python benchmarks/accuracy_levers.py refit --work $W --seed 42  # LSTM on train + eval
+  .venv/bin/python benchmarks/accuracy_levers.py extra --work $W     # a third linear model
   .venv/bin/python benchmarks/accuracy_levers.py compare --work $W     # -> results/accuracy-levers.json
 
 - ``prepare``: the test part's features through the preprocess transform graph (as the export
@@ -322,10 +323,49 @@ def refit(args) -> None:
     print(f'refit seed {args.seed}: {clock.seconds}, peak RSS MB {_peak_rss_mb()}', flush=True)
 
 
+def extra(args) -> None:
+    """A third linear model for the fusion, on the same n-gram ids: logistic regression on
+    idf-weighted, L2-normalised binary n-grams (C by eval accuracy), its logits on eval and
+    test, and on test once refitted on train + eval (idf too)."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+    from trainer import data
+    from transforms import schema
+    p = _paths(args.work)
+    feats = _features(p['levers'])
+    train_matrix, train_y = data.ngram_data(p['pre'], schema.TRAIN_PREFIX,
+                                            feats['test_matrix'].shape[1] - 1)
+    eval_y = dict(np.load(os.path.join(p['levers'], 'common.npz')))['eval_y']
+
+    def fit(matrix, labels, c):
+        idf = TfidfTransformer(norm='l2').fit(matrix)
+        return idf, LogisticRegression(C=c, solver='liblinear', max_iter=2000).fit(
+            idf.transform(matrix), labels)
+
+    best = None
+    for c in (1.0, 4.0, 16.0):
+        idf, model = fit(train_matrix, train_y, c)
+        logits = model.decision_function(idf.transform(feats['eval_matrix']))
+        accuracy = float(((logits > 0) == (eval_y == 1)).mean())
+        print(f'tf-idf LR C={c}: eval {accuracy:.4f}', flush=True)
+        if best is None or accuracy > best[0]:
+            best = (accuracy, c, logits, model.decision_function(idf.transform(
+                feats['test_matrix'])))
+    _, c, eval_logits, test_logits = best
+    idf, model = fit(sparse.vstack([train_matrix, feats['eval_matrix']], format='csr'),
+                     np.concatenate([train_y, eval_y]), c)
+    np.savez(os.path.join(p['levers'], 'extra.npz'), tfidf_eval=eval_logits,
+             tfidf_test=test_logits,
+             tfidf_test_refit=model.decision_function(idf.transform(feats['test_matrix'])),
+             tfidf_c=np.array(c))
+    print(f'extra: tf-idf LR C={c}, peak RSS MB {_peak_rss_mb()}', flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('stage', choices=('prepare', 'seed', 'refit', 'compare'))
+    parser.add_argument('stage', choices=('prepare', 'seed', 'refit', 'extra', 'compare'))
     parser.add_argument('--work', default='/tmp/imdb-accuracy')
     parser.add_argument('--data-dir', default=_DATA)
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED)
@@ -339,7 +379,7 @@ def main() -> None:
         from levers_compare import compare
         compare(args)
     else:
-        {'prepare': prepare, 'seed': seed, 'refit': refit}[args.stage](args)
+        {'prepare': prepare, 'seed': seed, 'refit': refit, 'extra': extra}[args.stage](args)
     print(f'{args.stage} done in {time.time() - started:.0f} s', flush=True)
 
 

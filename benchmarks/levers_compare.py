@@ -20,7 +20,7 @@ from measure import write_json
 
 BOOTSTRAP = 10000
 LEVERS = ('refit_lstm', 'seeds_2', 'seeds_3', 'fusion_bagged', 'refit_seeds_2',
-          'refit_seeds_3', 'all_levers')
+          'refit_seeds_3', 'all_levers', 'plus_tfidf', 'plus_tfidf_seeds_3')
 
 
 def _sigmoid(z):
@@ -37,19 +37,19 @@ def ece(labels: np.ndarray, probability: np.ndarray, bins: int = ECE_BINS) -> fl
     return round(calibration(counts, sums, positives)['ece'], 4)
 
 
-def _fusion(deep: np.ndarray, wide: np.ndarray, labels: np.ndarray):
+def _fusion(x: np.ndarray, labels: np.ndarray):
+    """The fusion: a logistic regression on the branches' logits (columns of ``x``)."""
     from sklearn.linear_model import LogisticRegression
-    return LogisticRegression(C=1.0).fit(np.stack([deep, wide], 1), labels)
+    return LogisticRegression(C=1.0).fit(x, labels)
 
 
-def _bagged(deep, wide, labels):
+def _bagged(x: np.ndarray, labels: np.ndarray):
     """The fusion fitted on each of FOLDS folds' training part, its weights averaged, and the
     out-of-fold logits on eval (each review scored by the fold that did not fit on it)."""
     from sklearn.model_selection import StratifiedKFold
-    x = np.stack([deep, wide], 1)
     coefs, intercepts, oof = [], [], np.zeros(len(labels))
     for fit, held in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, labels):
-        model = _fusion(deep[fit], wide[fit], labels[fit])
+        model = _fusion(x[fit], labels[fit])
         coefs.append(model.coef_.ravel())
         intercepts.append(model.intercept_[0])
         oof[held] = x[held] @ model.coef_.ravel() + model.intercept_[0]
@@ -78,6 +78,9 @@ def paired(default_right: np.ndarray, right: np.ndarray, movies: np.ndarray,
 
 def _load(levers: str):
     common = dict(np.load(os.path.join(levers, 'common.npz')))
+    extra = os.path.join(levers, 'extra.npz')
+    if os.path.exists(extra):
+        common.update(np.load(extra))
     lstm, refit, runs = {}, {}, {}
     for s in SEEDS:
         path = os.path.join(levers, f'lstm-seed{s}.npz')
@@ -95,14 +98,22 @@ def _candidates(common, lstm, refit) -> List[Dict]:
     """(name, what, deep logits on eval and test, n-gram logits on test, fusion mode)."""
     out = []
 
-    def add(name, what, seeds: Sequence[int], refitted: bool, fusion='eval', wide='refit'):
+    def add(name, what, seeds: Sequence[int], refitted: bool, fusion='eval', wide='refit',
+            third: bool = False):
         if not all(s in lstm for s in seeds) or (refitted and not all(s in refit for s in seeds)):
+            return
+        if third and 'tfidf_eval' not in common:
             return
         deep_eval = np.mean([lstm[s]['deep_eval'] for s in seeds], 0)
         deep_test = np.mean([(refit if refitted else lstm)[s]['deep_test'] for s in seeds], 0)
+        eval_x = [deep_eval, common['wide_eval']]
+        test_x = [deep_test, common['wide_test_refit' if wide == 'refit' else 'wide_test']]
+        if third:
+            eval_x.append(common['tfidf_eval'])
+            test_x.append(common['tfidf_test_refit'])
         out.append({'name': name, 'what': what, 'seeds': list(seeds), 'lstm_refit': refitted,
-                    'fusion': fusion, 'deep_eval': deep_eval, 'deep_test': deep_test,
-                    'wide_test': common['wide_test_refit' if wide == 'refit' else 'wide_test']})
+                    'fusion': fusion, 'eval_x': np.stack(eval_x, 1),
+                    'test_x': np.stack(test_x, 1)})
 
     d = DEFAULT_SEED
     add('default', 'today\'s default: LSTM seed 42, fusion fitted on eval, n-grams refitted',
@@ -122,6 +133,12 @@ def _candidates(common, lstm, refit) -> List[Dict]:
     for s in (43, 44):
         add(f'seed_{s}', f'reference: the default recipe with seed {s} (seed variance)', [s],
             False)
+    add('plus_tfidf', 'other (Mesnil et al. 2014: more, and more diverse, models in the '
+        'fusion): a third logit, logistic regression on idf-weighted, L2-normalised binary '
+        '1-3-grams (the same n-gram ids), refitted on train + eval like NB-LR', [d], False,
+        third=True)
+    add('plus_tfidf_seeds_3', 'other + (2): three LSTM seeds and the third logit', [d, 43, 44],
+        False, third=True)
     add('no_ngram_refit', 'reference: the default without --refit-ngrams', [d], False,
         wide='train')
     return out
@@ -135,12 +152,12 @@ def compare(args) -> None:
     rng = np.random.default_rng(24)
     rows, default_right = [], None
     for c in _candidates(common, lstm, refit):
-        model = _fusion(c['deep_eval'], common['wide_eval'], ye)
+        model = _fusion(c['eval_x'], ye)
         coef, intercept = model.coef_.ravel(), float(model.intercept_[0])
-        bag_coef, bag_intercept, oof = _bagged(c['deep_eval'], common['wide_eval'], ye)
+        bag_coef, bag_intercept, oof = _bagged(c['eval_x'], ye)
         if c['fusion'] == 'bagged':
             coef, intercept = bag_coef, bag_intercept
-        logit = coef[0] * c['deep_test'] + coef[1] * c['wide_test'] + intercept
+        logit = c['test_x'] @ coef + intercept
         probability = _sigmoid(logit)
         right = (logit > 0) == (y == 1)
         row = {k: c[k] for k in ('name', 'what', 'seeds', 'lstm_refit', 'fusion')}
@@ -149,7 +166,8 @@ def compare(args) -> None:
                    test={'accuracy': round(float(right.mean()), 4),
                          'roc_auc': round(float(roc_auc_score(y, logit)), 4),
                          'ece': ece(y, probability), 'n': int(len(y))},
-                   lstm_alone_test=round(float(((c['deep_test'] > 0) == (y == 1)).mean()), 4))
+                   lstm_alone_test=round(float(((c['test_x'][:, 0] > 0) == (y == 1)).mean()),
+                                         4))
         if not c['lstm_refit']:
             # The eval reviews are out of sample for both branches; only the fusion saw them.
             row['eval_out_of_fold'] = {'accuracy': round(float(((oof > 0) == (ye == 1)).mean()),
