@@ -5,7 +5,7 @@ small JSON files, gathered by ``pipeline.jobs.run_folder``); links are relative,
 folder can be moved or archived whole.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 from analysis import render
 from transforms import schema
@@ -14,8 +14,18 @@ from transforms import schema
 def render_index(manifest: Dict, found: Dict) -> str:
     """The page, from the run's manifest and what ``pipeline.jobs.run_folder.summary``
     found in its folder."""
-    # The headline is never the eval split while another labelled set was scored.
-    labelled = sorted((s for s in found['scores'] if s['accuracy'] is not None),
+    # The headline is never the eval split while another labelled set was scored, and
+    # never a training fit (a model refitted on eval): then the model's cross-validated figure.
+    labelled = sorted((s for s in found['scores'] if s['accuracy'] is not None
+                       and not s.get('training_fit')),
                       key=lambda s: s['name'] == schema.EVAL_PREFIX)
-    return render.render_template('index.html', run=manifest, found=found,
-                                  headline=labelled[0] if labelled else None)
+    headline = labelled[0] if labelled else _model_headline(found.get('model'))
+    return render.render_template('index.html', run=manifest, found=found, headline=headline)
+
+
+def _model_headline(model) -> Optional[Dict]:
+    own = (model or {}).get('headline')
+    if not own:
+        return None
+    return {'accuracy': own['accuracy'], 'roc_auc': None, 'scored': None,
+            'measured': own['measured_on'].removeprefix('the ')}

@@ -58,6 +58,11 @@ def measured_on(manifest: Dict) -> str:
         return (f'the test split of preprocess, {n:,} reviews, never used for training, '
                 'early stopping or the fusion.')
     if folders == {schema.EVAL_REVIEWS_DIR}:
+        if (manifest.get('model') or {}).get('eval_fit'):
+            return (f'the eval split of preprocess, {n:,} reviews: a training fit, not a '
+                    'measure of accuracy. The model was refitted on these reviews after '
+                    'early stopping and the fusion had used them; the test split is the '
+                    'honest figure.')
         return (f'the eval split of preprocess, {n:,} reviews. Early stopping watched it and '
                 'the fusion of the two branches was fitted on it, so its accuracy is '
                 'optimistic; the test split is the honest figure.')

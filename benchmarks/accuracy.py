@@ -92,8 +92,10 @@ def _clean(text: str) -> str:
     return _TAG.sub(' ', text.lower())
 
 
-def baselines(train, evaluation, test) -> dict:
-    """TF-IDF + LR and NB-LR; each C picked by eval accuracy. ``test`` may be None.
+def baselines(train, evaluation, test, scores: dict = None,
+              only: tuple = ('tfidf_lr', 'nb_lr')) -> dict:
+    """TF-IDF + LR and NB-LR (``only`` those); each C picked by eval accuracy. ``test`` may
+    be None. ``scores``, when given, receives each model's test probabilities by name.
 
     With a test part, each is also refitted with its C on train + eval (vocabulary and
     naive-Bayes ratios too): ``<name>_train_eval``, the baseline for a model whose
@@ -136,20 +138,28 @@ def baselines(train, evaluation, test) -> dict:
                      'seconds': round(time.perf_counter() - start, 1),
                      'eval': metrics(labels(evaluation), model.predict_proba(x_eval)[:, 1])}
         if test:
-            out[name]['test'] = metrics(labels(test), model.predict_proba(transform(test))[:, 1])
+            probability = model.predict_proba(transform(test))[:, 1]
+            out[name]['test'] = metrics(labels(test), probability)
+            if scores is not None:
+                scores[name] = probability
             both = train + evaluation
             x, transform = featurize(make_vectorizer, nb, both)
             model = LogisticRegression(C=c, max_iter=2000, solver='liblinear').fit(x, labels(both))
+            probability = model.predict_proba(transform(test))[:, 1]
             out[f'{name}_train_eval'] = {
                 'C': c, 'features': int(x.shape[1]), 'reviews': len(both),
-                'test': metrics(labels(test), model.predict_proba(transform(test))[:, 1])}
+                'test': metrics(labels(test), probability)}
+            if scores is not None:
+                scores[f'{name}_train_eval'] = probability
         print(name, json.dumps(out[name]), json.dumps(out.get(f'{name}_train_eval')), flush=True)
 
-    fit('tfidf_lr', lambda: TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9,
-                                            sublinear_tf=True, token_pattern=pattern),
-        False, (1.0, 4.0, 16.0))
-    fit('nb_lr', lambda: CountVectorizer(ngram_range=(1, 3), min_df=2, binary=True,
-                                         token_pattern=pattern), True, (0.1, 0.3, 1.0))
+    if 'tfidf_lr' in only:
+        fit('tfidf_lr', lambda: TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9,
+                                                sublinear_tf=True, token_pattern=pattern),
+            False, (1.0, 4.0, 16.0))
+    if 'nb_lr' in only:
+        fit('nb_lr', lambda: CountVectorizer(ngram_range=(1, 3), min_df=2, binary=True,
+                                             token_pattern=pattern), True, (0.1, 0.3, 1.0))
     return out
 
 

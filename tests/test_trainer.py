@@ -150,14 +150,31 @@ def test_one_epoch_writes_model_history_plots_and_manifest(trained):
         -counts['train'] // manifest['config']['batch_size'])
     # The network rebuilt from its weights, on the eval split's TFRecords, read by sklearn.
     _, scores, labels = _eval_scores(network, trained['preprocess'])
-    assert manifest['validation']['accuracy'] == pytest.approx(
+    # Refitted on eval, the model's figure there is a training fit, never "validation"; the
+    # headline is the fusion's cross-validated accuracy, read before the refit.
+    assert 'validation' not in manifest
+    assert manifest['eval_fit']['refitted_on_it'] == ['ngram_regression']
+    assert manifest['eval_fit']['accuracy'] == pytest.approx(
         accuracy_score(labels, np.array(scores) > 0.5), abs=1e-6)
+    assert manifest['headline']['accuracy'] == stacked['fusion']['fused_accuracy_cv']
+    assert manifest['headline']['measure'] == 'cross_validated'
     history = list(csv.DictReader(open(os.path.join(model, 'history.csv'))))
     assert len(history) == 1 and float(history[0]['learning_rate']) == pytest.approx(1e-3)
     for name in ('accuracy', 'loss', 'learning_rate', 'overfitting_gap'):
         assert os.path.getsize(os.path.join(model, 'plots', f'{name}.png')) > 1000
     assert os.path.exists(os.path.join(model, 'checkpoints', 'epoch-01.weights.h5'))
     assert os.listdir(os.path.join(model, 'logs'))
+
+
+def test_train_ends_on_the_headline_never_on_the_eval_fit(trained):
+    from pipeline.jobs.train import summary_line
+    manifest = json.load(open(os.path.join(trained['model'], schema.MANIFEST_FILE)))
+    line = summary_line(manifest, 'out/model')
+    assert line.startswith(f"Accuracy {manifest['headline']['accuracy']:.4f} on the eval "
+                           'split, the fusion cross-validated')
+    assert 'validation' not in line.lower() and 'training data' in line
+    assert f"{manifest['eval_fit']['accuracy']:.4f}" not in line or (
+        manifest['eval_fit']['accuracy'] == manifest['headline']['accuracy'])
 
 
 _RELOAD = '''

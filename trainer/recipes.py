@@ -51,6 +51,9 @@ class Fitted:
     stacking: Optional[Dict] = None  # the manifest's ``stacking`` block (stacked recipe only)
     # Seconds per part of the recipe, in the order they ran (the manifest's timings).
     timings: Dict[str, float] = dataclasses.field(default_factory=dict)
+    # The parts whose exported weights learnt from the eval split (a refit): once there is
+    # one, the eval split is training data and no figure on it may be read as validation.
+    fitted_on_eval: Tuple[str, ...] = ()
 
 
 def recipe_name(config: ModelConfig, num_ngrams: int) -> str:
@@ -93,11 +96,14 @@ def stacked(network: Network, inputs: Inputs) -> Fitted:
                        pseudo_labelled=distill['unlabeled_reviews'] if distill else 0)
     with clock('fusion'):
         summary['fusion'] = _fit_fusion(network, inputs.data_dir)
+    refitted = ()
     if config.refit_ngrams:
         with clock('ngram_refit'):
             summary['ngram_refit'] = _refit_ngrams(network, inputs, train_ngrams,
                                                    summary['ngram_regression']['intercept'])
-    return Fitted(history=history, stacking=summary, timings=clock.seconds)
+        refitted += ('ngram_regression',)
+    return Fitted(history=history, stacking=summary, timings=clock.seconds,
+                  fitted_on_eval=refitted)
 
 
 RECIPES: Dict[str, Callable[[Network, Inputs], Fitted]] = {'stacked': stacked, 'lstm': lstm}

@@ -26,6 +26,9 @@ MEASURED = {
     schema.EVAL_PREFIX: 'eval split of preprocess: early stopping watched it and the fusion '
                         'was fitted on it, so it reads optimistic',
 }
+# The eval split once the model was refitted on it (the manifest's ``eval_fit``).
+EVAL_FIT = ('eval split of preprocess: a training fit, not a measure of accuracy (the model '
+            'was refitted on it)')
 
 
 def _json(path: str) -> Optional[Dict]:
@@ -50,8 +53,9 @@ def _order(name: str) -> tuple:
     return ({schema.TEST_PREFIX: 0, schema.EVAL_PREFIX: 1}.get(name, 2), name)
 
 
-def _scores(out: str) -> List[Dict]:
+def _scores(out: str, eval_fit: bool = False) -> List[Dict]:
     folder = os.path.join(out, SCORE_DIR)
+    measured = dict(MEASURED, **({schema.EVAL_PREFIX: EVAL_FIT} if eval_fit else {}))
     found = []
     for name in sorted(os.listdir(folder), key=_order) if os.path.isdir(folder) else []:
         metrics = _json(os.path.join(folder, name, schema.METRICS_FILE))
@@ -63,7 +67,8 @@ def _scores(out: str) -> List[Dict]:
                       'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
                       'roc_auc': metrics.get('roc_auc'),
                       'positive_rate': metrics.get('positive_rate'),
-                      'measured': MEASURED.get(name, 'data scored with the model: ' + inputs),
+                      'measured': measured.get(name, 'data scored with the model: ' + inputs),
+                      'training_fit': eval_fit and name == schema.EVAL_PREFIX,
                       'inputs': inputs})
     return found
 
@@ -83,6 +88,8 @@ def summary(out: str) -> Dict:
             'counts': preprocess['counts'], 'vocabulary': preprocess.get('vocabulary', {}),
             'manifest': _link(out, f'{PREPROCESS_DIR}/{schema.MANIFEST_FILE}')},
         'model': model and {'validation': model.get('validation', {}),
+                            'headline': model.get('headline'),
+                            'eval_fit': 'eval_fit' in model,
                             'curves_of': ('LSTM branch' if model.get('stacking') else 'model'),
                             'fusion': (model.get('stacking') or {}).get('fusion'),
                             'best_epoch': model.get('best_epoch'),
@@ -90,7 +97,7 @@ def summary(out: str) -> Dict:
                             'plots': [(p[:-4].replace('_', ' '), _png_uri(
                                 os.path.join(plots_dir, p))) for p in plots],
                             'manifest': _link(out, f'{MODEL_DIR}/{schema.MANIFEST_FILE}')},
-        'scores': _scores(out),
+        'scores': _scores(out, eval_fit=bool(model and 'eval_fit' in model)),
         'gate': _json(os.path.join(out, EVALUATE_DIR, schema.VERDICT_FILE)),
     }
 

@@ -49,7 +49,10 @@ def _model_manifest(model_dir: str) -> Dict:
     if not FileSystems.exists(path):
         return {'path': model_dir}
     m = jsonio.read_json(path)
-    return dict(model_lookup.describe(model_dir), validation=m.get('validation'),
+    # What the model says of itself; ``eval_fit`` (not ``validation``) once it was refitted
+    # on its eval split, which a report of that split must then call training data.
+    figures = {k: m[k] for k in ('headline', 'validation', 'eval_fit') if k in m}
+    return dict(model_lookup.describe(model_dir), **figures,
                 preprocess_inputs=m.get('preprocess', {}).get('manifest', {}).get('inputs'))
 
 

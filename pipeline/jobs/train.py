@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import time
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import tensorflow as tf
 
@@ -59,11 +59,20 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         manifest['wall_time_s'] = round(time.time() - started, 1)
         out.write_manifest(manifest)
         out.publish()
-    v = manifest['validation']
-    _LOG.info('Validation accuracy %.4f, AUC %.4f (best epoch %d of %d); model in %s',
-              v['accuracy'], v.get('auc', float('nan')), manifest['best_epoch'],
-              manifest['epochs_run'], output)
+    _LOG.info('%s', summary_line(manifest, output))
     return 0
+
+
+def summary_line(manifest: Dict, output: str) -> str:
+    """The job's last line: the model's headline figure and what it measured; never the
+    eval split's figure once a branch was refitted on it (a training fit)."""
+    h = manifest['headline']
+    line = (f'Accuracy {h["accuracy"]:.4f} on {h["measured_on"]} (best epoch '
+            f'{manifest["best_epoch"]} of {manifest["epochs_run"]}); model in {output}')
+    if 'eval_fit' in manifest:
+        line += ('. The eval split is training data of this model now: score a held-out '
+                 'test split for the figure to quote')
+    return line
 
 
 def _version_folder(job_args: argparse.Namespace) -> str:
