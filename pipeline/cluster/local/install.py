@@ -26,8 +26,9 @@ FLINK_VERSION = '1.19.3'
 BEAM_JOB_SERVER_VERSION = '2.62.0'
 FLINK_RUNNER_MINOR = '1.19'
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-JOBSERVER_SOURCE = os.path.join(REPO_ROOT, 'pipeline', 'cluster', 'jobserver')
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+JOBSERVER_SOURCE = os.path.join(HERE, 'jobserver')
 _JAR_NAME = (f'beam-runners-flink-{FLINK_RUNNER_MINOR}-job-server-{BEAM_JOB_SERVER_VERSION}'
              '-loopback.jar')
 
