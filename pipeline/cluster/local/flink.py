@@ -29,7 +29,9 @@ from typing import Dict, List, Optional
 from pipeline.cluster.local import install, lifecycle, processes
 from pipeline.cluster.local.config import (POOL_HOST_NAME, ClusterConfig, beam_flags,  # noqa: F401
                                            hosts_file, write_config)
-from pipeline.cluster.local.lifecycle import STATE_FILE, down, running  # noqa: F401
+
+# The same for both local clusters (lifecycle.py); named here for this module's callers.
+STATE_FILE, down, running = lifecycle.STATE_FILE, lifecycle.down, lifecycle.running
 
 
 def _flink_env(config: ClusterConfig, home: str, extra_tm_opts: str = '',

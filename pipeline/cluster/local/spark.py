@@ -30,7 +30,9 @@ from typing import Dict, List, Optional
 
 from pipeline.cluster.local import install, lifecycle, processes
 from pipeline.cluster.local.config import RunDir
-from pipeline.cluster.local.lifecycle import STATE_FILE, down, running  # noqa: F401
+
+# The same for both local clusters (lifecycle.py); named here for this module's callers.
+STATE_FILE, down, running = lifecycle.STATE_FILE, lifecycle.down, lifecycle.running
 
 
 @dataclasses.dataclass
