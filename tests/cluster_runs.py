@@ -166,13 +166,12 @@ def _on_cluster(state: Dict, jobs: Callable[[], Set[str]], submit: Callable[[], 
 
 def run_job(job: str, state: Dict, jobs: Callable[[], Set[str]], tmp_path_factory,
             model: str = '') -> ClusterRun:
-    """``job`` (preprocess, score with ``model``, explore) on the sample, on the DirectRunner
+    """``job`` (preprocess, or score with ``model``) on the sample, on the DirectRunner
     (once per session) and on the cluster of ``state`` (its cluster.json) with the flags it
     printed; ``jobs()`` lists the cluster's job (Flink) or application (Spark) ids."""
     sample = sample_csv(tmp_path_factory)
     argv = {'preprocess': ['preprocess', '--input', sample, *PREPROCESS_FLAGS],
-            'score': ['score', '--input', sample, '--model', model, *SCORE_FLAGS],
-            'explore': ['explore', '--input', sample]}[job]
+            'score': ['score', '--input', sample, '--model', model, *SCORE_FLAGS]}[job]
     out = str(tmp_path_factory.mktemp(f'cluster_{job}') / 'out')
     expected = direct(argv, tmp_path_factory)
 
@@ -180,14 +179,6 @@ def run_job(job: str, state: Dict, jobs: Callable[[], Set[str]], tmp_path_factor
         assert cli.main(argv + ['--output', out] + state['beam_flags']) == 0
 
     return _on_cluster(state, jobs, submit, expected, out)
-
-
-def assert_same_explore(run: ClusterRun) -> None:
-    stats = [compare.read_json(os.path.join(out, 'stats.json')) for out in (run.direct, run.out)]
-    compare.assert_close(stats[1], stats[0], 1e-9, 'stats')
-    counts = [compare.read_json(os.path.join(out, 'manifest.json'))['counts']
-              for out in (run.direct, run.out)]
-    assert counts[1] == counts[0] and counts[0]['read'] == SAMPLE_SIZE
 
 
 def run_skew_pipeline(state: Dict, jobs: Callable[[], Set[str]], model: str,

@@ -12,8 +12,8 @@ happened.
 
 Score and explore are not run here, to keep CI's time: the skew pipeline has each kind of
 transform they use (RunInference through the project's model handler, the combiners, side
-inputs), and preprocess, the heaviest job (tf.Transform), runs whole; the Flink module runs all
-three.
+inputs), and preprocess, the heaviest job (tf.Transform), runs whole; the Flink module also
+runs score.
 
 ``IMDB_SENTIMENT_SPARK_RUN_DIR=.cluster/spark`` uses a cluster already started by
 ``make spark-up`` instead (and leaves it running). Without Java, Maven or the shared data the
