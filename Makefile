@@ -57,3 +57,13 @@ flink-up: setup
 
 flink-down:
 	$(BIN)/python -m pipeline.cluster.local.flink down
+
+# A real Spark standalone cluster on 127.0.0.1 (pipeline/cluster/local/spark.py): a master, one
+# worker, a Python worker pool beside it, Beam's Spark job server (the driver). The first run
+# downloads Spark (PyPI's pyspark) and builds the job server (Maven Central) into the same cache.
+.PHONY: spark-up spark-down
+spark-up: setup
+	$(BIN)/python -m pipeline.cluster.local.spark up
+
+spark-down:
+	$(BIN)/python -m pipeline.cluster.local.spark down

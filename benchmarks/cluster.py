@@ -27,7 +27,7 @@ from typing import Dict, List
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from measure import process_tree, rss_mb, write_json  # noqa: E402
-from pipeline.cluster import flink, processes  # noqa: E402
+from pipeline.cluster.local import flink, processes  # noqa: E402
 from transforms.jsonio import utc_now, versions  # noqa: E402
 
 _BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')

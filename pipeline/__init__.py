@@ -4,6 +4,6 @@
 ``launcher`` (the skeleton every job shares); ``jobs/`` one module per command;
 ``runtime/`` publishing (staging, guard, lock), reconciliation and the console (logging,
 stderr, heartbeat, signals); ``cluster/`` what a Flink or Spark cluster runs beside its
-workers, with ``cluster/local/`` the tooling of ``make flink-up``; ``schedules/`` cron and
+workers, with ``cluster/local/`` the tooling of ``make flink-up`` and ``make spark-up``; ``schedules/`` cron and
 Airflow recipes.
 """

@@ -35,3 +35,39 @@ def user_folder(tmp_path):
     write_csv(str(folder / 'base.csv'), [('good film', 'positive'), ('bad film', 'negative')])
     (folder / 'notes.txt').write_text('my notes')
     return folder
+
+
+# --- The cluster tests' jobs (test_cluster.py: Flink, test_cluster_spark.py: Spark) ----------
+# Each of those modules starts its engine's cluster (fixture ``cluster``: its cluster.json) and
+# lists its jobs (``cluster_jobs``); these run the same jobs on it, held to the DirectRunner's
+# (tests/cluster_runs.py), once per module.
+
+@pytest.fixture(scope='module')
+def listening(cluster):
+    """Where the cluster's processes listen, watched while the module's jobs run."""
+    from tests import cluster_runs
+    watch = cluster_runs.ListenWatch(os.path.join(cluster['config']['run_dir'], 'pids'))
+    watch.start()
+    yield watch
+    watch.stop()
+
+
+@pytest.fixture(scope='module')
+def preprocessed(cluster, cluster_jobs, listening, tmp_path_factory):
+    from tests import cluster_runs
+    return cluster_runs.run_job('preprocess', cluster, cluster_jobs, tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
+def scored(cluster, cluster_jobs, listening, trained, tmp_path_factory):
+    from tests import cluster_runs
+    return cluster_runs.run_job('score', cluster, cluster_jobs, tmp_path_factory,
+                                trained['model'])
+
+
+@pytest.fixture(scope='module')
+def skewed(cluster, cluster_jobs, listening, trained, tmp_path_factory):
+    """tests/skew_pipeline.py on the cluster, held to the DirectRunner's run."""
+    from tests import cluster_runs
+    return cluster_runs.run_skew_pipeline(cluster, cluster_jobs, trained['model'],
+                                          tmp_path_factory)

@@ -2,10 +2,11 @@
 
 The module starts the cluster of ``make flink-up`` (``pipeline/cluster/local/flink.py``: a JobManager,
 two TaskManagers with one slot each, a Python worker pool beside each, Beam's Flink job server)
-on free ports under a temporary run dir, runs preprocess, score and explore on 2,000 reviews of
-the shared ``train.csv`` with ``--runner=FlinkRunner`` and on the DirectRunner, compares the
-outputs, checks through Flink's REST API that each job FINISHED with subtasks on both
-TaskManagers, and stops every process it started, whatever happened.
+on free ports under a temporary run dir, runs preprocess and score on 2,000 reviews of the
+shared ``train.csv``, and ``tests/skew_pipeline.py``, with ``--runner=FlinkRunner`` and on the
+DirectRunner, compares the outputs, checks through Flink's REST API that each job FINISHED with
+subtasks on both TaskManagers, and stops every process it started, whatever happened. Explore is
+not run on a cluster, to keep CI's time: the skew pipeline has each kind of transform it uses.
 
 ``IMDB_SENTIMENT_FLINK_RUN_DIR=.cluster/flink`` uses a cluster already started by ``make flink-up``
 instead (and leaves it running). Without Java, Maven or the shared data the module skips, unless
@@ -13,46 +14,24 @@ instead (and leaves it running). Without Java, Maven or the shared data the modu
 """
 
 import collections
-import ipaddress
 import os
-import shutil
 import socket
 
 import pytest
 
-from pipeline import cli
 from pipeline.cluster.local import flink
 from pipeline.cluster.local import install
 from pipeline.cluster.local import processes
-from tests import compare
-from tests.datasets import SHARED_TRAIN, review_rows, write_csv
-from tests.portable import listening_addresses
+from tests import cluster_runs, compare
+from tests.cluster_runs import SAMPLE_SIZE, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
-
-REQUIRED = os.environ.get('IMDB_SENTIMENT_REQUIRE_CLUSTER') == '1'
-SAMPLE_SIZE = 2000
-PREPROCESS_FLAGS = ['--max-tokens', '32', '--vocab-size', '2000', '--ngram-max', '2',
-                    '--ngram-vocab-size', '5000']
-SCORE_FLAGS = ['--top-k', '3', '--max-batch-size', '128']
-
-
-def _unavailable(reason: str):
-    if REQUIRED:
-        pytest.fail(f'cluster tests are required here (IMDB_SENTIMENT_REQUIRE_CLUSTER=1): {reason}')
-    pytest.skip(reason)
-
-
-def _free_port(host: str = '127.0.0.1') -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _free_pool_port() -> int:
     """A port free on both pool addresses (127.0.0.1 and 127.0.0.2)."""
     for _ in range(20):
-        port = _free_port()
+        port = free_port()
         try:
             with socket.socket() as s:
                 s.bind(('127.0.0.2', port))
@@ -73,16 +52,14 @@ def cluster(tmp_path_factory):
                         'run make flink-up first')
         yield compare.read_json(path)
         return
-    for tool in ('java', 'mvn'):
-        if not shutil.which(tool):
-            _unavailable(f'{tool} is not installed')
+    cluster_runs.require_java_and_maven()
     # CI names the run dir, so that its trap can stop the cluster even if pytest is killed.
     run_dir = os.environ.get('IMDB_SENTIMENT_CLUSTER_TEST_DIR') or str(
         tmp_path_factory.mktemp('flink_cluster'))
     config = flink.ClusterConfig(
-        run_dir=run_dir, rest_port=_free_port(),
-        rpc_port=_free_port(), job_port=_free_port(), artifact_port=_free_port(),
-        expansion_port=_free_port(), pool_port=_free_pool_port())
+        run_dir=os.path.join(run_dir, 'flink'), rest_port=free_port(),
+        rpc_port=free_port(), job_port=free_port(), artifact_port=free_port(),
+        expansion_port=free_port(), pool_port=_free_pool_port())
     try:
         state = flink.up(config)
         yield state
@@ -92,64 +69,23 @@ def cluster(tmp_path_factory):
     assert not flink.running(config)
 
 
-@pytest.fixture(scope='module')
-def sample_csv(tmp_path_factory):
-    if not os.path.exists(SHARED_TRAIN):
-        _unavailable(f'the shared data is absent ({SHARED_TRAIN})')
-    rows = review_rows(SAMPLE_SIZE)
-    return write_csv(str(tmp_path_factory.mktemp('cluster_data') / 'reviews.csv'), rows)
-
-
 def _jobs(state):
     return {j['jid']: j for j in
             processes.get_json(f'{state["web_ui"]}/jobs/overview')['jobs']}
 
 
-def _run_both(state, argv, out_root):
-    """The job on the DirectRunner and on the cluster; returns (direct, flink, Flink job ids)."""
-    direct, on_flink = str(out_root / 'direct'), str(out_root / 'flink')
-    assert cli.main(argv + ['--output', direct]) == 0
-    before = set(_jobs(state))
-    assert cli.main(argv + ['--output', on_flink] + state['beam_flags']) == 0
-    return direct, on_flink, sorted(set(_jobs(state)) - before)
-
-
 @pytest.fixture(scope='module')
-def preprocessed(cluster, sample_csv, tmp_path_factory):
-    return _run_both(cluster, ['preprocess', '--input', sample_csv, *PREPROCESS_FLAGS],
-                     tmp_path_factory.mktemp('cluster_preprocess'))
-
-
-@pytest.fixture(scope='module')
-def scored(cluster, sample_csv, trained, tmp_path_factory):
-    return _run_both(cluster, ['score', '--input', sample_csv, '--model', trained['model'],
-                               *SCORE_FLAGS], tmp_path_factory.mktemp('cluster_score'))
-
-
-@pytest.fixture(scope='module')
-def explored(cluster, sample_csv, tmp_path_factory):
-    return _run_both(cluster, ['explore', '--input', sample_csv],
-                     tmp_path_factory.mktemp('cluster_explore'))
+def cluster_jobs(cluster):
+    return lambda: set(_jobs(cluster))
 
 
 def test_preprocess_on_flink_equals_the_direct_runner(preprocessed):
-    direct, on_flink, _ = preprocessed
-    manifest = compare.assert_same_preprocess(direct, on_flink)
+    manifest = compare.assert_same_preprocess(preprocessed.direct, preprocessed.out)
     assert manifest['counts']['read'] == SAMPLE_SIZE
 
 
 def test_score_on_flink_equals_the_direct_runner(scored):
-    direct, on_flink, _ = scored
-    assert compare.assert_same_score(direct, on_flink, tol=1e-6) == SAMPLE_SIZE
-
-
-def test_explore_on_flink_equals_the_direct_runner(explored):
-    direct, on_flink, _ = explored
-    stats = [compare.read_json(os.path.join(out, 'stats.json')) for out in (direct, on_flink)]
-    compare.assert_close(stats[1], stats[0], 1e-9, 'stats')
-    counts = [compare.read_json(os.path.join(out, 'manifest.json'))['counts']
-              for out in (direct, on_flink)]
-    assert counts[1] == counts[0] and counts[0]['read'] == SAMPLE_SIZE
+    assert compare.assert_same_score(scored.direct, scored.out, tol=1e-6) == SAMPLE_SIZE
 
 
 def _subtasks_per_taskmanager(state, jid):
@@ -163,9 +99,9 @@ def _subtasks_per_taskmanager(state, jid):
     return counts
 
 
-@pytest.mark.parametrize('job', ['preprocessed', 'scored', 'explored'])
+@pytest.mark.parametrize('job', ['preprocessed', 'scored'])
 def test_each_job_finished_on_flink_with_subtasks_on_both_taskmanagers(cluster, job, request):
-    *_, jids = request.getfixturevalue(job)
+    jids = request.getfixturevalue(job).jobs
     assert len(jids) == 1, jids  # one Beam job is one Flink job
     jobs = _jobs(cluster)
     assert jobs[jids[0]]['state'] == 'FINISHED'
@@ -177,33 +113,46 @@ def test_each_job_finished_on_flink_with_subtasks_on_both_taskmanagers(cluster, 
     assert all(n > 0 for n in placed.values())
 
 
-def test_each_worker_pool_ran_harnesses_for_its_own_taskmanager(cluster, preprocessed):
-    """Both pools started SDK harnesses: each TaskManager reached the pool its hosts file names."""
-    log_dir = os.path.join(cluster['config']['run_dir'], 'log')
-    for i in (1, 2):
-        with open(os.path.join(log_dir, f'worker-pool-{i}.out'), encoding='utf-8') as f:
-            assert 'pipeline.cluster.sdk_harness' in f.read(), f'pool {i} started no SDK worker'
+@pytest.mark.parametrize('job', ['preprocessed', 'scored'])
+def test_each_taskmanager_kept_one_sdk_worker_for_the_whole_job(job, request):
+    """Each TaskManager reached the pool its hosts file names, and that pool started one SDK
+    worker for the whole job, not one per stage (--environment_cache_millis, with Beam's
+    classes on the TaskManagers' class path: pipeline/cluster/local/config.py)."""
+    assert request.getfixturevalue(job).starts == {'worker-pool-1.out': 1,
+                                                   'worker-pool-2.out': 1}
 
 
-def test_every_cluster_process_listens_on_loopback_only(cluster):
+def test_every_cluster_process_listens_on_loopback_only(cluster, listening, preprocessed,
+                                                         scored, skewed):
+    """The cluster's own processes, and while the jobs ran the servers of Beam's Fn API that
+    the TaskManagers opened for the SDK workers and the SDK workers themselves."""
+    listening.sample()
     run_dir = cluster['config']['run_dir']
     records = [r for r in processes.recorded(os.path.join(run_dir, 'pids'))
                if processes.is_running(r)]
     assert {r['name'] for r in records} == {
         'jobmanager', 'taskmanager-1', 'taskmanager-2', 'worker-pool-1', 'worker-pool-2',
         'job-server'}
-    for record in records:
-        addresses = listening_addresses(record['pid'])
-        assert addresses, record['name']
-        for address in addresses:
-            ip = ipaddress.ip_address(address.rsplit(':', 1)[0])
-            assert (getattr(ip, 'ipv4_mapped', None) or ip).is_loopback, (record['name'], address)
+    assert {name for name, _, _ in listening.seen} == {r['name'] for r in records}
+    assert len(listening.pids_seen) > len(records)  # the SDK workers were seen too
+    cluster_runs.assert_loopback(listening.seen)
     assert cluster['flink_version'] == install.FLINK_VERSION
 
 
 def test_the_printed_flags_are_the_ones_the_jobs_ran_with(cluster, preprocessed):
-    _, on_flink, _ = preprocessed
-    manifest = compare.read_json(os.path.join(on_flink, 'manifest.json'))
+    manifest = compare.read_json(os.path.join(preprocessed.out, 'manifest.json'))
     for flag in cluster['beam_flags']:
         assert flag in manifest['beam_args']
     assert cluster['beam_flags'] == flink.beam_flags(flink.ClusterConfig(**cluster['config']))
+
+
+def test_every_transform_the_jobs_use_survives_the_version_skew(skewed):
+    """Beam 2.77's SDK against Beam 2.62's Flink runner (tests/skew_pipeline.py): the outputs
+    and the counter equal the DirectRunner's."""
+    assert len(skewed.jobs) == 1
+
+
+def test_the_job_server_knows_every_urn_it_must_read(cluster, preprocessed, scored, skewed):
+    pipelines = [preprocessed.pipeline, scored.pipeline, skewed.pipeline]
+    cluster_runs.assert_runner_knows_what_it_reads(pipelines, cluster['job_server_jar'])
+

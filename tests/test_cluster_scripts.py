@@ -91,3 +91,95 @@ def test_stop_also_ends_the_children_it_left(tmp_path):
     assert processes.stop(record, timeout=5)
     time.sleep(0.2)
     assert not processes.alive(pid) and not processes.alive(child)
+
+
+# --- Both engines: flags, loopback, job-server builds, stop on a failed start -----------------
+
+def test_each_engine_prints_the_flags_that_keep_one_sdk_worker_per_job(tmp_path):
+    """Without --environment_cache_millis Beam stops the SDK worker after every stage (Spark) or
+    task (Flink), and the next one imports TensorFlow again."""
+    from pipeline.cluster.local import spark
+    flink_flags = cluster_config.beam_flags(cluster_config.ClusterConfig(run_dir=str(tmp_path)))
+    spark_flags = spark.beam_flags(spark.SparkConfig(run_dir=str(tmp_path)))
+    for flags, runner in ((flink_flags, 'FlinkRunner'), (spark_flags, 'SparkRunner')):
+        assert f'--runner={runner}' in flags and '--environment_type=EXTERNAL' in flags
+        [cache] = [f for f in flags if f.startswith('--environment_cache_millis=')]
+        assert int(cache.split('=')[1]) >= 60000
+
+
+def test_flink_loads_beams_classes_parent_first_only_with_the_jar_on_its_class_path(tmp_path):
+    """Beam keeps an SDK worker between stages only when its runner classes come from Flink's
+    own class loader (FlinkExecutableStageContextFactory)."""
+    from pipeline.cluster.local import flink
+    config = cluster_config.ClusterConfig(run_dir=str(tmp_path))
+    assert cluster_config.flink_config(config, '')['classloader.resolve-order'] == 'parent-first'
+    env = flink._flink_env(config, '/flink', '-Dx', jar='/cache/job-server.jar')
+    assert env['HADOOP_CLASSPATH'] == '/cache/job-server.jar'  # appended after flink-dist
+    off = cluster_config.ClusterConfig(run_dir=str(tmp_path), beam_on_taskmanager_classpath=False)
+    assert 'classloader.resolve-order' not in cluster_config.flink_config(off, '')
+
+
+def test_every_spark_address_is_loopback(tmp_path):
+    from pipeline.cluster.local import spark
+    config = spark.SparkConfig(run_dir=str(tmp_path), job_port=18199)
+    driver = spark.driver_properties(config)
+    assert driver['spark.driver.host'] == driver['spark.driver.bindAddress'] == '127.0.0.1'
+    env = spark._spark_env(config, '/spark')
+    assert env['SPARK_LOCAL_IP'] == '127.0.0.1'  # web UIs and block managers
+    assert spark.spark_defaults(config)['spark.master.rest.enabled'] == 'false'
+    assert config.master_url == 'spark://127.0.0.1:7077'
+    assert '--job_endpoint=localhost:18199' in spark.beam_flags(config)
+
+
+def _pom_properties(path):
+    import xml.etree.ElementTree as ET
+    ns = {'m': 'http://maven.apache.org/POM/4.0.0'}
+    root = ET.parse(path).getroot()
+    props = {child.tag.split('}')[1]: child.text for child in root.find('m:properties', ns)}
+    source = root.find('m:build/m:sourceDirectory', ns)
+    return props, None if source is None else source.text
+
+
+def test_both_job_servers_are_built_from_the_versions_install_names_and_one_server_factory():
+    from pipeline.cluster.local import install
+    flink_props, _ = _pom_properties(install.FLINK_JOB_SERVER.pom)
+    spark_props, source = _pom_properties(install.SPARK_JOB_SERVER.pom)
+    assert flink_props['beam.version'] == spark_props['beam.version'] == \
+        install.BEAM_JOB_SERVER_VERSION
+    assert flink_props['flink.minor'] == install.FLINK_RUNNER_MINOR
+    assert spark_props['spark.version'] == install.SPARK_VERSION
+    assert source == '${project.basedir}/../jobserver/src/main/java'
+    factories = [os.path.join(d, n) for d, _, names in os.walk(os.path.dirname(install.HERE))
+                 for n in names if n == 'ServerFactory.java']
+    assert len(factories) == 1, factories
+    # Each jar is rebuilt when its own pom or the shared source changes, and only then.
+    assert install._source_digest(install.FLINK_JOB_SERVER) != \
+        install._source_digest(install.SPARK_JOB_SERVER)
+
+
+def test_a_failed_start_stops_every_process_started_before_it(tmp_path):
+    from pipeline.cluster.local import lifecycle
+    config = cluster_config.RunDir(run_dir=str(tmp_path / 'run'))
+    started = []
+    with pytest.raises(RuntimeError, match='never ready'):
+        with lifecycle.starting(config, 'make x-down') as cluster:
+            started.append(cluster.start('first', ['sleep', '60']))
+            started.append(cluster.start('second', ['sleep', '60']))
+            cluster.wait('never ready', lambda: False, timeout=1)
+    time.sleep(0.2)
+    assert started and not any(processes.alive(pid) for pid in started)
+    assert processes.recorded(config.pid_dir) == []
+
+
+def test_up_refuses_a_run_dir_whose_cluster_still_runs(tmp_path):
+    from pipeline.cluster.local import lifecycle
+    config = cluster_config.RunDir(run_dir=str(tmp_path / 'run'))
+    with lifecycle.starting(config, 'make x-down') as cluster:
+        pid = cluster.start('only', ['sleep', '60'])
+    try:
+        with pytest.raises(RuntimeError, match='make x-down'):
+            with lifecycle.starting(config, 'make x-down'):
+                pass
+        assert processes.alive(pid)  # the refusal stopped nothing
+    finally:
+        assert lifecycle.down(config, log=lambda *_: None) == ['only']

@@ -1,11 +1,15 @@
-"""A Beam Python worker pool that listens on one loopback address: one beside each TaskManager.
+"""A Beam Python worker pool that listens on one loopback address: one beside each TaskManager
+(Flink) or worker (Spark).
 
-A Flink TaskManager running a Python stage with ``--environment_type=EXTERNAL`` asks the pool at
-``--environment_config`` to start an SDK harness (``StartWorker``), and later to stop it
-(``StopWorker``), naming the harness by a worker id that is unique only within that TaskManager:
-two TaskManagers sharing one pool both ask for ``1-1``, and a stop from one ends the other's
-harness mid-bundle. So each TaskManager gets its own pool, as in a deployment where the pool runs
-beside each TaskManager at ``localhost:50000``. On one machine the pools differ by loopback
+A Flink TaskManager or a Spark executor running a Python stage with
+``--environment_type=EXTERNAL`` asks the pool at ``--environment_config`` to start an SDK
+harness (``StartWorker``), and later to stop it (``StopWorker``): after each stage, unless
+``--environment_cache_millis`` keeps it for the job (on Flink only when Beam's runner classes
+are on the TaskManager's own class path: ``pipeline/cluster/local/config.py``). It names the
+harness by a worker id that is unique only within that TaskManager or executor: two
+TaskManagers sharing one pool both ask for ``1-1``, and a stop from one ends the other's harness
+mid-bundle. So each TaskManager (each Spark worker) gets its own pool, as in a deployment where
+the pool runs beside each of them at ``localhost:50000``. On one machine the pools differ by loopback
 address (127.0.0.1, 127.0.0.2, ...) and each TaskManager's JVM resolves the pool's host name to
 its own pool through a hosts file of its own (``pipeline/cluster/local/flink.py``).
 

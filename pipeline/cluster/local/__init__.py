@@ -1,3 +1,3 @@
-"""A real cluster on 127.0.0.1 for development and the cluster tests (``make flink-up``):
-installing it into the cache, its configuration, starting and stopping its processes by
-pid, and building Beam's job server."""
+"""Real clusters on 127.0.0.1 for development and the cluster tests (``make flink-up``,
+``make spark-up``): installing them into the cache, their configuration, starting and stopping
+their processes by pid (``lifecycle``, shared), and building Beam's job servers."""

@@ -1,4 +1,5 @@
-"""The local Flink cluster's layout: ports, memory, Flink's config.yaml and the hosts files.
+"""The local clusters' layout: the run dir both engines share, and the Flink cluster's ports,
+memory, config.yaml and hosts files (the Spark cluster's are in ``spark.py``).
 
 Every server binds a loopback address; ``pipeline/cluster/local/flink.py`` starts the processes.
 """
@@ -21,28 +22,10 @@ def default_cache_dir() -> str:
 
 
 @dataclasses.dataclass
-class ClusterConfig:
-    """Where the cluster keeps its state and which ports it takes. Memory sizes suit a 2-core,
-    24 GiB machine: Beam's Flink jobs keep little in the JVMs (the Python harnesses do the work),
-    but tf.Transform's graph has hundreds of operators, so each TaskManager needs ample network
-    buffers (see ``flink_config``)."""
+class RunDir:
+    """Where a local cluster keeps its config, logs and pid files, and where its downloads are."""
     run_dir: str
     cache_dir: str = dataclasses.field(default_factory=default_cache_dir)
-    rest_port: int = 8081
-    rpc_port: int = 6123
-    job_port: int = 8099
-    artifact_port: int = 8098
-    expansion_port: int = 8097
-    pool_port: int = 50000
-    taskmanagers: int = 2
-    jobmanager_memory: str = '1024m'
-    taskmanager_memory: str = '3584m'
-    network_memory: str = '384m'
-    task_off_heap_memory: str = '768m'
-
-    def pool_host(self, index: int) -> str:
-        """The loopback address of TaskManager ``index``'s worker pool (0-based)."""
-        return f'127.0.0.{index + 1}'
 
     @property
     def pid_dir(self) -> str:
@@ -57,18 +40,48 @@ class ClusterConfig:
         return os.path.join(self.run_dir, 'conf')
 
 
+@dataclasses.dataclass
+class ClusterConfig(RunDir):
+    """The Flink cluster: which ports it takes, and its memory. Memory sizes suit a 2-core,
+    24 GiB machine: Beam's Flink jobs keep little in the JVMs (the Python harnesses do the work),
+    but tf.Transform's graph has hundreds of operators, so each TaskManager needs ample network
+    buffers (see ``flink_config``)."""
+    rest_port: int = 8081
+    rpc_port: int = 6123
+    job_port: int = 8099
+    artifact_port: int = 8098
+    expansion_port: int = 8097
+    pool_port: int = 50000
+    taskmanagers: int = 2
+    jobmanager_memory: str = '1024m'
+    taskmanager_memory: str = '3584m'
+    network_memory: str = '384m'
+    task_off_heap_memory: str = '768m'
+    # How long an idle SDK worker is kept (--environment_cache_millis): between a job's stages,
+    # and for this long after the job.
+    environment_cache_millis: int = 60000
+    # Beam's runner classes on each TaskManager's class path, loaded parent-first: without it
+    # Beam ignores the cache above and starts an SDK worker per stage (see flink_config).
+    beam_on_taskmanager_classpath: bool = True
+
+    def pool_host(self, index: int) -> str:
+        """The loopback address of TaskManager ``index``'s worker pool (0-based)."""
+        return f'127.0.0.{index + 1}'
+
+
 def beam_flags(config: ClusterConfig) -> List[str]:
     """The pipeline options that run a job of this project on the cluster."""
     return ['--runner=FlinkRunner', f'--job_endpoint=localhost:{config.job_port}',
             '--environment_type=EXTERNAL',
             f'--environment_config={POOL_HOST_NAME}:{config.pool_port}',
+            f'--environment_cache_millis={config.environment_cache_millis}',
             f'--parallelism={config.taskmanagers}']
 
 
 def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
     """Flink's config.yaml, flat keys. Every server binds 127.0.0.1 (Flink's REST API would
     otherwise listen on every interface)."""
-    return {
+    flat = {
         'env.java.opts.all': java_opts,
         'env.log.dir': config.log_dir,
         'jobmanager.rpc.address': '127.0.0.1',
@@ -104,6 +117,14 @@ def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
         'classloader.check-leaked-classloader': False,
         'io.tmp.dirs': os.path.join(config.run_dir, 'tmp'),
     }
+    if config.beam_on_taskmanager_classpath:
+        # Beam's Flink runner keeps a job's SDK worker between stages (--environment_cache_millis)
+        # only when its classes come from Flink's own class loader; from the job's jar, loaded
+        # child-first per job, it stops the worker after every task, and the pool starts another
+        # one (importing TensorFlow again) for the next stage. flink.py puts the job-server jar
+        # on each TaskManager's class path; parent-first makes the job's copy of it unused.
+        flat['classloader.resolve-order'] = 'parent-first'
+    return flat
 
 
 def write_config(config: ClusterConfig, home: str) -> None:

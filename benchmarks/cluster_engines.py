@@ -1,0 +1,177 @@
+"""Preprocess and score on the local Flink cluster (SDK workers restarted per stage, as before,
+and kept for the job, as now) and on the local Spark cluster, against the DirectRunner.
+
+  .venv/bin/python benchmarks/cluster_engines.py [--input ../shared/data/imdb/train.csv] \\
+      [--limit N] [--model DIR] [--variant direct --variant flink-per-stage --variant flink \\
+      --variant spark] [--work DIR] [--out benchmarks/results/cluster_engines.json]
+
+Each cluster variant starts a fresh cluster on free ports (so that its JVMs' peaks belong to
+these jobs), runs preprocess (defaults) and then score (``--no-explain``, the model of
+``--model`` or a small one trained once on the DirectRunner's output, as ``cluster.py`` does),
+and stops it. ``flink-per-stage`` is the Flink cluster as it was before: Beam's classes only in
+the job's jar, no ``--environment_cache_millis``; ``flink`` and ``spark`` are ``make flink-up``
+and ``make spark-up`` with the flags they print. Per job it records the wall time of the
+command, the engine's own job time (Flink's REST API, Spark's ``/json/``), the SDK workers each
+pool started (its log), and the peak resident memory of each process tree sampled every 0.5 s
+(``cluster.MemorySampler``: the launcher, each JVM with the executors it starts, each pool with
+its SDK workers). Between two jobs it waits until the pools' idle SDK workers have ended (the
+environment cache keeps them up to its TTL after a job) and records how long that took.
+Results of a ``--work`` folder are reused by a rerun (``partial.json``), so an interrupted run
+resumes; ``--repeat`` measures each variant again (``variant#2``).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from cluster import _BIN, _TINY_MODEL, _counts, _free_port, _subset, run_job  # noqa: E402
+from measure import process_tree, write_json  # noqa: E402
+from pipeline.cluster.local import flink, lifecycle, processes, spark  # noqa: E402
+from transforms.jsonio import utc_now, versions  # noqa: E402
+
+_RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'cluster_engines.json')
+VARIANTS = ('direct', 'flink-per-stage', 'flink', 'spark')
+
+
+def _config(variant: str, run_dir: str):
+    ports = {name: _free_port() for name in ('job_port', 'artifact_port', 'expansion_port',
+                                             'pool_port')}
+    if variant == 'spark':
+        return spark.SparkConfig(run_dir=run_dir, master_port=_free_port(),
+                                 web_ui_port=_free_port(), worker_ui_port=_free_port(),
+                                 driver_ui_port=_free_port(), **ports)
+    return flink.ClusterConfig(run_dir=run_dir, rest_port=_free_port(), rpc_port=_free_port(),
+                               beam_on_taskmanager_classpath=variant == 'flink', **ports)
+
+
+def _flags(variant: str, state: Dict) -> List[str]:
+    if variant == 'flink-per-stage':  # the flags flink-up printed before
+        return [f for f in state['beam_flags'] if not f.startswith('--environment_cache_millis')]
+    return state['beam_flags']
+
+
+def _engine_jobs(variant: str, state: Dict) -> Dict[str, Dict]:
+    """id -> {name, seconds} of the engine's own jobs (Flink jobs, Spark applications)."""
+    if variant == 'spark':
+        page = processes.get_json(f'{state["web_ui"]}/json/') or {}
+        return {a['id']: {'name': a['name'], 'seconds': round(a['duration'] / 1000, 1)}
+                for a in page.get('completedapps', [])}
+    page = processes.get_json(f'{state["web_ui"]}/jobs/overview') or {}
+    return {j['jid']: {'name': j['name'], 'seconds': round(j['duration'] / 1000, 1)}
+            for j in page.get('jobs', [])}
+
+
+def _worker_starts(log_dir: str) -> int:
+    starts = 0
+    for name in os.listdir(log_dir):
+        if name.startswith('worker-pool'):
+            with open(os.path.join(log_dir, name), encoding='utf-8', errors='replace') as f:
+                starts += sum('Starting worker' in line for line in f)
+    return starts
+
+
+def _wait_for_idle_workers(pools: List[int], timeout: float = 120) -> float:
+    """Seconds until no pool has a live SDK worker left (an ended one may stay a zombie)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if not any(processes.alive(p) for pool in pools for p in process_tree(pool)[1:]):
+            break
+        time.sleep(1)
+    return round(time.perf_counter() - started, 1)
+
+
+def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
+                done: Dict) -> Dict:
+    """Every job of ``jobs`` on one fresh cluster of ``variant`` (or on the DirectRunner)."""
+    if variant == 'direct':
+        return {job: run_job(argv + ['--output', os.path.join(work, key, job)], {}, done,
+                             f'{key}/{job}') for job, argv in jobs.items()}
+    if all(f'{key}/{job}' in done for job in jobs):
+        return {job: done[f'{key}/{job}'] for job in jobs}
+    engine = spark if variant == 'spark' else flink
+    config = _config(variant, os.path.join(work, key, 'cluster'))
+    started = time.perf_counter()
+    state = engine.up(config)
+    found = {'cluster_start_s': round(time.perf_counter() - started, 1)}
+    try:
+        pids = {r['name']: r['pid'] for r in lifecycle.running(config)}
+        pools = [pid for name, pid in pids.items() if name.startswith('worker-pool')]
+        for job, argv in jobs.items():
+            if f'{key}/{job}' in done:  # measured by an earlier, interrupted attempt
+                found[job] = done[f'{key}/{job}']
+                continue
+            before, starts = set(_engine_jobs(variant, state)), _worker_starts(config.log_dir)
+            print(f'{job} on {key}...', flush=True)
+            result = run_job(argv + ['--output', os.path.join(work, key, job)]
+                             + _flags(variant, state), pids, done, f'{key}/{job}')
+            time.sleep(5)  # the engine records its job's end just after the client's
+            result['engine_jobs'] = [v for k, v in _engine_jobs(variant, state).items()
+                                     if k not in before]
+            result['sdk_workers_started'] = _worker_starts(config.log_dir) - starts
+            result['idle_workers_ended_after_s'] = _wait_for_idle_workers(pools)
+            found[job] = result
+            with open(done['_path'], 'w') as f:
+                json.dump(done, f, indent=2)
+        found['beam_flags'] = _flags(variant, state)
+    finally:
+        engine.down(config, log=lambda *_: None)
+    return found
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--input', default=os.path.join(os.path.dirname(__file__), '..', '..',
+                                                        'shared', 'data', 'imdb', 'train.csv'))
+    parser.add_argument('--limit', type=int, default=0, help='First N reviews only.')
+    parser.add_argument('--model', help='A trained model for score (default: train a small one).')
+    parser.add_argument('--variant', action='append', choices=VARIANTS,
+                        help='What to run (repeatable; default all, in this order: '
+                             f'{", ".join(VARIANTS)}).')
+    parser.add_argument('--repeat', type=int, default=1, help='Rounds of all variants.')
+    parser.add_argument('--work', default=tempfile.mkdtemp(prefix='cluster-engines-'))
+    parser.add_argument('--out', default=_RESULTS)
+    args = parser.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    data = _subset(os.path.abspath(args.input), args.limit, args.work)
+    done = {'_path': os.path.join(args.work, 'partial.json')}
+    if os.path.exists(done['_path']):
+        with open(done['_path']) as f:
+            done = json.load(f)
+    model = args.model or os.path.join(args.work, 'model')
+    if not os.path.exists(os.path.join(model, 'saved_model.pb')):
+        pre = os.path.join(args.work, 'model-data')
+        if not os.path.exists(os.path.join(pre, 'manifest.json')):
+            subprocess.run([_BIN, 'preprocess', '--input', data, '--output', pre], check=True,
+                           capture_output=True)
+        print('training a small model...', flush=True)
+        subprocess.run([_BIN, 'train', '--data', pre, '--output', model, *_TINY_MODEL],
+                       check=True, capture_output=True)
+    jobs = {'preprocess': ['preprocess', '--input', data],
+            'score': ['score', '--input', data, '--model', model, '--no-explain']}
+    results = {'created': utc_now(), 'input': args.input, 'limit': args.limit or None,
+               'versions': versions(), 'cores': os.cpu_count(),
+               'load_average_at_start': os.getloadavg(), 'runs': {}}
+    for round_ in range(1, args.repeat + 1):
+        for variant in args.variant or VARIANTS:
+            key = variant if round_ == 1 else f'{variant}#{round_}'
+            results['runs'][key] = run_variant(variant, key, jobs, args.work, done)
+            write_json(args.out, results)
+    counts = {key: {job: _counts(os.path.join(args.work, key, job)) for job in jobs}
+              for key in results['runs']}
+    for key, found in counts.items():
+        assert found == counts[next(iter(counts))], (key, found)  # every runner, same counts
+    results['reviews'] = counts[next(iter(counts))]['preprocess']['read']
+    results['load_average_at_end'] = os.getloadavg()
+    write_json(args.out, results)
+    print(json.dumps({key: {job: run[job]['wall_s'] for job in jobs}
+                      for key, run in results['runs'].items()}))
+
+
+if __name__ == '__main__':
+    main()
