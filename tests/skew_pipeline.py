@@ -1,6 +1,6 @@
 """A small pipeline with each kind of transform the three jobs use, to hold a cluster to the
 DirectRunner across the version skew: this project's Python SDK is Beam 2.77, the clusters' job
-servers Beam 2.62 (README, "On a cluster").
+servers Beam 2.62 (pipeline/cluster/README.md, "The version skew").
 
 ``build(p, out_dir, model_dir, temp_dir)`` wires Create, Reshuffle, a ParDo with a tagged second
 output and a counter, GroupByKey, CombinePerKey, CombineGlobally, the Count and Top combiners,
