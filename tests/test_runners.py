@@ -37,7 +37,7 @@ def test_offline_guard_refuses_remote_hosts():
     with pytest.raises(AssertionError, match='beyond this machine'):
         with offline():
             with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(('repo.maven.apache.org', 443), timeout=1)
+                socket.create_connection(('example.com', 443), timeout=1)
 
 
 # --- Flink: what FlinkRunner does without a job endpoint ---------------------------------
@@ -50,7 +50,8 @@ def test_flink_master_without_job_endpoint_would_need_the_job_server_jar():
     assert runner.add_http_scheme('flink-host:8081') == 'http://flink-host:8081'
     jar = flink_runner.FlinkJarJobServer(options).path_to_jar()
     version = options.view_as(FlinkRunnerOptions).flink_version
-    assert jar == ('https://repo.maven.apache.org/maven2/org/apache/beam/'
+    from apache_beam.utils.subprocess_server import JavaJarServer
+    assert jar == (f'{JavaJarServer.MAVEN_CENTRAL_REPOSITORY}/org/apache/beam/'
                    f'beam-runners-flink-{version}-job-server/{beam.__version__}/'
                    f'beam-runners-flink-{version}-job-server-{beam.__version__}.jar')
     local = PipelineOptions(['--flink_job_server_jar', SETUP_PY])  # any existing file
