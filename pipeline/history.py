@@ -25,15 +25,6 @@ _LOG = logging.getLogger(__name__)
 HISTORY_FILE, INDEX_FILE, LOCK_FILE = NIGHTLY_FILES
 
 
-def _read(path: str) -> Optional[Dict]:
-    try:
-        with open(path, encoding='utf-8') as f:
-            found = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
 def night(date: str, manifest: Dict) -> Dict:
     """One night's row of the history, from its partition's manifest."""
     counts = manifest.get('counts') or {}
@@ -61,7 +52,8 @@ def gather(root: str) -> List[Dict]:
     """Every published night under ``root``, oldest first."""
     nights = []
     for date in partition_dates(root):
-        manifest = _read(os.path.join(root, f'{PARTITION_PREFIX}{date}', schema.MANIFEST_FILE))
+        manifest = jsonio.read_json_object(
+            os.path.join(root, f'{PARTITION_PREFIX}{date}', schema.MANIFEST_FILE))
         if manifest is not None:
             nights.append(night(date, manifest))
     return nights

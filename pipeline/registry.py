@@ -22,7 +22,7 @@ import uuid
 from typing import Dict, List, Optional
 
 from pipeline.runtime.guard import OutputLock
-from transforms import schema
+from transforms import jsonio, schema
 from transforms.errors import ModelError
 
 _LOG = logging.getLogger(__name__)
@@ -65,22 +65,13 @@ def version_path(path: str, version: int) -> str:
     return os.path.join(path, str(version))
 
 
-def _read(path: str) -> Optional[Dict]:
-    try:
-        with open(path, encoding='utf-8') as f:
-            found = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
 def champion(path: str) -> Optional[Dict]:
     """The champion record, or None when none was promoted. A record that cannot be read, or
     names no version, is an error (exit 2): the nightly run must not guess."""
     file = os.path.join(path, CHAMPION_FILE)
     if not os.path.lexists(file):
         return None
-    found = _read(file)
+    found = jsonio.read_json_object(file)
     if found is None or not isinstance(found.get('version'), int):
         raise ModelError(f'{file} is not a champion record (a JSON object naming a version); '
                          f'promote a version again with `imdb-sentiment models promote`')
@@ -88,12 +79,13 @@ def champion(path: str) -> Optional[Dict]:
 
 
 def blessing(path: str, version: int) -> Optional[Dict]:
-    return _read(os.path.join(path, BLESSINGS_DIR, f'{version}.json'))
+    return jsonio.read_json_object(os.path.join(path, BLESSINGS_DIR, f'{version}.json'))
 
 
 def describe_version(path: str, version: int) -> Dict:
     """When a version was trained, and what the gate said of it."""
-    manifest = _read(os.path.join(version_path(path, version), schema.MANIFEST_FILE)) or {}
+    manifest = jsonio.read_json_object(
+        os.path.join(version_path(path, version), schema.MANIFEST_FILE)) or {}
     verdict = blessing(path, version)
     return {'version': version, 'created': manifest.get('created'),
             'verdict': 'not evaluated' if verdict is None else

@@ -9,7 +9,7 @@ import datetime
 import json
 import platform
 from importlib import metadata
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -41,6 +41,17 @@ def write_json(path: str, data: Dict) -> None:
 def read_json(path: str) -> Dict:
     with FileSystems.open(path) as f:
         return json.loads(f.read().decode('utf-8'))
+
+
+def read_json_object(path: str) -> Optional[Dict]:
+    """A local JSON file's object, or None when it is missing, unreadable or not an object
+    (a record being written, or one a user broke): the caller decides what that means."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def read_json_lines(pattern: str) -> List[Dict]:

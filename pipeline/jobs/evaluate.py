@@ -30,12 +30,12 @@ from analysis.combiners import ScoreSummaryFn
 from analysis.compare_report import render_comparison
 from pipeline import flags, model_lookup, registry
 from pipeline.jobs import score_finish
+from pipeline.jobs.score import take_reviews
 from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job
 from transforms import jsonio, schema
-from transforms.beam import movies
 from transforms.beam.inference import ReviewModelHandler
 from transforms.beam.inputs import resolve_inputs
-from transforms.beam.intake import ACCEPTED, REJECTED, CountReasons, ReadAndValidate
+from transforms.beam.intake import ACCEPTED, REJECTED, CountReasons
 from transforms.beam.scoring import META, ScoreReviews, to_prediction
 from transforms.beam.sinks import CountAs, WriteJsonLines, write_job_stats
 from transforms.errors import NotBlessed
@@ -109,15 +109,7 @@ def _sum_outcomes(rows):
 def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
     """Wires the evaluate graph into ``p``, writing under ``work_dir``; does not run it."""
     candidate, baseline = plan.extra[CANDIDATE], plan.extra[BASELINE]
-    taken = p | 'ReadAndValidate' >> ReadAndValidate(
-        plan.specs, require_label=True, max_review_chars=job_args.max_review_chars,
-        reshuffle_records=job_args.reshuffle_records, count_reasons=False,
-        count_names={ACCEPTED: 'valid', REJECTED: 'invalid'})
-    accepted = taken['accepted']
-    if job_args.movies:
-        stars = movies.ratings(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
-                                                                     job_args.movies_for))
-        accepted = accepted | 'AttachRatings' >> movies.AttachRatings(stars)
+    taken, accepted = take_reviews(p, job_args, plan, require_label=True)
     batch = (job_args.min_batch_size, job_args.max_batch_size)
     first = accepted | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
     rejected = [taken['rejected'], first['rejected']]

@@ -93,13 +93,12 @@ def plan(job_args: argparse.Namespace) -> Plan:
                 extra={MODEL_DIR: model_dir, PREVIOUS: previous})
 
 
-def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
-    """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
-    model_dir = plan.extra[MODEL_DIR]
-    handler = ReviewModelHandler(model_dir, job_args.min_batch_size, job_args.max_batch_size)
-    # Its dead letters are written below with the batches the model failed on.
+def take_reviews(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
+                 require_label: bool):
+    """The reviews a scoring job reads (score, evaluate): (ReadAndValidate's outputs, the
+    accepted reviews with their star rating attached when --movies gives one)."""
     taken = p | 'ReadAndValidate' >> ReadAndValidate(
-        plan.specs, require_label=False, max_review_chars=job_args.max_review_chars,
+        plan.specs, require_label=require_label, max_review_chars=job_args.max_review_chars,
         reshuffle_records=job_args.reshuffle_records, count_reasons=False,
         count_names={ACCEPTED: 'valid', REJECTED: 'invalid'})
     accepted = taken['accepted']
@@ -107,6 +106,15 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
         stars = movies.ratings(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
                                                                      job_args.movies_for))
         accepted = accepted | 'AttachRatings' >> movies.AttachRatings(stars)
+    return taken, accepted
+
+
+def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
+    """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
+    model_dir = plan.extra[MODEL_DIR]
+    handler = ReviewModelHandler(model_dir, job_args.min_batch_size, job_args.max_batch_size)
+    # Its dead letters are written below with the batches the model failed on.
+    taken, accepted = take_reviews(p, job_args, plan, require_label=False)
     result = accepted | 'Score' >> ScoreReviews(handler)
     scored = result['scored']
     predictions = scored | 'ToPrediction' >> beam.Map(to_prediction)
