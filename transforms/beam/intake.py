@@ -56,11 +56,12 @@ class ReadAndValidate(beam.PTransform):
             records = records | 'LogProgress' >> beam.ParDo(
                 LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
         if any(schema.ID_KEY in s.columns for s in self._specs):
-            # An id column may repeat an id, in its file or another: checked over every input.
-            again = pbegin | 'ReadIds' >> ReadReviews(
-                self._specs, max_review_chars=self._max_review_chars, counted=False)
-            ids = ids_of(again['records'])
-            records = records | 'UniqueIds' >> UniqueIds(ids)
+            # An id column may repeat an id, in its file or another: checked over every input,
+            # from two light reads of the ids (transforms/beam/unique_ids.py says why two).
+            ids = [ids_of((pbegin | f'Read{name}' >> ReadReviews(
+                self._specs, max_review_chars=self._max_review_chars, counted=False))['records'],
+                label=f'{name}AndPlace') for name in ('Ids', 'SuspectIds')]
+            records = records | 'UniqueIds' >> UniqueIds(*ids)
         checked = records | 'Validate' >> ValidateReviews(
             require_label=self._require_label, max_review_chars=self._max_review_chars)
         if self._again:

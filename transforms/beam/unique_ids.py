@@ -2,21 +2,30 @@
 
 Ids that the readers make (``<file>:<row>``, ``<folder>/<pos|neg>/<file>``) are unique by
 construction; an ``id`` column is the user's, and may repeat, within a file or across the
-files of a glob. The check is a shuffle of the ids alone, not of the records: each id with
-the place of the records that give it; every record but the first (in the order the inputs
-and their files were named, then record number, whatever the runner) of an id is marked ``duplicate_id``, with the id and the record
-it repeats, and validation sends it to the dead letters.
+files of a glob. Every record but the first (in the order the inputs and their files were
+named, then record number, whatever the runner) of an id is marked ``duplicate_id``, with
+the id and the record it repeats, and validation sends it to the dead letters.
 
-The ids come from a second, light read of the files (``ids_of``), not from the records the
-job processes: a side input computed from the records themselves would make the
-DirectRunner hold every record until the check is done. The records stream as before; the
-shuffle holds one short entry per record (on a cluster it spills to disk) and the side input
-only the repeats.
+The check holds 8 bytes per record, not the records nor their ids:
+
+1. a light read of the files gives each id's fingerprint (64 bits of BLAKE2b), and one
+   combine finds the fingerprints seen twice or more: the suspects (``RepeatedFingerprints``);
+2. a second light read keeps only the ids whose fingerprint is a suspect, with their places,
+   and a shuffle of those alone finds the true repeats and the record each one repeats;
+3. the records the job processes stream past the repeats (a side input of the repeats only).
+
+A shuffle of every id, as before, is held whole in memory by the DirectRunner (about 400
+bytes an id in its grouping table); the fingerprints are an array. The reads are separate
+from the job's own records, so no stage waits on a collection held in memory. Two ids that
+share a fingerprint (about one chance in 10^7 among 10^6 ids) are only compared exactly.
 """
 
+import array
+import hashlib
 from typing import Dict, Iterable, Iterator, Tuple
 
 import apache_beam as beam
+import numpy as np
 
 from transforms import schema
 from transforms.beam.read import FILE_KEY, ROW_KEY
@@ -24,6 +33,35 @@ from transforms.beam.read import FILE_KEY, ROW_KEY
 # (input number, file number, record number, source file): the first in this order is the
 # record an id belongs to; the order the user named the inputs in, whatever the runner.
 Place = Tuple[int, int, int, str]
+
+
+def fingerprint(record_id: str) -> int:
+    """64 bits of the id, the same in every process (``hash()`` is salted per process)."""
+    digest = hashlib.blake2b(record_id.encode('utf-8', 'surrogatepass'), digest_size=8)
+    return int.from_bytes(digest.digest(), 'little')
+
+
+class RepeatedFingerprints(beam.CombineFn):
+    """Fingerprints -> the set of those seen more than once. The accumulator is an array of
+    64-bit integers (8 bytes a record); only the repeats come out."""
+
+    def create_accumulator(self):
+        return array.array('Q')
+
+    def add_input(self, accumulator, value):
+        accumulator.append(value)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = array.array('Q')
+        for accumulator in accumulators:
+            merged.extend(accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        values = np.sort(np.frombuffer(accumulator, dtype=np.uint64)) if accumulator \
+            else np.zeros(0, np.uint64)
+        return frozenset(int(v) for v in values[1:][values[1:] == values[:-1]])
 
 
 def _id_and_place(record: Dict) -> Iterator[Tuple[str, Place]]:
@@ -37,6 +75,13 @@ def _repeats(grouped: Tuple[str, Iterable[Place]]) -> Iterator[Tuple[Place, Plac
     ordered = sorted(places)
     for later in ordered[1:]:
         yield later, ordered[0]
+
+
+def _suspected(id_and_place: Tuple[str, Place], suspects: frozenset) -> bool:
+    if suspects and fingerprint(id_and_place[0]) in suspects:
+        beam.metrics.Metrics.counter('ids', 'suspected').inc()
+        return True
+    return False
 
 
 def mark_repeat(record: Dict, repeats: Dict[Place, Place]) -> Dict:
@@ -56,22 +101,28 @@ def mark_repeat(record: Dict, repeats: Dict[Place, Place]) -> Dict:
                            f'{first[2]} of {first[3]} already'})
 
 
-def ids_of(records: beam.PCollection) -> beam.PCollection:
-    """Raw record dicts (of the light read) -> (id, (source file, record number))."""
-    return records | 'IdAndPlace' >> beam.FlatMap(_id_and_place)
+def ids_of(records: beam.PCollection, label: str = 'IdAndPlace') -> beam.PCollection:
+    """Raw record dicts (of a light read) -> (id, place) of each parsed record."""
+    return records | label >> beam.FlatMap(_id_and_place)
 
 
 class UniqueIds(beam.PTransform):
     """Raw record dicts -> the same records, every repeat of an id marked ``duplicate_id``.
 
-    ``ids``: (id, place) of every record, from ``ids_of`` over a second read of the inputs."""
+    ``ids`` and ``ids_again``: (id, place) of every record, from ``ids_of`` over two more
+    reads of the inputs (the first is fingerprinted, the second filtered by the suspects)."""
 
-    def __init__(self, ids: beam.PCollection):
+    def __init__(self, ids: beam.PCollection, ids_again: beam.PCollection):
         super().__init__()
         self._ids = ids
+        self._ids_again = ids_again
 
     def expand(self, records):
-        repeats = (self._ids
+        suspects = (self._ids
+                    | 'Fingerprint' >> beam.Map(lambda id_and_place: fingerprint(id_and_place[0]))
+                    | 'Suspects' >> beam.CombineGlobally(RepeatedFingerprints()))
+        repeats = (self._ids_again
+                   | 'KeepSuspects' >> beam.Filter(_suspected, beam.pvalue.AsSingleton(suspects))
                    | 'GroupById' >> beam.GroupByKey()
                    | 'Repeats' >> beam.FlatMap(_repeats))
         return records | 'MarkRepeats' >> beam.Map(mark_repeat, beam.pvalue.AsDict(repeats))
