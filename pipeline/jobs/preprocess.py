@@ -169,7 +169,7 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     # function of each record (its id, or its movie), so both reads split alike.
     again = p | 'ReadAgain' >> ReadAndValidate(
         plan.extra[_LABELLED], require_label=True, max_review_chars=job_args.max_review_chars,
-        reshuffle_records=job_args.reshuffle_records, again=True)
+        reshuffle_records=job_args.reshuffle_records, again=True, repeats=taken['repeats'])
     train_again, eval_again, _ = again['accepted'] | 'SplitAgain' >> SplitTrainEval(
         job_args.eval_fraction, groups, job_args.test_fraction)
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
@@ -199,7 +199,8 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
             # Transformed from a second read, as the labelled splits are (see above).
             unlabeled_again = p | 'ReadAgainUnlabeled' >> ReadAndValidate(
                 unlabeled_specs, require_label=False, max_review_chars=job_args.max_review_chars,
-                reshuffle_records=job_args.reshuffle_records, again=True)
+                reshuffle_records=job_args.reshuffle_records, again=True,
+                repeats=untaken['repeats'])
             raw_unlabeled = unlabeled_again['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
                 _to_unlabeled_example)
             unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)

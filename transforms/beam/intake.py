@@ -9,7 +9,7 @@ from transforms.beam.inputs import InputSpec
 from transforms.beam.progress import LogProgress
 from transforms.beam.read import ReadReviews
 from transforms.beam.sinks import CountAs, WriteJsonLines
-from transforms.beam.unique_ids import UniqueIds, ids_of
+from transforms.beam.unique_ids import FindRepeats, ids_of, mark_repeats
 from transforms.beam.validate import ValidateReviews
 
 # What ReadAndValidate counts, under these names unless told otherwise.
@@ -18,7 +18,8 @@ READ, ACCEPTED, REJECTED = 'read', 'accepted', 'rejected'
 
 class ReadAndValidate(beam.PTransform):
     """PBegin -> {'accepted': clean record dicts, 'rejected': dead-letter rows,
-    'input_stats': (input path, digest dict), 'counts': [PCollection of (name, n)]}.
+    'input_stats': (input path, digest dict), 'counts': [PCollection of (name, n)],
+    'repeats': the records whose id repeats (``FindRepeats``), or None without an id column}.
 
     Dead letters are written to ``rejected_prefix``-SSSSS-of-NNNNN.jsonl when it is given.
     The counts are read, accepted and rejected (renamed by ``count_names``) and, with
@@ -30,13 +31,16 @@ class ReadAndValidate(beam.PTransform):
     def __init__(self, specs: Sequence[InputSpec], require_label: bool, max_review_chars: int,
                  rejected_prefix: Optional[str] = None, reshuffle_records: bool = False,
                  count_names: Optional[Dict[str, str]] = None, count_reasons: bool = True,
-                 again: bool = False):
+                 again: bool = False, repeats: Optional[beam.PCollection] = None):
         super().__init__()
         # ``again``: a second read of inputs that another ReadAndValidate already reads and
         # counts, for a stage that must not wait on a collection held in memory (see
         # pipeline/jobs/preprocess.py): the same records accepted (ids checked
         # alike), but no progress log, no dead letters, no counts.
         self._again = again
+        # ``repeats``: the output's 'repeats' of an earlier ReadAndValidate of the same inputs,
+        # so that a second read marks the same records without checking the ids again.
+        self._repeats = repeats
         self._specs = list(specs)
         self._require_label = require_label
         self._max_review_chars = max_review_chars
@@ -55,18 +59,21 @@ class ReadAndValidate(beam.PTransform):
             # A running count in the log, so that a long read never looks like a hang.
             records = records | 'LogProgress' >> beam.ParDo(
                 LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
-        if any(schema.ID_KEY in s.columns for s in self._specs):
+        repeats = self._repeats
+        if repeats is None and any(schema.ID_KEY in s.columns for s in self._specs):
             # An id column may repeat an id, in its file or another: checked over every input,
             # from two light reads of the ids (transforms/beam/unique_ids.py says why two).
             ids = [ids_of((pbegin | f'Read{name}' >> ReadReviews(
                 self._specs, max_review_chars=self._max_review_chars, counted=False))['records'],
                 label=f'{name}AndPlace') for name in ('Ids', 'SuspectIds')]
-            records = records | 'UniqueIds' >> UniqueIds(*ids)
+            repeats = tuple(ids) | 'FindRepeats' >> FindRepeats()
+        if repeats is not None:
+            records = mark_repeats(records, repeats)
         checked = records | 'Validate' >> ValidateReviews(
             require_label=self._require_label, max_review_chars=self._max_review_chars)
         if self._again:
             return {'accepted': checked.accepted, 'rejected': checked.rejected,
-                    'input_stats': read['input_stats'], 'counts': []}
+                    'input_stats': read['input_stats'], 'counts': [], 'repeats': repeats}
         if self._rejected_prefix:
             _ = checked.rejected | 'WriteRejected' >> WriteJsonLines(self._rejected_prefix)
         counts: List = [
@@ -77,7 +84,7 @@ class ReadAndValidate(beam.PTransform):
         if self._count_reasons:
             counts.append(checked.rejected | 'CountReasons' >> CountReasons())
         return {'accepted': checked.accepted, 'rejected': checked.rejected,
-                'input_stats': read['input_stats'], 'counts': counts}
+                'input_stats': read['input_stats'], 'counts': counts, 'repeats': repeats}
 
 
 class CountReasons(beam.PTransform):

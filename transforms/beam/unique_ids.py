@@ -106,11 +106,35 @@ def ids_of(records: beam.PCollection, label: str = 'IdAndPlace') -> beam.PCollec
     return records | label >> beam.FlatMap(_id_and_place)
 
 
+class FindRepeats(beam.PTransform):
+    """(ids, ids_again), each (id, place) of every record from ``ids_of`` over a light read of
+    the inputs -> (place of a repeat, place of the first record with its id), repeats only.
+
+    The first read is fingerprinted, the second filtered by the suspects."""
+
+    def expand(self, both):
+        ids, ids_again = both
+        suspects = (ids
+                    | 'Fingerprint' >> beam.Map(lambda id_and_place: fingerprint(id_and_place[0]))
+                    | 'Suspects' >> beam.CombineGlobally(RepeatedFingerprints()))
+        return (ids_again
+                | 'KeepSuspects' >> beam.Filter(_suspected, beam.pvalue.AsSingleton(suspects))
+                | 'GroupById' >> beam.GroupByKey()
+                | 'Repeats' >> beam.FlatMap(_repeats))
+
+
+def mark_repeats(records: beam.PCollection, repeats: beam.PCollection,
+                 label: str = 'MarkRepeats') -> beam.PCollection:
+    """Raw record dicts -> the same records, each at a place in ``repeats`` (``FindRepeats``)
+    marked ``duplicate_id``."""
+    return records | label >> beam.Map(mark_repeat, beam.pvalue.AsDict(repeats))
+
+
 class UniqueIds(beam.PTransform):
     """Raw record dicts -> the same records, every repeat of an id marked ``duplicate_id``.
 
     ``ids`` and ``ids_again``: (id, place) of every record, from ``ids_of`` over two more
-    reads of the inputs (the first is fingerprinted, the second filtered by the suspects)."""
+    reads of the inputs."""
 
     def __init__(self, ids: beam.PCollection, ids_again: beam.PCollection):
         super().__init__()
@@ -118,11 +142,4 @@ class UniqueIds(beam.PTransform):
         self._ids_again = ids_again
 
     def expand(self, records):
-        suspects = (self._ids
-                    | 'Fingerprint' >> beam.Map(lambda id_and_place: fingerprint(id_and_place[0]))
-                    | 'Suspects' >> beam.CombineGlobally(RepeatedFingerprints()))
-        repeats = (self._ids_again
-                   | 'KeepSuspects' >> beam.Filter(_suspected, beam.pvalue.AsSingleton(suspects))
-                   | 'GroupById' >> beam.GroupByKey()
-                   | 'Repeats' >> beam.FlatMap(_repeats))
-        return records | 'MarkRepeats' >> beam.Map(mark_repeat, beam.pvalue.AsDict(repeats))
+        return mark_repeats(records, (self._ids, self._ids_again) | FindRepeats())
