@@ -20,7 +20,7 @@ from measure import write_json
 
 BOOTSTRAP = 10000
 LEVERS = ('refit_lstm', 'seeds_2', 'seeds_3', 'fusion_bagged', 'refit_seeds_2',
-          'refit_seeds_3', 'all_levers', 'plus_tfidf', 'plus_tfidf_seeds_3')
+          'refit_seeds_3', 'all_levers_2', 'all_levers', 'plus_tfidf', 'plus_tfidf_seeds_3')
 
 
 def _sigmoid(z):
@@ -130,6 +130,8 @@ def _candidates(common, lstm, refit) -> List[Dict]:
         [d, 43, 44], True)
     add('all_levers', '(1)+(2)+(3) three refitted seeds, the fusion out of fold',
         [d, 43, 44], True, fusion='bagged')
+    add('all_levers_2', '(1)+(2)+(3) with two seeds: seeds 42, 43 refitted, the fusion out of '
+        'fold', [d, 43], True, fusion='bagged')
     for s in (43, 44):
         add(f'seed_{s}', f'reference: the default recipe with seed {s} (seed variance)', [s],
             False)
