@@ -8,6 +8,7 @@ then a combination of saved logits, compared with the default review by review.
       --preprocess-arg=--unlabeled=../shared/data/imdb/unsup.csv      # preprocess + the default
   .venv/bin/python benchmarks/accuracy_levers.py prepare --work $W    # test features, n-gram logits
   .venv/bin/python benchmarks/accuracy_levers.py seed --work $W --seed 43   # another LSTM (and 44)
+  .venv/bin/python benchmarks/accuracy_levers.py salvage --work $W --seed 43  # a seed fit cut short
   .venv/bin/python benchmarks/accuracy_levers.py refit --work $W --seed 42  # LSTM on train + eval
   .venv/bin/python benchmarks/accuracy_levers.py extra --work $W     # a third linear model
   .venv/bin/python benchmarks/accuracy_levers.py compare --work $W     # -> results/accuracy-levers.json
@@ -277,6 +278,32 @@ def seed(args) -> None:
           flush=True)
 
 
+def salvage(args) -> None:
+    """A ``seed`` fit stopped before early stopping ended it: its logits from the epochs it
+    finished (their checkpoints and history.csv), the best of those by val_loss. The JSON
+    says how many epochs ran, so the table can say the choice was among those only."""
+    import csv as csv_module
+    p = _paths(args.work)
+    out = os.path.join(p['levers'], f'seed{args.seed}')
+    with open(os.path.join(out, 'history.csv'), newline='') as f:
+        rows = list(csv_module.DictReader(f))
+    if not rows:
+        raise SystemExit(f'{out}: no finished epoch to salvage')
+    history = {k: [float(r[k]) for r in rows] for k in rows[0] if k != 'epoch'}
+    config = _config(p['model'], args.seed)
+    network, _ = _network(p['pre'], config)
+    feats = _features(p['levers'])
+    epochs_eval, epochs_test = _epoch_logits(network, config, os.path.join(out, 'checkpoints'),
+                                             feats['eval_tokens'], feats['test_tokens'])
+    epochs_eval, epochs_test = epochs_eval[:len(rows)], epochs_test[:len(rows)]
+    best = 1 + int(np.argmin(history['val_loss']))
+    _save_lstm(p['levers'], args.seed, epochs_eval[best - 1], epochs_test[best - 1],
+               epochs_eval, epochs_test, history, {'epochs_finished': len(rows)},
+               source=f'benchmarks/accuracy_levers.py seed, stopped after {len(rows)} '
+                      'epoch(s) and salvaged: the best epoch is chosen among those only')
+    print(f'salvaged seed {args.seed}: {len(rows)} epoch(s), best {best}', flush=True)
+
+
 def refit(args) -> None:
     """The seed's LSTM fitted again from its initialisation on train + eval for the epochs its
     eval run chose, each epoch at the learning rate that run used."""
@@ -365,7 +392,8 @@ def extra(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('stage', choices=('prepare', 'seed', 'refit', 'extra', 'compare'))
+    parser.add_argument('stage', choices=('prepare', 'seed', 'salvage', 'refit', 'extra',
+                                          'compare'))
     parser.add_argument('--work', default='/tmp/imdb-accuracy')
     parser.add_argument('--data-dir', default=_DATA)
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED)
@@ -379,7 +407,8 @@ def main() -> None:
         from levers_compare import compare
         compare(args)
     else:
-        {'prepare': prepare, 'seed': seed, 'refit': refit, 'extra': extra}[args.stage](args)
+        {'prepare': prepare, 'seed': seed, 'salvage': salvage, 'refit': refit,
+         'extra': extra}[args.stage](args)
     print(f'{args.stage} done in {time.time() - started:.0f} s', flush=True)
 
 
