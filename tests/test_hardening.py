@@ -262,7 +262,7 @@ def test_repeated_ids_across_files_are_dead_letters_named_by_their_place():
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
-    from transforms.beam.unique_ids import UniqueIds, ids_of
+    from transforms.beam.unique_ids import FindRepeats, ids_of, mark_repeats
     # b.csv was named first: its record 1 is the one id r1 belongs to.
     records = [{'id': 'r1', 'source': '/d/a.csv', 'row': 1, 'file_number': (1, 0)},
                {'id': 'r1', 'source': '/d/b.csv', 'row': 1, 'file_number': (0, 0)},
@@ -270,8 +270,9 @@ def test_repeated_ids_across_files_are_dead_letters_named_by_their_place():
                {'id': 'r1', 'source': '/d/a.csv', 'row': 3, 'file_number': (1, 0)}]
     with TestPipeline() as p:
         rows = p | beam.Create(records)
-        marked = rows | UniqueIds(ids_of(p | 'Ids' >> beam.Create(records)),
-                                  ids_of(p | 'Again' >> beam.Create(records), label='Again ids'))
+        marked = mark_repeats(rows, (ids_of(p | 'Ids' >> beam.Create(records)),
+                                     ids_of(p | 'Again' >> beam.Create(records),
+                                            label='Again ids')) | FindRepeats())
         assert_that(marked | beam.Map(lambda r: (r['id'], r.get('parse_error'), r.get('detail'))),
                     equal_to([('r1', None, None), ('r2', None, None),
                               ('a.csv:1', 'duplicate_id',
@@ -306,15 +307,15 @@ def test_the_id_shuffle_carries_only_the_records_whose_id_repeats():
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
-    from transforms.beam.unique_ids import UniqueIds, ids_of
+    from transforms.beam.unique_ids import FindRepeats, ids_of, mark_repeats
     records = [{'id': f'r{i}', 'source': '/d/a.csv', 'row': i, 'file_number': (0, 0)}
                for i in range(1, 3001)]
     records += [{'id': 'r7', 'source': '/d/b.csv', 'row': 1, 'file_number': (0, 1)},
                 {'id': 'r7', 'source': '/d/b.csv', 'row': 2, 'file_number': (0, 1)}]
     pipeline = TestPipeline()
-    marked = pipeline | beam.Create(records) | UniqueIds(
-        ids_of(pipeline | 'Ids' >> beam.Create(records)),
-        ids_of(pipeline | 'Again' >> beam.Create(records), label='Again ids'))
+    repeats = (ids_of(pipeline | 'Ids' >> beam.Create(records)),
+               ids_of(pipeline | 'Again' >> beam.Create(records), label='Again ids')) | FindRepeats()
+    marked = mark_repeats(pipeline | beam.Create(records), repeats)
     assert_that(marked | beam.Filter(lambda r: r.get('parse_error'))
                 | beam.Map(lambda r: (r['id'], r['detail'])),
                 equal_to([('b.csv:1', "id 'r7' was given to record 7 of /d/a.csv already"),

@@ -19,7 +19,8 @@ READ, ACCEPTED, REJECTED = 'read', 'accepted', 'rejected'
 class ReadAndValidate(beam.PTransform):
     """PBegin -> {'accepted': clean record dicts, 'rejected': dead-letter rows,
     'input_stats': (input path, digest dict), 'counts': [PCollection of (name, n)],
-    'repeats': the records whose id repeats (``FindRepeats``), or None without an id column}.
+    'repeats': (place of a repeat, place of its id's first record) pairs from ``FindRepeats``,
+    or None without an id column}.
 
     Dead letters are written to ``rejected_prefix``-SSSSS-of-NNNNN.jsonl when it is given.
     The counts are read, accepted and rejected (renamed by ``count_names``) and, with

@@ -152,8 +152,8 @@ class _ReadFile(beam.DoFn):
 
     A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
     record's id is ``<file name>:<record number>`` unless an ``id`` column gives one (ids
-    are checked unique across every input by ``UniqueIds``). Every record carries its
-    record number (``row``) and source file."""
+    are checked unique across every input by ``unique_ids.FindRepeats``). Every record
+    carries its record number (``row``) and source file."""
 
     def __init__(self, max_record_bytes: int, counted: bool = True):
         self._max_record_bytes = max_record_bytes

@@ -129,18 +129,3 @@ def mark_repeats(records: beam.PCollection, repeats: beam.PCollection,
     """Raw record dicts -> the same records, each at a place in ``repeats`` (``FindRepeats``)
     marked ``duplicate_id``."""
     return records | label >> beam.Map(mark_repeat, beam.pvalue.AsDict(repeats))
-
-
-class UniqueIds(beam.PTransform):
-    """Raw record dicts -> the same records, every repeat of an id marked ``duplicate_id``.
-
-    ``ids`` and ``ids_again``: (id, place) of every record, from ``ids_of`` over two more
-    reads of the inputs."""
-
-    def __init__(self, ids: beam.PCollection, ids_again: beam.PCollection):
-        super().__init__()
-        self._ids = ids
-        self._ids_again = ids_again
-
-    def expand(self, records):
-        return mark_repeats(records, (self._ids, self._ids_again) | FindRepeats())
