@@ -72,12 +72,14 @@ class ExplainFn(beam.DoFn):
     Every occluded variant of every review goes through the model in large batches, and a
     review is occluded only over the tokens the network reads (``max_words``: its token
     length), so explaining the reported errors costs a few batches, not one small call per
-    review. The model comes in ``setup`` from the process's shared load (the one
+    review. Batches of 256, as RunInference scores: batches of 1,024 variants of 400 tokens
+    raised the score job's peak RSS from 1,368 MB (``--no-explain``) to 2,595 MB
+    (``benchmarks/score_speed.py``, 25,000 reviews). The model comes in ``setup`` from the process's shared load (the one
     RunInference scored with, when it is still held).
     """
 
     def __init__(self, model_dir: str, review_key: str, max_words: int = 400,
-                 batch_size: int = 1024):
+                 batch_size: int = 256):
         self._model_dir = model_dir
         self._review_key = review_key
         self._max_words = max_words
