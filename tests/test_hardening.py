@@ -300,7 +300,7 @@ def test_repeated_fingerprints_are_found_across_merged_accumulators():
 
 
 def test_the_id_shuffle_carries_only_the_records_whose_id_repeats():
-    """The memory of the id check: of 3,000 records, only the 5 that share an id reach the
+    """The memory of the id check: of 3,002 records, only the 3 that share an id reach the
     shuffle (each id with its place, and the DirectRunner holds a shuffle whole); the other
     ids are fingerprints in an array."""
     import apache_beam as beam
@@ -313,8 +313,9 @@ def test_the_id_shuffle_carries_only_the_records_whose_id_repeats():
     records += [{'id': 'r7', 'source': '/d/b.csv', 'row': 1, 'file_number': (0, 1)},
                 {'id': 'r7', 'source': '/d/b.csv', 'row': 2, 'file_number': (0, 1)}]
     pipeline = TestPipeline()
-    repeats = (ids_of(pipeline | 'Ids' >> beam.Create(records)),
-               ids_of(pipeline | 'Again' >> beam.Create(records), label='Again ids')) | FindRepeats()
+    ids = ids_of(pipeline | 'Ids' >> beam.Create(records))
+    again = ids_of(pipeline | 'Again' >> beam.Create(records), label='Again ids')
+    repeats = (ids, again) | FindRepeats()
     marked = mark_repeats(pipeline | beam.Create(records), repeats)
     assert_that(marked | beam.Filter(lambda r: r.get('parse_error'))
                 | beam.Map(lambda r: (r['id'], r['detail'])),

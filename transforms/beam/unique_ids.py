@@ -6,7 +6,7 @@ files of a glob. Every record but the first (in the order the inputs and their f
 named, then record number, whatever the runner) of an id is marked ``duplicate_id``, with
 the id and the record it repeats, and validation sends it to the dead letters.
 
-The check holds 8 bytes per record, not the records nor their ids:
+The check holds 8 bytes per record in its combine, not the records nor their ids:
 
 1. a light read of the files gives each id's fingerprint (64 bits of BLAKE2b), and one
    combine finds the fingerprints seen twice or more: the suspects (``RepeatedFingerprints``);
@@ -18,7 +18,8 @@ A shuffle of every id, as before, is held whole in memory by the DirectRunner: t
 alone went from 229 MB at 25k reviews to 652 MB at 1M, about 430 bytes an id; with the
 fingerprints, 227 and 293 MB (``benchmarks/id_check.py``). The reads are separate
 from the job's own records, so no stage waits on a collection held in memory. Two ids that
-share a fingerprint (about one chance in 10^7 among 10^6 ids) are only compared exactly.
+share a fingerprint (about one chance in 4 x 10^7 among 10^6 ids) are only suspects, compared
+exactly in the shuffle.
 """
 
 import array
