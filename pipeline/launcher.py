@@ -65,6 +65,8 @@ class BeamJob:
     finish: Callable[[str, Stats, Dict, argparse.Namespace, Plan], None]
     summary: Callable[[Dict, str], None]   # (manifest, the folder it was published to)
     fallback: Optional[Fallback] = None
+    # What the run needs of this machine, checked before any work (a UserError stops it).
+    check_resources: Optional[Callable[[Plan, argparse.Namespace, PipelineOptions], None]] = None
 
 
 def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str]) -> int:
@@ -75,6 +77,8 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     (``OUT.failed-<time>``), which it never replaces."""
     plan = _checked_plan(job, job_args)
     options = PipelineOptions(beam_args)
+    if job.check_resources:
+        job.check_resources(plan, job_args, options)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
         stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)

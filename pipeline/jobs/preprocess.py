@@ -39,10 +39,12 @@ import apache_beam as beam
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline import flags
 from pipeline.flags.beam_jobs import cleaning_config
 from pipeline.launcher import BeamJob, Fallback, Plan, Stats, run_beam_job
+from pipeline.runtime import memory
 from pipeline.runtime.publish import remove_paths
 from transforms import schema
 from transforms.beam import movies
@@ -301,8 +303,15 @@ def summary(manifest: Dict, folder: str) -> None:
                   schema.UNLABELED_PREFIX)
 
 
+def check_memory(plan: Plan, job_args: argparse.Namespace, options: PipelineOptions) -> None:
+    """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory."""
+    memory.check_direct_memory(NAME, [f for spec in plan.specs for f in spec.files],
+                               options.view_as(StandardOptions).runner,
+                               try_anyway=job_args.ignore_memory_estimate)
+
+
 JOB = BeamJob(NAME, plan, build, finish, summary,
-              fallback=Fallback(build_intake, nothing_to_train_on))
+              fallback=Fallback(build_intake, nothing_to_train_on), check_resources=check_memory)
 
 
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:

@@ -1,0 +1,96 @@
+"""Whether preprocess fits this machine's memory on the DirectRunner, said before it starts.
+
+On the DirectRunner a preprocess's peak memory grows with its input (issue 21): each of its two
+streaming passes over the reviews (the analysis, then the transform) grows the process by about
+1.15 MB per MB of input read, and gives it back when the pass ends. Measured on reviews of the
+shared data's kind, default flags (``benchmarks/results/scale-preprocess-1m.json`` and
+``scale-preprocess-ids.json``):
+
+    input      25k reviews, 32 MB    250k, 323 MB    1M, 1,291 MB   (MB: 2**20 bytes)
+    peak RSS   1,340 MB              1,675 MB        2,793 MB
+
+so the estimate is ``BASE_MB + SLOPE x (input MB - BASE_INPUT_MB)``. What grows is native
+memory (not Python objects, and not what the runner keeps between stages, which
+``tests/test_bounded_memory.py`` holds flat). A cluster runner spreads the same passes over
+its workers' bundles and is not estimated here.
+
+``check_direct_memory`` logs a warning when the estimate is past 1.3 times the 25k run's peak,
+and stops the job (a usage error, exit 2, before any work) when it is more than the memory
+this machine has available, unless the user asked to try anyway.
+"""
+
+import logging
+import os
+from typing import Iterable, Optional
+
+from transforms.errors import UserError
+
+_LOG = logging.getLogger(__name__)
+
+BASE_MB = 1340            # peak RSS of preprocess at 25k reviews
+BASE_INPUT_MB = 32        # their input
+SLOPE = 1.15              # MB of peak RSS per MB of input beyond that
+WARN_RATIO = 1.3          # issue 21's bound: past it, the DirectRunner is the wrong place
+_DIRECT = ('DirectRunner', 'BundleBasedDirectRunner', 'SwitchingDirectRunner', 'FnApiRunner')
+CLUSTER_HINT = ('run it on a cluster (--runner=FlinkRunner or SparkRunner; `make flink-up` '
+                'starts a local one), or give it fewer reviews')
+
+
+class NotEnoughMemory(UserError):
+    """The estimate of a DirectRunner run is more than the machine has available."""
+
+
+def estimate_mb(input_bytes: int) -> int:
+    """The DirectRunner preprocess's peak RSS for ``input_bytes`` of reviews, in MB."""
+    input_mb = input_bytes / 2 ** 20
+    return round(BASE_MB + SLOPE * max(0.0, input_mb - BASE_INPUT_MB))
+
+
+def available_mb() -> Optional[int]:
+    """MemAvailable of /proc/meminfo in MB; None where there is no such file."""
+    try:
+        with open('/proc/meminfo', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def input_bytes(files: Iterable[str]) -> int:
+    """The summed size of local ``files`` (object-store paths count 0: not estimated)."""
+    total = 0
+    for path in files:
+        if '://' not in path:
+            try:
+                total += os.path.getsize(path)
+            except OSError:
+                pass
+    return total
+
+
+def is_direct(runner: Optional[str]) -> bool:
+    return runner is None or runner.rsplit('.', 1)[-1] in _DIRECT
+
+
+def check_direct_memory(job: str, files: Iterable[str], runner: Optional[str],
+                        try_anyway: bool = False, available: Optional[int] = None) -> None:
+    """Warns, or raises NotEnoughMemory, before a DirectRunner run (see the module doc)."""
+    if not is_direct(runner):
+        return
+    size = input_bytes(files)
+    estimate = estimate_mb(size)
+    if estimate <= WARN_RATIO * BASE_MB:
+        return
+    available = available_mb() if available is None else available
+    said = (f'{job}: {size / 2 ** 20:,.0f} MB of reviews; on the DirectRunner this job needs '
+            f'about {estimate / 1024:.1f} GB of memory (it grows with the input: 1.3 GB at '
+            f'25k reviews, 2.7 GB at 1M)')
+    if available is not None and estimate > available and not try_anyway:
+        raise NotEnoughMemory(
+            f'{said}, and this machine has {available / 1024:.1f} GB available: {CLUSTER_HINT}; '
+            f'--ignore-memory-estimate tries anyway')
+    _LOG.warning('%s%s; for more, %s.', said,
+                 f' of the {available / 1024:.1f} GB available' if available else '',
+                 CLUSTER_HINT)

@@ -1,0 +1,83 @@
+"""Issue 21: preprocess says before it starts when the DirectRunner is the wrong place for it.
+
+Past 1.3 times the 25k run's memory it warns, with its estimate and the runner to use; past the
+memory this machine has available it does not start (exit 2, one line), unless asked to.
+The big inputs here are sparse files: their size is real to the job, their bytes are not on
+disk.
+"""
+
+import json
+import logging
+import os
+
+import pytest
+
+from pipeline import cli
+from pipeline.runtime import memory
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, '..', 'benchmarks', 'results')
+
+
+def _sparse_csv(path, size_mb: int) -> str:
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('review,sentiment\n"Good film, really.",positive\n')
+    os.truncate(path, size_mb * 2 ** 20)
+    return str(path)
+
+
+@pytest.mark.parametrize('result, rows, input_mb', [
+    ('scale-preprocess-1m.json', 25000, 32.2),      # the scale inputs' sizes (scale_data.py)
+    ('scale-preprocess-ids.json', 250000, 322.5),
+    ('scale-preprocess-1m.json', 1000000, 1290.5),
+])
+def test_the_estimate_is_within_a_tenth_of_each_measured_peak(result, rows, input_mb):
+    with open(os.path.join(RESULTS, result), encoding='utf-8') as f:
+        runs = json.load(f)['jobs']['preprocess']['runs']
+    measured = next(r['peak_rss_mb'] for r in runs if r['rows'] == rows)
+    estimate = memory.estimate_mb(int(input_mb * 2 ** 20))
+    assert abs(estimate - measured) / measured < 0.1, (rows, estimate, measured)
+
+
+def test_a_small_input_is_neither_warned_nor_stopped(tmp_path, caplog):
+    data = _sparse_csv(tmp_path / 'r.csv', 40)
+    with caplog.at_level(logging.WARNING):
+        memory.check_direct_memory('preprocess', [data], None, available=100)
+    assert not caplog.records
+
+
+def test_past_the_bound_it_warns_with_the_estimate_and_the_runner_to_use(tmp_path, caplog):
+    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    with caplog.at_level(logging.WARNING):
+        memory.check_direct_memory('preprocess', [data], 'DirectRunner', available=20000)
+    said = caplog.text
+    assert 'about 2.7 GB' in said and 'FlinkRunner' in said and '19.5 GB available' in said
+
+
+def test_past_the_machine_it_stops_unless_asked_to_try(tmp_path, caplog):
+    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    with pytest.raises(memory.NotEnoughMemory, match='2.0 GB available'):
+        memory.check_direct_memory('preprocess', [data], None, available=2048)
+    with caplog.at_level(logging.WARNING):
+        memory.check_direct_memory('preprocess', [data], None, try_anyway=True, available=2048)
+    assert 'about 2.7 GB' in caplog.text
+
+
+@pytest.mark.parametrize('runner', ['FlinkRunner', 'SparkRunner', 'DataflowRunner',
+                                    'apache_beam.runners.portability.flink_runner.FlinkRunner'])
+def test_a_cluster_runner_is_not_estimated(tmp_path, runner, caplog):
+    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    with caplog.at_level(logging.WARNING):
+        memory.check_direct_memory('preprocess', [data], runner, available=10)
+    assert not caplog.records
+
+
+def test_the_job_refuses_before_any_work_in_one_line(tmp_path, capsys):
+    data = _sparse_csv(tmp_path / 'huge.csv', 200 * 1024)   # 200 GB, more than any CI machine
+    out = tmp_path / 'out'
+    code = cli.main(['preprocess', '--input', data, '--output', str(out)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert 'GB available' in err and '--ignore-memory-estimate' in err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == ['huge.csv']
