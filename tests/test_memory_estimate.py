@@ -54,6 +54,14 @@ def test_past_the_bound_it_warns_with_the_estimate_and_the_runner_to_use(tmp_pat
     assert 'about 2.7 GB' in said and 'FlinkRunner' in said and '19.5 GB available' in said
 
 
+@pytest.mark.parametrize('runner', [None, 'DirectRunner', 'direct', 'directrunner',
+                                    'apache_beam.runners.direct.direct_runner.DirectRunner'])
+def test_every_spelling_of_the_direct_runner_is_estimated(tmp_path, runner):
+    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    with pytest.raises(memory.NotEnoughMemory):
+        memory.check_direct_memory('preprocess', [data], runner, available=2048)
+
+
 def test_past_the_machine_it_stops_unless_asked_to_try(tmp_path, caplog):
     data = _sparse_csv(tmp_path / 'r.csv', 1300)
     with pytest.raises(memory.NotEnoughMemory, match='2.0 GB available'):

@@ -31,7 +31,7 @@ BASE_MB = 1340            # peak RSS of preprocess at 25k reviews
 BASE_INPUT_MB = 32        # their input
 SLOPE = 1.15              # MB of peak RSS per MB of input beyond that
 WARN_RATIO = 1.3          # issue 21's bound: past it, the DirectRunner is the wrong place
-_DIRECT = ('DirectRunner', 'BundleBasedDirectRunner', 'SwitchingDirectRunner', 'FnApiRunner')
+_DIRECT = ('directrunner', 'bundlebaseddirectrunner', 'switchingdirectrunner', 'fnapirunner')
 CLUSTER_HINT = ('run it on a cluster (--runner=FlinkRunner or SparkRunner; `make flink-up` '
                 'starts a local one), or give it fewer reviews')
 
@@ -71,7 +71,12 @@ def input_bytes(files: Iterable[str]) -> int:
 
 
 def is_direct(runner: Optional[str]) -> bool:
-    return runner is None or runner.rsplit('.', 1)[-1] in _DIRECT
+    """Whether --runner names an in-process runner, spelled as Beam accepts it (DirectRunner,
+    direct, a module path; any case)."""
+    if runner is None:
+        return True
+    name = runner.rsplit('.', 1)[-1].lower()
+    return (name if name.endswith('runner') else name + 'runner') in _DIRECT
 
 
 def check_direct_memory(job: str, files: Iterable[str], runner: Optional[str],
