@@ -25,6 +25,7 @@ from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
 from pipeline.runtime.reconcile import counts_summary
+from pipeline.runtime.runners import check_dry_run
 from transforms import jsonio, schema
 from transforms.beam.inputs import InputSpec, input_paths
 from transforms.errors import RejectFractionExceeded
@@ -75,8 +76,9 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     Raises RejectFractionExceeded (exit 3) when too many records were rejected, or nothing
     was left to work on: the output is then kept beside the earlier one
     (``OUT.failed-<time>``), which it never replaces."""
-    plan = _checked_plan(job, job_args)
     options = PipelineOptions(beam_args)
+    check_dry_run(options)
+    plan = _checked_plan(job, job_args)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
     started = time.time()

@@ -137,6 +137,23 @@ def test_dataflow_dry_run_through_the_command_line(trained, reviews_csv, tmp_pat
     assert code == 0 and os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize('runner', [None, 'direct', 'FlinkRunner', 'sparkrunner',
+                                    'apache_beam.runners.direct.direct_runner.DirectRunner'])
+def test_dry_run_off_dataflow_is_refused_before_any_work(reviews_csv, tmp_path, capsys, runner):
+    """Every runner but Dataflow's ignores --dry_run and would run the whole job (then publish
+    nothing): refused in one line, nothing written, no cluster contacted."""
+    out = tmp_path / 'out'
+    argv = ['preprocess', '--input', reviews_csv, '--output', str(out), '--dry_run=True']
+    argv += [f'--runner={runner}', '--job_endpoint=localhost:1'] if runner else []
+    with offline():
+        code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert '--dry_run is honoured only by the DataflowRunner' in err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize('job', ['preprocess', 'score'])
 def test_dataflow_dry_run_compiles_the_job_without_gcp(dataflow, job):
     result, _ = dataflow[job]

@@ -23,6 +23,7 @@ import logging
 import os
 from typing import Iterable, Optional
 
+from pipeline.runtime.runners import is_direct
 from transforms.errors import UserError
 
 _LOG = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ BASE_MB = 1340            # peak RSS of preprocess at 25k reviews
 BASE_INPUT_MB = 32        # their input
 SLOPE = 1.15              # MB of peak RSS per MB of input beyond that
 WARN_RATIO = 1.3          # issue 21's bound: past it, the DirectRunner is the wrong place
-_DIRECT = ('directrunner', 'bundlebaseddirectrunner', 'switchingdirectrunner', 'fnapirunner')
 CLUSTER_HINT = ('run it on a cluster (--runner=FlinkRunner or SparkRunner; `make flink-up` '
                 'starts a local one), or give it fewer reviews')
 
@@ -68,15 +68,6 @@ def input_bytes(files: Iterable[str]) -> int:
             except OSError:
                 pass
     return total
-
-
-def is_direct(runner: Optional[str]) -> bool:
-    """Whether --runner names an in-process runner, spelled as Beam accepts it (DirectRunner,
-    direct, a module path; any case)."""
-    if runner is None:
-        return True
-    name = runner.rsplit('.', 1)[-1].lower()
-    return (name if name.endswith('runner') else name + 'runner') in _DIRECT
 
 
 def check_direct_memory(job: str, files: Iterable[str], runner: Optional[str],

@@ -1,0 +1,42 @@
+"""What ``--runner`` names, read the way Beam reads it, and the options only some runners honour.
+
+Beam accepts a runner by its class name in any case, with or without the ``Runner`` suffix, or
+by a module path (``direct``, ``DirectRunner``,
+``apache_beam.runners.direct.direct_runner.DirectRunner``); no ``--runner`` is the DirectRunner.
+"""
+
+from typing import Optional
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
+
+from transforms.errors import UserError
+
+_IN_PROCESS = ('directrunner', 'bundlebaseddirectrunner', 'switchingdirectrunner',
+               'fnapirunner')
+_DRY_RUN = ('dataflowrunner',)   # the runners that build a job without running it
+
+
+def runner_key(runner: Optional[str]) -> str:
+    """``runner`` as one lowercase name ending in ``runner`` (None: the DirectRunner)."""
+    if runner is None:
+        return 'directrunner'
+    name = runner.rsplit('.', 1)[-1].lower()
+    return name if name.endswith('runner') else name + 'runner'
+
+
+def is_direct(runner: Optional[str]) -> bool:
+    """Whether ``runner`` runs the job in this process."""
+    return runner_key(runner) in _IN_PROCESS
+
+
+def check_dry_run(options: PipelineOptions) -> None:
+    """Refuses ``--dry_run`` on a runner that would ignore it and run the whole job (every runner
+    but Dataflow's), before any work."""
+    if not options.view_as(TestOptions).dry_run:
+        return
+    runner = options.view_as(StandardOptions).runner
+    if runner_key(runner) not in _DRY_RUN:
+        raise UserError(
+            f'--dry_run is honoured only by the DataflowRunner; the {runner or "DirectRunner"} '
+            'would run the whole job. Drop --dry_run, or add --runner=DataflowRunner to build '
+            'the job without running it')
