@@ -48,6 +48,7 @@ from pipeline.runtime import memory
 from pipeline.runtime.publish import remove_paths
 from transforms import schema
 from transforms.beam import movies
+from transforms.beam.examples import BoundedExampleProtoCoder, ToRecordBatches
 from transforms.beam.inputs import ACLIMDB, InputSpec, resolve_inputs
 from transforms.beam.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
 from transforms.beam.progress import LogProgress
@@ -174,16 +175,22 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
         reshuffle_records=job_args.reshuffle_records, again=True, repeats=taken['repeats'])
     train_again, eval_again, _ = again['accepted'] | 'SplitAgain' >> SplitTrainEval(
         job_args.eval_fraction, groups, job_args.test_fraction)
+    # tf.Transform reads Arrow record batches made here (transforms/beam/examples.py): from
+    # record dicts it would make them with a coder that grows by every review it encodes.
+    batches = ToRecordBatches(metadata)
+    config = batches.tensor_adapter_config()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
-        raw_train = train | 'ToRawExample[Train]' >> beam.Map(_to_raw_example)
-        transform_fn = ((raw_train, metadata) | 'Analyze[Train]' >> tft_beam.AnalyzeDataset(
+        raw_train = (train | 'ToRawExample[Train]' >> beam.Map(_to_raw_example)
+                     | 'ToRecordBatches[Train]' >> batches)
+        transform_fn = ((raw_train, config) | 'Analyze[Train]' >> tft_beam.AnalyzeDataset(
             make_preprocessing_fn(transform_config(job_args))))
-        train_data, train_metadata = (
-            ((train_again | 'ToRawExampleAgain[Train]' >> beam.Map(_to_raw_example), metadata),
-             transform_fn)
-            | 'Transform[Train]' >> tft_beam.TransformDataset())
-        raw_eval = eval_again | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
-        eval_data, _ = (((raw_eval, metadata), transform_fn)
+        train_again = (train_again | 'ToRawExampleAgain[Train]' >> beam.Map(_to_raw_example)
+                       | 'ToRecordBatchesAgain[Train]' >> batches)
+        train_data, train_metadata = (((train_again, config), transform_fn)
+                                      | 'Transform[Train]' >> tft_beam.TransformDataset())
+        raw_eval = (eval_again | 'ToRawExample[Eval]' >> beam.Map(_to_raw_example)
+                    | 'ToRecordBatches[Eval]' >> batches)
+        eval_data, _ = (((raw_eval, config), transform_fn)
                         | 'Transform[Eval]' >> tft_beam.TransformDataset())
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(work_dir)
         outputs_by_name = [(schema.TRAIN_PREFIX, train_data), (schema.EVAL_PREFIX, eval_data)]
@@ -203,15 +210,16 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
                 unlabeled_specs, require_label=False, max_review_chars=job_args.max_review_chars,
                 reshuffle_records=job_args.reshuffle_records, again=True,
                 repeats=untaken['repeats'])
-            raw_unlabeled = unlabeled_again['accepted'] | 'ToRawExample[Unlabeled]' >> beam.Map(
-                _to_unlabeled_example)
-            unlabeled_data, _ = (((raw_unlabeled, metadata), transform_fn)
+            raw_unlabeled = (unlabeled_again['accepted']
+                             | 'ToRawExample[Unlabeled]' >> beam.Map(_to_unlabeled_example)
+                             | 'ToRecordBatches[Unlabeled]' >> batches)
+            unlabeled_data, _ = (((raw_unlabeled, config), transform_fn)
                                  | 'Transform[Unlabeled]' >> tft_beam.TransformDataset())
             outputs_by_name.append((schema.UNLABELED_PREFIX, unlabeled_data))
             input_stats.append(untaken['input_stats'])
             extra_counts = untaken['counts']
 
-    coder = tft.coders.ExampleProtoCoder(train_metadata.schema)
+    coder = BoundedExampleProtoCoder(train_metadata.schema)
     for name, data in outputs_by_name:
         _ = (data
              | f'LogProgress[{name}]' >> beam.ParDo(LogProgress(f'{name} reviews transformed'))
