@@ -19,6 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, '..', 'benchmarks', 'results')
 
 
+# An input whose estimate is past the bound and past 2 GB: 8 GB (sparse).
+BIG_MB = 8 * 1024
+
+
 def _sparse_csv(path, size_mb: int) -> str:
     with open(path, 'w', encoding='utf-8') as f:
         f.write('review,sentiment\n"Good film, really.",positive\n')
@@ -27,9 +31,9 @@ def _sparse_csv(path, size_mb: int) -> str:
 
 
 @pytest.mark.parametrize('result, rows, input_mb', [
-    ('scale-preprocess-1m.json', 25000, 32.2),      # the scale inputs' sizes (scale_data.py)
-    ('scale-preprocess-ids.json', 250000, 322.5),
-    ('scale-preprocess-1m.json', 1000000, 1290.5),
+    ('scale-preprocess-coder-1m.json', 25000, 32.2),   # the scale inputs' sizes (scale_data.py)
+    ('scale-preprocess-coder-100k.json', 100000, 128.9),
+    ('scale-preprocess-coder-1m.json', 1000000, 1290.5),
 ])
 def test_the_estimate_is_within_a_tenth_of_each_measured_peak(result, rows, input_mb):
     with open(os.path.join(RESULTS, result), encoding='utf-8') as f:
@@ -47,42 +51,51 @@ def test_a_small_input_is_neither_warned_nor_stopped(tmp_path, caplog):
 
 
 def test_past_the_bound_it_warns_with_the_estimate_and_the_runner_to_use(tmp_path, caplog):
-    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    data = _sparse_csv(tmp_path / 'r.csv', BIG_MB)
+    estimate = memory.estimate_mb(BIG_MB * 2 ** 20)
+    assert memory.WARN_RATIO * memory.BASE_MB < estimate < 20000
     with caplog.at_level(logging.WARNING):
         memory.check_direct_memory('preprocess', [data], 'DirectRunner', available=20000)
     said = caplog.text
-    assert 'about 2.7 GB' in said and 'FlinkRunner' in said and '19.5 GB available' in said
+    assert f'about {estimate / 1024:.1f} GB' in said
+    assert 'FlinkRunner' in said and '19.5 GB available' in said
 
 
 @pytest.mark.parametrize('runner', [None, 'DirectRunner', 'direct', 'directrunner',
                                     'apache_beam.runners.direct.direct_runner.DirectRunner'])
 def test_every_spelling_of_the_direct_runner_is_estimated(tmp_path, runner):
-    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    data = _sparse_csv(tmp_path / 'r.csv', BIG_MB)
     with pytest.raises(memory.NotEnoughMemory):
         memory.check_direct_memory('preprocess', [data], runner, available=2048)
 
 
 def test_past_the_machine_it_stops_unless_asked_to_try(tmp_path, caplog):
-    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    data = _sparse_csv(tmp_path / 'r.csv', BIG_MB)
+    assert memory.estimate_mb(BIG_MB * 2 ** 20) > 2048
     with pytest.raises(memory.NotEnoughMemory, match='2.0 GB available'):
         memory.check_direct_memory('preprocess', [data], None, available=2048)
     with caplog.at_level(logging.WARNING):
         memory.check_direct_memory('preprocess', [data], None, try_anyway=True, available=2048)
-    assert 'about 2.7 GB' in caplog.text
+    assert f'about {memory.estimate_mb(BIG_MB * 2 ** 20) / 1024:.1f} GB' in caplog.text
 
 
 @pytest.mark.parametrize('runner', ['FlinkRunner', 'SparkRunner', 'DataflowRunner',
                                     'apache_beam.runners.portability.flink_runner.FlinkRunner'])
 def test_a_cluster_runner_is_not_estimated(tmp_path, runner, caplog):
-    data = _sparse_csv(tmp_path / 'r.csv', 1300)
+    data = _sparse_csv(tmp_path / 'r.csv', BIG_MB)
     with caplog.at_level(logging.WARNING):
         memory.check_direct_memory('preprocess', [data], runner, available=10)
     assert not caplog.records
 
 
-@pytest.mark.skipif(memory.available_mb() is None, reason='no /proc/meminfo: nothing to refuse on')
+HUGE_MB = 2 * 1024 * 1024   # 2 TB (sparse): an estimate past any CI machine's memory
+
+
+@pytest.mark.skipif(memory.available_mb() is None or
+                    memory.available_mb() > memory.estimate_mb(HUGE_MB * 2 ** 20),
+                    reason='no /proc/meminfo, or more memory than the estimate: nothing to refuse')
 def test_the_job_refuses_before_any_work_in_one_line(tmp_path, capsys):
-    data = _sparse_csv(tmp_path / 'huge.csv', 200 * 1024)   # 200 GB, more than any CI machine
+    data = _sparse_csv(tmp_path / 'huge.csv', HUGE_MB)
     out = tmp_path / 'out'
     code = cli.main(['preprocess', '--input', data, '--output', str(out)])
     err = capsys.readouterr().err

@@ -1,22 +1,24 @@
 """Whether preprocess fits this machine's memory on the DirectRunner, said before it starts.
 
-On the DirectRunner a preprocess's peak memory grows with its input (issue 21): each of its two
-streaming passes over the reviews (the analysis, then the transform) grows the process by about
-1.15 MB per MB of input read, and gives it back when the pass ends. Measured on reviews of the
-shared data's kind, default flags (``benchmarks/results/scale-preprocess-1m.json`` and
-``scale-preprocess-ids.json``):
+On the DirectRunner a preprocess's peak memory grows a little with its input (issue 21). It
+grew by about its input in each of its two passes over the reviews until b31fb42, which
+removed the holder (tf.Transform's coder kept every review's text: see
+``transforms/beam/examples.py``). Measured since, on reviews of the shared data's kind,
+default flags (``benchmarks/results/scale-preprocess-coder-1m.json`` and
+``scale-preprocess-coder-100k.json``):
 
-    input      25k reviews, 32 MB    250k, 323 MB    1M, 1,291 MB   (MB: 2**20 bytes)
-    peak RSS   1,340 MB              1,675 MB        2,793 MB
+    input      25k reviews, 32 MB    100k, 129 MB    1M, 1,290 MB   (MB: 2**20 bytes)
+    peak RSS   1,323 MB              1,386 MB        1,478 MB
 
-so the estimate is ``BASE_MB + SLOPE x (input MB - BASE_INPUT_MB)``. What grows is native
-memory (not Python objects, and not what the runner keeps between stages, which
-``tests/test_bounded_memory.py`` holds flat). A cluster runner spreads the same passes over
-its workers' bundles and is not estimated here.
+so the estimate is ``BASE_MB + SLOPE x (input MB - BASE_INPUT_MB)``. What still grows was not
+pinned down: the live ``malloc`` heap late in the transform pass was the same at 25k and 100k
+reviews (heaptrack), so most likely it is freed memory the allocator keeps. A cluster runner spreads the same passes over its workers' bundles and is not
+estimated here.
 
-``check_direct_memory`` logs a warning when the estimate is past 1.3 times the 25k run's peak,
-and stops the job (a usage error, exit 2, before any work) when it is more than the memory
-this machine has available, unless the user asked to try anyway.
+``check_direct_memory`` logs a warning when the estimate is past 1.3 times the 25k run's peak
+(about 3.2 GB of reviews), and stops the job (a usage error, exit 2, before any work)
+when it is more than the memory this machine has available, unless the user asked to try
+anyway.
 """
 
 import logging
@@ -28,9 +30,10 @@ from transforms.errors import UserError
 
 _LOG = logging.getLogger(__name__)
 
-BASE_MB = 1340            # peak RSS of preprocess at 25k reviews
+BASE_MB = 1323            # peak RSS of preprocess at 25k reviews
 BASE_INPUT_MB = 32        # their input
-SLOPE = 1.15              # MB of peak RSS per MB of input beyond that
+MB_1M = 1290              # the input of 1M such reviews
+SLOPE = 0.123             # MB of peak RSS per MB of input beyond that
 WARN_RATIO = 1.3          # issue 21's bound: past it, the DirectRunner is the wrong place
 CLUSTER_HINT = ('run it on a cluster (--runner=FlinkRunner or SparkRunner; `make flink-up` '
                 'starts a local one), or give it fewer reviews')
@@ -81,8 +84,9 @@ def check_direct_memory(job: str, files: Iterable[str], runner: Optional[str],
         return
     available = available_mb() if available is None else available
     said = (f'{job}: {size / 2 ** 20:,.0f} MB of reviews; on the DirectRunner this job needs '
-            f'about {estimate / 1024:.1f} GB of memory (it grows with the input: 1.3 GB at '
-            f'25k reviews, 2.7 GB at 1M)')
+            f'about {estimate / 1024:.1f} GB of memory (it grows with the input: '
+            f'{BASE_MB / 1024:.1f} GB at 25k reviews, {estimate_mb(MB_1M * 2 ** 20) / 1024:.1f} '
+            'GB at 1M)')
     if available is not None and estimate > available and not try_anyway:
         raise NotEnoughMemory(
             f'{said}, and this machine has {available / 1024:.1f} GB available: {CLUSTER_HINT}; '
