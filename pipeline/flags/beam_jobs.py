@@ -107,7 +107,7 @@ def add_preprocess_args(parser) -> None:
     parser.add_argument(
         '--ignore-memory-estimate', action='store_true',
         help='On the DirectRunner the job estimates its memory from the input\'s size '
-             '(about 1.3 GB at 25k reviews, 2.7 GB at 1M) and will not start when that is '
+             '(about 1.3 GB at 25k reviews, 1.5 GB at 1M) and will not start when that is '
              'more than this machine has available; this starts it anyway.')
 
 
