@@ -12,13 +12,12 @@ default flags (``benchmarks/results/scale-preprocess-coder-1m.json`` and
 
 so the estimate is ``BASE_MB + SLOPE x (input MB - BASE_INPUT_MB)``. What still grows was not
 pinned down: the live ``malloc`` heap late in the transform pass was the same at 25k and 100k
-reviews (heaptrack), so most likely it is freed memory the allocator keeps. A cluster runner spreads the same passes over its workers' bundles and is not
-estimated here.
+reviews (heaptrack), so most likely it is freed memory the allocator keeps. A cluster runner
+spreads the same passes over its workers' bundles and is not estimated here.
 
 ``check_direct_memory`` logs a warning when the estimate is past 1.3 times the 25k run's peak
-(about 3.2 GB of reviews), and stops the job (a usage error, exit 2, before any work)
-when it is more than the memory this machine has available, unless the user asked to try
-anyway.
+(about 3.2 GB of reviews), and stops the job (a usage error, exit 2, before any work) when it
+is more than the memory this machine has available, unless the user asked to try anyway.
 """
 
 import logging

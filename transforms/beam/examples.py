@@ -51,14 +51,13 @@ class ToRecordBatches(beam.PTransform):
     """Record dicts of ``metadata``'s features -> Arrow record batches, with
     ``tensor_adapter_config()`` to hand tf.Transform beside them in place of the metadata."""
 
-    def __init__(self, metadata, batch_size=None):
+    def __init__(self, metadata):
         super().__init__()
         from tfx_bsl.tfxio import tf_example_record
         self._schema = metadata.schema
         self._tfxio = tf_example_record.TFExampleBeamRecord(
             physical_format='inmem', telemetry_descriptors=['imdb-sentiment'],
             schema=self._schema)
-        self._batch_size = batch_size
 
     def tensor_adapter_config(self):
         return self._tfxio.TensorAdapterConfig()
@@ -66,4 +65,4 @@ class ToRecordBatches(beam.PTransform):
     def expand(self, records):
         return (records
                 | 'EncodeExamples' >> beam.Map(BoundedExampleProtoCoder(self._schema).encode)
-                | 'ToRecordBatches' >> self._tfxio.BeamSource(batch_size=self._batch_size))
+                | 'ToRecordBatches' >> self._tfxio.BeamSource())
