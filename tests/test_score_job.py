@@ -33,6 +33,19 @@ def test_handler_scores_raw_text_like_the_export(trained):
     assert handler.batch_elements_kwargs() == {'min_batch_size': 2, 'max_batch_size': 8}
 
 
+def test_a_review_scores_the_same_alone_and_beside_a_longer_one(trained):
+    """The export cuts a batch's padding after its longest review (the score job sorts
+    batches by length to use it): the network masks padding, so the width never changes
+    a probability."""
+    from transforms.beam.inference import Classifier
+    model = Classifier(trained['model'])
+    short, longer = 'A wonderful film', ' '.join(['a dull boring and awful film'] * 20)
+    alone = model([short])[0]
+    beside = model([short, longer])[0]
+    np.testing.assert_allclose(beside[0], alone[0], atol=1e-6)
+    np.testing.assert_allclose(model([longer])[0][0], beside[1], atol=1e-6)
+
+
 def test_explanations_reuse_the_scoring_model(trained):
     """One load of the export per process: the occlusion weights reuse RunInference's."""
     from analysis.explain import ExplainFn

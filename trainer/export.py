@@ -5,6 +5,12 @@ on tf_keras) and the trained Keras 3 network are written by Keras'
 ``ExportArchive``, so the export needs neither Keras flavour to load: both
 SavedModel loaders serve it, and serving cleans text exactly as training did.
 
+The transform pads every review's token ids to ``max_tokens``; the served graph cuts
+the batch's columns after its longest review before the network (``trim_padding``).
+The embedding masks padding, so the probabilities are the same, but a batch of short
+reviews costs the LSTM their length rather than ``max_tokens`` steps: the score job
+batches reviews of similar length together to use it.
+
 - ``tf.saved_model.load`` and a signature call (the Beam RunInference handler);
 - the session (TF1) loader of TensorFlow Serving and ``saved_model_cli run``: it
   restores the variables with the checkpoint's restore op and runs the init op
@@ -29,6 +35,15 @@ from transforms.schema import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, 
     NUM_OOV_OUTPUT, NUM_TOKENS_OUTPUT, PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
 
+def trim_padding(token_ids: tf.Tensor) -> tf.Tensor:
+    """int64 [batch, max_tokens], 0-padded at the end -> [batch, n]: n is the longest row's
+    length (at least 1, so that an empty review or batch keeps one padding column)."""
+    positions = tf.range(1, tf.shape(token_ids, out_type=tf.int64)[1] + 1)
+    ends = tf.where(token_ids != schema.PADDING_ID, positions[tf.newaxis, :],
+                    tf.zeros_like(token_ids))
+    return token_ids[:, :tf.maximum(tf.reduce_max(ends), 1)]
+
+
 def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: str) -> None:
     """Writes the SavedModel with ``serving_default`` (raw strings) and ``serving_examples``
     (serialized tf.Example with a ``review`` bytes feature)."""
@@ -40,6 +55,7 @@ def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: st
         transformed = tft_layer({schema.REVIEW_KEY: reviews})
         inputs = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
                   for k, v in transformed.items() if k in input_keys}
+        inputs[schema.TOKEN_IDS_KEY] = trim_padding(inputs[schema.TOKEN_IDS_KEY])
         probability = tf.reshape(model(inputs, training=False), [-1])
         label = tf.where(probability > 0.5, schema.POSITIVE, schema.NEGATIVE)
         # The whole review's token count and how many of them the vocabulary lacks, as

@@ -2,10 +2,11 @@
 predictions as rows, and every review of a batch the model failed on as a dead letter.
 Used by the score job and by the model gate (evaluate), which scores twice."""
 
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import schema
 from transforms.beam.inference import LABEL, PROBABILITY, ReviewModelHandler
@@ -13,6 +14,44 @@ from transforms.beam.validate import rejection
 
 # What a prediction keeps of its record.
 META = (schema.ID_KEY, schema.SOURCE_KEY, schema.LABEL_KEY, schema.RATING_KEY)
+
+
+# How many records LengthOrder holds at most (about 6 MB of reviews).
+LENGTH_ORDER_RUN = 4096
+
+
+class LengthOrder(beam.DoFn):
+    """Passes records on unchanged, in runs of up to ``run`` sorted by review length.
+
+    RunInference batches consecutive records, and the exported model runs its LSTM only
+    as far as the longest review of a batch (``trainer.export.trim_padding``): batches of
+    reviews of similar length cost about 55% of the LSTM steps of batches in file order
+    (``train.csv``: 209 tokens a review on average, and in file order almost every batch
+    of 256 holds one of the 14% that fill all 400). Memory stays bounded: a run is sorted
+    and passed on as soon as it is full, and the rest at the end of the bundle."""
+
+    def __init__(self, run: int = LENGTH_ORDER_RUN):
+        super().__init__()
+        self._run = run
+        self._held: List = []
+
+    def start_bundle(self) -> None:
+        self._held = []
+
+    # No return annotations: Beam would take WindowedValue for the output's element type.
+    def process(self, record: Dict, timestamp=beam.DoFn.TimestampParam,
+                window=beam.DoFn.WindowParam):
+        self._held.append(WindowedValue(record, timestamp, (window,)))
+        if len(self._held) >= self._run:
+            yield from self._release()
+
+    def finish_bundle(self):
+        yield from self._release()
+
+    def _release(self):
+        held, self._held = self._held, []
+        held.sort(key=lambda held_one: len(held_one.value[schema.REVIEW_KEY]))
+        yield from held
 
 
 def key_by_record(record: Dict, keep=META):
@@ -52,6 +91,7 @@ class ScoreReviews(beam.PTransform):
 
     def expand(self, records):
         scored, failed = (records
+                          | 'LengthOrder' >> beam.ParDo(LengthOrder())
                           | 'KeyByRecord' >> beam.Map(key_by_record, self._keep)
                           | 'RunInference' >> RunInference(
                               KeyedModelHandler(self._handler)).with_exception_handling())

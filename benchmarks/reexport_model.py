@@ -1,0 +1,80 @@
+"""A trained model's SavedModel written again by this checkout's export code, from its weights.
+
+  .venv/bin/python benchmarks/reexport_model.py --model /tmp/acc24/work/model \\
+      --out /tmp/acc24/model-trimmed [--preprocess DIR] [--check ../shared/data/imdb/train.csv]
+
+For measuring an export change on a model that took hours to train, without training it
+again: the network is rebuilt from the manifest's config and sizes, ``model.weights.h5`` is
+loaded into it, and ``trainer.export.export`` writes the SavedModel with the transform graph
+of the preprocess output the model was trained on (``--preprocess``, by default the path its
+manifest names). Everything else of the model folder is copied; the manifest's file list is
+written for the new files and ``reexported_from`` names the original. ``--check`` scores the
+first 512 reviews of a CSV with both exports and fails if a probability differs by more than
+1e-5. ``--out`` must not exist.
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from transforms import schema  # noqa: E402
+
+_SERVED = ('saved_model.pb', 'fingerprint.pb', 'variables', 'assets')
+
+
+def reexport(model: str, out: str, preprocess: str) -> None:
+    import tensorflow_transform as tft
+    from trainer import export
+    from trainer.config import ModelConfig
+    from trainer.model import build_model
+    from trainer.task import MODEL_WEIGHTS
+    from transforms.beam.inference import export_files
+
+    manifest = json.load(open(os.path.join(model, schema.MANIFEST_FILE)))
+    sizes = manifest['model']
+    network = build_model(ModelConfig(**manifest['config']), sizes['token_ids'],
+                          sizes['max_tokens'], sizes['ngram_ids']).model
+    network.load_weights(os.path.join(model, MODEL_WEIGHTS))
+    shutil.copytree(model, out, ignore=lambda d, names: [n for n in names if d == model
+                                                          and n in _SERVED])
+    export.export(network, tft.TFTransformOutput(preprocess), out)
+    manifest[schema.EXPORT_FILES_KEY] = export_files(out)
+    manifest['reexported_from'] = os.path.abspath(model)
+    with open(os.path.join(out, schema.MANIFEST_FILE), 'w') as f:
+        json.dump(manifest, f, indent=2)
+
+
+def largest_difference(first: str, second: str, csv_path: str, n: int = 512) -> float:
+    from transforms.beam.inference import Classifier
+    with open(csv_path, newline='', encoding='utf-8') as f:
+        texts = [row['review'] for _, row in zip(range(n), csv.DictReader(f))]
+    a, b = Classifier(first)(texts)[0], Classifier(second)(texts)[0]
+    return float(abs(a - b).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--model', required=True, help='A model folder of imdb-sentiment train.')
+    parser.add_argument('--out', required=True, help='The new model folder (must not exist).')
+    parser.add_argument('--preprocess', help='Its preprocess output (default: the manifest\'s).')
+    parser.add_argument('--check', metavar='CSV', help='Compare both exports on 512 reviews.')
+    args = parser.parse_args()
+    if os.path.exists(args.out):
+        parser.exit(2, f'reexport_model: {args.out} exists; name a new folder\n')
+    preprocess = args.preprocess or json.load(open(os.path.join(
+        args.model, schema.MANIFEST_FILE)))['preprocess']['path']
+    reexport(args.model, args.out, preprocess)
+    print(f'wrote {args.out}')
+    if args.check:
+        difference = largest_difference(args.model, args.out, args.check)
+        print(f'largest probability difference on 512 reviews: {difference:.2e}')
+        if difference > 1e-5:
+            sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
