@@ -107,6 +107,35 @@ def test_each_engine_prints_the_flags_that_keep_one_sdk_worker_per_job(tmp_path)
         assert int(cache.split('=')[1]) >= 60000
 
 
+def test_flink_exchanges_are_blocking_and_an_uncaught_error_fails_the_job(tmp_path):
+    """At 250,000 reviews, pipelined stages backed up in a TaskManager's heap until a gRPC
+    thread of Beam's data plane died of OutOfMemoryError, which Flink only logged: the job
+    then waited forever. Blocking exchanges keep a stage from waiting on the one it feeds,
+    and FAIL stops a TaskManager whose thread died, so that the job fails instead."""
+    config = cluster_config.ClusterConfig(run_dir=str(tmp_path))
+    assert '--execution_mode_for_batch=BATCH_FORCED' in cluster_config.beam_flags(config)
+    assert cluster_config.flink_config(config, '')['cluster.uncaught-exception-handling'] == 'FAIL'
+
+
+def test_the_jobs_take_every_flag_the_clusters_print(tmp_path):
+    """--execution_mode_for_batch is the Flink job server's, not the Python SDK's: the jobs'
+    check of Beam flags must know it, and refuse a value the job server would not take."""
+    from pipeline import flags
+    from pipeline.cluster.local import spark
+    for printed in (cluster_config.beam_flags(cluster_config.ClusterConfig(run_dir=str(tmp_path))),
+                    spark.beam_flags(spark.SparkConfig(run_dir=str(tmp_path)))):
+        for job in ('preprocess', 'score', 'evaluate'):
+            argv = {'preprocess': ['--input', 'r.csv', '--output', 'o'],
+                    'score': ['--input', 'r.csv', '--output', 'o', '--model', 'm'],
+                    'evaluate': ['--data', 'd', '--output', 'o', '--candidate', 'm']}[job]
+            _, beam_args = flags.parse(job, argv + printed)
+            assert beam_args == printed
+    with pytest.raises(SystemExit) as refused:
+        flags.parse('score', ['--input', 'r.csv', '--output', 'o', '--model', 'm',
+                              '--execution_mode_for_batch=BATCH_FORCE'])
+    assert refused.value.code == 2
+
+
 def test_flink_loads_beams_classes_parent_first_only_with_the_jar_on_its_class_path(tmp_path):
     """Beam keeps an SDK worker between stages only when its runner classes come from Flink's
     own class loader (FlinkExecutableStageContextFactory)."""

@@ -120,6 +120,11 @@ def parse(command: str, argv: Sequence[str]) -> Tuple[argparse.Namespace, List[s
     unknown = unknown_beam_args(rest) if spec.beam else rest
     if unknown:
         found.error(f'unrecognized arguments: {" ".join(unknown)}')
+    if spec.beam and rest:
+        from pipeline.flags import engine_options
+        wrong = engine_options.problem(rest)
+        if wrong:
+            found.error(wrong)
     return args, rest
 
 
@@ -144,6 +149,7 @@ def unknown_beam_args(args: Sequence[str]) -> List[str]:
     if not args:
         return []
     from apache_beam.options.pipeline_options import PipelineOptions
+    from pipeline.flags import engine_options  # noqa: F401 - registers the job server's options
     known = argparse.ArgumentParser(add_help=False, allow_abbrev=False,
                                     conflict_handler='resolve')
     known.add_value_provider_argument = known.add_argument  # what Beam's parser adds
