@@ -175,7 +175,7 @@ def load_classifier(path: str) -> 'Classifier':
 class ReviewModelHandler(ModelHandler[str, PredictionResult, Any]):
     """Raw review strings -> PredictionResult(example=text, inference={probability, label})."""
 
-    def __init__(self, model_dir: str, min_batch_size: int = 16, max_batch_size: int = 256):
+    def __init__(self, model_dir: str, min_batch_size: int = 256, max_batch_size: int = 256):
         super().__init__()
         self._model_dir = model_dir
         self._min_batch_size = min_batch_size
