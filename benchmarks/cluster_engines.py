@@ -39,7 +39,7 @@ _RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'cluster_engines.j
 VARIANTS = ('direct', 'flink-per-stage', 'flink', 'spark')
 
 
-def _config(variant: str, run_dir: str):
+def _config(variant: str, run_dir: str, taskmanager_memory: str = ''):
     ports = {name: _free_port() for name in ('job_port', 'artifact_port', 'expansion_port',
                                              'pool_port')}
     if variant == 'spark':
@@ -47,7 +47,9 @@ def _config(variant: str, run_dir: str):
                                  web_ui_port=_free_port(), worker_ui_port=_free_port(),
                                  driver_ui_port=_free_port(), **ports)
     return flink.ClusterConfig(run_dir=run_dir, rest_port=_free_port(), rpc_port=_free_port(),
-                               beam_on_taskmanager_classpath=variant == 'flink', **ports)
+                               beam_on_taskmanager_classpath=variant == 'flink',
+                               **({'taskmanager_memory': taskmanager_memory}
+                                  if taskmanager_memory else {}), **ports)
 
 
 def _flags(variant: str, state: Dict) -> List[str]:
@@ -87,7 +89,7 @@ def _wait_for_idle_workers(pools: List[int], timeout: float = 120) -> float:
 
 
 def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
-                done: Dict) -> Dict:
+                done: Dict, taskmanager_memory: str = '') -> Dict:
     """Every job of ``jobs`` on one fresh cluster of ``variant`` (or on the DirectRunner)."""
     if variant == 'direct':
         return {job: run_job(argv + ['--output', os.path.join(work, key, job)], {}, done,
@@ -95,7 +97,7 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
     if all(f'{key}/{job}' in done for job in jobs):
         return {job: done[f'{key}/{job}'] for job in jobs}
     engine = spark if variant == 'spark' else flink
-    config = _config(variant, os.path.join(work, key, 'cluster'))
+    config = _config(variant, os.path.join(work, key, 'cluster'), taskmanager_memory)
     started = time.perf_counter()
     state = engine.up(config)
     found = {'cluster_start_s': round(time.perf_counter() - started, 1)}
@@ -135,6 +137,8 @@ def main(argv=None) -> None:
                              f'{", ".join(VARIANTS)}).')
     parser.add_argument('--repeat', type=int, default=1, help='Rounds of all variants.')
     parser.add_argument('--work', default=tempfile.mkdtemp(prefix='cluster-engines-'))
+    parser.add_argument('--taskmanager-memory', default='',
+                        help='Each Flink TaskManager\'s process size (default: make flink-up\'s).')
     parser.add_argument('--out', default=_RESULTS)
     args = parser.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
@@ -155,12 +159,14 @@ def main(argv=None) -> None:
     jobs = {'preprocess': ['preprocess', '--input', data],
             'score': ['score', '--input', data, '--model', model, '--no-explain']}
     results = {'created': utc_now(), 'input': args.input, 'limit': args.limit or None,
+               'taskmanager_memory': args.taskmanager_memory or None,
                'versions': versions(), 'cores': os.cpu_count(),
                'load_average_at_start': os.getloadavg(), 'runs': {}}
     for round_ in range(1, args.repeat + 1):
         for variant in args.variant or VARIANTS:
             key = variant if round_ == 1 else f'{variant}#{round_}'
-            results['runs'][key] = run_variant(variant, key, jobs, args.work, done)
+            results['runs'][key] = run_variant(variant, key, jobs, args.work, done,
+                                               args.taskmanager_memory)
             write_json(args.out, results)
     counts = {key: {job: _counts(os.path.join(args.work, key, job)) for job in jobs}
               for key in results['runs']}

@@ -107,7 +107,7 @@ def describe(state: Dict) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     return lifecycle.main(
         argv, 'flink', __doc__.split('\n', 1)[0], ClusterConfig, up, describe,
-        ('rest_port', 'job_port', 'pool_port', 'taskmanagers'),
+        ('rest_port', 'job_port', 'pool_port', 'taskmanagers', 'taskmanager_memory'),
         lambda config: f'http://127.0.0.1:{config.rest_port}/overview')
 
 

@@ -96,8 +96,8 @@ def main(argv: Optional[List[str]], engine: str, description: str, config_class:
          up: Callable, describe: Callable[[Dict], str], fields: Sequence[str],
          status_url: Callable) -> int:
     """``up`` (prints ``describe(state)``), ``down`` or ``status`` of one engine's local cluster.
-    ``fields``: the config's integer fields that get a flag; ``status_url(config)``: a JSON page
-    that ``status`` prints."""
+    ``fields``: the config's fields that get a flag (integers, or strings such as a memory
+    size); ``status_url(config)``: a JSON page that ``status`` prints."""
     parser = argparse.ArgumentParser(prog=f'python -m pipeline.cluster.local.{engine}',
                                      description=description)
     parser.add_argument('command', choices=['up', 'down', 'status'])
@@ -107,7 +107,7 @@ def main(argv: Optional[List[str]], engine: str, description: str, config_class:
                         help='Downloads and the built job server (default %(default)s).')
     for field in fields:
         default = config_class.__dataclass_fields__[field].default
-        parser.add_argument(f'--{field.replace("_", "-")}', type=int, default=default,
+        parser.add_argument(f'--{field.replace("_", "-")}', type=type(default), default=default,
                             help=f'(default {default})')
     args = parser.parse_args(argv)
     config = config_class(run_dir=os.path.abspath(args.run_dir), cache_dir=args.cache_dir,
