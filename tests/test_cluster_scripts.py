@@ -107,19 +107,18 @@ def test_each_engine_prints_the_flags_that_keep_one_sdk_worker_per_job(tmp_path)
         assert int(cache.split('=')[1]) >= 60000
 
 
-def test_flink_exchanges_are_blocking_and_an_uncaught_error_fails_the_job(tmp_path):
-    """At 250,000 reviews, pipelined stages backed up in a TaskManager's heap until a gRPC
-    thread of Beam's data plane died of OutOfMemoryError, which Flink only logged: the job
-    then waited forever. Blocking exchanges keep a stage from waiting on the one it feeds,
-    and FAIL stops a TaskManager whose thread died, so that the job fails instead."""
+def test_an_uncaught_error_in_a_taskmanager_fails_the_job(tmp_path):
+    """At 250,000 reviews a gRPC thread of Beam's data plane died of OutOfMemoryError, which
+    Flink only logged: the job then waited forever. FAIL stops the TaskManager instead, so
+    that the job fails and the command says so."""
     config = cluster_config.ClusterConfig(run_dir=str(tmp_path))
-    assert '--execution_mode_for_batch=BATCH_FORCED' in cluster_config.beam_flags(config)
     assert cluster_config.flink_config(config, '')['cluster.uncaught-exception-handling'] == 'FAIL'
 
 
 def test_the_jobs_take_every_flag_the_clusters_print(tmp_path):
-    """--execution_mode_for_batch is the Flink job server's, not the Python SDK's: the jobs'
-    check of Beam flags must know it, and refuse a value the job server would not take."""
+    """Every flag make flink-up and make spark-up print passes the jobs' check of Beam flags;
+    --execution_mode_for_batch is the Flink job server's, not the Python SDK's: the check
+    knows it too, and refuses a value the job server would not take."""
     from pipeline import flags
     from pipeline.cluster.local import spark
     for printed in (cluster_config.beam_flags(cluster_config.ClusterConfig(run_dir=str(tmp_path))),
@@ -130,6 +129,9 @@ def test_the_jobs_take_every_flag_the_clusters_print(tmp_path):
                     'evaluate': ['--data', 'd', '--output', 'o', '--candidate', 'm']}[job]
             _, beam_args = flags.parse(job, argv + printed)
             assert beam_args == printed
+    blocking = ['--runner=FlinkRunner', '--execution_mode_for_batch=BATCH_FORCED']
+    assert flags.parse('score', ['--input', 'r.csv', '--output', 'o', '--model', 'm',
+                                 *blocking])[1] == blocking
     with pytest.raises(SystemExit) as refused:
         flags.parse('score', ['--input', 'r.csv', '--output', 'o', '--model', 'm',
                               '--execution_mode_for_batch=BATCH_FORCE'])

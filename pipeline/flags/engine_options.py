@@ -22,8 +22,8 @@ class FlinkBatchOptions(PipelineOptions):
         parser.add_argument(
             '--execution_mode_for_batch',
             help='Flink: how stages of a batch job exchange data (Beam\'s default PIPELINED; '
-                 'make flink-up prints BATCH_FORCED: each stage\'s output is written whole '
-                 'before the next stage reads it, see pipeline/cluster/README.md).')
+                 'with BATCH_FORCED each stage\'s output is written whole before the next '
+                 'stage reads it).')
 
 
 def problem(beam_args: Sequence[str]) -> Optional[str]:

@@ -70,20 +70,12 @@ class ClusterConfig(RunDir):
 
 
 def beam_flags(config: ClusterConfig) -> List[str]:
-    """The pipeline options that run a job of this project on the cluster.
-
-    ``--execution_mode_for_batch=BATCH_FORCED``: every exchange between two stages is
-    blocking (written whole, then read), not pipelined. Pipelined, a stage and the stage it
-    feeds run at once and share a TaskManager's one SDK worker; at 250,000 reviews the
-    transform's record batches backed up between them in the TaskManager's heap until a gRPC
-    thread died of OutOfMemoryError and the job waited forever (FLINK-10672, which Beam's
-    option names as the case for it)."""
+    """The pipeline options that run a job of this project on the cluster."""
     return ['--runner=FlinkRunner', f'--job_endpoint=localhost:{config.job_port}',
             '--environment_type=EXTERNAL',
             f'--environment_config={POOL_HOST_NAME}:{config.pool_port}',
             f'--environment_cache_millis={config.environment_cache_millis}',
-            f'--parallelism={config.taskmanagers}',
-            '--execution_mode_for_batch=BATCH_FORCED']
+            f'--parallelism={config.taskmanagers}']
 
 
 def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
@@ -124,9 +116,10 @@ def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
         # Beam's job-server jar is loaded per job as user code; its threads outlive the job.
         'classloader.check-leaked-classloader': False,
         'io.tmp.dirs': os.path.join(config.run_dir, 'tmp'),
-        # An error no task catches (an OutOfMemoryError in a gRPC thread of Beam's data plane)
-        # stops the TaskManager, so that the job fails and says so; by default Flink only logs
-        # it and the job waits forever for data that thread would have passed on.
+        # An error no task catches (an OutOfMemoryError in a gRPC thread of Beam's data plane,
+        # as preprocess of 250,000 reviews met) stops the TaskManager, so that the job fails
+        # and says so; by default Flink only logs it, and the job waits forever for the data
+        # that thread would have passed on.
         'cluster.uncaught-exception-handling': 'FAIL',
     }
     if config.beam_on_taskmanager_classpath:

@@ -16,7 +16,7 @@ A job then runs on it with the flags of ``beam_flags()``::
     imdb-sentiment preprocess --input R.csv --output OUT \\
         --runner=FlinkRunner --job_endpoint=localhost:8099 --environment_type=EXTERNAL \\
         --environment_config=beam-worker-pool:50000 --environment_cache_millis=60000 \\
-        --parallelism=2 --execution_mode_for_batch=BATCH_FORCED
+        --parallelism=2
 
     python -m pipeline.cluster.local.flink up|down|status [--run-dir DIR] [--rest-port N ...]
 """
