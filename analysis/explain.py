@@ -76,8 +76,8 @@ class ExplainFn(beam.DoFn):
     length and the model's LSTM runs only as far as its longest. Batches of 256, as
     RunInference scores: batches of 1,024 variants of 400 tokens raised the score job's
     peak RSS from 1,368 MB (``--no-explain``) to 2,595 MB (``benchmarks/score_speed.py``,
-    25,000 reviews). The model comes in ``setup`` from the
-    process's shared load (the one RunInference scored with, when it is still held).
+    25,000 reviews). The model comes in ``setup`` from the process's shared load (the one
+    RunInference scored with, when it is still held).
     """
 
     def __init__(self, model_dir: str, review_key: str, max_words: int = 400,

@@ -166,10 +166,9 @@ def check_score_args(args, parser) -> None:
 
 def add_batch_size_args(parser) -> None:
     parser.add_argument('--min-batch-size', type=positive_int,
-                        help='Smallest batch RunInference sends the model (default: the '
-                             'largest, so every batch but a bundle\'s last is that size; '
-                             'with a smaller one RunInference adapts the size to what it '
-                             'times).')
+                        help='Smallest batch RunInference sends the model (default: '
+                             '--max-batch-size, so every batch but a bundle\'s last has that '
+                             'size; below it RunInference adapts the size to what it times).')
     parser.add_argument('--max-batch-size', type=positive_int, default=256,
                         help='Largest batch RunInference sends the model (default %(default)s).')
 
