@@ -10,7 +10,7 @@ of the preprocess output the model was trained on (``--preprocess``, by default 
 manifest names). Everything else of the model folder is copied; the manifest's file list is
 written for the new files and ``reexported_from`` names the original. ``--check`` scores the
 first 512 reviews of a CSV with both exports and fails if a probability differs by more than
-1e-5. ``--out`` must not exist.
+1e-5. ``--out`` must not exist nor overlap ``--model``; it appears only when whole.
 """
 
 import argparse
@@ -27,25 +27,24 @@ _SERVED = ('saved_model.pb', 'fingerprint.pb', 'variables', 'assets')
 
 
 def reexport(model: str, out: str, preprocess: str) -> None:
+    """Writes the new model folder beside ``out`` and renames it into place when whole."""
     import tensorflow_transform as tft
     from trainer import export
-    from trainer.config import ModelConfig
-    from trainer.model import build_model
-    from trainer.task import MODEL_WEIGHTS
+    from trainer.task import rebuild_network
     from transforms.beam.inference import export_files
 
-    manifest = json.load(open(os.path.join(model, schema.MANIFEST_FILE)))
-    sizes = manifest['model']
-    network = build_model(ModelConfig(**manifest['config']), sizes['token_ids'],
-                          sizes['max_tokens'], sizes['ngram_ids']).model
-    network.load_weights(os.path.join(model, MODEL_WEIGHTS))
-    shutil.copytree(model, out, ignore=lambda d, names: [n for n in names if d == model
-                                                          and n in _SERVED])
-    export.export(network, tft.TFTransformOutput(preprocess), out)
-    manifest[schema.EXPORT_FILES_KEY] = export_files(out)
+    network = rebuild_network(model)
+    with open(os.path.join(model, schema.MANIFEST_FILE), encoding='utf-8') as f:
+        manifest = json.load(f)
+    partial = f'{out}.partial-{os.getpid()}'
+    shutil.copytree(model, partial, ignore=lambda d, names: [n for n in names if d == model
+                                                              and n in _SERVED])
+    export.export(network, tft.TFTransformOutput(preprocess), partial)
+    manifest[schema.EXPORT_FILES_KEY] = export_files(partial)
     manifest['reexported_from'] = os.path.abspath(model)
-    with open(os.path.join(out, schema.MANIFEST_FILE), 'w') as f:
+    with open(os.path.join(partial, schema.MANIFEST_FILE), 'w', encoding='utf-8') as f:
         json.dump(manifest, f, indent=2)
+    os.rename(partial, out)
 
 
 def largest_difference(first: str, second: str, csv_path: str, n: int = 512) -> float:
@@ -63,8 +62,11 @@ def main() -> None:
     parser.add_argument('--preprocess', help='Its preprocess output (default: the manifest\'s).')
     parser.add_argument('--check', metavar='CSV', help='Compare both exports on 512 reviews.')
     args = parser.parse_args()
-    if os.path.exists(args.out):
+    if os.path.lexists(args.out):
         parser.exit(2, f'reexport_model: {args.out} exists; name a new folder\n')
+    model, out = os.path.realpath(args.model), os.path.realpath(args.out)
+    if os.path.commonpath([model, out]) in (model, out):
+        parser.exit(2, f'reexport_model: {args.out} overlaps the model {args.model}\n')
     preprocess = args.preprocess or json.load(open(os.path.join(
         args.model, schema.MANIFEST_FILE)))['preprocess']['path']
     reexport(args.model, args.out, preprocess)

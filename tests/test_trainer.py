@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score
 from pipeline import cli
 from trainer.config import ModelConfig
 from trainer.model import build_model
-from trainer.task import MODEL_WEIGHTS
+from trainer.task import rebuild_network
 from transforms import schema
 
 pytestmark = pytest.mark.e2e
@@ -200,11 +200,8 @@ print(json.dumps(served))
 def _rebuilt_network(model_dir):
     """The trained network, rebuilt from the manifest and its saved weights."""
     manifest = json.load(open(os.path.join(model_dir, schema.MANIFEST_FILE)))
-    network = build_model(ModelConfig(**manifest['config']), manifest['model']['token_ids'],
-                          manifest['model']['max_tokens'], manifest['model']['ngram_ids']).model
     assert manifest['model']['inputs'] == ['token_ids', 'ngram_ids']
-    network.load_weights(os.path.join(model_dir, MODEL_WEIGHTS))
-    return network
+    return rebuild_network(model_dir)
 
 
 def _eval_scores(network, data_dir):

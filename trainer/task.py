@@ -4,6 +4,7 @@
 """
 
 import dataclasses
+import json
 import logging
 import os
 from typing import Dict, List, Optional
@@ -23,6 +24,18 @@ from transforms.errors import TrainError
 
 _LOG = logging.getLogger(__name__)
 MODEL_WEIGHTS = 'model.weights.h5'  # the whole network's final weights, for rebuilding it
+
+
+def rebuild_network(model_dir: str) -> keras.Model:
+    """The trained network of a model folder, rebuilt from its manifest's config and sizes
+    with its saved weights (``MODEL_WEIGHTS``)."""
+    with open(os.path.join(model_dir, schema.MANIFEST_FILE), encoding='utf-8') as f:
+        manifest = json.load(f)
+    sizes = manifest['model']
+    network = build_model(ModelConfig(**manifest['config']), sizes['token_ids'],
+                          sizes['max_tokens'], sizes['ngram_ids']).model
+    network.load_weights(os.path.join(model_dir, MODEL_WEIGHTS))
+    return network
 
 
 def _preprocess_manifest(data_dir: str) -> Dict:
