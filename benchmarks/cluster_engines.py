@@ -52,10 +52,13 @@ def _config(variant: str, run_dir: str, taskmanager_memory: str = ''):
                                   if taskmanager_memory else {}), **ports)
 
 
-def _flags(variant: str, state: Dict) -> List[str]:
+def _flags(variant: str, state: Dict, extra: List[str] = ()) -> List[str]:
+    """The Beam flags the cluster printed, less those ``extra`` gives again, plus ``extra``."""
+    flags = state['beam_flags']
     if variant == 'flink-per-stage':  # the flags flink-up printed before
-        return [f for f in state['beam_flags'] if not f.startswith('--environment_cache_millis')]
-    return state['beam_flags']
+        flags = [f for f in flags if not f.startswith('--environment_cache_millis')]
+    given = {f.split('=', 1)[0] for f in extra}
+    return [f for f in flags if f.split('=', 1)[0] not in given] + list(extra)
 
 
 def _engine_jobs(variant: str, state: Dict) -> Dict[str, Dict]:
@@ -89,7 +92,7 @@ def _wait_for_idle_workers(pools: List[int], timeout: float = 120) -> float:
 
 
 def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
-                done: Dict, taskmanager_memory: str = '') -> Dict:
+                done: Dict, taskmanager_memory: str = '', beam_flags: List[str] = ()) -> Dict:
     """Every job of ``jobs`` on one fresh cluster of ``variant`` (or on the DirectRunner)."""
     if variant == 'direct':
         return {job: run_job(argv + ['--output', os.path.join(work, key, job)], {}, done,
@@ -111,7 +114,7 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
             before, starts = set(_engine_jobs(variant, state)), _worker_starts(config.log_dir)
             print(f'{job} on {key}...', flush=True)
             result = run_job(argv + ['--output', os.path.join(work, key, job)]
-                             + _flags(variant, state), pids, done, f'{key}/{job}')
+                             + _flags(variant, state, beam_flags), pids, done, f'{key}/{job}')
             time.sleep(5)  # the engine records its job's end just after the client's
             result['engine_jobs'] = [v for k, v in _engine_jobs(variant, state).items()
                                      if k not in before]
@@ -120,7 +123,7 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
             found[job] = result
             with open(done['_path'], 'w') as f:
                 json.dump(done, f, indent=2)
-        found['beam_flags'] = _flags(variant, state)
+        found['beam_flags'] = _flags(variant, state, beam_flags)
     finally:
         engine.down(config, log=lambda *_: None)
     return found
@@ -139,6 +142,9 @@ def main(argv=None) -> None:
     parser.add_argument('--work', default=tempfile.mkdtemp(prefix='cluster-engines-'))
     parser.add_argument('--taskmanager-memory', default='',
                         help='Each Flink TaskManager\'s process size (default: make flink-up\'s).')
+    parser.add_argument('--beam-flag', action='append', default=[], metavar='--NAME=VALUE',
+                        help='A Beam flag for the cluster jobs, in place of the one the cluster '
+                             'printed (repeatable), e.g. --beam-flag=--parallelism=8.')
     parser.add_argument('--out', default=_RESULTS)
     args = parser.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
@@ -160,13 +166,14 @@ def main(argv=None) -> None:
             'score': ['score', '--input', data, '--model', model, '--no-explain']}
     results = {'created': utc_now(), 'input': args.input, 'limit': args.limit or None,
                'taskmanager_memory': args.taskmanager_memory or None,
+               'beam_flags_given': args.beam_flag,
                'versions': versions(), 'cores': os.cpu_count(),
                'load_average_at_start': os.getloadavg(), 'runs': {}}
     for round_ in range(1, args.repeat + 1):
         for variant in args.variant or VARIANTS:
             key = variant if round_ == 1 else f'{variant}#{round_}'
             results['runs'][key] = run_variant(variant, key, jobs, args.work, done,
-                                               args.taskmanager_memory)
+                                               args.taskmanager_memory, args.beam_flag)
             write_json(args.out, results)
     counts = {key: {job: _counts(os.path.join(args.work, key, job)) for job in jobs}
               for key in results['runs']}

@@ -1,5 +1,10 @@
 """The CSV and aclImdb readers, as plain functions and in a real Beam pipeline."""
 
+import glob
+import gzip
+import hashlib
+import json
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -88,3 +93,55 @@ def test_csv_digest_is_the_file_sha256(tmp_path):
         read = p | ReadReviews(resolve_inputs([path]))
         assert_that(read['input_stats'] | beam.Map(lambda kv: kv[1]['sha256']),
                     equal_to([expected]))
+
+
+# A file that is hard to cut: quoted newlines and quotes, CRLF, a blank line, bytes that
+# are not UTF-8, a field with a comma, and a quote that never closes at the end.
+_HOSTILE_CSV = (b'review,sentiment\r\n'
+                b'"first\nreview, on two lines",positive\r\n'
+                b'plain,negative\n'
+                b'\n'
+                b'"a ""quoted"" word",positive\n'
+                b'bad \xff byte,negative\n'
+                b'"three\n\nlines",negative\n'
+                b'last good,positive\n'
+                b'"never closed,positive\nand more\n')
+
+
+def _read_to_files(specs, chunk_records, prefix):
+    """Every record (the fields a chunk could get wrong) and the stats, as JSON lines."""
+    with TestPipeline() as p:
+        read = p | ReadReviews(specs, chunk_records=chunk_records)
+        _ = (read['records']
+             | beam.Map(lambda r: json.dumps([r['id'], r['row'], r.get('review'), r.get('label'),
+                                              r.get('parse_error'), r.get('detail'), r['raw']]))
+             | 'WriteRecords' >> beam.io.WriteToText(prefix + '-records'))
+        _ = (read['input_stats'] | beam.Map(lambda kv: json.dumps([kv[1]['rows'],
+                                                                 kv[1]['sha256']]))
+             | 'WriteStats' >> beam.io.WriteToText(prefix + '-stats'))
+    found = {}
+    for kind in ('records', 'stats'):
+        rows = []
+        for name in glob.glob(f'{prefix}-{kind}*'):
+            with open(name, encoding='utf-8') as f:
+                rows += [json.loads(line) for line in f]
+        found[kind] = sorted(rows, key=lambda r: r[1] if kind == 'records' else 0)
+    return found
+
+
+@pytest.mark.parametrize('name', ['hostile.csv', 'hostile.csv.gz'])
+def test_a_file_cut_into_chunks_reads_as_one(tmp_path, name):
+    """Chunks of 1, 2 and 3 records give the very records (ids, rows, parse errors and
+    their line numbers) and stats that one reader of the whole file gives."""
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(_HOSTILE_CSV) if name.endswith('.gz') else _HOSTILE_CSV)
+    specs = resolve_inputs([str(path)])
+    whole = _read_to_files(specs, 1000, str(tmp_path / 'whole'))
+    assert whole['stats'] == [[8, hashlib.sha256(_HOSTILE_CSV).hexdigest()]]
+    assert [r[1] for r in whole['records']] == list(range(1, 9))
+    assert whole['records'][0][2] == 'first\nreview, on two lines'
+    assert whole['records'][4][4] == schema.REASON_UNDECODABLE
+    assert whole['records'][-1][4] == schema.REASON_MALFORMED
+    assert 'line 12' in whole['records'][-1][5]
+    for chunk_records in (1, 2, 3):
+        assert _read_to_files(specs, chunk_records, str(tmp_path / f'c{chunk_records}')) == whole

@@ -10,6 +10,7 @@ import hashlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -147,8 +148,66 @@ class _ListFiles(beam.DoFn):
             yield spec, path, (number, i)
 
 
-class _ReadFile(beam.DoFn):
-    """(spec, file path) -> raw records, plus one (input path, file stats) per file.
+# Records per chunk of a CSV file: the unit a file is spread over the workers in. A
+# runner may run all of a partition's elements as one bundle (Flink's batch mode does),
+# and Beam's portable runners take a bundle's output in only when it ends, so one file
+# read whole by one worker must not be one bundle: see pipeline/cluster/README.md.
+CHUNK_RECORDS = 4096
+
+
+class Chunk(NamedTuple):
+    """Records of one file to read: from byte ``offset`` (of the file as stored), record
+    ``first_row`` (1-based, the header excluded) on line ``first_line`` (the header is line
+    1), ``rows`` of them; ``rows`` None: the whole file, from its start."""
+    spec: InputSpec
+    path: str
+    file_number: Tuple[int, int]
+    offset: int = 0
+    first_row: int = 1
+    first_line: int = 2
+    rows: Optional[int] = None
+
+
+def _compressed(path: str) -> bool:
+    return CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED
+
+
+class _PlanChunks(beam.DoFn):
+    """(spec, file path, file number) -> Chunks, plus one (input path, FileStats) per CSV file.
+
+    A plain CSV file is scanned once (its sha256, size and record boundaries, by the same
+    RFC 4180 grouping the reader uses) and cut every ``chunk_records`` records; a compressed
+    one cannot be entered in the middle and stays one chunk, as does an aclImdb file (one
+    review, its stats counted when it is read)."""
+
+    def __init__(self, chunk_records: int = CHUNK_RECORDS):
+        self._chunk_records = chunk_records
+
+    def process(self, element) -> Iterator:
+        spec, path, file_number = element
+        if spec.format == ACLIMDB:
+            yield Chunk(spec, path, file_number)
+            return
+        whole = _compressed(path)
+        digest = hashlib.sha256()
+        rows, size = 0, [0]
+        with FileSystems.open(path) as f:
+            hashed = _hashed_lines(lines(f), digest, size)
+            offset = len(next(hashed, b''))  # the header, checked by resolve_inputs
+            if whole:
+                yield Chunk(spec, path, file_number)
+            for rec in csv_records(hashed, max_bytes=0):
+                if not whole and rows % self._chunk_records == 0:
+                    yield Chunk(spec, path, file_number, offset, rows + 1, rec.line,
+                                self._chunk_records)
+                rows += 1
+                offset += rec.size
+        yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
+            path, rows, size[0], digest.hexdigest(), True)))
+
+
+class _ReadChunk(beam.DoFn):
+    """Chunk -> raw records (an aclImdb file also gives its (input path, FileStats)).
 
     A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
     record's id is ``<file name>:<record number>`` unless an ``id`` column gives one (ids
@@ -160,32 +219,39 @@ class _ReadFile(beam.DoFn):
         self._counted = counted
         self._read = Metrics.counter('read', 'records')
 
-    def process(self, element) -> Iterator:
-        spec, path, file_number = element
-        digest = hashlib.sha256()
-        rows, size = 0, [0]
+    def process(self, chunk: Chunk) -> Iterator:
+        spec, path = chunk.spec, chunk.path
+        rows = 0
         with FileSystems.open(path) as f:
             if spec.format == ACLIMDB:
                 data = f.read()
-                digest.update(data)
-                rows, size[0] = 1, len(data)
-                yield dict(_acl_record(spec, path, data), **{ROW_KEY: 1, FILE_KEY: file_number})
+                rows = 1
+                yield dict(_acl_record(spec, path, data),
+                           **{ROW_KEY: 1, FILE_KEY: chunk.file_number})
+                yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
+                    path, 1, len(data), hashlib.sha256(data).hexdigest(), False)))
             else:
-                hashed = _hashed_lines(lines(f), digest, size)
-                next(hashed, None)  # the header, checked by resolve_inputs
-                for rec in csv_records(hashed, max_bytes=self._max_record_bytes):
+                if chunk.rows is not None:
+                    f.seek(chunk.offset)
+                stream = lines(f)
+                if chunk.rows is None:
+                    next(stream, None)  # the header
+                records = csv_records(stream, first_line=chunk.first_line,
+                                      max_bytes=self._max_record_bytes)
+                for rec in records:
+                    row = chunk.first_row + rows
                     rows += 1
                     record = record_from_csv(rec, spec.columns)
                     if record.get(schema.ID_KEY) is None or record.get(schema.PARSE_ERROR_KEY):
-                        record[schema.ID_KEY] = f'{_basename(path)}:{rows}'
+                        record[schema.ID_KEY] = f'{_basename(path)}:{row}'
                     record[schema.SOURCE_KEY] = path
-                    record[ROW_KEY] = rows
-                    record[FILE_KEY] = file_number
+                    record[ROW_KEY] = row
+                    record[FILE_KEY] = chunk.file_number
                     yield record
+                    if rows == chunk.rows:
+                        break
         if self._counted:
             self._read.inc(rows)
-        yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
-            path, rows, size[0], digest.hexdigest(), spec.format == CSV)))
 
 
 def _hashed_lines(stream_lines: Iterator[bytes], digest, size: List[int]) -> Iterator[bytes]:
@@ -250,36 +316,59 @@ class InputDigest(beam.CombineFn):
         return found
 
 
+class _SpreadChunks(beam.PTransform):
+    """Chunks -> the same chunks, spread over the workers by a group by key on their place.
+
+    Not ``beam.Reshuffle``: Flink's batch translation makes it a rebalance, and Flink
+    drops a rebalance of data that an earlier one (here ShuffleFiles) already rebalanced,
+    leaving every chunk of a file with the worker that planned it."""
+
+    def expand(self, chunks):
+        return (chunks
+                | 'KeyByPlace' >> beam.Map(lambda c: ((*c.file_number, c.first_row), c))
+                | 'Group' >> beam.GroupByKey()
+                | 'Ungroup' >> beam.FlatMap(lambda kv: kv[1]))
+
+
 class ReadReviews(beam.PTransform):
     """PBegin -> {'records': raw record dicts, 'input_stats': (input path, digest dict)}.
 
-    Files are listed on the workers and reshuffled, so many files are read in
-    parallel, and each file's records stream through the stages fused after the
-    read. ``reshuffle_records`` also spreads the records of one file over the
-    workers: it helps a few big files on a cluster, but every shuffle boundary
-    makes the DirectRunner hold the whole collection in memory.
+    Files are listed on the workers and reshuffled, a CSV file is cut into chunks of
+    ``chunk_records`` records and the chunks are reshuffled, so many files, and the parts of
+    one big file, are read in parallel; each chunk's records stream through the stages fused
+    after the read. ``reshuffle_records`` also spreads the records themselves over the
+    workers, but every shuffle boundary makes the DirectRunner hold the whole collection in
+    memory.
     """
 
     def __init__(self, specs: List[InputSpec], reshuffle_records: bool = False,
-                 max_review_chars: int = schema.DEFAULT_MAX_REVIEW_CHARS, counted: bool = True):
+                 max_review_chars: int = schema.DEFAULT_MAX_REVIEW_CHARS, counted: bool = True,
+                 chunk_records: int = CHUNK_RECORDS):
         super().__init__()
         self._specs = specs
         self._reshuffle_records = reshuffle_records
         self._counted = counted  # a second read (of the ids) does not count as read
+        self._chunk_records = chunk_records
         # UTF-8 takes at most 4 bytes a character; the rest is room for the other fields.
         self._max_record_bytes = 4 * max_review_chars + (1 << 16)
 
     def expand(self, pbegin):
-        read = (pbegin
-                | 'Inputs' >> beam.Create(list(enumerate(self._specs)))
-                | 'ListFiles' >> beam.ParDo(_ListFiles())
-                | 'ShuffleFiles' >> beam.Reshuffle()
-                | 'ReadFiles' >> beam.ParDo(_ReadFile(self._max_record_bytes, self._counted)).with_outputs(
-                    INPUT_STATS_TAG, main='records'))
+        planned = (pbegin
+                   | 'Inputs' >> beam.Create(list(enumerate(self._specs)))
+                   | 'ListFiles' >> beam.ParDo(_ListFiles())
+                   | 'ShuffleFiles' >> beam.Reshuffle()
+                   | 'PlanChunks' >> beam.ParDo(_PlanChunks(self._chunk_records)).with_outputs(
+                       INPUT_STATS_TAG, main='chunks'))
+        read = (planned.chunks
+                | 'SpreadChunks' >> _SpreadChunks()
+                | 'ReadFiles' >> beam.ParDo(_ReadChunk(self._max_record_bytes, self._counted))
+                .with_outputs(INPUT_STATS_TAG, main='records'))
         records = read.records
         if self._reshuffle_records:
             records = records | 'ShuffleRecords' >> beam.Reshuffle()
+        stats = ((planned[INPUT_STATS_TAG], read[INPUT_STATS_TAG])
+                 | 'AllFileStats' >> beam.Flatten())
         return {
             'records': records,
-            'input_stats': read[INPUT_STATS_TAG] | 'DigestInputs' >> beam.CombinePerKey(InputDigest()),
+            'input_stats': stats | 'DigestInputs' >> beam.CombinePerKey(InputDigest()),
         }
