@@ -108,7 +108,9 @@ def add_preprocess_args(parser) -> None:
         '--ignore-memory-estimate', action='store_true',
         help='On the DirectRunner the job estimates its memory from the input\'s size '
              '(about 1.3 GB at 25k reviews, 1.5 GB at 1M) and will not start when that is '
-             'more than this machine has available; this starts it anyway.')
+             'more than this machine has available; on Flink it will not start when one '
+             'bundle would hold more than Beam\'s runner takes in (about 0.5 GB; raise '
+             '--parallelism). This starts it anyway.')
 
 
 def add_score_args(parser) -> None:

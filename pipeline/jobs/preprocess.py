@@ -44,7 +44,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline import flags
 from pipeline.flags.beam_jobs import cleaning_config
 from pipeline.launcher import BeamJob, Fallback, Plan, Stats, run_beam_job
-from pipeline.runtime import memory
+from pipeline.runtime import bundles, memory
 from pipeline.runtime.publish import remove_paths
 from transforms import schema
 from transforms.beam import movies
@@ -312,10 +312,14 @@ def summary(manifest: Dict, folder: str) -> None:
 
 
 def check_memory(plan: Plan, job_args: argparse.Namespace, options: PipelineOptions) -> None:
-    """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory."""
-    memory.check_direct_memory(NAME, [f for spec in plan.specs for f in spec.files],
-                               options.view_as(StandardOptions).runner,
+    """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory.
+    On Flink: exit 2 when a bundle would hold more than Beam's runner takes in."""
+    files = [f for spec in plan.specs for f in spec.files]
+    memory.check_direct_memory(NAME, files, options.view_as(StandardOptions).runner,
                                try_anyway=job_args.ignore_memory_estimate)
+    bundles.check_flink_bundles(
+        NAME, files, options, 1 - job_args.eval_fraction - (job_args.test_fraction or 0),
+        try_anyway=job_args.ignore_memory_estimate)
 
 
 JOB = BeamJob(NAME, plan, build, finish, summary,

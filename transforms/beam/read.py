@@ -152,7 +152,7 @@ class _ListFiles(beam.DoFn):
 # runner may run all of a partition's elements as one bundle (Flink's batch mode does),
 # and Beam's portable runners take a bundle's output in only when it ends, so one file
 # read whole by one worker must not be one bundle: see pipeline/cluster/README.md.
-CHUNK_RECORDS = 4096
+CHUNK_RECORDS = 1024
 
 
 class Chunk(NamedTuple):

@@ -1,0 +1,68 @@
+"""The FlinkRunner preprocess refuses a --parallelism that would hang Beam's runner.
+
+Beam's portable runners hold a bundle's output until the bundle ends, and Flink's batch mode
+runs a whole partition as one bundle (pipeline/runtime/bundles.py). No cluster is needed: the
+check answers before the job contacts one (the job endpoint here listens nowhere).
+"""
+
+import os
+import subprocess
+import sys
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.runtime import bundles
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MB = 2 ** 20
+
+
+def test_the_largest_bundle_shrinks_with_the_parallelism():
+    one = bundles.largest_bundle_bytes(100 * MB, 0.8, 1)
+    assert bundles.largest_bundle_bytes(100 * MB, 0.8, 4) == round(one / 4)
+    needed = bundles.parallelism_needed(100 * MB, 0.8)
+    assert bundles.largest_bundle_bytes(100 * MB, 0.8, needed) <= bundles.LIMIT_BYTES
+    assert bundles.largest_bundle_bytes(100 * MB, 0.8, needed - 1) > bundles.LIMIT_BYTES
+
+
+def _sparse_csv(path, size):
+    """A CSV of ``size`` bytes on paper (a header, then a hole): only its size is read."""
+    with open(path, 'wb') as f:
+        f.write(b'review,sentiment\n')
+        f.truncate(size)
+    return str(path)
+
+
+def _preprocess(tmp_path, *flags):
+    return subprocess.run(
+        [sys.executable, '-m', 'pipeline.cli', 'preprocess',
+         '--input', _sparse_csv(tmp_path / 'big.csv', 300 * MB), '--output',
+         str(tmp_path / 'out'), '--runner=FlinkRunner', '--job_endpoint=127.0.0.1:9',
+         '--environment_type=LOOPBACK', *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path):
+    needed = bundles.parallelism_needed(300 * MB, 0.8)
+    done = _preprocess(tmp_path, '--parallelism=2')
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if 'error' in line]
+    assert len(errors) == 1 and f'--parallelism={needed} or more' in errors[0], done.stderr
+    assert 'Traceback' not in done.stderr
+    assert sorted(os.listdir(tmp_path)) == ['big.csv']
+
+
+def test_other_runners_are_not_checked(tmp_path):
+    path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
+    for runner in ('DirectRunner', 'SparkRunner', 'DataflowRunner'):
+        bundles.check_flink_bundles('preprocess', [path],
+                                    PipelineOptions([f'--runner={runner}', '--parallelism=1']),
+                                    0.8)
+
+
+def test_no_parallelism_warns_instead(tmp_path, caplog):
+    path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
+    with caplog.at_level('WARNING'):
+        bundles.check_flink_bundles('preprocess', [path], PipelineOptions(['--runner=flink']),
+                                    0.8)
+    assert any('--parallelism=' in r.getMessage() for r in caplog.records)
