@@ -25,7 +25,7 @@ from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
 from pipeline.runtime.reconcile import counts_summary
-from pipeline.runtime.runners import check_dry_run
+from pipeline.runtime.runners import check_dry_run, check_job_endpoint
 from transforms import jsonio, schema
 from transforms.beam.inputs import InputSpec, input_paths
 from transforms.errors import RejectFractionExceeded
@@ -81,6 +81,7 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     plan = _checked_plan(job, job_args)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
+    check_job_endpoint(options)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
         stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)

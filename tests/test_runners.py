@@ -128,6 +128,42 @@ def dataflow(trained, reviews_csv, tmp_path_factory):
     return jobs
 
 
+def _closed_port() -> int:
+    """A port of 127.0.0.1 where nothing listens (just bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize('endpoint, said', [
+    (None, 'no job server answers there'), ('localhost', 'it is not HOST:PORT'),
+    ('127.0.0.1:port', 'it is not HOST:PORT')])
+def test_a_job_endpoint_where_nothing_listens_is_refused_before_any_work(
+        reviews_csv, tmp_path, capsys, endpoint, said):
+    """Beam would wait --job_server_timeout (5 min) for it, then end in a traceback."""
+    endpoint = endpoint or f'127.0.0.1:{_closed_port()}'
+    out = tmp_path / 'out'
+    with offline():
+        code = cli.main(['preprocess', '--input', reviews_csv, '--output', str(out),
+                         '--runner=FlinkRunner', f'--job_endpoint={endpoint}'])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert f'--job_endpoint={endpoint}: {said}' in err and 'make flink-up' in err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_job_endpoint_that_listens_passes_the_check():
+    from pipeline.runtime.runners import check_job_endpoint
+    with socket.socket() as server:
+        server.bind(('127.0.0.1', 0))
+        server.listen()
+        port = server.getsockname()[1]
+        check_job_endpoint(PipelineOptions([f'--job_endpoint=localhost:{port}']))
+    check_job_endpoint(PipelineOptions(['--job_endpoint=embed']))
+    check_job_endpoint(PipelineOptions([]))
+
+
 @pytest.mark.parametrize('job', ['preprocess', 'score'])
 def test_dataflow_dry_run_through_the_command_line(trained, reviews_csv, tmp_path, job):
     out = str(tmp_path / 'out')

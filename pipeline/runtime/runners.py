@@ -7,7 +7,10 @@ by a module path (``direct``, ``DirectRunner``,
 
 from typing import Optional
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
+import socket
+
+from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions,
+                                                  StandardOptions, TestOptions)
 
 from transforms.errors import UserError
 
@@ -40,3 +43,23 @@ def check_dry_run(options: PipelineOptions) -> None:
             f'--dry_run is honoured only by the DataflowRunner; the {runner or "DirectRunner"} '
             'would run the whole job. Drop --dry_run, or add --runner=DataflowRunner to build '
             'the job without running it')
+
+
+def check_job_endpoint(options: PipelineOptions, timeout: float = 5.0) -> None:
+    """Refuses a ``--job_endpoint`` where nothing listens, before any work: Beam would wait for
+    it as long as ``--job_server_timeout`` (5 minutes) and then fail with a traceback."""
+    endpoint = options.view_as(PortableOptions).job_endpoint
+    if not endpoint or endpoint == 'embed':
+        return
+    host, _, port = endpoint.rpartition(':')
+    host = host.strip('[]') or 'localhost'
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except ValueError:
+        problem = 'it is not HOST:PORT'
+    except OSError as e:
+        problem = f'no job server answers there ({e.strerror or e})'
+    raise UserError(
+        f'--job_endpoint={endpoint}: {problem}; start the cluster first (`make flink-up` or '
+        '`make spark-up` prints the flags to use) or correct the address')
