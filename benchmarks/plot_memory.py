@@ -1,12 +1,17 @@
 """Peak memory over input size (issue 21): one line per measured series, from the JSON files
-that ``scale.py`` and ``cluster.py`` wrote, drawn as a PNG beside them.
+that ``scale.py`` and ``cluster_engines.py`` wrote, drawn as a PNG beside them.
 
   .venv/bin/python benchmarks/plot_memory.py \\
-      [--series 'LABEL=results/FILE.json:JOB' ...] [--out benchmarks/results/memory_over_size.png]
+      [--series 'LABEL=results/FILE.json:JOB' ...] \\
+      [--cluster 'LABEL=results/A.json,results/B.json:VARIANT/JOB:PROCESS' ...] \\
+      [--out benchmarks/results/memory_over_size.png]
 
-Without ``--series`` it draws the series the benchmarks README's scale table quotes. A
-series is a ``scale.py`` result file and the job in it (``preprocess`` or ``score``); each
-point is one run's peak RSS (``/usr/bin/time -v``). Left: the peaks in MB; right: each
+Without ``--series`` and ``--cluster`` it draws the series the benchmarks README's tables
+quote. A series is a ``scale.py`` result file and the job in it (``preprocess`` or
+``score``); each point is one run's peak RSS (``/usr/bin/time -v``). A cluster series takes one
+point from each ``cluster_engines.py`` result file: the largest peak of the processes whose
+name starts with PROCESS (``taskmanager``, ``worker-pool``: each TaskManager, each SDK worker
+pool with its worker) in that variant's job. Left: the peaks in MB; right: each
 relative to its series' smallest run, with issue 21's bounds (1.3 for preprocess, 1.05 for
 score) dotted. Prints the points it drew, so the figure can be checked against the JSON.
 """
@@ -27,6 +32,12 @@ DEFAULT_SERIES = (
     'preprocess, the coder bounded (b31fb42)=results/scale-preprocess-coder-1m.json:preprocess',
     'score, id check bounded, by length (112a82a)=results/scale-score-1m-length.json:score',
 )
+DEFAULT_CLUSTER = (
+    'Flink preprocess, one TaskManager (16 partitions)=results/cluster_engines-25k.json,'
+    'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:taskmanager',
+    'Flink preprocess, one SDK worker (16 partitions)=results/cluster_engines-25k.json,'
+    'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:worker-pool',
+)
 BOUNDS = ((1.3, "preprocess's bound (1.3x)"), (1.05, "score's bound (1.05x)"))
 
 
@@ -46,11 +57,39 @@ def points(path: str, job: str) -> List[Tuple[int, int]]:
     return sorted((r['rows'], r['peak_rss_mb']) for r in runs)
 
 
+def cluster_points(spec: str) -> Tuple[str, List[Tuple[int, int]], List[str]]:
+    """'LABEL=FILE,FILE:VARIANT/JOB:PROCESS' -> (label, (reviews, peak MB) points, skipped)."""
+    label, sep, rest = spec.partition('=')
+    files, sep2, rest = rest.partition(':')
+    run, sep3, process = rest.rpartition(':')
+    variant, sep4, job = run.partition('/')
+    if not (sep and sep2 and sep3 and sep4 and label and files and process):
+        raise SystemExit(f'plot_memory: --cluster must be LABEL=FILE,FILE:VARIANT/JOB:PROCESS, '
+                         f'not {spec!r}')
+    found, skipped = [], []
+    for name in files.split(','):
+        path = os.path.join(HERE, name)
+        if not os.path.exists(path):
+            skipped.append(name)
+            continue
+        with open(path, encoding='utf-8') as f:
+            result = json.load(f)
+        memory = result['runs'].get(variant, {}).get(job, {}).get('memory', {})
+        peaks = [m['peak_rss_mb'] for p, m in memory.items() if p.startswith(process)]
+        if peaks and result.get('reviews'):
+            found.append((result['reviews'], max(peaks)))
+        else:
+            skipped.append(name)
+    return label, sorted(found), skipped
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--series', action='append', metavar='LABEL=FILE:JOB',
                         help='a series to draw (repeat it); default: the README table\'s')
+    parser.add_argument('--cluster', action='append', metavar='LABEL=FILE,FILE:VARIANT/JOB:PROCESS',
+                        help='a cluster series to draw (repeat it); default: the Flink runs\'')
     parser.add_argument('--out', default=os.path.join(HERE, 'results', 'memory_over_size.png'))
     args = parser.parse_args(argv)
 
@@ -60,13 +99,19 @@ def main(argv=None) -> int:
 
     fig, (ax, rel) = plt.subplots(1, 2, figsize=(12, 5))
     drawn = 0
-    for label, path, job in map(parse_series, args.series or DEFAULT_SERIES):
-        if not os.path.exists(path):
-            print(f'skipped (no file): {label}: {os.path.relpath(path, HERE)}')
-            continue
-        pts = points(path, job)
+    chosen = args.series or args.cluster
+    series = [(label, points(path, job) if os.path.exists(path) else [], job,
+               os.path.relpath(path, HERE))
+              for label, path, job in map(parse_series, (args.series or []) if chosen
+                                          else DEFAULT_SERIES)]
+    for label, pts, skipped in map(cluster_points, (args.cluster or []) if chosen
+                                   else DEFAULT_CLUSTER):
+        if skipped:
+            print(f'{label}: no point from {", ".join(skipped)}')
+        series.append((label, pts if len(pts) > 1 else [], 'cluster', ', '.join(skipped)))
+    for label, pts, job, source in series:
         if not pts:
-            print(f'skipped (no {job} runs): {label}')
+            print(f'skipped (no {job} runs, or one point): {label}: {source}')
             continue
         xs, ys = zip(*pts)
         ax.plot(xs, ys, marker='o', label=label)
@@ -83,9 +128,9 @@ def main(argv=None) -> int:
         axis.set_xscale('log')
         axis.set_xlabel('reviews in the input (log scale)')
         axis.grid(True, which='both', alpha=0.3)
-    ax.set_ylabel('peak RSS of the job, MB')
+    ax.set_ylabel('peak RSS of the job (cluster: of one process), MB')
     ax.set_ylim(bottom=0)
-    ax.set_title('Peak memory over input size (DirectRunner)')
+    ax.set_title('Peak memory over input size (DirectRunner; Flink)')
     rel.set_ylabel("peak RSS / the series' smallest run's")
     rel.set_title('The same, relative to the smallest run')
     rel.legend(fontsize=8, loc='upper left')

@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
+from pipeline.runtime import bundles
 from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
@@ -68,6 +69,10 @@ class BeamJob:
     fallback: Optional[Fallback] = None
     # What the run needs of this machine, checked before any work (a UserError stops it).
     check_resources: Optional[Callable[[Plan, argparse.Namespace, PipelineOptions], None]] = None
+    # Bytes its largest stage sends back to a portable runner per byte of input (Flink's check
+    # of --parallelism, pipeline/runtime/bundles.py); by default, the records read.
+    bundle_output: Callable[[argparse.Namespace], float] = (
+        lambda _: bundles.READ_PER_INPUT_BYTE)
 
 
 def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str]) -> int:
@@ -81,6 +86,9 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     plan = _checked_plan(job, job_args)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
+    bundles.check_flink_bundles(job.name, [f for spec in plan.specs for f in spec.files],
+                                options, job.bundle_output(job_args),
+                                try_anyway=getattr(job_args, 'ignore_memory_estimate', False))
     check_job_endpoint(options)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:

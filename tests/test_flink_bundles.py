@@ -1,4 +1,4 @@
-"""The FlinkRunner preprocess refuses a --parallelism that would hang Beam's runner.
+"""A FlinkRunner job refuses a --parallelism that would hang Beam's runner.
 
 Beam's portable runners hold a bundle's output until the bundle ends, and Flink's batch mode
 runs a whole partition as one bundle (pipeline/runtime/bundles.py). No cluster is needed: the
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.runtime import bundles
@@ -18,11 +19,17 @@ MB = 2 ** 20
 
 
 def test_the_largest_bundle_shrinks_with_the_parallelism():
-    one = bundles.largest_bundle_bytes(100 * MB, 0.8, 1)
-    assert bundles.largest_bundle_bytes(100 * MB, 0.8, 4) == round(one / 4)
-    needed = bundles.parallelism_needed(100 * MB, 0.8)
-    assert bundles.largest_bundle_bytes(100 * MB, 0.8, needed) <= bundles.LIMIT_BYTES
-    assert bundles.largest_bundle_bytes(100 * MB, 0.8, needed - 1) > bundles.LIMIT_BYTES
+    per_byte = bundles.preprocess_output(0.8)
+    one = bundles.largest_bundle_bytes(100 * MB, per_byte, 1)
+    assert bundles.largest_bundle_bytes(100 * MB, per_byte, 4) == round(one / 4)
+    needed = bundles.parallelism_needed(100 * MB, per_byte)
+    assert bundles.largest_bundle_bytes(100 * MB, per_byte, needed) <= bundles.LIMIT_BYTES
+    assert bundles.largest_bundle_bytes(100 * MB, per_byte, needed - 1) > bundles.LIMIT_BYTES
+
+
+def test_preprocess_sends_back_more_than_a_job_that_only_reads():
+    assert bundles.preprocess_output(0.8) > bundles.READ_PER_INPUT_BYTE
+    assert bundles.preprocess_output(0.01) == bundles.READ_PER_INPUT_BYTE
 
 
 def _sparse_csv(path, size):
@@ -33,18 +40,22 @@ def _sparse_csv(path, size):
     return str(path)
 
 
-def _preprocess(tmp_path, *flags):
+def _job(tmp_path, job, *flags):
     return subprocess.run(
-        [sys.executable, '-m', 'pipeline.cli', 'preprocess',
+        [sys.executable, '-m', 'pipeline.cli', job,
          '--input', _sparse_csv(tmp_path / 'big.csv', 300 * MB), '--output',
          str(tmp_path / 'out'), '--runner=FlinkRunner', '--job_endpoint=127.0.0.1:9',
          '--environment_type=LOOPBACK', *flags],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path):
-    needed = bundles.parallelism_needed(300 * MB, 0.8)
-    done = _preprocess(tmp_path, '--parallelism=2')
+@pytest.mark.parametrize('job', ['preprocess', 'explore'])
+def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path, job):
+    """Preprocess's largest stage is the transform; explore's, as score's, the read records."""
+    per_byte = (bundles.preprocess_output(0.8) if job == 'preprocess'
+                else bundles.READ_PER_INPUT_BYTE)
+    needed = bundles.parallelism_needed(300 * MB, per_byte)
+    done = _job(tmp_path, job, '--parallelism=2')
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if 'error' in line]
     assert len(errors) == 1 and f'--parallelism={needed} or more' in errors[0], done.stderr
@@ -57,12 +68,12 @@ def test_other_runners_are_not_checked(tmp_path):
     for runner in ('DirectRunner', 'SparkRunner', 'DataflowRunner'):
         bundles.check_flink_bundles('preprocess', [path],
                                     PipelineOptions([f'--runner={runner}', '--parallelism=1']),
-                                    0.8)
+                                    bundles.preprocess_output(0.8))
 
 
 def test_no_parallelism_warns_instead(tmp_path, caplog):
     path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
     with caplog.at_level('WARNING'):
         bundles.check_flink_bundles('preprocess', [path], PipelineOptions(['--runner=flink']),
-                                    0.8)
+                                    bundles.preprocess_output(0.8))
     assert any('--parallelism=' in r.getMessage() for r in caplog.records)

@@ -23,8 +23,9 @@ def add_input_args(parser) -> None:
         help='Fail (exit 3, after writing everything) when more than this share of the '
              'records is rejected (default %(default)s).')
     add_bool(parser, 'reshuffle-records', False,
-             'spread the records of each input file over all workers (for a few big files '
-             'on a cluster; on the DirectRunner it holds every record in memory)')
+             'spread the records themselves over all workers (a CSV file is read in chunks '
+             'of 1,024 records spread over them already; on the DirectRunner this holds every '
+             'record in memory)')
 
 
 def add_movies_args(parser, use: str) -> None:
@@ -223,7 +224,8 @@ def add_evaluate_args(parser) -> None:
         help='Fail (exit 3) when more than this share of the records is rejected '
              '(default %(default)s).')
     add_bool(parser, 'reshuffle-records', False,
-             'spread the records of each input file over all workers')
+             'spread the records themselves over all workers (a CSV file is read in chunks '
+             'of 1,024 records spread over them already)')
     add_batch_size_args(parser)
     add_movies_args(parser, 'the comparison breaks accuracy down by star rating too.')
     for name, kind, text in (

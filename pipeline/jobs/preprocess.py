@@ -312,18 +312,21 @@ def summary(manifest: Dict, folder: str) -> None:
 
 
 def check_memory(plan: Plan, job_args: argparse.Namespace, options: PipelineOptions) -> None:
-    """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory.
-    On Flink: exit 2 when a bundle would hold more than Beam's runner takes in."""
-    files = [f for spec in plan.specs for f in spec.files]
-    memory.check_direct_memory(NAME, files, options.view_as(StandardOptions).runner,
+    """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory."""
+    memory.check_direct_memory(NAME, [f for spec in plan.specs for f in spec.files],
+                               options.view_as(StandardOptions).runner,
                                try_anyway=job_args.ignore_memory_estimate)
-    bundles.check_flink_bundles(
-        NAME, files, options, 1 - job_args.eval_fraction - (job_args.test_fraction or 0),
-        try_anyway=job_args.ignore_memory_estimate)
+
+
+def bundle_output(job_args: argparse.Namespace) -> float:
+    """What the largest stage sends back per byte of input: the train split's transform."""
+    return bundles.preprocess_output(
+        1 - job_args.eval_fraction - (job_args.test_fraction or 0))
 
 
 JOB = BeamJob(NAME, plan, build, finish, summary,
-              fallback=Fallback(build_intake, nothing_to_train_on), check_resources=check_memory)
+              fallback=Fallback(build_intake, nothing_to_train_on), check_resources=check_memory,
+              bundle_output=bundle_output)
 
 
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:

@@ -1,4 +1,4 @@
-"""Whether a preprocess on Flink would put more in one bundle than Beam's runner can take in.
+"""Whether a Beam job on Flink would put more in one bundle than Beam's runner can take in.
 
 Beam's portable runners (the Flink and Spark job servers, Beam 2.62 here) take a bundle's
 output from the SDK worker only once the worker has finished the bundle
@@ -10,10 +10,11 @@ the queued output has to fit in the TaskManager's heap. Flink's batch mode runs 
 partition's elements of a stage as one bundle, so what bounds a bundle is the job's
 ``--parallelism``.
 
-The largest output of a preprocess bundle is tf.Transform's transform of the train split
-(its token and n-gram ids), measured on Flink with the default flags
-(``pipeline/cluster/README.md``): about ``TRANSFORMED_PER_INPUT_BYTE`` bytes per byte of
-train-split input. ``check_flink_bundles`` stops a FlinkRunner preprocess (a usage error,
+Measured on Flink at 250k reviews with the default flags (``pipeline/cluster/README.md``),
+what the largest stage of a job sends back, per byte of input: in preprocess, tf.Transform's
+transform of the train split (its token and n-gram ids), ``TRANSFORMED_PER_TRAIN_BYTE`` per
+byte of the train split; in every job, the records read and validated,
+``READ_PER_INPUT_BYTE``. ``check_flink_bundles`` stops a FlinkRunner job (a usage error,
 exit 2, before any work) whose largest bundle would be more than ``LIMIT_BYTES``, and names
 the ``--parallelism`` that keeps it under; without ``--parallelism`` it only warns.
 """
@@ -30,44 +31,49 @@ from transforms.errors import UserError
 
 _LOG = logging.getLogger(__name__)
 
-TRANSFORMED_PER_INPUT_BYTE = 9.3   # 252 MB out of Transform[Train] for 27 MB of train input
+TRANSFORMED_PER_TRAIN_BYTE = 9.3   # 252 MB out of Transform[Train] for 27 MB of train input
 #                                    at 25k reviews; 2,278 MB for 270 MB at 250k (8.4)
+READ_PER_INPUT_BYTE = 2.1          # 706 MB of read records for 338 MB of input at 250k
 IMBALANCE = 2.0                    # the largest partition against the mean: chunks go by hash
 #                                    (2.2 with 62 chunks on 16 partitions, at 250k reviews)
 LIMIT_BYTES = 512 * 2 ** 20        # half of what the runner's queue holds for one bundle
 
 
 class BundleTooLarge(UserError):
-    """A FlinkRunner preprocess whose largest bundle would hang the runner."""
+    """A FlinkRunner job whose largest bundle would hang the runner."""
 
 
-def largest_bundle_bytes(input_size: int, train_share: float, parallelism: int) -> int:
-    """The estimated output of the largest transform bundle, in bytes."""
-    total = TRANSFORMED_PER_INPUT_BYTE * input_size * train_share
-    return round(IMBALANCE * total / max(1, parallelism))
+def preprocess_output(train_share: float) -> float:
+    """Bytes a preprocess's largest stage sends back per byte of input."""
+    return max(READ_PER_INPUT_BYTE, TRANSFORMED_PER_TRAIN_BYTE * train_share)
 
 
-def parallelism_needed(input_size: int, train_share: float) -> int:
+def largest_bundle_bytes(input_size: int, per_input_byte: float, parallelism: int) -> int:
+    """The estimated output of the largest bundle, in bytes."""
+    return round(IMBALANCE * per_input_byte * input_size / max(1, parallelism))
+
+
+def parallelism_needed(input_size: int, per_input_byte: float) -> int:
     """The least ``--parallelism`` whose largest bundle stays under LIMIT_BYTES."""
-    total = TRANSFORMED_PER_INPUT_BYTE * input_size * train_share
-    return max(1, math.ceil(IMBALANCE * total / LIMIT_BYTES))
+    return max(1, math.ceil(IMBALANCE * per_input_byte * input_size / LIMIT_BYTES))
 
 
 def check_flink_bundles(job: str, files: Iterable[str], options: PipelineOptions,
-                        train_share: float, try_anyway: bool = False) -> None:
-    """Raises BundleTooLarge, or warns, before a FlinkRunner preprocess (see the module doc)."""
+                        per_input_byte: float = READ_PER_INPUT_BYTE,
+                        try_anyway: bool = False) -> None:
+    """Raises BundleTooLarge, or warns, before a FlinkRunner job (see the module doc)."""
     if runner_key(options.view_as(StandardOptions).runner) != 'flinkrunner':
         return
     size = input_bytes(files)
     parallelism = options.get_all_options().get('parallelism') or -1
     given = parallelism > 0
-    largest = largest_bundle_bytes(size, train_share, parallelism if given else 1)
+    largest = largest_bundle_bytes(size, per_input_byte, parallelism if given else 1)
     if largest <= LIMIT_BYTES:
         return
-    needed = parallelism_needed(size, train_share)
+    needed = parallelism_needed(size, per_input_byte)
     said = (f'{job}: {size / 2 ** 20:,.0f} MB of reviews over '
             f'{f"--parallelism={parallelism}" if given else "no --parallelism (1 unless the cluster sets one)"}'
-            f' puts about {largest / 2 ** 20:,.0f} MB of transformed reviews in one bundle, and '
+            f' puts about {largest / 2 ** 20:,.0f} MB in one bundle, and '
             'Beam\'s Flink runner holds a bundle\'s output until it ends (it hangs past about '
             f'1 GB): use --parallelism={needed} or more, with '
             '--execution_mode_for_batch=BATCH_FORCED where that is more than the cluster\'s '
