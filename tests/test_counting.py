@@ -81,21 +81,21 @@ def test_a_run_file_gives_back_its_counts(tmp_path):
     assert list(read_run(path)) == list(counts.items())
 
 
-def test_the_best_candidates_are_the_first_of_all_of_them_sorted():
+def test_the_best_candidates_are_the_first_of_all_of_them_sorted(tmp_path):
     import random
-    from transforms.tft.counting import _TopCandidates, _order
+    from transforms.tft.counting import _order, fold_best, write_run
     rng = random.Random(0)
     strings = [f's{i}'.encode() for i in range(500)]
     rng.shuffle(strings)
     shards = [sorted(((s, rng.randrange(5)) for s in strings[i::7]), key=_order, reverse=True)
               for i in range(7)]
     expected = sorted((c for shard in shards for c in shard), key=_order, reverse=True)[:40]
-    combine = _TopCandidates(40)
-    halves = []
-    for part in (shards[:3], shards[3:]):  # two workers, then their accumulators merged
-        acc = combine.create_accumulator()
-        for candidates in part:
-            acc = combine.add_input(acc, candidates)
-            assert len(acc) <= 40
-        halves.append(acc)
-    assert combine.extract_output(combine.merge_accumulators(halves)) == expected
+    paths = []
+    for i, candidates in enumerate(shards):
+        paths.append(str(tmp_path / f'{i}.best'))
+        write_run(paths[-1], dict(candidates))
+    assert fold_best(paths, 40) == expected
+    assert fold_best(reversed(paths), 40) == expected  # whatever order the files come in
+    assert fold_best(paths, 10_000) == sorted((c for shard in shards for c in shard),
+                                              key=_order, reverse=True)
+    assert fold_best([], 40) == []

@@ -9,13 +9,15 @@ by a stable hash of the string (computed in the TensorFlow graph). When a bundle
 dictionaries hold ``max_keys_per_bundle`` strings, and at the end of the bundle, each
 shard's counts are written to a file of their own (a run) under tf.Transform's temp
 folder, and only the (shard, file) pairs cross the shuffle. Each shard then sums its
-runs on its own and keeps its ``top_k`` most frequent strings at or above the
-threshold; a combine merges those sorted candidate lists, keeping only the ``top_k``
-best so far, and one step writes the vocabulary file.
+runs on its own and writes its ``top_k`` most frequent strings at or above the
+threshold to a file, best first; one step merges those files, keeping only the ``top_k``
+best so far, and writes the vocabulary file. Only file paths cross a shuffle: on Flink,
+the candidate lists themselves, combined globally, made one record of every partition's
+``top_k`` candidates (271 MB at 1M reviews, over 40 partitions), too big for the heap.
 
 Memory (issue 21): the counts of every distinct string are never in memory at once,
 only one bundle's dictionaries (``max_keys_per_bundle`` strings) and then one shard's
-sums (about 1/``shards`` of the distinct strings), plus ``top_k`` candidates. Before,
+sums (about 1/``shards`` of the distinct strings), plus ``top_k`` candidates twice. Before,
 the per-shard sums went through a combine, and the DirectRunner held all of them (all
 the distinct n-grams, which grow with new text) in one process, and the candidates of
 every shard (up to ``shards`` x ``top_k``) were gathered in one list and sorted. The runs
@@ -157,31 +159,34 @@ def _best(lists: Iterable[List[Tuple[bytes, int]]], top_k: int) -> List[Tuple[by
     return list(itertools.islice(heapq.merge(*lists, key=_order, reverse=True), top_k))
 
 
-class _TopCandidates(beam.CombineFn):
-    """Shards' candidate lists (each best first) -> the top_k best of all, best first; an
-    accumulator never holds more than top_k of them."""
+def _write_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int, threshold: int,
+                      candidate_dir: str) -> str:
+    """A shard's sums -> the path of a file of its candidates, best first (write_run's form)."""
+    shard, _ = shard_total
+    best = _shard_candidates(shard_total, top_k, threshold)
+    tf.io.gfile.makedirs(candidate_dir)
+    path = os.path.join(candidate_dir, f'{shard:05d}-{uuid.uuid4().hex}.best')
+    write_run(path, dict(best))  # the strings of one shard are distinct; a dict keeps order
+    return path
 
-    def __init__(self, top_k: int):
-        self._top_k = top_k
 
-    def create_accumulator(self) -> List[Tuple[bytes, int]]:
-        return []
-
-    def add_input(self, best, candidates):
-        return _best([best, candidates], self._top_k)
-
-    def merge_accumulators(self, accumulators):
-        return _best(list(accumulators), self._top_k)
-
-    def extract_output(self, best):
-        return best
+def fold_best(paths: Iterable[str], top_k: int) -> List[Tuple[bytes, int]]:
+    """The top_k best of the candidate files at ``paths``, best first, holding at most the
+    best so far and one file's candidates (each at most top_k)."""
+    best: List[Tuple[bytes, int]] = []
+    for path in sorted(paths):  # any order gives the same result; sorted, the same work
+        best = _best([best, list(read_run(path))], top_k)
+    return best
 
 
 class _WriteVocabulary(beam.DoFn):
-    def __init__(self, filename: str, base_dir: str):
-        self._filename, self._base_dir = filename, base_dir
+    """The paths of every shard's candidate file -> the vocabulary file's path."""
 
-    def process(self, best: List[Tuple[bytes, int]]):
+    def __init__(self, filename: str, base_dir: str, top_k: int):
+        self._filename, self._base_dir, self._top_k = filename, base_dir, top_k
+
+    def process(self, paths: List[str]):
+        best = fold_best(paths, self._top_k)
         tf.io.gfile.makedirs(self._base_dir)  # tf.Transform's own, unique to this analyzer
         path = os.path.join(self._base_dir, self._filename)
         with tf.io.gfile.GFile(path, 'wb') as f:
@@ -205,11 +210,14 @@ class CountTopK(tft_beam.experimental.PTransformAnalyzer):
         if not base_dir:  # tf.Transform sets it from its Context's temp_dir
             raise ValueError('CountTopK runs inside tf.Transform, which gives it a temp folder')
         run_dir = os.path.join(base_dir, f'{self._filename}_runs')
+        candidate_dir = os.path.join(base_dir, f'{self._filename}_best')
         return (batches
                 | 'CountInBundles' >> beam.ParDo(
                     _CountInBundle(self._shards, self._max_keys, run_dir))
                 | 'RunsPerShard' >> beam.GroupByKey()
                 | 'SumPerShard' >> beam.Map(_sum_runs)
-                | 'TopPerShard' >> beam.Map(_shard_candidates, self._top_k, self._threshold)
-                | 'Best' >> beam.CombineGlobally(_TopCandidates(self._top_k))
-                | 'Write' >> beam.ParDo(_WriteVocabulary(self._filename, base_dir)))
+                | 'TopPerShard' >> beam.Map(_write_candidates, self._top_k, self._threshold,
+                                            candidate_dir)
+                | 'CandidateFiles' >> beam.combiners.ToList()
+                | 'Write' >> beam.ParDo(_WriteVocabulary(self._filename, base_dir,
+                                                         self._top_k)))
