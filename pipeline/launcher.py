@@ -26,7 +26,7 @@ from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
 from pipeline.runtime.reconcile import counts_summary
-from pipeline.runtime.runners import check_dry_run, check_job_endpoint
+from pipeline.runtime.runners import check_dry_run, check_job_endpoint, engine_failure
 from transforms import jsonio, schema
 from transforms.beam.inputs import InputSpec, input_paths
 from transforms.errors import RejectFractionExceeded
@@ -152,8 +152,9 @@ def _run_pipeline(job: BeamJob, options: PipelineOptions, job_args: argparse.Nam
         with _beam_errors_hidden(job.fallback is not None), beam.Pipeline(options=options) as p:
             job.build(p, job_args, plan, work_dir)
         return None, None
-    except Exception:  # a signal (KeyboardInterrupt) is not the data's fault: never here
+    except Exception as error:  # a signal (KeyboardInterrupt) is not the data's fault: never here
         if job.fallback is None:
+            _raise_engine_failure(error, options)
             raise
         failure = sys.exc_info()
         remove_paths([work_dir])
@@ -163,8 +164,16 @@ def _run_pipeline(job: BeamJob, options: PipelineOptions, job_args: argparse.Nam
         stats = read_stats(work_dir)
         reason = job.fallback.reason({r['name']: r['value'] for r in stats['counts']})
         if reason is None:
+            _raise_engine_failure(failure[1], options)
             raise failure[1].with_traceback(failure[2])
         return reason, stats
+
+
+def _raise_engine_failure(error: BaseException, options: PipelineOptions) -> None:
+    """Raises a cluster engine's failure of the job as one line (EngineFailed, exit 1)."""
+    found = engine_failure(error, options)
+    if found is not None:
+        raise found from error
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from apache_beam.runners.portability import flink_runner
 from apache_beam.runners.runner import PipelineState
 
 from pipeline import cli
+from transforms.errors import EXIT_FAILURE
 from tests.datasets import generated_reviews, write_csv
 from tests.portable import REPO_ROOT, offline
 
@@ -162,6 +163,50 @@ def test_a_job_endpoint_that_listens_passes_the_check():
         check_job_endpoint(PipelineOptions([f'--job_endpoint=localhost:{port}']))
     check_job_endpoint(PipelineOptions(['--job_endpoint=embed']))
     check_job_endpoint(PipelineOptions([]))
+
+
+_FLINK_FAILURE = (
+    'Pipeline BeamApp-root-1202130913-7ff8c751_4ff9 failed in state FAILED: '
+    'org.apache.flink.runtime.JobException: Recovery is suppressed\n\tat org.apache.flink.X\n'
+    'Caused by: java.lang.RuntimeException: Emitting the record caused an I/O exception\n'
+    '\tat org.apache.flink.Y\nCaused by: java.lang.OutOfMemoryError: Java heap space\n\tat Z')
+
+
+def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
+    from pipeline.runtime.runners import engine_failure
+    found = engine_failure(RuntimeError(_FLINK_FAILURE), PipelineOptions(['--runner=flink']))
+    assert found.exit_code == EXIT_FAILURE
+    assert str(found).startswith('the flink job BeamApp-root-1202130913-7ff8c751_4ff9 ended '
+                                 'FAILED: java.lang.OutOfMemoryError: Java heap space;')
+    assert '\n' not in str(found)
+    short = engine_failure(RuntimeError('Pipeline j failed in state CANCELLED: '),
+                           PipelineOptions(['--runner=SparkRunner']))
+    assert 'ended CANCELLED: no reason given' in str(short)
+    # Not an engine's failure: a bug, or the DirectRunner's own error, keeps its traceback.
+    assert engine_failure(RuntimeError(_FLINK_FAILURE), PipelineOptions([])) is None
+    assert engine_failure(ValueError(_FLINK_FAILURE), PipelineOptions(['--runner=flink'])) is None
+    assert engine_failure(RuntimeError('boom'), PipelineOptions(['--runner=flink'])) is None
+
+
+def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, monkeypatch):
+    """A job whose pipeline the engine failed: exit 1, one line, nothing published."""
+    from pipeline.jobs import explore
+
+    def failing_build(p, job_args, plan, work_dir):
+        raise RuntimeError(_FLINK_FAILURE)
+
+    monkeypatch.setattr(explore, 'JOB', explore.JOB.__class__(
+        **{**explore.JOB.__dict__, 'build': failing_build}))
+    reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
+    with offline():
+        code = cli.main(['explore', '--input', reviews, '--output', str(tmp_path / 'out'),
+                         '--runner=FlinkRunner'])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE
+    lines = [line for line in err.splitlines() if 'error' in line]
+    assert len(lines) == 1 and 'java.lang.OutOfMemoryError: Java heap space' in lines[0], err
+    assert 'Traceback' not in err
+    assert sorted(os.listdir(tmp_path)) == ['r.csv']
 
 
 @pytest.mark.parametrize('job', ['preprocess', 'score'])

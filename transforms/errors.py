@@ -1,7 +1,9 @@
 """The errors a user can cause, each with the exit code the command line reports.
 
 A ``UserError`` ends a command with its message on one line and no traceback;
-everything else is a bug or an outage (exit 1, traceback). Exit codes, for schedulers:
+everything else is a bug or an outage (exit 1, traceback), except a job that a cluster
+ran and failed (``EngineFailed``: exit 1, one line, its engine's reason; the engine's own
+log holds the rest). Exit codes, for schedulers:
 
   0    success
   1    unexpected failure (a bug, a lost worker, a full disk): worth one retry
@@ -70,6 +72,12 @@ class NotBlessed(UserError):
 class NoInputForDate(UserError):
     """A dated run's input matched no file: nothing to score that night."""
     exit_code = EXIT_NO_INPUT
+
+
+class EngineFailed(UserError):
+    """A job that a cluster engine (Flink, Spark, Dataflow) ran and failed: an outage more
+    than a mistake, worth one retry; nothing was published."""
+    exit_code = EXIT_FAILURE
 
 
 class CountsDoNotReconcile(RuntimeError):

@@ -7,12 +7,13 @@ by a module path (``direct``, ``DirectRunner``,
 
 from typing import Optional
 
+import re
 import socket
 
 from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions,
                                                   StandardOptions, TestOptions)
 
-from transforms.errors import UserError
+from transforms.errors import EngineFailed, UserError
 
 _IN_PROCESS = ('directrunner', 'bundlebaseddirectrunner', 'switchingdirectrunner',
                'fnapirunner')
@@ -63,3 +64,27 @@ def check_job_endpoint(options: PipelineOptions, timeout: float = 5.0) -> None:
     raise UserError(
         f'--job_endpoint={endpoint}: {problem}; start the cluster first (`make flink-up` or '
         '`make spark-up` prints the flags to use) or correct the address')
+
+
+# How Beam's portable runner (Flink, Spark) reports a job the engine failed.
+_ENGINE_FAILURE = re.compile(r'^Pipeline (\S+) failed in state (\w+): ?(.*)', re.DOTALL)
+
+
+def engine_failure(error: BaseException, options: PipelineOptions) -> Optional[EngineFailed]:
+    """The one-line EngineFailed for a job a cluster engine failed, or None for any other
+    error (a bug here, an error of the DirectRunner: those keep their traceback)."""
+    runner = options.view_as(StandardOptions).runner
+    if is_direct(runner) or not isinstance(error, RuntimeError):
+        return None
+    found = _ENGINE_FAILURE.match(str(error))
+    if not found:
+        return None
+    job, state, reason = found.groups()
+    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith('Caused by:')]
+    said = (causes[-1][len('Caused by:'):].strip() if causes else lines[0] if lines
+            else 'no reason given')
+    if len(said) > 300:
+        said = said[:297] + '...'
+    return EngineFailed(f'the {runner} job {job} ended {state}: {said}; nothing was '
+                        'published (the engine\'s own log and web UI hold the whole error)')
