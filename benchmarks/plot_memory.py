@@ -33,9 +33,9 @@ DEFAULT_SERIES = (
     'score, id check bounded, by length (112a82a)=results/scale-score-1m-length.json:score',
 )
 DEFAULT_CLUSTER = (
-    'Flink preprocess, one TaskManager (16 partitions)=results/cluster_engines-25k.json,'
+    'Flink preprocess, one TaskManager (--parallelism 16; 40 at 1M)=results/cluster_engines-25k.json,'
     'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:taskmanager',
-    'Flink preprocess, one SDK worker (16 partitions)=results/cluster_engines-25k.json,'
+    'Flink preprocess, one SDK worker (--parallelism 16; 40 at 1M)=results/cluster_engines-25k.json,'
     'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:worker-pool',
 )
 BOUNDS = ((1.3, "preprocess's bound (1.3x)"), (1.05, "score's bound (1.05x)"))
