@@ -5,10 +5,9 @@ by a module path (``direct``, ``DirectRunner``,
 ``apache_beam.runners.direct.direct_runner.DirectRunner``); no ``--runner`` is the DirectRunner.
 """
 
-from typing import Optional
-
 import re
 import socket
+from typing import Optional
 
 from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions,
                                                   StandardOptions, TestOptions)

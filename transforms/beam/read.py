@@ -173,31 +173,29 @@ def _compressed(path: str) -> bool:
 
 
 class _PlanChunks(beam.DoFn):
-    """(spec, file path, file number) -> Chunks, plus one (input path, FileStats) per CSV file.
+    """(spec, file path, file number) -> Chunks, plus one (input path, FileStats) per plain
+    CSV file.
 
     A plain CSV file is scanned once (its sha256, size and record boundaries, by the same
-    RFC 4180 grouping the reader uses) and cut every ``chunk_records`` records; a compressed
-    one cannot be entered in the middle and stays one chunk, as does an aclImdb file (one
-    review, its stats counted when it is read)."""
+    RFC 4180 grouping the reader uses) and cut every ``chunk_records`` records. A compressed
+    one cannot be entered in the middle, and an aclImdb file is one review: each is one
+    whole chunk, whose reader gives its stats."""
 
     def __init__(self, chunk_records: int = CHUNK_RECORDS):
         self._chunk_records = chunk_records
 
     def process(self, element) -> Iterator:
         spec, path, file_number = element
-        if spec.format == ACLIMDB:
+        if spec.format == ACLIMDB or _compressed(path):
             yield Chunk(spec, path, file_number)
             return
-        whole = _compressed(path)
         digest = hashlib.sha256()
         rows, size = 0, [0]
         with FileSystems.open(path) as f:
             hashed = _hashed_lines(lines(f), digest, size)
             offset = len(next(hashed, b''))  # the header, checked by resolve_inputs
-            if whole:
-                yield Chunk(spec, path, file_number)
             for rec in csv_records(hashed, max_bytes=0):
-                if not whole and rows % self._chunk_records == 0:
+                if rows % self._chunk_records == 0:
                     yield Chunk(spec, path, file_number, offset, rows + 1, rec.line,
                                 self._chunk_records)
                 rows += 1
@@ -207,7 +205,7 @@ class _PlanChunks(beam.DoFn):
 
 
 class _ReadChunk(beam.DoFn):
-    """Chunk -> raw records (an aclImdb file also gives its (input path, FileStats)).
+    """Chunk -> raw records, plus one (input path, FileStats) for a whole-file chunk.
 
     A CSV file is read record by record (RFC 4180, so reviews may hold newlines); a
     record's id is ``<file name>:<record number>`` unless an ``id`` column gives one (ids
@@ -221,21 +219,22 @@ class _ReadChunk(beam.DoFn):
 
     def process(self, chunk: Chunk) -> Iterator:
         spec, path = chunk.spec, chunk.path
-        rows = 0
+        whole = chunk.rows is None  # an aclImdb file or a compressed CSV: stats given here
+        digest, size, rows = hashlib.sha256(), [0], 0
         with FileSystems.open(path) as f:
             if spec.format == ACLIMDB:
                 data = f.read()
-                rows = 1
+                digest.update(data)
+                rows, size[0] = 1, len(data)
                 yield dict(_acl_record(spec, path, data),
                            **{ROW_KEY: 1, FILE_KEY: chunk.file_number})
-                yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
-                    path, 1, len(data), hashlib.sha256(data).hexdigest(), False)))
             else:
-                if chunk.rows is not None:
+                if whole:
+                    stream = _hashed_lines(lines(f), digest, size)
+                    next(stream, None)  # the header, checked by resolve_inputs
+                else:
                     f.seek(chunk.offset)
-                stream = lines(f)
-                if chunk.rows is None:
-                    next(stream, None)  # the header
+                    stream = lines(f)
                 records = csv_records(stream, first_line=chunk.first_line,
                                       max_bytes=self._max_record_bytes)
                 for rec in records:
@@ -252,6 +251,9 @@ class _ReadChunk(beam.DoFn):
                         break
         if self._counted:
             self._read.inc(rows)
+        if whole:
+            yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
+                path, rows, size[0], digest.hexdigest(), spec.format == CSV)))
 
 
 def _hashed_lines(stream_lines: Iterator[bytes], digest, size: List[int]) -> Iterator[bytes]:
