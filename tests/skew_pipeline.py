@@ -6,10 +6,12 @@ servers Beam 2.62 (pipeline/cluster/README.md, "The version skew").
 output and a counter, GroupByKey, CombinePerKey, CombineGlobally, the Count and Top combiners,
 side inputs (AsDict, AsSingleton, AsList), Partition, Flatten, WriteToText, WriteToTFRecord,
 RunInference (keyed, with exception handling) through the project's model handler, and
-tf.Transform's AnalyzeAndTransformDataset, TransformDataset and WriteTransformFn over the
-preprocess job's own preprocessing_fn (``tft.vocabulary``, ``tft.ngrams`` and the counting
-analyzer of ``transforms/tft/counting.py``) plus a mean and variance (``scale_to_z_score``) and
-quantiles (``bucketize``). ``outputs(out_dir)`` reads it all back as ordered plain values.
+tf.Transform's AnalyzeAndTransformDataset, TransformDataset (on record dicts, and as preprocess
+runs it: on the Arrow record batches of ``transforms/beam/examples.py``, giving record batches
+that EncodeTransformedDataset encodes) and WriteTransformFn over the preprocess job's own
+preprocessing_fn (``tft.vocabulary``, ``tft.ngrams`` and the counting analyzer of
+``transforms/tft/counting.py``) plus a mean and variance (``scale_to_z_score``) and quantiles
+(``bucketize``). ``outputs(out_dir)`` reads it all back as ordered plain values.
 The SDK workers import this module (``tests`` is on their path, as the repository root is).
 """
 
@@ -88,6 +90,7 @@ def build(p: beam.Pipeline, out_dir: str, model_dir: str, temp_dir: str) -> None
     import tensorflow_transform.beam as tft_beam
     from transforms.beam.inference import ReviewModelHandler
     from transforms.tft.preprocessing import raw_metadata
+    from transforms.beam.examples import ToRecordBatches
 
     rows = (p | 'Create' >> beam.Create(list(enumerate(REVIEWS)))
             | 'Reshuffle' >> beam.Reshuffle())
@@ -127,6 +130,13 @@ def build(p: beam.Pipeline, out_dir: str, model_dir: str, temp_dir: str) -> None
             (raw, raw_metadata())
             | 'AnalyzeAndTransform' >> tft_beam.AnalyzeAndTransformDataset(_preprocessing_fn()))
         again, _ = ((raw, raw_metadata()), transform_fn) | 'Transform' >> tft_beam.TransformDataset()
+        # preprocess's own path: Arrow record batches in, record batches out, encoded in C++.
+        batches = ToRecordBatches(raw_metadata())
+        batched = ((((raw | 'ToRecordBatches' >> batches, batches.tensor_adapter_config()),
+                     transform_fn)
+                    | 'TransformBatches' >> tft_beam.TransformDataset(output_record_batches=True)))
+        _ = (batched | 'EncodeBatches' >> tft_beam.EncodeTransformedDataset()
+             | 'WriteBatches' >> beam.io.WriteToTFRecord(os.path.join(out_dir, 'batches')))
         _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(
             os.path.join(out_dir, 'transform'))
     _ = (data | 'WriteExamples' >> beam.io.WriteToTFRecord(
@@ -171,6 +181,8 @@ def outputs(out_dir: str) -> Dict[str, object]:
         'examples': sorted((_example(r) for r in _records(out_dir, 'examples')),
                            key=lambda e: e[schema.ID_KEY]),
         'parts': _records(out_dir, 'parts'),
+        'batches': sorted((_example(r) for r in _records(out_dir, 'batches')),
+                          key=lambda e: e[schema.ID_KEY]),
     }
     assets = os.path.join(out_dir, 'transform', 'transform_fn', 'assets')
     for name in sorted(os.listdir(assets)):

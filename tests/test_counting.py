@@ -98,4 +98,23 @@ def test_the_best_candidates_are_the_first_of_all_of_them_sorted(tmp_path):
     assert fold_best(reversed(paths), 40) == expected  # whatever order the files come in
     assert fold_best(paths, 10_000) == sorted((c for shard in shards for c in shard),
                                               key=_order, reverse=True)
+    assert fold_best(paths, 1) == expected[:1]
     assert fold_best([], 40) == []
+    # Every count equal: the whole choice is among ties, in reverse byte order.
+    tied = [str(tmp_path / f'tied{i}.best') for i in range(3)]
+    for i, path in enumerate(tied):
+        write_run(path, {s: 2 for s in sorted(strings[i::3], reverse=True)})
+    assert fold_best(tied, 25) == [(s, 2) for s in sorted(strings, reverse=True)[:25]]
+
+
+@pytest.mark.parametrize('top_k', [1, 7, 60, 1000])
+def test_a_shards_candidates_are_its_best_at_the_threshold(top_k):
+    import random
+    from transforms.tft.counting import _order, _shard_candidates, _storable
+    rng = random.Random(top_k)
+    total = {f'w{i}'.encode(): rng.randrange(6) for i in range(300)}
+    total.update({b'': 9, b'a\nb': 9, b'c\rd': 5, b'\xff\xfe': 4})   # not all storable
+    expected = sorted(((k, c) for k, c in total.items() if c >= 2 and _storable(k)),
+                      key=_order, reverse=True)[:top_k]
+    assert _shard_candidates((0, total), top_k, 2) == expected
+    assert _shard_candidates((0, {}), top_k, 2) == []

@@ -120,3 +120,14 @@ def test_split_pipeline_keeps_each_group_on_one_side(tmp_path):
         train, evaluation, _ = (p | beam.Create(records)) | SplitTrainEval(0.5, pairs)
         assert_that(train, sides_by_group('train'), label='CheckTrain')
         assert_that(evaluation, sides_by_group('eval'), label='CheckEval')
+
+
+def test_every_unicode_space_collapses_as_the_regex_does():
+    """The split key's whitespace rule is the regex \\s's (a review must not change side
+    when the code that normalizes it does)."""
+    import re
+    spaces = ''.join(chr(c) for c in range(0x110000) if re.match(r'\s', chr(c)))
+    assert len(spaces) > 20
+    for text in (spaces, f'A{spaces}b<br />C{spaces}', f'{spaces}x\u00a0y\u2028z{spaces}', ''):
+        assert normalized_text(text) == re.sub(r'\s+', ' ', re.sub(
+            r'<[^>]*>', ' ', text.lower())).strip()

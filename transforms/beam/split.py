@@ -17,7 +17,6 @@ import apache_beam as beam
 from transforms import schema
 
 _TAG = re.compile(r'<[^>]*>')
-_SPACE = re.compile(r'\s+')
 
 # Groups hash in their own namespace, so a group can never collide with a review text.
 _GROUP_PREFIX = 'group\x00'
@@ -25,7 +24,9 @@ _GROUP_PREFIX = 'group\x00'
 
 def normalized_text(review: str) -> str:
     """Lowercase, HTML tags dropped, whitespace collapsed: the duplicate key."""
-    return _SPACE.sub(' ', _TAG.sub(' ', review.lower())).strip()
+    # str.split() cuts at the same characters as the regex \s (str.isspace()) and drops the
+    # ends, so this is the regex collapse and strip, at 2.7x its speed (tests/test_split.py).
+    return ' '.join(_TAG.sub(' ', review.lower()).split())
 
 
 def hash_point(key: str) -> float:

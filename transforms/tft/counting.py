@@ -10,8 +10,9 @@ dictionaries hold ``max_keys_per_bundle`` strings, and at the end of the bundle,
 shard's counts are written to a file of their own (a run) under tf.Transform's temp
 folder, and only the (shard, file) pairs cross the shuffle. Each shard then sums its
 runs on its own and writes its ``top_k`` most frequent strings at or above the
-threshold to a file, best first; one step merges those files, keeping only the ``top_k``
-best so far, and writes the vocabulary file. Only file paths cross a shuffle: on Flink,
+threshold to a file, best first; one step reads those files twice (first the counts, for
+the ``top_k``-th largest, then the strings above it and enough of those at it) and writes
+the vocabulary file. Only file paths cross a shuffle: on Flink,
 the candidate lists themselves, combined globally, made one record of every partition's
 ``top_k`` candidates (271 MB at 1M reviews, over 40 partitions), too big for the heap.
 
@@ -32,7 +33,6 @@ read it as theirs.
 
 import collections
 import heapq
-import itertools
 import os
 import pickle
 import uuid
@@ -114,11 +114,15 @@ def write_run(path: str, counts: Dict[bytes, int]) -> None:
         f.write(pickle.dumps((list(counts), list(counts.values())), protocol=5))
 
 
-def read_run(path: str) -> Iterator[Tuple[bytes, int]]:
-    """The (string, count) pairs of a file written by write_run (a run of this job's own)."""
+def _read_lists(path: str) -> Tuple[List[bytes], List[int]]:
+    """The strings of a file written by write_run (a run of this job's own), and their counts."""
     with tf.io.gfile.GFile(path, 'rb') as f:
-        keys, counts = pickle.loads(f.read())
-    return zip(keys, counts)
+        return pickle.loads(f.read())
+
+
+def read_run(path: str) -> Iterator[Tuple[bytes, int]]:
+    """The (string, count) pairs of a file written by write_run."""
+    return zip(*_read_lists(path))
 
 
 def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, int]]:
@@ -126,12 +130,11 @@ def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, i
     shard, paths = shard_runs
     total: Dict[bytes, int] = {}
     for path in paths:
-        if not total:
-            total = dict(read_run(path))
-            continue
-        get = total.get
-        for key, count in read_run(path):
-            total[key] = get(key, 0) + count
+        run = dict(zip(*_read_lists(path)))
+        # Only the strings of both need a sum in Python; the rest merge at C speed.
+        for key in run.keys() & total.keys():
+            run[key] += total[key]
+        total.update(run)
     return shard, total
 
 
@@ -143,20 +146,30 @@ def _order(item: Tuple[bytes, int]) -> Tuple[int, bytes]:
     return item[1], item[0]  # by count, then bytes; sorted in reverse
 
 
+def _top(keys: List[bytes], counts: np.ndarray, top_k: int) -> List[Tuple[bytes, int]]:
+    """The top_k best of distinct strings and their counts, best first: by count, equal counts
+    in reverse byte order. The cut (the top_k-th count) comes from numpy; only the strings
+    above it (fewer than top_k) are sorted, and the greatest of those at it picked."""
+    if not len(counts):
+        return []
+    cut = (int(np.partition(counts, len(counts) - top_k)[len(counts) - top_k])
+           if len(counts) > top_k else int(counts.min()))
+    over = np.flatnonzero(counts > cut)
+    above = sorted(zip(counts[over].tolist(), [keys[i] for i in over.tolist()]), reverse=True)
+    at_cut = heapq.nlargest(top_k - len(above),
+                            [keys[i] for i in np.flatnonzero(counts == cut).tolist()])
+    return [(key, count) for count, key in above] + [(key, cut) for key in at_cut]
+
+
 def _shard_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int,
                       threshold: int) -> List[Tuple[bytes, int]]:
     """A shard's strings that may be in the vocabulary: its own top_k at the threshold, best
-    first (a heap of top_k, not a sorted copy of every string at the threshold)."""
+    first."""
     _, total = shard_total
-    return heapq.nlargest(top_k, ((k, c) for k, c in total.items()
-                                  if c >= threshold and _storable(k)), key=_order)
-
-
-def _best(lists: Iterable[List[Tuple[bytes, int]]], top_k: int) -> List[Tuple[bytes, int]]:
-    """The top_k best of lists that are each sorted best first. A string is in one shard
-    only, so (count, string) orders them all strictly: the result is the first top_k of
-    all of them sorted, whatever the order the lists come in."""
-    return list(itertools.islice(heapq.merge(*lists, key=_order, reverse=True), top_k))
+    keys = list(total)
+    counts = np.fromiter(total.values(), np.int64, len(total))
+    kept = [i for i in np.flatnonzero(counts >= threshold).tolist() if _storable(keys[i])]
+    return _top([keys[i] for i in kept], counts[kept], top_k)
 
 
 def _write_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int, threshold: int,
@@ -171,12 +184,36 @@ def _write_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int, thr
 
 
 def fold_best(paths: Iterable[str], top_k: int) -> List[Tuple[bytes, int]]:
-    """The top_k best of the candidate files at ``paths``, best first, holding at most the
-    best so far and one file's candidates (each at most top_k)."""
-    best: List[Tuple[bytes, int]] = []
-    for path in sorted(paths):  # any order gives the same result; sorted, the same work
-        best = _best([best, list(read_run(path))], top_k)
-    return best
+    """The top_k best of the candidate files at ``paths``, best first, in two reads of the
+    files, holding one file at a time besides at most top_k counts, then fewer than top_k
+    strings above the cut and at most 2 x top_k at it.
+
+    The first read finds the cut, the top_k-th largest count of all the files (numpy, no
+    Python comparison per string). The second keeps every string counted more than the cut
+    (fewer than top_k) and the greatest strings counted exactly the cut, as many as are
+    needed: equal counts go in reverse byte order, so only those few are compared."""
+    paths = sorted(paths)  # any order gives the same result; sorted, the same work
+    best_counts = np.zeros(0, np.int64)
+    for path in paths:
+        _, counts = _read_lists(path)
+        best_counts = np.concatenate([best_counts, np.asarray(counts, np.int64)])
+        if len(best_counts) > top_k:
+            best_counts = np.partition(best_counts, len(best_counts) - top_k)[-top_k:]
+    if not len(best_counts):
+        return []
+    cut = int(best_counts.min())
+    above: List[Tuple[int, bytes]] = []
+    at_cut: List[bytes] = []
+    for path in paths:
+        keys, counts = _read_lists(path)
+        counts = np.asarray(counts, np.int64)
+        above.extend((int(counts[i]), keys[i]) for i in np.flatnonzero(counts > cut))
+        at_cut.extend(keys[i] for i in np.flatnonzero(counts == cut))
+        if len(at_cut) > 2 * top_k:
+            at_cut = heapq.nlargest(top_k, at_cut)
+    above.sort(reverse=True)
+    return ([(key, count) for count, key in above]
+            + [(key, cut) for key in heapq.nlargest(top_k - len(above), at_cut)])
 
 
 class _WriteVocabulary(beam.DoFn):
