@@ -17,7 +17,8 @@ pool started (its log), and the peak resident memory of each process tree sample
 its SDK workers). Between two jobs it waits until the pools' idle SDK workers have ended (the
 environment cache keeps them up to its TTL after a job) and records how long that took.
 Results of a ``--work`` folder are reused by a rerun (``partial.json``), so an interrupted run
-resumes; ``--repeat`` measures each variant again (``variant#2``).
+resumes; ``--repeat`` measures each variant again (``variant#2``). ``--compare`` holds each
+cluster run's outputs to the DirectRunner's, as the cluster tests do (``tests/compare.py``).
 """
 
 import argparse
@@ -129,6 +130,23 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
     return found
 
 
+def compare_outputs(direct: str, other: str) -> Dict[str, object]:
+    """Each job's outputs under ``other`` against the DirectRunner's under ``direct``, as the
+    cluster tests compare them (tests/compare.py): for preprocess, the vocabularies and assets
+    byte for byte, every transformed example, the counts; for score, every prediction (the
+    probability within 1e-6), the metrics and the counts. -> {job: True, or what differed}."""
+    from tests import compare
+    found = {}
+    for job, check in (('preprocess', compare.assert_same_preprocess),
+                       ('score', compare.assert_same_score)):
+        try:
+            check(os.path.join(direct, job), os.path.join(other, job))
+            found[job] = True
+        except AssertionError as e:
+            found[job] = f'differs: {e}'
+    return found
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--input', default=os.path.join(os.path.dirname(__file__), '..', '..',
@@ -145,8 +163,13 @@ def main(argv=None) -> None:
     parser.add_argument('--beam-flag', action='append', default=[], metavar='--NAME=VALUE',
                         help='A Beam flag for the cluster jobs, in place of the one the cluster '
                              'printed (repeatable), e.g. --beam-flag=--parallelism=8.')
+    parser.add_argument('--compare', action='store_true',
+                        help='Hold every cluster run\'s outputs to the DirectRunner\'s (needs '
+                             '--variant direct), as the cluster tests do.')
     parser.add_argument('--out', default=_RESULTS)
     args = parser.parse_args(argv)
+    if args.compare and 'direct' not in (args.variant or VARIANTS):
+        parser.error('--compare needs --variant direct')
     os.makedirs(args.work, exist_ok=True)
     data = _subset(os.path.abspath(args.input), args.limit, args.work)
     done = {'_path': os.path.join(args.work, 'partial.json')}
@@ -180,6 +203,10 @@ def main(argv=None) -> None:
     for key, found in counts.items():
         assert found == counts[next(iter(counts))], (key, found)  # every runner, same counts
     results['reviews'] = counts[next(iter(counts))]['preprocess']['read']
+    if args.compare:
+        results['outputs_equal_to_direct'] = {
+            key: compare_outputs(os.path.join(args.work, 'direct'), os.path.join(args.work, key))
+            for key in results['runs'] if key != 'direct'}
     results['load_average_at_end'] = os.getloadavg()
     write_json(args.out, results)
     print(json.dumps({key: {job: run[job]['wall_s'] for job in jobs}
