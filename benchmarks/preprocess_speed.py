@@ -17,7 +17,7 @@ start and imports counted; wall time and peak RSS):
   its token ids (400, padded; an OOV bucket) and distinct n-gram ids, and writes the
   same features as GZIP TFRecords.
 
-The figure is job seconds / plain seconds per run (the issue's goal: at most 2).
+The figure is job seconds / plain seconds per run (goals: at most 2 in issue 13, 1.5 in issue 21).
 Writes benchmarks/results/preprocess_speed.json (--out).
 """
 
