@@ -30,6 +30,7 @@ DEFAULT_SERIES = (
     'preprocess, ids on fingerprints (7cd0ed4)=results/scale-preprocess-ids.json:preprocess',
     'preprocess, 1a988ac=results/scale-preprocess-1m.json:preprocess',
     'preprocess, the coder bounded (b31fb42)=results/scale-preprocess-coder-1m.json:preprocess',
+    'preprocess, record batches, chunked read (2604378)=results/scale-preprocess-2604378-1m.json:preprocess',
     'score, id check bounded, by length (112a82a)=results/scale-score-1m-length.json:score',
 )
 DEFAULT_CLUSTER = (
