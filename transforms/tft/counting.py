@@ -12,9 +12,9 @@ folder, and only the (shard, file) pairs cross the shuffle. Each shard then sums
 runs on its own and writes its ``top_k`` most frequent strings at or above the
 threshold to a file, best first; one step reads those files twice (first the counts, for
 the ``top_k``-th largest, then the strings above it and enough of those at it) and writes
-the vocabulary file. Only file paths cross a shuffle: on Flink,
-the candidate lists themselves, combined globally, made one record of every partition's
-``top_k`` candidates (271 MB at 1M reviews, over 40 partitions), too big for the heap.
+the vocabulary file. Only file paths cross a shuffle: on Flink, the candidate lists
+themselves, combined globally, made one record of every partition's ``top_k`` candidates
+(271 MB at 1M reviews, over 40 partitions), too big for the heap.
 
 Memory (issue 21): the counts of every distinct string are never in memory at once,
 only one bundle's dictionaries (``max_keys_per_bundle`` strings) and then one shard's
