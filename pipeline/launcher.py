@@ -86,9 +86,9 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     plan = _checked_plan(job, job_args)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
-    bundles.check_flink_bundles(job.name, [f for spec in plan.specs for f in spec.files],
-                                options, job.bundle_output(job_args),
-                                try_anyway=getattr(job_args, 'ignore_memory_estimate', False))
+    bundles.check_bundles(job.name, [f for spec in plan.specs for f in spec.files],
+                          options, job.bundle_output(job_args),
+                          try_anyway=getattr(job_args, 'ignore_memory_estimate', False))
     check_job_endpoint(options)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:

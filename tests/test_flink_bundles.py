@@ -1,4 +1,5 @@
-"""A FlinkRunner job refuses a --parallelism that would hang Beam's runner.
+"""A FlinkRunner job refuses a --parallelism that would hang Beam's runner; a SparkRunner job
+is warned.
 
 Beam's portable runners hold a bundle's output until the bundle ends, and Flink's batch mode
 runs a whole partition as one bundle (pipeline/runtime/bundles.py). No cluster is needed: the
@@ -63,17 +64,34 @@ def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path, job)
     assert sorted(os.listdir(tmp_path)) == ['big.csv']
 
 
-def test_other_runners_are_not_checked(tmp_path):
+def test_other_runners_are_not_refused(tmp_path, caplog):
     path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
-    for runner in ('DirectRunner', 'SparkRunner', 'DataflowRunner'):
-        bundles.check_flink_bundles('preprocess', [path],
-                                    PipelineOptions([f'--runner={runner}', '--parallelism=1']),
-                                    bundles.preprocess_output(0.8))
+    with caplog.at_level('WARNING'):
+        for runner in ('DirectRunner', 'DataflowRunner'):
+            bundles.check_bundles('preprocess', [path],
+                                  PipelineOptions([f'--runner={runner}', '--parallelism=1']),
+                                  bundles.preprocess_output(0.8))
+    assert not caplog.records
 
 
 def test_no_parallelism_warns_instead(tmp_path, caplog):
     path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
     with caplog.at_level('WARNING'):
-        bundles.check_flink_bundles('preprocess', [path], PipelineOptions(['--runner=flink']),
-                                    bundles.preprocess_output(0.8))
+        bundles.check_bundles('preprocess', [path], PipelineOptions(['--runner=flink']),
+                              bundles.preprocess_output(0.8))
     assert any('--parallelism=' in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize('size_mb,warned', [(300, True), (20, False)])
+def test_spark_is_warned_past_the_limit_never_refused(tmp_path, caplog, size_mb, warned):
+    """Spark's partitions do not follow --parallelism: a big input is warned of, with what
+    happened at 250k reviews, and the job goes on."""
+    path = _sparse_csv(tmp_path / 'big.csv', size_mb * MB)
+    with caplog.at_level('WARNING'):
+        bundles.check_bundles('preprocess', [path],
+                              PipelineOptions(['--runner=SparkRunner', '--parallelism=1']),
+                              bundles.preprocess_output(0.8))
+    said = [r.getMessage() for r in caplog.records]
+    assert bool(said) == warned, said
+    if warned:
+        assert 'OutOfMemoryError' in said[0] and 'Spark' in said[0], said

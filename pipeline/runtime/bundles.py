@@ -14,9 +14,16 @@ Measured on Flink at 250k reviews with the default flags (``pipeline/cluster/REA
 what the largest stage of a job sends back, per byte of input: in preprocess, tf.Transform's
 transform of the train split (its token and n-gram ids), ``TRANSFORMED_PER_TRAIN_BYTE`` per
 byte of the train split; in every job, the records read and validated,
-``READ_PER_INPUT_BYTE``. ``check_flink_bundles`` stops a FlinkRunner job (a usage error,
+``READ_PER_INPUT_BYTE``. ``check_bundles`` stops a FlinkRunner job (a usage error,
 exit 2, before any work) whose largest bundle would be more than ``LIMIT_BYTES``, and names
 the ``--parallelism`` that keeps it under; without ``--parallelism`` it only warns.
+
+Beam's Spark runner holds a bundle's output the same way, but Spark's partitions do not follow
+``--parallelism`` (Spark's default parallelism is its executors' cores). At 250,000 reviews on
+``make spark-up``'s cluster (one worker of 2 cores, executors of 2 GB) every executor died of
+``OutOfMemoryError`` in the data plane's gRPC thread within about 5 minutes of starting, and
+Spark relaunched them without end (benchmarks/README.md). So a SparkRunner job is never refused,
+but warned when its largest bundle over ``SPARK_PARTITIONS`` partitions would pass the limit.
 """
 
 import logging
@@ -37,6 +44,7 @@ READ_PER_INPUT_BYTE = 2.1          # 706 MB of read records for 338 MB of input 
 IMBALANCE = 2.0                    # the largest partition against the mean: chunks go by hash
 #                                    (2.2 with 62 chunks on 16 partitions, at 250k reviews)
 LIMIT_BYTES = 512 * 2 ** 20        # half of what the runner's queue holds for one bundle
+SPARK_PARTITIONS = 2               # make spark-up's worker cores: Spark's default parallelism
 
 
 class BundleTooLarge(UserError):
@@ -58,11 +66,15 @@ def parallelism_needed(input_size: int, per_input_byte: float) -> int:
     return max(1, math.ceil(IMBALANCE * per_input_byte * input_size / LIMIT_BYTES))
 
 
-def check_flink_bundles(job: str, files: Iterable[str], options: PipelineOptions,
-                        per_input_byte: float = READ_PER_INPUT_BYTE,
-                        try_anyway: bool = False) -> None:
-    """Raises BundleTooLarge, or warns, before a FlinkRunner job (see the module doc)."""
-    if runner_key(options.view_as(StandardOptions).runner) != 'flinkrunner':
+def check_bundles(job: str, files: Iterable[str], options: PipelineOptions,
+                  per_input_byte: float = READ_PER_INPUT_BYTE,
+                  try_anyway: bool = False) -> None:
+    """Raises BundleTooLarge, or warns, before a FlinkRunner job; warns before a SparkRunner
+    job (see the module doc). Other runners are not checked."""
+    runner = runner_key(options.view_as(StandardOptions).runner)
+    if runner == 'sparkrunner':
+        _warn_spark(job, input_bytes(files), per_input_byte)
+    if runner != 'flinkrunner':
         return
     size = input_bytes(files)
     parallelism = options.get_all_options().get('parallelism') or -1
@@ -81,3 +93,16 @@ def check_flink_bundles(job: str, files: Iterable[str], options: PipelineOptions
     if given and not try_anyway:
         raise BundleTooLarge(f'{said}; --ignore-memory-estimate tries anyway')
     _LOG.warning('%s.', said)
+
+
+def _warn_spark(job: str, size: int, per_input_byte: float) -> None:
+    largest = largest_bundle_bytes(size, per_input_byte, SPARK_PARTITIONS)
+    if largest > LIMIT_BYTES:
+        _LOG.warning(
+            '%s: %s MB of reviews put about %s MB in one bundle if Spark cuts the work into %d '
+            'partitions, as on make spark-up\'s cluster. Beam\'s Spark runner holds a bundle\'s '
+            'output until it ends: at 250,000 reviews there, its executors died of '
+            'OutOfMemoryError and Spark relaunched them without end. Spark was run to the end '
+            'up to 25,000 reviews only; for more, use Flink with the --parallelism its check '
+            'names (pipeline/cluster/README.md).', job, f'{size / 2 ** 20:,.0f}',
+            f'{largest / 2 ** 20:,.0f}', SPARK_PARTITIONS)
