@@ -72,11 +72,12 @@ def check_bundles(job: str, files: Iterable[str], options: PipelineOptions,
     """Raises BundleTooLarge, or warns, before a FlinkRunner job; warns before a SparkRunner
     job (see the module doc). Other runners are not checked."""
     runner = runner_key(options.view_as(StandardOptions).runner)
-    if runner == 'sparkrunner':
-        _warn_spark(job, input_bytes(files), per_input_byte)
-    if runner != 'flinkrunner':
+    if runner not in ('flinkrunner', 'sparkrunner'):
         return
     size = input_bytes(files)
+    if runner == 'sparkrunner':
+        _warn_spark(job, size, per_input_byte)
+        return
     parallelism = options.get_all_options().get('parallelism') or -1
     given = parallelism > 0
     largest = largest_bundle_bytes(size, per_input_byte, parallelism if given else 1)

@@ -114,15 +114,10 @@ def write_run(path: str, counts: Dict[bytes, int]) -> None:
         f.write(pickle.dumps((list(counts), list(counts.values())), protocol=5))
 
 
-def _read_lists(path: str) -> Tuple[List[bytes], List[int]]:
+def read_run(path: str) -> Tuple[List[bytes], List[int]]:
     """The strings of a file written by write_run (a run of this job's own), and their counts."""
     with tf.io.gfile.GFile(path, 'rb') as f:
         return pickle.loads(f.read())
-
-
-def read_run(path: str) -> Iterator[Tuple[bytes, int]]:
-    """The (string, count) pairs of a file written by write_run."""
-    return zip(*_read_lists(path))
 
 
 def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, int]]:
@@ -130,7 +125,7 @@ def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, i
     shard, paths = shard_runs
     total: Dict[bytes, int] = {}
     for path in paths:
-        run = dict(zip(*_read_lists(path)))
+        run = dict(zip(*read_run(path)))
         # Only the strings of both need a sum in Python; the rest merge at C speed.
         for key in run.keys() & total.keys():
             run[key] += total[key]
@@ -140,10 +135,6 @@ def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, i
 
 def _storable(key: bytes) -> bool:
     return bool(key) and b'\n' not in key and b'\r' not in key
-
-
-def _order(item: Tuple[bytes, int]) -> Tuple[int, bytes]:
-    return item[1], item[0]  # by count, then bytes; sorted in reverse
 
 
 def _top(keys: List[bytes], counts: np.ndarray, top_k: int) -> List[Tuple[bytes, int]]:
@@ -185,35 +176,34 @@ def _write_candidates(shard_total: Tuple[int, Dict[bytes, int]], top_k: int, thr
 
 def fold_best(paths: Iterable[str], top_k: int) -> List[Tuple[bytes, int]]:
     """The top_k best of the candidate files at ``paths``, best first, in two reads of the
-    files, holding one file at a time besides at most top_k counts, then fewer than top_k
-    strings above the cut and at most 2 x top_k at it.
+    files, holding one file at a time besides at most top_k counts, then at most 2 x top_k
+    strings.
 
     The first read finds the cut, the top_k-th largest count of all the files (numpy, no
-    Python comparison per string). The second keeps every string counted more than the cut
-    (fewer than top_k) and the greatest strings counted exactly the cut, as many as are
-    needed: equal counts go in reverse byte order, so only those few are compared."""
+    Python comparison per string). The second keeps the strings counted at least that, and
+    ``_top`` picks the best of them (trimming on the way whenever they pass 2 x top_k: many
+    strings may share the cut's count)."""
     paths = sorted(paths)  # any order gives the same result; sorted, the same work
     best_counts = np.zeros(0, np.int64)
     for path in paths:
-        _, counts = _read_lists(path)
+        _, counts = read_run(path)
         best_counts = np.concatenate([best_counts, np.asarray(counts, np.int64)])
         if len(best_counts) > top_k:
             best_counts = np.partition(best_counts, len(best_counts) - top_k)[-top_k:]
     if not len(best_counts):
         return []
     cut = int(best_counts.min())
-    above: List[Tuple[int, bytes]] = []
-    at_cut: List[bytes] = []
+    kept_keys: List[bytes] = []
+    kept_counts: List[int] = []
     for path in paths:
-        keys, counts = _read_lists(path)
-        counts = np.asarray(counts, np.int64)
-        above.extend((int(counts[i]), keys[i]) for i in np.flatnonzero(counts > cut))
-        at_cut.extend(keys[i] for i in np.flatnonzero(counts == cut))
-        if len(at_cut) > 2 * top_k:
-            at_cut = heapq.nlargest(top_k, at_cut)
-    above.sort(reverse=True)
-    return ([(key, count) for count, key in above]
-            + [(key, cut) for key in heapq.nlargest(top_k - len(above), at_cut)])
+        keys, counts = read_run(path)
+        for i in np.flatnonzero(np.asarray(counts, np.int64) >= cut).tolist():
+            kept_keys.append(keys[i])
+            kept_counts.append(counts[i])
+        if len(kept_keys) > 2 * top_k:
+            best = _top(kept_keys, np.asarray(kept_counts, np.int64), top_k)
+            kept_keys, kept_counts = [k for k, _ in best], [c for _, c in best]
+    return _top(kept_keys, np.asarray(kept_counts, np.int64), top_k)
 
 
 class _WriteVocabulary(beam.DoFn):
