@@ -5,8 +5,6 @@ import pytest
 # Keep TensorFlow's C++ start-up messages out of test output.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-TINY_MODEL = ['--embedding-dim', '8', '--lstm-units', '8', '--dense-units', '8',
-              '--batch-size', '16']
 
 
 @pytest.fixture(scope='session')
@@ -16,7 +14,8 @@ def trained(tmp_path_factory):
     Shared by the whole session: tests read these folders and write only into copies.
     """
     from pipeline import cli
-    from tests.datasets import generated_reviews, write_csv
+    from tests.support.processes import TINY_MODEL
+    from tests.support.datasets import generated_reviews, write_csv
     root = tmp_path_factory.mktemp('trained')
     rows = generated_reviews(240, seed=1)
     data = write_csv(str(root / 'reviews.csv'), rows)
@@ -29,7 +28,7 @@ def trained(tmp_path_factory):
 @pytest.fixture()
 def user_folder(tmp_path):
     """A user's folder: their reviews and their notes."""
-    from tests.datasets import write_csv
+    from tests.support.datasets import write_csv
     folder = tmp_path / 'v'
     folder.mkdir()
     write_csv(str(folder / 'base.csv'), [('good film', 'positive'), ('bad film', 'negative')])
@@ -40,12 +39,12 @@ def user_folder(tmp_path):
 # --- The cluster tests' jobs (test_cluster.py: Flink, test_cluster_spark.py: Spark) ----------
 # Each of those modules starts its engine's cluster (fixture ``cluster``: its cluster.json) and
 # lists its jobs (``cluster_jobs``); these run the same jobs on it, held to the DirectRunner's
-# (tests/cluster_runs.py), once per module.
+# (tests/support/cluster_runs.py), once per module.
 
 @pytest.fixture(scope='module')
 def listening(cluster):
     """Where the cluster's processes listen, watched while the module's jobs run."""
-    from tests import cluster_runs
+    from tests.support import cluster_runs
     watch = cluster_runs.ListenWatch(os.path.join(cluster['config']['run_dir'], 'pids'))
     watch.start()
     yield watch
@@ -54,20 +53,20 @@ def listening(cluster):
 
 @pytest.fixture(scope='module')
 def preprocessed(cluster, cluster_jobs, listening, tmp_path_factory):
-    from tests import cluster_runs
+    from tests.support import cluster_runs
     return cluster_runs.run_job('preprocess', cluster, cluster_jobs, tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
 def scored(cluster, cluster_jobs, listening, trained, tmp_path_factory):
-    from tests import cluster_runs
+    from tests.support import cluster_runs
     return cluster_runs.run_job('score', cluster, cluster_jobs, tmp_path_factory,
                                 trained['model'])
 
 
 @pytest.fixture(scope='module')
 def skewed(cluster, cluster_jobs, listening, trained, tmp_path_factory):
-    """tests/skew_pipeline.py on the cluster, held to the DirectRunner's run."""
-    from tests import cluster_runs
+    """tests/support/skew_pipeline.py on the cluster, held to the DirectRunner's run."""
+    from tests.support import cluster_runs
     return cluster_runs.run_skew_pipeline(cluster, cluster_jobs, trained['model'],
                                           tmp_path_factory)

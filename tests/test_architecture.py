@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.paths import ROOT
+
 PACKAGES = ('transforms', 'trainer', 'analysis', 'pipeline')
 # Which of our packages each package may import (itself always).
 ALLOWED = {'transforms': set(), 'trainer': {'transforms'}, 'analysis': {'transforms'},
@@ -194,16 +195,69 @@ def _marks_problems(path):
     return problems
 
 
+def _test_modules():
+    """Every test module under tests/, as a path relative to it."""
+    for folder, _, files in os.walk(os.path.join(ROOT, 'tests')):
+        for name in files:
+            if name.startswith('test_') and name.endswith('.py'):
+                yield os.path.relpath(os.path.join(folder, name), os.path.join(ROOT, 'tests'))
+
+
 def test_markers_come_from_each_modules_pytestmark_alone():
     found = {}
-    for name in sorted(os.listdir(os.path.join(ROOT, 'tests'))):
-        if name.startswith('test_') and name.endswith('.py'):
-            problems = _marks_problems(os.path.join(ROOT, 'tests', name))
-            if problems:
-                found[name] = problems
-    assert not found, found
+    for rel in sorted(_test_modules()):
+        problems = _marks_problems(os.path.join(ROOT, 'tests', rel))
+        if problems:
+            found[rel] = problems
+    assert found == {}
     with open(os.path.join(ROOT, 'tests', 'conftest.py'), encoding='utf-8') as f:
         assert 'add_marker' not in f.read()  # no second mechanism
+
+
+# The suites that cross modules, at the top of tests/; every other test module mirrors one.
+SUITES = {'test_architecture.py', 'test_startup.py', 'test_hostile_jobs.py',
+          'test_crash_consistency.py', 'test_exit_codes.py', 'test_bounded_memory.py',
+          'test_operations.py', 'test_reports_in_browser.py', 'test_cluster.py',
+          'test_cluster_spark.py'}
+
+
+def mirror_problems(tests_dir: str, code_dir: str) -> list:
+    """Test modules that do not mirror a module of the code: tests/a/b/test_c.py tests a/b/c.py
+    (or the package a/b/c/); only the listed suites sit at the top."""
+    problems = []
+    for folder, _, files in os.walk(tests_dir):
+        rel = os.path.relpath(folder, tests_dir)
+        for name in files:
+            if not (name.startswith('test_') and name.endswith('.py')):
+                continue
+            if rel == '.':
+                if name not in SUITES:
+                    problems.append(f'{name}: not a suite; put it beside the module it tests')
+                continue
+            target = os.path.join(code_dir, rel, name[len('test_'):-len('.py')])
+            if not (os.path.isfile(target + '.py') or os.path.isdir(target)):
+                problems.append(
+                    f'{os.path.join(rel, name)}: no {os.path.relpath(target, code_dir)}.py')
+    return sorted(problems)
+
+
+def test_unit_tests_mirror_the_code_and_helpers_live_in_support():
+    assert mirror_problems(os.path.join(ROOT, 'tests'), ROOT) == []
+    helpers = [n for n in os.listdir(os.path.join(ROOT, 'tests'))
+               if n.endswith('.py') and not n.startswith('test_')]
+    assert sorted(helpers) == ['__init__.py', 'conftest.py']
+
+
+def test_the_mirror_check_sees_a_test_without_its_module(tmp_path):
+    (tmp_path / 'code' / 'pkg').mkdir(parents=True)
+    (tmp_path / 'code' / 'pkg' / 'real.py').write_text('')
+    (tmp_path / 'tests' / 'pkg').mkdir(parents=True)
+    for name in ('test_real.py', 'test_gone.py'):
+        (tmp_path / 'tests' / 'pkg' / name).write_text('')
+    (tmp_path / 'tests' / 'test_theme.py').write_text('')
+    assert mirror_problems(str(tmp_path / 'tests'), str(tmp_path / 'code')) == [
+        'pkg/test_gone.py: no pkg/gone.py',
+        'test_theme.py: not a suite; put it beside the module it tests']
 
 
 def test_the_marker_checker_sees_a_stray_mark(tmp_path):

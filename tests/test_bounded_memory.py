@@ -17,8 +17,8 @@ Today's code: 9.5 bytes per review added.
 import pytest
 
 from pipeline import cli
-from tests.datasets import review_rows, write_csv
-from tests.runner_buffers import held_between_stages
+from tests.support.datasets import review_rows, write_csv
+from tests.support.runner_buffers import held_between_stages
 
 pytestmark = pytest.mark.e2e
 

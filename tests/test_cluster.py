@@ -14,16 +14,13 @@ instead (and leaves it running). Without Java, Maven or the shared data the modu
 """
 
 import collections
-import os
 import socket
 
 import pytest
 
-from pipeline.cluster.local import flink
-from pipeline.cluster.local import install
-from pipeline.cluster.local import processes
-from tests import cluster_runs, compare
-from tests.cluster_runs import SAMPLE_SIZE, free_port
+from pipeline.cluster.local import flink, install, processes
+from tests.support import cluster_runs, same_outputs
+from tests.support.cluster_runs import SAMPLE_SIZE, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -43,30 +40,11 @@ def _free_pool_port() -> int:
 
 @pytest.fixture(scope='module')
 def cluster(tmp_path_factory):
-    """The cluster's state (cluster.json); started here unless one is given."""
-    given = os.environ.get('IMDB_SENTIMENT_FLINK_RUN_DIR')
-    if given:
-        path = os.path.join(given, flink.STATE_FILE)
-        if not os.path.exists(path):
-            pytest.fail(f'IMDB_SENTIMENT_FLINK_RUN_DIR={given}: no {flink.STATE_FILE}; '
-                        'run make flink-up first')
-        yield compare.read_json(path)
-        return
-    cluster_runs.require_java_and_maven()
-    # CI names the run dir, so that its trap can stop the cluster even if pytest is killed.
-    run_dir = os.environ.get('IMDB_SENTIMENT_CLUSTER_TEST_DIR') or str(
-        tmp_path_factory.mktemp('flink_cluster'))
-    config = flink.ClusterConfig(
-        run_dir=os.path.join(run_dir, 'flink'), rest_port=free_port(),
-        rpc_port=free_port(), job_port=free_port(), artifact_port=free_port(),
-        expansion_port=free_port(), pool_port=_free_pool_port())
-    try:
-        state = flink.up(config)
-        yield state
-    finally:
-        flink.down(config, log=lambda *_: None)
-    # Stopped by pid file, every one of them.
-    assert not flink.running(config)
+    """The Flink cluster's state (cluster.json); started here unless one is given."""
+    yield from cluster_runs.started_cluster(flink, 'flink', lambda run_dir: flink.ClusterConfig(
+        run_dir=run_dir, rest_port=free_port(), rpc_port=free_port(), job_port=free_port(),
+        artifact_port=free_port(), expansion_port=free_port(), pool_port=_free_pool_port()),
+        tmp_path_factory)
 
 
 def _jobs(state):
@@ -80,12 +58,12 @@ def cluster_jobs(cluster):
 
 
 def test_preprocess_on_flink_equals_the_direct_runner(preprocessed):
-    manifest = compare.assert_same_preprocess(preprocessed.direct, preprocessed.out)
+    manifest = same_outputs.assert_same_preprocess(preprocessed.direct, preprocessed.out)
     assert manifest['counts']['read'] == SAMPLE_SIZE
 
 
 def test_score_on_flink_equals_the_direct_runner(scored):
-    assert compare.assert_same_score(scored.direct, scored.out, tol=1e-6) == SAMPLE_SIZE
+    assert same_outputs.assert_same_score(scored.direct, scored.out, tol=1e-6) == SAMPLE_SIZE
 
 
 def _subtasks_per_taskmanager(state, jid):
@@ -127,9 +105,7 @@ def test_every_cluster_process_listens_on_loopback_only(cluster, listening, prep
     """The cluster's own processes, and while the jobs ran the servers of Beam's Fn API that
     the TaskManagers opened for the SDK workers and the SDK workers themselves."""
     listening.sample()
-    run_dir = cluster['config']['run_dir']
-    records = [r for r in processes.recorded(os.path.join(run_dir, 'pids'))
-               if processes.is_running(r)]
+    records = cluster_runs.running_records(cluster)
     assert {r['name'] for r in records} == {
         'jobmanager', 'taskmanager-1', 'taskmanager-2', 'worker-pool-1', 'worker-pool-2',
         'job-server'}
@@ -140,14 +116,12 @@ def test_every_cluster_process_listens_on_loopback_only(cluster, listening, prep
 
 
 def test_the_printed_flags_are_the_ones_the_jobs_ran_with(cluster, preprocessed):
-    manifest = compare.read_json(os.path.join(preprocessed.out, 'manifest.json'))
-    for flag in cluster['beam_flags']:
-        assert flag in manifest['beam_args']
-    assert cluster['beam_flags'] == flink.beam_flags(flink.ClusterConfig(**cluster['config']))
+    cluster_runs.assert_printed_flags_ran(
+        cluster, preprocessed.out, flink.beam_flags(flink.ClusterConfig(**cluster['config'])))
 
 
 def test_every_transform_the_jobs_use_survives_the_version_skew(skewed):
-    """Beam 2.77's SDK against Beam 2.62's Flink runner (tests/skew_pipeline.py): the outputs
+    """Beam 2.77's SDK against Beam 2.62's Flink runner (tests/support/skew_pipeline.py): the outputs
     and the counter equal the DirectRunner's."""
     assert len(skewed.jobs) == 1
 

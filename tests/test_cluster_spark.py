@@ -21,44 +21,26 @@ module skips, unless ``IMDB_SENTIMENT_REQUIRE_CLUSTER=1`` (CI), where a missing 
 fails.
 """
 
-import os
 import time
 
 import pytest
 
 from pipeline.cluster.local import install, processes, spark
-from tests import cluster_runs, compare
-from tests.cluster_runs import SAMPLE_SIZE, free_port
+from tests.support import cluster_runs, same_outputs
+from tests.support.cluster_runs import SAMPLE_SIZE, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 
 @pytest.fixture(scope='module')
 def cluster(tmp_path_factory):
-    """The cluster's state (cluster.json); started here unless one is given."""
-    given = os.environ.get('IMDB_SENTIMENT_SPARK_RUN_DIR')
-    if given:
-        path = os.path.join(given, spark.STATE_FILE)
-        if not os.path.exists(path):
-            pytest.fail(f'IMDB_SENTIMENT_SPARK_RUN_DIR={given}: no {spark.STATE_FILE}; '
-                        'run make spark-up first')
-        yield compare.read_json(path)
-        return
-    cluster_runs.require_java_and_maven()
-    # CI names the run dir, so that its trap can stop the cluster even if pytest is killed.
-    run_dir = os.environ.get('IMDB_SENTIMENT_CLUSTER_TEST_DIR') or str(
-        tmp_path_factory.mktemp('spark_cluster'))
-    config = spark.SparkConfig(
-        run_dir=os.path.join(run_dir, 'spark'), master_port=free_port(),
-        web_ui_port=free_port(), worker_ui_port=free_port(), driver_ui_port=free_port(),
-        job_port=free_port(), artifact_port=free_port(), expansion_port=free_port(),
-        pool_port=free_port())
-    try:
-        yield spark.up(config)
-    finally:
-        spark.down(config, log=lambda *_: None)
-    # Stopped by pid file, every one of them (the executors and SDK workers with them).
-    assert not spark.running(config)
+    """The Spark cluster's state (cluster.json); started here unless one is given. Stopping it
+    stops the executors and SDK workers with it."""
+    yield from cluster_runs.started_cluster(spark, 'spark', lambda run_dir: spark.SparkConfig(
+        run_dir=run_dir, master_port=free_port(), web_ui_port=free_port(),
+        worker_ui_port=free_port(), driver_ui_port=free_port(), job_port=free_port(),
+        artifact_port=free_port(), expansion_port=free_port(), pool_port=free_port()),
+        tmp_path_factory)
 
 
 def _applications(state):
@@ -72,7 +54,7 @@ def cluster_jobs(cluster):
 
 
 def test_preprocess_on_spark_equals_the_direct_runner(preprocessed):
-    manifest = compare.assert_same_preprocess(preprocessed.direct, preprocessed.out)
+    manifest = same_outputs.assert_same_preprocess(preprocessed.direct, preprocessed.out)
     assert manifest['counts']['read'] == SAMPLE_SIZE
 
 
@@ -100,8 +82,7 @@ def test_every_cluster_process_listens_on_loopback_only(cluster, listening, prep
     UI) and, while the jobs ran, the executors (Beam's Fn API servers among them) and the SDK
     workers."""
     listening.sample()
-    records = [r for r in processes.recorded(os.path.join(cluster['config']['run_dir'], 'pids'))
-               if processes.is_running(r)]
+    records = cluster_runs.running_records(cluster)
     assert {r['name'] for r in records} == {'master', 'worker', 'worker-pool', 'job-server'}
     assert {name for name, _, _ in listening.seen} == {r['name'] for r in records}
     worker = [r['pid'] for r in records if r['name'] == 'worker']
@@ -112,14 +93,12 @@ def test_every_cluster_process_listens_on_loopback_only(cluster, listening, prep
 
 
 def test_the_printed_flags_are_the_ones_the_jobs_ran_with(cluster, preprocessed):
-    manifest = compare.read_json(os.path.join(preprocessed.out, 'manifest.json'))
-    for flag in cluster['beam_flags']:
-        assert flag in manifest['beam_args']
-    assert cluster['beam_flags'] == spark.beam_flags(spark.SparkConfig(**cluster['config']))
+    cluster_runs.assert_printed_flags_ran(
+        cluster, preprocessed.out, spark.beam_flags(spark.SparkConfig(**cluster['config'])))
 
 
 def test_every_transform_the_jobs_use_survives_the_version_skew(skewed):
-    """Beam 2.77's SDK against Beam 2.62's Spark runner (tests/skew_pipeline.py): the outputs
+    """Beam 2.77's SDK against Beam 2.62's Spark runner (tests/support/skew_pipeline.py): the outputs
     and the counter (attempted values: Spark reports no committed ones) equal the
     DirectRunner's."""
     assert len(skewed.jobs) == 1

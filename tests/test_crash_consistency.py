@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from tests.test_publish import _drive, _holds_or_recovers, _version
+from tests.support.publish_driver import drive, holds_or_recovers, version_of
 
 pytestmark = pytest.mark.e2e  # about 250 short processes
 
@@ -19,29 +19,29 @@ def test_a_kill_at_any_step_of_a_publish_and_of_the_next_run_never_loses_the_out
     each of its own steps in turn, then a run that finishes: at every point the output is
     whole, or the next run restores a whole copy before it deletes anything."""
     probe = tmp_path / 'probe' / 'out'
-    _drive(probe, 'v1', exchange=exchange)
-    steps = _drive(probe, 'v2', exchange=exchange)
+    drive(probe, 'v1', exchange=exchange)
+    steps = drive(probe, 'v2', exchange=exchange)
     assert steps >= (7 if exchange == 'yes' else 9)
     cases = 0
     for kill_at in range(steps):
         for when in ('before', 'after'):
             folder = tmp_path / f'{kill_at}-{when}'
             final = folder / 'out'
-            _drive(final, 'v1', exchange=exchange)
-            assert _drive(final, 'v2', kill_at, when, exchange) == -signal.SIGKILL
-            _holds_or_recovers(str(final), {'v1', 'v2'})
+            drive(final, 'v1', exchange=exchange)
+            assert drive(final, 'v2', kill_at, when, exchange) == -signal.SIGKILL
+            holds_or_recovers(str(final), {'v1', 'v2'})
             # The next run is killed too, at each of its steps before it publishes:
             # recovering (restore, then remove leftovers) and staging.
             rerun = 0
             while True:
-                if _drive(final, 'v3', rerun, 'before', exchange) != -signal.SIGKILL:
+                if drive(final, 'v3', rerun, 'before', exchange) != -signal.SIGKILL:
                     break  # it finished: no step left to kill at
-                _holds_or_recovers(str(final), {'v1', 'v2', 'v3'})
+                holds_or_recovers(str(final), {'v1', 'v2', 'v3'})
                 rerun += 1
                 cases += 1
-            assert _version(str(final)) == 'v3'
-            _drive(final, 'v4', exchange=exchange)
-            assert _version(str(final)) == 'v4'
+            assert version_of(str(final)) == 'v3'
+            drive(final, 'v4', exchange=exchange)
+            assert version_of(str(final)) == 'v4'
             assert sorted(os.listdir(folder)) == ['out']  # nothing left beside it
     assert cases > 2 * steps
 

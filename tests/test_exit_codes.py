@@ -3,34 +3,17 @@
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.datasets import generated_reviews, write_csv
+from tests.support.datasets import generated_reviews, write_csv
 from transforms.errors import OutputLocked
 from pipeline.runtime.publish import StagedOutput
+from tests.support.processes import start, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _start(args):
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    return subprocess.Popen([sys.executable, '-m', 'pipeline.cli', *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.parametrize('signum, code, word', [(signal.SIGTERM, 143, 'terminated'),
@@ -39,10 +22,10 @@ def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
         trained, tmp_path, signum, code, word):
     data = write_csv(str(tmp_path / 'many.csv'), generated_reviews(20000, seed=3))
     out = tmp_path / 'score'
-    proc = _start(['score', '--input', data, '--model', trained['model'], '--output', str(out),
+    proc = start(['score', '--input', data, '--model', trained['model'], '--output', str(out),
                    '--no-explain'])
     try:
-        assert _wait_for(lambda: any(n.startswith('score.partial-') for n in os.listdir(tmp_path)),
+        assert wait_for(lambda: any(n.startswith('score.partial-') for n in os.listdir(tmp_path)),
                          240), proc.stderr.read().decode() if proc.poll() is not None else 'slow'
         time.sleep(3)  # into the pipeline
         assert proc.poll() is None, 'the job ended before the signal'

@@ -10,10 +10,10 @@ import shutil
 import pytest
 
 from pipeline import cli
-from tests import hostile
-from tests.datasets import write_csv
-from tests.hostile import snapshot
-from tests.read import read_json, read_jsonl
+from tests.support import hostile
+from tests.support.datasets import write_csv
+from tests.support.hostile import snapshot
+from tests.support.read import read_json, read_jsonl
 from transforms import schema
 
 pytestmark = pytest.mark.e2e

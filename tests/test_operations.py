@@ -11,16 +11,16 @@ import sys
 import pytest
 
 from pipeline import cli, model_lookup, registry
-from tests import browser
-from tests.conftest import TINY_MODEL
-from tests.datasets import write_csv
-from tests.read import read_json
+from tests.support import browser
+from tests.support.processes import TINY_MODEL
+from tests.support.datasets import write_csv
+from tests.support.read import read_json
 from transforms import schema
 from transforms.beam.inference import verify_export
+from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOOR = ['--min-accuracy', '0.6']  # 240 generated reviews: a tiny model, a lower floor
 
 

@@ -11,9 +11,9 @@ from analysis.run_index import render_index
 from analysis.score_report import render_score_report
 from pipeline import cli
 from pipeline.jobs.run_folder import summary
-from tests import browser
-from tests.datasets import review_rows, write_csv
-from tests.read import read_json
+from tests.support import browser
+from tests.support.datasets import review_rows, write_csv
+from tests.support.read import read_json
 from transforms import schema
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -1,14 +1,13 @@
 """Start-up: --help of every command loads neither TensorFlow nor Beam (a process each)."""
 
-import os
 import subprocess
 import sys
 
 import pytest
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize('command', ['score', 'preprocess', 'explore', 'train', 'predict', 'run',

@@ -1,0 +1,114 @@
+"""`imdb-sentiment run`: the whole chain from a downloaded archive to index.html."""
+
+import functools
+import http.server
+import os
+import tarfile
+import threading
+
+import pytest
+
+from tests.support.read import read_json, read_jsonl
+from pipeline import cli
+from tests.support.processes import TINY_MODEL
+from tests.support.datasets import generated_reviews, write_aclimdb, write_csv
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    """A tiny aclImdb_v1.tar.gz served on 127.0.0.1; yields its URL and a request log."""
+    root = tmp_path / 'src'
+    write_aclimdb(str(root / 'aclImdb'), 'train', generated_reviews(160, seed=21))
+    write_aclimdb(str(root / 'aclImdb'), 'test', generated_reviews(40, seed=22))
+    unsup = root / 'aclImdb' / 'train' / 'unsup'
+    unsup.mkdir()
+    for i, (text, _) in enumerate(generated_reviews(30, seed=24)):
+        (unsup / f'{i}_0.txt').write_text(text)
+    served = tmp_path / 'served'
+    served.mkdir()
+    with tarfile.open(served / 'aclImdb_v1.tar.gz', 'w:gz') as tar:
+        tar.add(root / 'aclImdb', arcname='aclImdb')
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_port}/aclImdb_v1.tar.gz', requests
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_path):
+    url, requests = archive_server
+    out, cache = str(tmp_path / 'run'), str(tmp_path / 'cache')
+    extra = write_csv(str(tmp_path / 'nightly.csv'), [(t,) for t, _ in generated_reviews(12, 23)],
+                      header=('review',))
+    code = cli.main(['run', '--output', out, '--cache-dir', cache, '--url', url,
+                     '--score-input', extra, '--epochs', '1',
+                     '--train-flags', ' '.join([*TINY_MODEL, '--embedding-init', 'ppmi_svd']),
+                     '--preprocess-flags', '--max-tokens 32'])
+    assert code == 0
+    assert requests and all(r.endswith('aclImdb_v1.tar.gz') for r in requests)
+    assert os.path.isdir(os.path.join(cache, 'aclImdb', 'test', 'pos'))
+
+    manifest = read_json(os.path.join(out, 'manifest.json'))
+    assert manifest['status'] == 'ok'
+    assert [s['step'] for s in manifest['steps']] == [
+        'explore', 'preprocess', 'train', 'score eval', 'score aclImdb-test', 'score nightly']
+    assert all(s['exit_code'] == 0 for s in manifest['steps'])
+    assert manifest['inputs'] == [os.path.join(cache, 'aclImdb', 'train')]
+
+    # Trained on train/ (160 reviews), scored on test/ (40) and the extra unlabelled file.
+    pre = read_json(os.path.join(out, 'preprocess', 'manifest.json'))
+    assert pre['counts']['read'] == 160
+    assert pre['counts']['unlabeled'] == 30  # train/unsup/, for the word vectors
+    model = read_json(os.path.join(out, 'model', 'manifest.json'))
+    assert model['word_vectors']['reviews'] == pre['counts']['train'] + 30
+    test_metrics = read_json(os.path.join(out, 'score', 'aclImdb-test', 'metrics.json'))
+    folder = os.path.join(out, 'score', 'aclImdb-test', 'predictions')
+    preds = read_jsonl(os.path.join(folder, '*.jsonl'))
+    assert test_metrics['scored'] == 40 == len(preds)
+    assert test_metrics['accuracy'] == pytest.approx(
+        sum(p['predicted'] == p['label'] for p in preds) / len(preds))
+    eval_metrics = read_json(os.path.join(out, 'score', 'eval', 'metrics.json'))
+    assert eval_metrics['scored'] == pre['counts']['eval']
+    nightly = read_json(os.path.join(out, 'score', 'nightly', 'metrics.json'))
+    assert nightly['scored'] == 12 and 'accuracy' not in nightly
+
+    html = open(os.path.join(out, 'index.html'), encoding='utf-8').read()
+    fusion = model['stacking']['fusion']
+    assert f"the LSTM alone reads {fusion['lstm_accuracy']:.4f}" in html
+    for link in ('explore/report.html', 'score/eval/report.html',
+                 'score/aclImdb-test/report.html', 'score/nightly/report.html'):
+        assert f'href="{link}"' in html and os.path.exists(os.path.join(out, link))
+
+    # A second run finds the archive in the cache and downloads nothing. With --models its
+    # model is the registry's first version, judged by the gate (no champion yet: the floor)
+    # and promoted only if blessed; the index says which.
+    before = len(requests)
+    again, models = str(tmp_path / 'again'), str(tmp_path / 'models')
+    code = cli.main(['run', '--output', again, '--cache-dir', cache, '--url', url,
+                     '--no-explore', '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
+                     '--preprocess-flags', '--max-tokens 32', '--models', models])
+    assert len(requests) == before
+    verdict = read_json(os.path.join(again, 'evaluate', 'verdict.json'))
+    assert code == (0 if verdict['blessed'] else 4)
+    assert [s['step'] for s in read_json(os.path.join(again, 'manifest.json'))['steps']] == [
+        'preprocess', 'train', 'evaluate', 'promote', 'score eval', 'score aclImdb-test']
+    assert os.path.isfile(os.path.join(models, '1', 'saved_model.pb'))
+    champion = os.path.join(models, 'champion.json')
+    assert (read_json(champion)['version'] == 1) if verdict['blessed'] else not os.path.exists(
+        champion)
+    html = open(os.path.join(again, 'index.html'), encoding='utf-8').read()
+    assert 'id="gate"' in html and ('Blessed and promoted' if verdict['blessed'] else
+                                    'Not blessed') in html
+
+
