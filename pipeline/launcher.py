@@ -88,7 +88,7 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
         job.check_resources(plan, job_args, options)
     bundles.check_bundles(job.name, [f for spec in plan.specs for f in spec.files],
                           options, job.bundle_output(job_args),
-                          try_anyway=getattr(job_args, 'ignore_memory_estimate', False))
+                          try_anyway=getattr(job_args, 'ignore_memory_estimate', None))
     check_job_endpoint(options)
     started = time.time()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
