@@ -1,4 +1,4 @@
-"""The flags of the three Beam jobs (preprocess, explore, score): plain argparse, no Beam."""
+"""The flags of the Beam jobs (preprocess, explore, score, evaluate): plain argparse, no Beam."""
 
 from transforms import schema
 from transforms.tft.cleaning import CleaningConfig
@@ -15,6 +15,12 @@ def add_input_args(parser) -> None:
              'aclImdb split folder holding pos/ and neg/ (e.g. aclImdb/train). Repeat for several.')
     parser.add_argument('--output', metavar='DIR', required=True,
                         help='Output folder; replaced only when the job succeeds.')
+    add_reading_args(parser)
+
+
+def add_reading_args(parser) -> None:
+    """How reviews are read and validated: every job that reads reviews (add_input_args;
+    evaluate, whose reviews are --data)."""
     parser.add_argument(
         '--max-review-chars', type=positive_int, default=schema.DEFAULT_MAX_REVIEW_CHARS,
         help='Reject reviews longer than this many characters (default %(default)s).')
@@ -216,16 +222,7 @@ def add_evaluate_args(parser) -> None:
                              'repeatable), e.g. the test split of preprocess.')
     parser.add_argument('--output', metavar='DIR', required=True,
                         help='Folder for the comparison, the verdict and the report.')
-    parser.add_argument(
-        '--max-review-chars', type=positive_int, default=schema.DEFAULT_MAX_REVIEW_CHARS,
-        help='Reject reviews longer than this many characters (default %(default)s).')
-    parser.add_argument(
-        '--max-reject-fraction', type=fraction, default=schema.DEFAULT_MAX_REJECT_FRACTION,
-        help='Fail (exit 3) when more than this share of the records is rejected '
-             '(default %(default)s).')
-    add_bool(parser, 'reshuffle-records', False,
-             'spread the records themselves over all workers (a CSV file is read in chunks '
-             'of 1,024 records spread over them already)')
+    add_reading_args(parser)
     add_batch_size_args(parser)
     add_movies_args(parser, 'the comparison breaks accuracy down by star rating too.')
     for name, kind, text in (
