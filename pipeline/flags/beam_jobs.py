@@ -2,7 +2,7 @@
 
 from transforms import schema
 from transforms.tft.cleaning import CleaningConfig
-from pipeline.flags.types import add_bool, add_deprecated, fraction, positive_int
+from pipeline.flags.types import add_bool, fraction, positive_int
 
 DEFAULT_TOP_WORDS = 30          # explore: words listed per label, and per side of the log-odds
 
@@ -72,8 +72,6 @@ def add_preprocess_args(parser) -> None:
              'early-stopped on or fused on (default %(default)s: none).')
     add_movies_args(parser, 'all the reviews of a movie land in the same split (reviews '
                             'without a movie fall back to the hash of their text).')
-    add_deprecated(parser, 'groups', 'movies')
-    add_deprecated(parser, 'groups-for', 'movies-for')
     parser.add_argument(
         '--unlabeled', action='append', default=[], metavar='PATH',
         help='Reviews without labels (repeatable): a CSV with a "review" column such as '
@@ -137,8 +135,6 @@ def add_score_args(parser) -> None:
     add_movies_args(parser, 'metrics and the report break the error rate down by star '
                             'rating (aclImdb reviews keep theirs in the file name; reviews '
                             'the file does not list have none).')
-    add_deprecated(parser, 'ratings', 'movies')
-    add_deprecated(parser, 'ratings-for', 'movies-for')
     parser.add_argument(
         '--date', nargs='?', const='today', metavar='YYYY-MM-DD',
         help='Nightly mode: write into OUTPUT/dt=YYYY-MM-DD/ (a bare --date means today, '
