@@ -12,13 +12,9 @@ import shutil
 import socket
 from typing import Dict, List
 
+from pipeline.jobs.archive import default_cache_dir
+
 POOL_HOST_NAME = 'beam-worker-pool'
-
-
-def default_cache_dir() -> str:
-    """``$IMDB_SENTIMENT_CACHE``, else ``~/.cache/imdb-sentiment`` (as the download command)."""
-    return os.environ.get('IMDB_SENTIMENT_CACHE') or os.path.join(
-        os.path.expanduser('~'), '.cache', 'imdb-sentiment')
 
 
 @dataclasses.dataclass

@@ -11,7 +11,8 @@ import sys
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from pipeline.cluster.local import install, processes
-from pipeline.cluster.local.config import RunDir, default_cache_dir
+from pipeline.cluster.local.config import RunDir
+from pipeline.jobs.archive import default_cache_dir
 
 STATE_FILE = 'cluster.json'
 
