@@ -9,9 +9,7 @@ AIRFLOW_VENV ?= .venv-airflow
 BIN := $(VENV)/bin
 INPUT ?=
 UNLABELED ?=
-# GROUPS: MOVIES' old name, still read for one release.
-GROUPS ?=
-MOVIES ?= $(GROUPS)
+MOVIES ?=
 RUN_ARGS ?=
 OUTPUT ?= runs/latest
 

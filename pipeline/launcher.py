@@ -88,9 +88,9 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
         job.check_resources(plan, job_args, options)
     bundles.check_bundles(job.name, [f for spec in plan.specs for f in spec.files],
                           options, job.bundle_output(job_args),
-                          try_anyway=getattr(job_args, 'ignore_memory_estimate', False))
+                          try_anyway=getattr(job_args, 'ignore_memory_estimate', None))
     check_job_endpoint(options)
-    started = time.time()
+    started = time.monotonic()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
         stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)
         if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
@@ -101,7 +101,7 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
                                  job_args.max_reject_fraction)
         if stopped:
             summary.update(status='failed', error=stopped)
-        wall_time = time.time() - started
+        wall_time = time.monotonic() - started
         manifest = {
             'job': job.name, 'status': summary.pop('status'), 'error': summary.pop('error'),
             'created': jsonio.utc_now(), 'wall_time_s': round(wall_time, 1),

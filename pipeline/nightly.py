@@ -15,9 +15,11 @@ from typing import Callable, Dict, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.runtime.console import SIGNALS
 from transforms import jsonio
 from transforms import schema
-from transforms.errors import InputError
+from transforms.errors import (EXIT_FAILURE, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_REJECTS,
+                               EXIT_SIGNAL_BASE, EXIT_USAGE, InputError)
 
 _LOG = logging.getLogger(__name__)
 DATE_FIELD = '{date}'    # in --input, the night's date
@@ -119,12 +121,15 @@ def scored_with(partition: str) -> Optional[Dict]:
     return jsonio.read_json(FileSystems.join(partition, schema.MANIFEST_FILE)).get('model')
 
 
-# How bad an exit code is, for the one a backfill ends with: a signal stops it at once.
-_SEVERITY = {0: 0, 5: 1, 3: 2, 75: 3, 2: 4, 1: 5}
+# The exit codes a backfill may end with, least bad first (any other counts as a failure);
+# a signal stops it at once.
+_SEVERITY = {code: rank for rank, code in enumerate(
+    (EXIT_OK, EXIT_NO_INPUT, EXIT_REJECTS, EXIT_LOCKED, EXIT_USAGE, EXIT_FAILURE))}
+_SIGNALLED = {EXIT_SIGNAL_BASE + signum for signum in SIGNALS}
 
 
 def worst(codes: List[int]) -> int:
-    return max(codes, key=lambda c: _SEVERITY.get(c, 5), default=0)
+    return max(codes, key=lambda c: _SEVERITY.get(c, _SEVERITY[EXIT_FAILURE]), default=EXIT_OK)
 
 
 def backfill(dates: List[str], root: str, same_model: Callable[[Optional[Dict]], bool],
@@ -135,10 +140,10 @@ def backfill(dates: List[str], root: str, same_model: Callable[[Optional[Dict]],
     outcomes = []
     for date in dates:
         if not force and same_model(scored_with(partition_path(root, date))):
-            outcomes.append((date, 0, 'skipped: already scored with this model'))
+            outcomes.append((date, EXIT_OK, 'skipped: already scored with this model'))
             continue
         code = run_date(date)
-        if code in (130, 143):
+        if code in _SIGNALLED:
             outcomes.append((date, code, 'interrupted: the later dates did not run'))
             break
         outcomes.append((date, code, _OUTCOMES.get(code, 'failed')))
@@ -147,7 +152,7 @@ def backfill(dates: List[str], root: str, same_model: Callable[[Optional[Dict]],
     return worst([code for _, code, _ in outcomes])
 
 
-_OUTCOMES = {0: 'scored', 2: 'usage error: fix the command or the paths',
-             3: 'the data failed it: the night is kept as it was, see dt=D.failed-*',
-             5: 'no input for this date: nothing written', 75: 'another run held the date',
-             1: 'failed: see the log'}
+_OUTCOMES = {EXIT_OK: 'scored', EXIT_USAGE: 'usage error: fix the command or the paths',
+             EXIT_REJECTS: 'the data failed it: the night is kept as it was, see dt=D.failed-*',
+             EXIT_NO_INPUT: 'no input for this date: nothing written',
+             EXIT_LOCKED: 'another run held the date', EXIT_FAILURE: 'failed: see the log'}

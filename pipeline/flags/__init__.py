@@ -12,7 +12,6 @@ import argparse
 import ast
 import dataclasses
 import os
-import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from pipeline.flags import beam_jobs, commands
@@ -83,11 +82,6 @@ COMMANDS: Dict[str, Command] = {
                               'out/preprocess', wrap=True),
 }
 
-# Flags kept for one release under their old names: old -> new (dest names).
-_DEPRECATED = {'groups': 'movies', 'groups_for': 'movies_for',
-               'ratings': 'movies', 'ratings_for': 'movies_for'}
-
-
 def _docstring(command: str) -> str:
     """The job module's docstring, read from its source: the module (and Beam) stays unloaded."""
     with open(os.path.join(_JOBS_DIR, f'{command}.py'), encoding='utf-8') as f:
@@ -114,7 +108,6 @@ def parse(command: str, argv: Sequence[str]) -> Tuple[argparse.Namespace, List[s
     spec = COMMANDS[command]
     found = parser(command)
     args, rest = found.parse_known_args(list(argv))
-    _move_deprecated(command, args, found)
     if spec.check:
         spec.check(args, found)
     unknown = unknown_beam_args(rest) if spec.beam else rest
@@ -126,22 +119,6 @@ def parse(command: str, argv: Sequence[str]) -> Tuple[argparse.Namespace, List[s
         if wrong:
             found.error(wrong)
     return args, rest
-
-
-def _move_deprecated(command: str, args: argparse.Namespace, found) -> None:
-    for old, new in _DEPRECATED.items():
-        value = getattr(args, f'deprecated_{old}', None)
-        if hasattr(args, f'deprecated_{old}'):
-            delattr(args, f'deprecated_{old}')
-        if value is None:
-            continue
-        if getattr(args, new, None) is not None:
-            found.error(f'--{old.replace("_", "-")} and --{new.replace("_", "-")} name the '
-                        f'same thing; give only --{new.replace("_", "-")}')
-        setattr(args, new, value)
-        print(f'imdb-sentiment {command}: warning: --{old.replace("_", "-")} is deprecated and '
-              f'will be removed in the next release; use --{new.replace("_", "-")} (the same '
-              'file layouts)', file=sys.stderr)
 
 
 def unknown_beam_args(args: Sequence[str]) -> List[str]:

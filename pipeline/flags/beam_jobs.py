@@ -1,8 +1,8 @@
-"""The flags of the three Beam jobs (preprocess, explore, score): plain argparse, no Beam."""
+"""The flags of the Beam jobs (preprocess, explore, score, evaluate): plain argparse, no Beam."""
 
 from transforms import schema
 from transforms.tft.cleaning import CleaningConfig
-from pipeline.flags.types import add_bool, add_deprecated, fraction, positive_int
+from pipeline.flags.types import add_bool, fraction, positive_int
 
 DEFAULT_TOP_WORDS = 30          # explore: words listed per label, and per side of the log-odds
 
@@ -15,6 +15,12 @@ def add_input_args(parser) -> None:
              'aclImdb split folder holding pos/ and neg/ (e.g. aclImdb/train). Repeat for several.')
     parser.add_argument('--output', metavar='DIR', required=True,
                         help='Output folder; replaced only when the job succeeds.')
+    add_reading_args(parser)
+
+
+def add_reading_args(parser) -> None:
+    """How reviews are read and validated: every job that reads reviews (add_input_args;
+    evaluate, whose reviews are --data)."""
     parser.add_argument(
         '--max-review-chars', type=positive_int, default=schema.DEFAULT_MAX_REVIEW_CHARS,
         help='Reject reviews longer than this many characters (default %(default)s).')
@@ -66,8 +72,6 @@ def add_preprocess_args(parser) -> None:
              'early-stopped on or fused on (default %(default)s: none).')
     add_movies_args(parser, 'all the reviews of a movie land in the same split (reviews '
                             'without a movie fall back to the hash of their text).')
-    add_deprecated(parser, 'groups', 'movies')
-    add_deprecated(parser, 'groups-for', 'movies-for')
     parser.add_argument(
         '--unlabeled', action='append', default=[], metavar='PATH',
         help='Reviews without labels (repeatable): a CSV with a "review" column such as '
@@ -131,8 +135,6 @@ def add_score_args(parser) -> None:
     add_movies_args(parser, 'metrics and the report break the error rate down by star '
                             'rating (aclImdb reviews keep theirs in the file name; reviews '
                             'the file does not list have none).')
-    add_deprecated(parser, 'ratings', 'movies')
-    add_deprecated(parser, 'ratings-for', 'movies-for')
     parser.add_argument(
         '--date', nargs='?', const='today', metavar='YYYY-MM-DD',
         help='Nightly mode: write into OUTPUT/dt=YYYY-MM-DD/ (a bare --date means today, '
@@ -216,16 +218,7 @@ def add_evaluate_args(parser) -> None:
                              'repeatable), e.g. the test split of preprocess.')
     parser.add_argument('--output', metavar='DIR', required=True,
                         help='Folder for the comparison, the verdict and the report.')
-    parser.add_argument(
-        '--max-review-chars', type=positive_int, default=schema.DEFAULT_MAX_REVIEW_CHARS,
-        help='Reject reviews longer than this many characters (default %(default)s).')
-    parser.add_argument(
-        '--max-reject-fraction', type=fraction, default=schema.DEFAULT_MAX_REJECT_FRACTION,
-        help='Fail (exit 3) when more than this share of the records is rejected '
-             '(default %(default)s).')
-    add_bool(parser, 'reshuffle-records', False,
-             'spread the records themselves over all workers (a CSV file is read in chunks '
-             'of 1,024 records spread over them already)')
+    add_reading_args(parser)
     add_batch_size_args(parser)
     add_movies_args(parser, 'the comparison breaks accuracy down by star rating too.')
     for name, kind, text in (

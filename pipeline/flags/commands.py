@@ -4,7 +4,6 @@ import argparse
 import dataclasses
 
 from trainer.config import ModelConfig
-from pipeline.flags.types import add_deprecated
 from pipeline.jobs.archive import CACHE_ENV, URL
 
 DEFAULT_RUN_TEST_FRACTION = 0.1    # `run` holds out a test split to score
@@ -71,7 +70,6 @@ def add_run_args(parser) -> None:
              '../shared/data/imdb/train_movies.csv (header row,movie,rating; or id,movie,'
              'rating): preprocess splits by movie and every score report breaks its errors '
              'down by rating (both get --movies).')
-    add_deprecated(parser, 'groups', 'movies')
     parser.add_argument(
         '--models', metavar='DIR',
         help='A model registry: the model is trained as its next version, evaluated against '

@@ -22,10 +22,3 @@ def add_bool(parser, name: str, default: bool, text: str) -> None:
     parser.add_argument(f'--{name}', action=argparse.BooleanOptionalAction, default=default,
                         help=f'{text[0].upper()}{text[1:]} (default: '
                              f'{"--" if default else "--no-"}{name}).')
-
-
-def add_deprecated(parser, old: str, new: str) -> None:
-    """``--OLD`` still accepted for one release, hidden from --help; ``pipeline.flags.parse``
-    moves its value to ``--NEW`` with a warning."""
-    parser.add_argument(f'--{old}', dest=f'deprecated_{old.replace("-", "_")}',
-                        metavar=new.upper(), help=argparse.SUPPRESS)

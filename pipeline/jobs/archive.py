@@ -1,5 +1,8 @@
 """The official Stanford archive that ``imdb-sentiment download`` fetches: where it is, what it
-weighs, and where it is kept (the flags and the download read these; no other import)."""
+weighs, and where it is kept (the flags, the download and the local clusters' downloads read
+these; no other import)."""
+
+import os
 
 URL = 'https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz'
 ARCHIVE_NAME = 'aclImdb_v1.tar.gz'
@@ -10,3 +13,9 @@ SIZE = 84125825
 SHA256 = 'c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe'
 EXTRACTED_DIR = 'aclImdb'
 CACHE_ENV = 'IMDB_SENTIMENT_CACHE'
+
+
+def default_cache_dir() -> str:
+    """``$IMDB_SENTIMENT_CACHE`` if set, else ``~/.cache/imdb-sentiment``."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser('~'), '.cache',
+                                                     'imdb-sentiment')

@@ -28,7 +28,8 @@ import zlib
 from typing import Iterator, List, Optional, Sequence, TextIO
 
 from pipeline import flags
-from pipeline.jobs.archive import ARCHIVE_NAME, CACHE_ENV, EXTRACTED_DIR, SHA256, SIZE, URL  # noqa: F401
+from pipeline.jobs.archive import (ARCHIVE_NAME, CACHE_ENV, EXTRACTED_DIR, SHA256,  # noqa: F401
+                                   SIZE, URL, default_cache_dir)
 from transforms.errors import DownloadError
 
 _LOG = logging.getLogger(__name__)
@@ -85,11 +86,6 @@ class _Progress:
         percent = f'{100 * done // self._total:3d}% ' if self._total else ''
         self._stream.write(f'{start}{self._name} {percent}{size} {rate:.1f} MB/s{end}')
         self._stream.flush()
-
-
-def default_cache_dir() -> str:
-    """``$IMDB_SENTIMENT_CACHE`` if set, else ``~/.cache/imdb-sentiment``."""
-    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser('~'), '.cache', 'imdb-sentiment')
 
 
 def fetch_aclimdb(cache_dir: Optional[str] = None, url: str = URL, size: Optional[int] = SIZE,

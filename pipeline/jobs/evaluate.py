@@ -30,14 +30,13 @@ from analysis.combiners import ScoreSummaryFn
 from analysis.compare_report import render_comparison
 from pipeline import flags, model_lookup, registry
 from pipeline.jobs import score_finish
-from pipeline.jobs.score import take_reviews
+from pipeline.jobs.score import take_reviews, write_rejected_and_counts
 from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job
 from transforms import jsonio, schema
 from transforms.beam.inference import ReviewModelHandler
 from transforms.beam.inputs import resolve_inputs
-from transforms.beam.intake import ACCEPTED, REJECTED, CountReasons
 from transforms.beam.scoring import META, ScoreReviews, to_prediction
-from transforms.beam.sinks import CountAs, WriteJsonLines, write_job_stats
+from transforms.beam.sinks import WriteJsonLines
 from transforms.errors import NotBlessed
 
 _LOG = logging.getLogger(__name__)
@@ -112,21 +111,19 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     taken, accepted = take_reviews(p, job_args, plan, require_label=True)
     batch = (job_args.min_batch_size, job_args.max_batch_size)
     first = accepted | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
-    rejected = [taken['rejected'], first['rejected']]
+    model_rejected = [first['rejected']]
     if baseline:
         carried = first['scored'] | 'CarryCandidate' >> beam.Map(
             lambda kv: dict(kv[0], review=kv[1].example,
                             **{_P_CANDIDATE: kv[1].inference[schema.PROBABILITY_OUTPUT]}))
         second = carried | 'ScoreBaseline' >> ScoreReviews(
             ReviewModelHandler(baseline, *batch), keep=(*META, _P_CANDIDATE))
-        rejected.append(second['rejected'])
+        model_rejected.append(second['rejected'])
         pairs = second['scored'] | 'Pairs' >> beam.Map(_pair)
         scored = pairs
     else:
         scored = first['scored'] | 'ToPrediction' >> beam.Map(to_prediction)
-    rejected = tuple(rejected) | 'AllRejected' >> beam.Flatten()
-    _ = rejected | 'WriteRejected' >> WriteJsonLines(
-        os.path.join(work_dir, schema.REJECTED_DIR, schema.REJECTED_PREFIX))
+    write_rejected_and_counts(taken, scored, model_rejected, work_dir)
     stats = os.path.join(work_dir, schema.STATS_DIR)
     models_scored = [(CANDIDATE, _as(CANDIDATE) if baseline else None)]
     if baseline:
@@ -143,11 +140,6 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
              | 'OutcomesToDict' >> beam.Map(lambda c: dict(zip(
                  ('both', 'only_candidate', 'only_baseline', 'neither'), c)))
              | 'WriteOutcomes' >> WriteJsonLines(os.path.join(stats, _PAIRS), num_shards=1))
-    counts = [*taken['counts'],
-              scored | 'CountScored' >> CountAs(ACCEPTED),
-              rejected | 'CountRejected' >> CountAs(REJECTED),
-              rejected | 'CountReasons' >> CountReasons()]
-    write_job_stats(counts, taken['input_stats'], stats)
 
 
 def _model(path: Optional[str]) -> Optional[Dict]:

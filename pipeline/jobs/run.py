@@ -192,7 +192,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     for step in steps:  # every step's flags are checked before the first one runs
         step.parse()
     out = args.output.rstrip('/')
-    started = time.time()
+    started = time.monotonic()
     # Marks the folder as this command's own from the start, so that a run that was
     # killed can be run again into the same folder.
     _write_manifest(out, steps, started, args, 'running')
@@ -203,10 +203,10 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
                          step.name, step.argv[2])
             continue
         _LOG.info('Step %d/%d: %s', i, len(steps), step.command_line)
-        t0 = time.time()
+        t0 = time.monotonic()
         with Heartbeat(step.name):
             step.exit_code = cli.invoke(step.command, step.job_args, step.beam_args)
-        step.wall_time_s = round(time.time() - t0, 1)
+        step.wall_time_s = round(time.monotonic() - t0, 1)
         if step.exit_code == EXIT_NOT_BLESSED and step.command == 'evaluate':
             refused = True
             continue
@@ -216,14 +216,14 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
             _write_index(out, steps, started, args, failed=True)
             return step.exit_code
     index = _write_index(out, steps, started, args, failed=False)
-    _LOG.info('Done in %.0f s: open %s', time.time() - started, index)
+    _LOG.info('Done in %.0f s: open %s', time.monotonic() - started, index)
     return EXIT_NOT_BLESSED if refused else 0
 
 
 def _write_manifest(out: str, steps: List[Step], started: float, args, status: str) -> Dict:
     manifest = {
         'job': NAME, 'status': status, 'created': jsonio.utc_now(),
-        'wall_time_s': round(time.time() - started, 1),
+        'wall_time_s': round(time.monotonic() - started, 1),
         'inputs': args.input, 'score_inputs': args.score_input,
         'steps': [{'step': s.name, 'command': s.command_line, 'exit_code': s.exit_code,
                    'wall_time_s': s.wall_time_s} for s in steps],

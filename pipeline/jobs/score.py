@@ -109,6 +109,21 @@ def take_reviews(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
     return taken, accepted
 
 
+def write_rejected_and_counts(taken: Dict, scored: beam.PCollection,
+                              model_rejected: Sequence[beam.PCollection], work_dir: str) -> None:
+    """What a scoring job (score, evaluate) writes of where its reviews went: the dead letters
+    (``take_reviews``' and the models'), and the counts that must reconcile: read = scored +
+    rejected. ``taken``: ``take_reviews``' first result."""
+    rejected = (taken['rejected'], *model_rejected) | 'AllRejected' >> beam.Flatten()
+    _ = rejected | 'WriteRejected' >> WriteJsonLines(
+        os.path.join(work_dir, schema.REJECTED_DIR, schema.REJECTED_PREFIX))
+    counts = [*taken['counts'],
+              scored | 'CountScored' >> CountAs(ACCEPTED),
+              rejected | 'CountRejected' >> CountAs(REJECTED),
+              rejected | 'CountReasons' >> CountReasons()]
+    write_job_stats(counts, taken['input_stats'], os.path.join(work_dir, schema.STATS_DIR))
+
+
 def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
     """Wires the score graph into ``p``, writing under ``work_dir``; does not run it."""
     model_dir = plan.extra[MODEL_DIR]
@@ -118,7 +133,7 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     result = accepted | 'Score' >> ScoreReviews(handler)
     scored = result['scored']
     predictions = scored | 'ToPrediction' >> beam.Map(to_prediction)
-    rejected = ((taken['rejected'], result['rejected']) | 'AllRejected' >> beam.Flatten())
+    write_rejected_and_counts(taken, predictions, [result['rejected']], work_dir)
 
     written = predictions
     if not job_args.include_text:
@@ -126,8 +141,6 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
             lambda r: {k: v for k, v in r.items() if k != schema.REVIEW_KEY})
     _ = written | 'WritePredictions' >> WriteJsonLines(
         os.path.join(work_dir, schema.PREDICTIONS_DIR, schema.PREDICTIONS_PREFIX))
-    _ = rejected | 'WriteRejected' >> WriteJsonLines(
-        os.path.join(work_dir, schema.REJECTED_DIR, schema.REJECTED_PREFIX))
 
     stats = os.path.join(work_dir, schema.STATS_DIR)
     _ = (predictions | 'Summarize' >> beam.CombineGlobally(ScoreSummaryFn())
@@ -152,12 +165,6 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
              | 'SumTokenCounts' >> beam.CombineGlobally(_sum_pairs).without_defaults()
              | 'CoverageToDict' >> beam.Map(lambda c: {'tokens': c[0], 'known_tokens': c[1]})
              | 'WriteCoverage' >> WriteJsonLines(os.path.join(stats, COVERAGE), num_shards=1))
-
-    counts = [*taken['counts'],
-              predictions | 'CountPredicted' >> CountAs(ACCEPTED),
-              rejected | 'CountRejected' >> CountAs(REJECTED),
-              rejected | 'CountReasons' >> CountReasons()]
-    write_job_stats(counts, taken['input_stats'], stats)
 
 
 def finish(work_dir: str, stats, manifest: Dict, job_args: argparse.Namespace,

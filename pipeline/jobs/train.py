@@ -46,7 +46,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         raise TrainError(f'--output {job_args.output} is a model registry; add --registry to '
                          f'write its next version')
     check_output(output, NAME, protected=[job_args.data])
-    started = time.time()
+    started = time.monotonic()
     with StagedOutput(output) as out:
         try:
             manifest = train(job_args.data, config, out.path)
@@ -56,7 +56,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
             raise TrainError(f'--data {job_args.data}: cannot read it: '
                              f'{" ".join(str(e.message).split())[:300]}') from None
         manifest['created'] = jsonio.utc_now()
-        manifest['wall_time_s'] = round(time.time() - started, 1)
+        manifest['wall_time_s'] = round(time.monotonic() - started, 1)
         out.write_manifest(manifest)
         out.publish()
     _LOG.info('%s', summary_line(manifest, output))

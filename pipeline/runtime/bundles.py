@@ -28,7 +28,7 @@ but warned when its largest bundle over ``SPARK_PARTITIONS`` partitions would pa
 
 import logging
 import math
-from typing import Iterable
+from typing import Iterable, Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -68,9 +68,12 @@ def parallelism_needed(input_size: int, per_input_byte: float) -> int:
 
 def check_bundles(job: str, files: Iterable[str], options: PipelineOptions,
                   per_input_byte: float = READ_PER_INPUT_BYTE,
-                  try_anyway: bool = False) -> None:
+                  try_anyway: Optional[bool] = None) -> None:
     """Raises BundleTooLarge, or warns, before a FlinkRunner job; warns before a SparkRunner
-    job (see the module doc). Other runners are not checked."""
+    job (see the module doc). Other runners are not checked.
+
+    ``try_anyway``: the job's --ignore-memory-estimate; None for a job without that flag, whose
+    refusal then names only --parallelism."""
     runner = runner_key(options.view_as(StandardOptions).runner)
     if runner not in ('flinkrunner', 'sparkrunner'):
         return
@@ -92,7 +95,8 @@ def check_bundles(job: str, files: Iterable[str], options: PipelineOptions,
             '--execution_mode_for_batch=BATCH_FORCED where that is more than the cluster\'s '
             'task slots (pipeline/cluster/README.md)')
     if given and not try_anyway:
-        raise BundleTooLarge(f'{said}; --ignore-memory-estimate tries anyway')
+        raise BundleTooLarge(said if try_anyway is None
+                             else f'{said}; --ignore-memory-estimate tries anyway')
     _LOG.warning('%s.', said)
 
 

@@ -101,22 +101,11 @@ def check_output(output: Optional[str], job: str, protected: Iterable[str] = (),
     ``protected``: the paths the job reads (input files and folders, the model, --data).
     ``replaces``: the job replaces the folder whole (every job but ``run``, which writes its
     steps' outputs into its folder and may hold them)."""
-    if not output or not output.strip():
-        raise OutputError(f'{flag} is empty')
-    out = _real(output)
-    for path in protected:
-        if path and _overlaps(out, _real(path)):
-            raise OutputError(f'{flag} {output} overlaps {path}, which this job reads; '
-                              f'write somewhere else')
+    out = _checked_place(output, protected, flag)
     if not _is_local(output):
         _check_remote(output, job, flag)
         return
-    if _overlaps(out, os.getcwd()) and not out.startswith(os.getcwd() + os.sep):
-        raise OutputError(f'{flag} {output} is the current folder or holds it; '
-                          f'name a subfolder such as {flag} out/{job}')
-    if os.path.lexists(out):
-        if not os.path.isdir(out) or os.path.islink(output.rstrip('/')):
-            raise OutputError(f'{flag} {output} exists and is not a folder; not replacing it')
+    if _existing_folder(out, output, flag, job, 'replacing'):
         own = manifest_job(out)
         if partitions(out):
             raise OutputError(f'{flag} {output} is the root of nightly runs (it holds dt= '
@@ -138,21 +127,10 @@ def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
                        flag: str = '--output') -> None:
     """Raises OutputError (exit 2) unless ``output`` may be the root of dated runs: missing,
     empty, or holding only partitions and the nights' history; never an ad-hoc output."""
-    if not output or not output.strip():
-        raise OutputError(f'{flag} is empty')
-    out = _real(output)
-    for path in protected:
-        if path and _overlaps(out, _real(path)):
-            raise OutputError(f'{flag} {output} overlaps {path}, which this job reads; '
-                              f'write somewhere else')
+    out = _checked_place(output, protected, flag)
     if not _is_local(output):
         return
-    if _overlaps(out, os.getcwd()) and not out.startswith(os.getcwd() + os.sep):
-        raise OutputError(f'{flag} {output} is the current folder or holds it; '
-                          f'name a subfolder such as {flag} out/nightly')
-    if os.path.lexists(out):
-        if not os.path.isdir(out) or os.path.islink(output.rstrip('/')):
-            raise OutputError(f'{flag} {output} exists and is not a folder; not writing in it')
+    if _existing_folder(out, output, flag, 'nightly', 'writing in'):
         own = manifest_job(out)
         if own:
             raise OutputError(f'{flag} {output} is the output of an `imdb-sentiment {own}` run '
@@ -165,6 +143,33 @@ def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
             raise OutputError(f'{flag} {output} holds files that are not nightly partitions '
                               f'({others[0]}...); choose a new folder (nothing was changed)')
     _check_writable(out, output, flag)
+
+
+def _checked_place(output: Optional[str], protected: Iterable[str], flag: str) -> str:
+    """The real path of ``output``, which names something and lies apart from every path the
+    job reads; raises OutputError otherwise."""
+    if not output or not output.strip():
+        raise OutputError(f'{flag} is empty')
+    out = _real(output)
+    for path in protected:
+        if path and _overlaps(out, _real(path)):
+            raise OutputError(f'{flag} {output} overlaps {path}, which this job reads; '
+                              f'write somewhere else')
+    return out
+
+
+def _existing_folder(out: str, output: str, flag: str, subfolder: str, doing: str) -> bool:
+    """Whether a local ``output`` (real path ``out``) exists, as a folder; raises OutputError
+    when it is or holds the current folder (``subfolder``: the one to suggest instead), or is
+    something other than a folder (``doing``: what the job would not do to it)."""
+    if _overlaps(out, os.getcwd()) and not out.startswith(os.getcwd() + os.sep):
+        raise OutputError(f'{flag} {output} is the current folder or holds it; '
+                          f'name a subfolder such as {flag} out/{subfolder}')
+    if not os.path.lexists(out):
+        return False
+    if not os.path.isdir(out) or os.path.islink(output.rstrip('/')):
+        raise OutputError(f'{flag} {output} exists and is not a folder; not {doing} it')
+    return True
 
 
 def _check_writable(out: str, output: str, flag: str) -> None:

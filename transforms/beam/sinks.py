@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+from typing import Any, Callable
 
 import apache_beam as beam
 
@@ -32,34 +33,34 @@ def _plain(value):
     raise TypeError(f'not JSON serializable: {type(value)}')
 
 
-class WriteJsonLines(beam.PTransform):
+class _WriteLines(beam.PTransform):
+    """Rows -> text shards ``<prefix>-SSSSS-of-NNNNN<suffix>``: each row made one line by
+    ``to_line`` (applied as ``label``); ``write``: more of WriteToText's arguments."""
+
+    def __init__(self, prefix: str, label: str, to_line: Callable[[Any], str], **write):
+        super().__init__()
+        self._prefix, self._label, self._to_line, self._write = prefix, label, to_line, write
+
+    def expand(self, rows):
+        return (rows
+                | self._label >> beam.Map(self._to_line)
+                | 'Write' >> beam.io.WriteToText(self._prefix, **self._write))
+
+
+class WriteJsonLines(_WriteLines):
     """Dicts -> JSON Lines shards ``<prefix>-SSSSS-of-NNNNN.jsonl`` (one empty shard if none)."""
 
     def __init__(self, prefix: str, num_shards: int = 0):
-        super().__init__()
-        self._prefix = prefix
-        self._num_shards = num_shards
-
-    def expand(self, rows):
-        return (rows
-                | 'ToJson' >> beam.Map(to_json)
-                | 'Write' >> beam.io.WriteToText(
-                    self._prefix, file_name_suffix='.jsonl', num_shards=self._num_shards))
+        super().__init__(prefix, 'ToJson', to_json, file_name_suffix='.jsonl',
+                         num_shards=num_shards)
 
 
-class WriteCsv(beam.PTransform):
+class WriteCsv(_WriteLines):
     """Sequences of values -> CSV shards ``<prefix>-SSSSS-of-NNNNN.csv``, each with ``header``."""
 
     def __init__(self, prefix: str, header):
-        super().__init__()
-        self._prefix = prefix
-        self._header = header
-
-    def expand(self, rows):
-        return (rows
-                | 'ToCsvLine' >> beam.Map(csv_line)
-                | 'Write' >> beam.io.WriteToText(self._prefix, file_name_suffix='.csv',
-                                                 header=csv_line(self._header)))
+        super().__init__(prefix, 'ToCsvLine', csv_line, file_name_suffix='.csv',
+                         header=csv_line(header))
 
 
 def csv_line(values) -> str:
@@ -72,32 +73,33 @@ def csv_line(values) -> str:
     return out.getvalue()[:-2]
 
 
-class CountAs(beam.PTransform):
-    """Any PCollection -> one (name, number of elements) pair; 0 when empty."""
+class _TotalAs(beam.PTransform):
+    """A PCollection -> one (name, total) pair, 0 when empty: ``total`` (a global combine,
+    applied as ``label``) makes the total of all the elements."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, label: str, total: beam.PTransform):
         super().__init__()
-        self._name = name
+        self._name, self._label, self._total = name, label, total
 
     def expand(self, pcoll):
         name = self._name
         return (pcoll
-                | 'Count' >> beam.combiners.Count.Globally()
-                | 'Name' >> beam.Map(lambda n: (name, n)))
+                | self._label >> self._total
+                | 'Name' >> beam.Map(lambda n: (name, int(n))))
 
 
-class SumAs(beam.PTransform):
+class CountAs(_TotalAs):
+    """Any PCollection -> one (name, number of elements) pair; 0 when empty."""
+
+    def __init__(self, name: str):
+        super().__init__(name, 'Count', beam.combiners.Count.Globally())
+
+
+class SumAs(_TotalAs):
     """Numbers -> one (name, sum) pair; 0 when empty."""
 
     def __init__(self, name: str):
-        super().__init__()
-        self._name = name
-
-    def expand(self, numbers):
-        name = self._name
-        return (numbers
-                | 'Sum' >> beam.CombineGlobally(sum)
-                | 'Name' >> beam.Map(lambda n: (name, int(n))))
+        super().__init__(name, 'Sum', beam.CombineGlobally(sum))
 
 
 def write_job_stats(counts, input_stats, stats_dir: str) -> None:

@@ -1,5 +1,6 @@
-"""The local clusters' layout: the run dir both engines share, and the Flink cluster's ports,
-memory, config.yaml and hosts files (the Spark cluster's are in ``spark.py``).
+"""The local clusters' layout: what both engines share (the run dir; Beam's job server and
+worker pools beside the engine), and the Flink cluster's ports, memory, config.yaml and hosts
+files (the Spark cluster's are in ``spark.py``).
 
 Every server binds a loopback address; ``pipeline/cluster/local/flink.py`` starts the processes.
 """
@@ -12,13 +13,9 @@ import shutil
 import socket
 from typing import Dict, List
 
+from pipeline.jobs.archive import default_cache_dir
+
 POOL_HOST_NAME = 'beam-worker-pool'
-
-
-def default_cache_dir() -> str:
-    """``$IMDB_SENTIMENT_CACHE``, else ``~/.cache/imdb-sentiment`` (as the download command)."""
-    return os.environ.get('IMDB_SENTIMENT_CACHE') or os.path.join(
-        os.path.expanduser('~'), '.cache', 'imdb-sentiment')
 
 
 @dataclasses.dataclass
@@ -41,27 +38,50 @@ class RunDir:
 
 
 @dataclasses.dataclass
-class ClusterConfig(RunDir):
+class BeamServices(RunDir):
+    """What a local cluster runs for Beam beside its engine: Beam's job server (its job,
+    artifact and expansion ports) and the Python worker pool(s), and how long an idle SDK
+    worker is kept. The defaults are the Flink cluster's; the Spark cluster moves the ports, so
+    that both can run at once."""
+    job_port: int = 8099
+    artifact_port: int = 8098
+    expansion_port: int = 8097
+    pool_port: int = 50000
+    # How long an idle SDK worker is kept (--environment_cache_millis): between a job's stages,
+    # and for this long after the job.
+    environment_cache_millis: int = 60000
+
+    def job_server_args(self) -> List[str]:
+        """Beam's job server's own flags: its loopback ports, its artifacts in the run dir."""
+        return ['--job-host=127.0.0.1', f'--job-port={self.job_port}',
+                f'--artifact-port={self.artifact_port}',
+                f'--expansion-port={self.expansion_port}',
+                f'--artifacts-dir={os.path.join(self.run_dir, "artifacts")}']
+
+    def runner_flags(self, runner: str, pool_host: str) -> List[str]:
+        """The pipeline options that send a job to this job server and its SDK workers to the
+        pool at ``pool_host``."""
+        return [f'--runner={runner}', f'--job_endpoint=localhost:{self.job_port}',
+                '--environment_type=EXTERNAL',
+                f'--environment_config={pool_host}:{self.pool_port}',
+                f'--environment_cache_millis={self.environment_cache_millis}']
+
+
+@dataclasses.dataclass
+class ClusterConfig(BeamServices):
     """The Flink cluster: which ports it takes, and its memory. Memory sizes suit a 2-core,
     24 GiB machine: Beam's Flink jobs keep little in the JVMs (the Python harnesses do the work),
     but tf.Transform's graph has hundreds of operators, so each TaskManager needs ample network
     buffers (see ``flink_config``)."""
     rest_port: int = 8081
     rpc_port: int = 6123
-    job_port: int = 8099
-    artifact_port: int = 8098
-    expansion_port: int = 8097
-    pool_port: int = 50000
     taskmanagers: int = 2
     jobmanager_memory: str = '1024m'
     taskmanager_memory: str = '3584m'
     network_memory: str = '384m'
     task_off_heap_memory: str = '768m'
-    # How long an idle SDK worker is kept (--environment_cache_millis): between a job's stages,
-    # and for this long after the job.
-    environment_cache_millis: int = 60000
     # Beam's runner classes on each TaskManager's class path, loaded parent-first: without it
-    # Beam ignores the cache above and starts an SDK worker per stage (see flink_config).
+    # Beam ignores environment_cache_millis and starts an SDK worker per stage (flink_config).
     beam_on_taskmanager_classpath: bool = True
 
     def pool_host(self, index: int) -> str:
@@ -71,10 +91,7 @@ class ClusterConfig(RunDir):
 
 def beam_flags(config: ClusterConfig) -> List[str]:
     """The pipeline options that run a job of this project on the cluster."""
-    return ['--runner=FlinkRunner', f'--job_endpoint=localhost:{config.job_port}',
-            '--environment_type=EXTERNAL',
-            f'--environment_config={POOL_HOST_NAME}:{config.pool_port}',
-            f'--environment_cache_millis={config.environment_cache_millis}',
+    return [*config.runner_flags('FlinkRunner', POOL_HOST_NAME),
             f'--parallelism={config.taskmanagers}']
 
 

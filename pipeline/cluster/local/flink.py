@@ -21,7 +21,6 @@ A job then runs on it with the flags of ``beam_flags()``::
     python -m pipeline.cluster.local.flink up|down|status [--run-dir DIR] [--rest-port N ...]
 """
 
-import dataclasses
 import os
 import sys
 from typing import Dict, List, Optional
@@ -68,12 +67,9 @@ def up(config: ClusterConfig, log=print) -> Dict:
                           env=_flink_env(config, home,
                                          f'-Djdk.net.hosts.file={hosts_file(config, i)}',
                                          jar if config.beam_on_taskmanager_classpath else ''))
-        cluster.start('job-server', [
-            'java', '-Xmx512m', '-jar', jar, f'--flink-master=127.0.0.1:{config.rest_port}',
-            '--job-host=127.0.0.1', f'--job-port={config.job_port}',
-            f'--artifact-port={config.artifact_port}',
-            f'--expansion-port={config.expansion_port}',
-            f'--artifacts-dir={os.path.join(config.run_dir, "artifacts")}'])
+        cluster.start('job-server', ['java', '-Xmx512m', '-jar', jar,
+                                     f'--flink-master=127.0.0.1:{config.rest_port}',
+                                     *config.job_server_args()])
         cluster.wait(f'{config.taskmanagers} TaskManagers',
                      lambda: (processes.get_json(f'{rest}/overview') or {}).get('taskmanagers')
                      == config.taskmanagers)
@@ -82,11 +78,9 @@ def up(config: ClusterConfig, log=print) -> Dict:
                 config.pool_host(i), config.pool_port), 60)
         cluster.wait('Beam job server', lambda: processes.port_open(
             '127.0.0.1', config.job_port), 60)
-    return lifecycle.save_state(config, {
-        'flink_version': install.FLINK_VERSION,
-        'beam_job_server_version': install.BEAM_JOB_SERVER_VERSION,
-        'flink_home': home, 'job_server_jar': jar, 'web_ui': rest,
-        'beam_flags': beam_flags(config), 'config': dataclasses.asdict(config)})
+    return lifecycle.save_state(config, jar, beam_flags(config),
+                                flink_version=install.FLINK_VERSION, flink_home=home,
+                                web_ui=rest)
 
 
 def describe(state: Dict) -> str:
@@ -94,14 +88,11 @@ def describe(state: Dict) -> str:
     config = state['config']
     pools = ', '.join(f'127.0.0.{i + 1}:{config["pool_port"]}'
                       for i in range(config['taskmanagers']))
-    return (f'Flink {state["flink_version"]}: web UI {state["web_ui"]} '
-            f'({config["taskmanagers"]} TaskManagers, 1 slot each)\n'
-            f'Beam {state["beam_job_server_version"]} Flink job server: '
-            f'localhost:{config["job_port"]}\n'
-            f'Worker pools (one per TaskManager, as {POOL_HOST_NAME}:{config["pool_port"]}): '
-            f'{pools}\n'
-            f'Logs and pid files: {config["run_dir"]}\n\n'
-            + lifecycle.how_to_run(state['beam_flags'], 'flink'))
+    return lifecycle.describe(
+        state, 'flink', f'Flink {state["flink_version"]}: web UI {state["web_ui"]} '
+                        f'({config["taskmanagers"]} TaskManagers, 1 slot each)',
+        'Flink job server', f'Worker pools (one per TaskManager, as '
+                            f'{POOL_HOST_NAME}:{config["pool_port"]}): {pools}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

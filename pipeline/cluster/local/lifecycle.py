@@ -5,13 +5,15 @@ run dir (and stopping all of them if one fails), stopping them by pid file, the 
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from pipeline.cluster.local import install, processes
-from pipeline.cluster.local.config import RunDir, default_cache_dir
+from pipeline.cluster.local.config import BeamServices, RunDir
+from pipeline.jobs.archive import default_cache_dir
 
 STATE_FILE = 'cluster.json'
 
@@ -49,8 +51,12 @@ def starting(config: RunDir, stop_with: str, subdirs: Sequence[str] = ()) -> Ite
         raise
 
 
-def save_state(config: RunDir, state: Dict) -> Dict:
-    """Writes what ``up`` started (``cluster.json`` in the run dir) and returns it."""
+def save_state(config: BeamServices, jar: str, flags: List[str], **engine) -> Dict:
+    """Writes what ``up`` started (``cluster.json`` in the run dir) and returns it: the
+    ``engine``'s own entries, Beam's job server (its version, its ``jar``), the ``flags`` that
+    run a job on the cluster, and the config."""
+    state = dict(engine, beam_job_server_version=install.BEAM_JOB_SERVER_VERSION,
+                 job_server_jar=jar, beam_flags=flags, config=dataclasses.asdict(config))
     with open(os.path.join(config.run_dir, STATE_FILE), 'w') as f:
         json.dump(state, f, indent=2)
     return state
@@ -85,10 +91,18 @@ def log_tails(config: RunDir) -> str:
     return '\n'.join(parts)
 
 
-def how_to_run(flags: Sequence[str], engine: str) -> str:
-    """The closing lines of what ``make ENGINE-up`` prints: a job with its flags, and the stop."""
-    joined = ' \\\n    '.join(flags)
-    return (f'Run a job on it:\n  imdb-sentiment preprocess --input R.csv --output OUT \\\n'
+def describe(state: Dict, engine: str, cluster: str, job_server: str, pools: str) -> str:
+    """What ``make ENGINE-up`` prints: the ``cluster``'s own line, Beam's job server (called
+    ``job_server`` there), where the worker ``pools`` listen and the logs are, a job with the
+    flags that run it there, and how to stop it all."""
+    config = state['config']
+    joined = ' \\\n    '.join(state['beam_flags'])
+    return (f'{cluster}\n'
+            f'Beam {state["beam_job_server_version"]} {job_server}: '
+            f'localhost:{config["job_port"]}\n'
+            f'{pools}\n'
+            f'Logs and pid files: {config["run_dir"]}\n\n'
+            f'Run a job on it:\n  imdb-sentiment preprocess --input R.csv --output OUT \\\n'
             f'    {joined}\n\nStop it: make {engine}-down\n')
 
 

@@ -29,26 +29,27 @@ import sys
 from typing import Dict, List, Optional
 
 from pipeline.cluster.local import install, lifecycle, processes
-from pipeline.cluster.local.config import RunDir
+from pipeline.cluster.local.config import BeamServices
 
 # The same for both local clusters (lifecycle.py); named here for this module's callers.
 STATE_FILE, down, running = lifecycle.STATE_FILE, lifecycle.down, lifecycle.running
 
 
 @dataclasses.dataclass
-class SparkConfig(RunDir):
+class SparkConfig(BeamServices):
     """The Spark cluster: its ports, its one worker and the executor each job gets. The JVMs
     hold little (the Python SDK worker does the work)."""
     master_port: int = 7077
     web_ui_port: int = 8080
     worker_ui_port: int = 8082
     driver_ui_port: int = 4040
+    worker_cores: int = 2
+    executor_memory: str = '2g'
+    # Beam's job server and worker pool, 100 ports above the Flink cluster's.
     job_port: int = 8199
     artifact_port: int = 8198
     expansion_port: int = 8197
     pool_port: int = 50100
-    worker_cores: int = 2
-    executor_memory: str = '2g'
     # Beam's Spark runner stops a job's SDK worker once no task uses it unless this is set
     # (Beam's default, 0: a new worker, importing TensorFlow again, for each task). The executor
     # and its worker end with the job, so a long cache costs nothing after it.
@@ -61,9 +62,7 @@ class SparkConfig(RunDir):
 
 def beam_flags(config: SparkConfig) -> List[str]:
     """The pipeline options that run a job of this project on the cluster."""
-    return ['--runner=SparkRunner', f'--job_endpoint=localhost:{config.job_port}',
-            '--environment_type=EXTERNAL', f'--environment_config=localhost:{config.pool_port}',
-            f'--environment_cache_millis={config.environment_cache_millis}']
+    return config.runner_flags('SparkRunner', 'localhost')
 
 
 def spark_defaults(config: SparkConfig) -> Dict[str, str]:
@@ -133,33 +132,27 @@ def up(config: SparkConfig, log=print) -> Dict:
         # No --add-opens: the jar's manifest carries Spark's Java 17 module options.
         cluster.start('job-server', [
             'java', '-Xmx1g', *(f'-D{k}={v}' for k, v in driver_properties(config).items()),
-            '-jar', jar, f'--spark-master-url={config.master_url}', '--job-host=127.0.0.1',
-            f'--job-port={config.job_port}', f'--artifact-port={config.artifact_port}',
-            f'--expansion-port={config.expansion_port}',
-            f'--artifacts-dir={os.path.join(config.run_dir, "artifacts")}'], env=env)
+            '-jar', jar, f'--spark-master-url={config.master_url}',
+            *config.job_server_args()], env=env)
         cluster.wait('Spark worker', lambda: _alive_workers(config) >= 1)
         cluster.wait('worker pool', lambda: processes.port_open('127.0.0.1', config.pool_port), 60)
         cluster.wait('Beam job server', lambda: processes.port_open(
             '127.0.0.1', config.job_port), 60)
-    return lifecycle.save_state(config, {
-        'spark_version': install.SPARK_VERSION,
-        'beam_job_server_version': install.BEAM_JOB_SERVER_VERSION,
-        'spark_home': home, 'job_server_jar': jar,
-        'web_ui': f'http://127.0.0.1:{config.web_ui_port}', 'master_url': config.master_url,
-        'beam_flags': beam_flags(config), 'config': dataclasses.asdict(config)})
+    return lifecycle.save_state(config, jar, beam_flags(config),
+                                spark_version=install.SPARK_VERSION, spark_home=home,
+                                web_ui=f'http://127.0.0.1:{config.web_ui_port}',
+                                master_url=config.master_url)
 
 
 def describe(state: Dict) -> str:
     """What ``make spark-up`` prints: where to look and what to pass."""
     config = state['config']
-    return (f'Spark {state["spark_version"]}: master {state["master_url"]}, web UI '
-            f'{state["web_ui"]} (1 worker, {config["worker_cores"]} cores; an executor of '
-            f'{config["executor_memory"]} per job)\n'
-            f'Beam {state["beam_job_server_version"]} Spark job server (the driver): '
-            f'localhost:{config["job_port"]}\n'
-            f'Worker pool beside the worker: 127.0.0.1:{config["pool_port"]}\n'
-            f'Logs and pid files: {config["run_dir"]}\n\n'
-            + lifecycle.how_to_run(state['beam_flags'], 'spark'))
+    return lifecycle.describe(
+        state, 'spark', f'Spark {state["spark_version"]}: master {state["master_url"]}, web UI '
+                        f'{state["web_ui"]} (1 worker, {config["worker_cores"]} cores; an '
+                        f'executor of {config["executor_memory"]} per job)',
+        'Spark job server (the driver)',
+        f'Worker pool beside the worker: 127.0.0.1:{config["pool_port"]}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -171,13 +171,12 @@ def test_eval_reviews_are_written_with_their_ids(result, dataset):
         assert parse_csv_line(originals[r['id']].encode(), ('review', 'sentiment'))['review'] == r['review']
 
 
-@pytest.mark.parametrize('flag', ['--movies', '--groups'])  # --groups: deprecated, still read
-def test_movies_keep_each_movie_on_one_side(dataset, tmp_path, flag):
+def test_movies_keep_each_movie_on_one_side(dataset, tmp_path):
     groups = tmp_path / 'groups.csv'
     groups.write_text('id,group\n' + ''.join(f'reviews.csv:{i},movie{i % 7}\n'
                                              for i in range(1, 200)))
     out = str(tmp_path / 'grouped')
-    assert _run(dataset, out, flag, str(groups), '--eval-fraction', '0.5') == 0
+    assert _run(dataset, out, '--movies', str(groups), '--eval-fraction', '0.5') == 0
     train, evaluation = _examples(out, 'train'), _examples(out, 'eval')
     side = {}
     for i in range(1, 200):

@@ -52,7 +52,8 @@ def _job(tmp_path, job, *flags):
 
 @pytest.mark.parametrize('job', ['preprocess', 'explore'])
 def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path, job):
-    """Preprocess's largest stage is the transform; explore's, as score's, the read records."""
+    """Preprocess's largest stage is the transform; explore's, as score's, the read records.
+    Only preprocess has --ignore-memory-estimate, so only its message offers it."""
     per_byte = (bundles.preprocess_output(0.8) if job == 'preprocess'
                 else bundles.READ_PER_INPUT_BYTE)
     needed = bundles.parallelism_needed(300 * MB, per_byte)
@@ -60,6 +61,7 @@ def test_a_parallelism_too_small_is_a_usage_error_before_any_work(tmp_path, job)
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if 'error' in line]
     assert len(errors) == 1 and f'--parallelism={needed} or more' in errors[0], done.stderr
+    assert ('--ignore-memory-estimate' in errors[0]) == (job == 'preprocess'), errors[0]
     assert 'Traceback' not in done.stderr
     assert sorted(os.listdir(tmp_path)) == ['big.csv']
 

@@ -1,5 +1,5 @@
 """score --movies: star ratings for CSV reviews from the movies side file, into predictions and
-metrics; the file's layouts; the deprecated --ratings."""
+metrics; the file's layouts."""
 
 import collections
 import os
@@ -119,21 +119,3 @@ def test_bad_ratings_file_is_a_usage_error(trained, tmp_path, capsys, content, e
     assert message in err and 'Traceback' not in err
     assert len(err.strip().splitlines()) == 1
     assert not os.path.exists(tmp_path / 'o')
-
-
-def test_the_old_ratings_flags_still_work_for_one_release(trained, tmp_path, capsys):
-    data = write_csv(str(tmp_path / 'r.csv'), generated_reviews(6, seed=11))
-    out = str(tmp_path / 'out')
-    assert cli.main(['score', '--input', data, '--model', trained['model'], '--output', out,
-                     '--ratings', _ratings_file(tmp_path / 'm.csv'), '--ratings-for', 'r.csv',
-                     '--no-explain']) == 0
-    err = capsys.readouterr().err
-    assert '--ratings is deprecated' in err and 'use --movies' in err
-    assert read_json(os.path.join(out, schema.MANIFEST_FILE))['options']['movies_for'] == 'r.csv'
-    assert {p['rating'] for p in _rows(os.path.join(out, 'predictions', '*.jsonl'))} == set(
-        STARS[:6])
-    with pytest.raises(SystemExit) as stopped:  # argparse's usage error
-        cli.main(['score', '--input', data, '--model', trained['model'], '--output', out,
-                  '--ratings', 'a.csv', '--movies', 'b.csv'])
-    assert stopped.value.code == cli.EXIT_USAGE
-    assert 'give only --movies' in capsys.readouterr().err

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from pipeline.cluster.local import config as cluster_config
+from pipeline.jobs import download
 
 
 @pytest.fixture
@@ -113,3 +114,12 @@ def test_every_spark_address_is_loopback(tmp_path):
     assert spark.spark_defaults(config)['spark.master.rest.enabled'] == 'false'
     assert config.master_url == 'spark://127.0.0.1:7077'
     assert '--job_endpoint=localhost:18199' in spark.beam_flags(config)
+
+
+def test_the_clusters_cache_is_the_download_s(tmp_path, monkeypatch):
+    """The local clusters keep their downloads where `imdb-sentiment download` keeps the
+    archive."""
+    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / 'cache'))
+    assert cluster_config.RunDir(run_dir=str(tmp_path)).cache_dir == str(tmp_path / 'cache')
+    monkeypatch.delenv(download.CACHE_ENV)
+    assert cluster_config.RunDir(run_dir=str(tmp_path)).cache_dir == download.default_cache_dir()
