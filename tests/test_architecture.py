@@ -223,7 +223,8 @@ SUITES = {'test_architecture.py', 'test_startup.py', 'test_hostile_jobs.py',
 
 def mirror_problems(tests_dir: str, code_dir: str) -> list:
     """Test modules that do not mirror a module of the code: tests/a/b/test_c.py tests a/b/c.py
-    (or the package a/b/c/); only the listed suites sit at the top."""
+    (or the package a/b/c/), tests/a/b/test_b.py the package a/b/ itself (its __init__.py);
+    only the listed suites sit at the top."""
     problems = []
     for folder, _, files in os.walk(tests_dir):
         rel = os.path.relpath(folder, tests_dir)
@@ -234,7 +235,10 @@ def mirror_problems(tests_dir: str, code_dir: str) -> list:
                 if name not in SUITES:
                     problems.append(f'{name}: not a suite; put it beside the module it tests')
                 continue
-            target = os.path.join(code_dir, rel, name[len('test_'):-len('.py')])
+            module = name[len('test_'):-len('.py')]
+            target = os.path.join(code_dir, rel, module)
+            if module == os.path.basename(rel):
+                target = os.path.join(code_dir, rel, '__init__')
             if not (os.path.isfile(target + '.py') or os.path.isdir(target)):
                 problems.append(
                     f'{os.path.join(rel, name)}: no {os.path.relpath(target, code_dir)}.py')
