@@ -1,6 +1,6 @@
-"""Accuracy on reviews of movies the model never saw, against two scikit-learn baselines.
+"""How accurate is the default recipe on reviews of movies it never saw, against baselines?
 
-  .venv/bin/python benchmarks/accuracy.py                  # the recipe with every default
+  python -m benchmarks accuracy                  # the recipe with every default
 
 1. Holds out a test part of train.csv by a fixed hash of the movie id
    (train_movies.csv): about a fifth of the movies, ~5k reviews. No choice is
@@ -16,30 +16,23 @@
    log-count ratios, logistic regression) on the same train part, picks their C
    on the eval part, and tests them on the same test part.
 
-Writes benchmarks/results/accuracy.json (--out). ``--no-test`` reports the eval
+Writes results/accuracy.json (--out). ``--no-test`` reports the eval
 part only: use it while trying recipes, so the test part stays unused for choices.
 """
 
-import argparse
 import csv
 import glob
 import hashlib
 import json
 import os
 import re
-import shlex
-import sys
 import time
+from typing import Sequence
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import run_timed, write_json  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
+from benchmarks import common
 
-_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_DATA = os.path.normpath(os.path.join(_HERE, '..', '..', 'shared', 'data', 'imdb'))
 TEST_FRACTION = 0.2
 # Salted differently from the preprocess split, so the two hashes are independent.
 _TEST_SALT = 'imdb-sentiment accuracy test part:'
@@ -67,8 +60,8 @@ def write_rows(path: str, rows) -> None:
 
 
 def timed(cmd) -> dict:
-    run = run_timed(cmd)
-    return {'command': 'imdb-sentiment ' + shlex.join(cmd[1:]), 'wall_s': round(run.wall_s, 1),
+    run = common.run_timed(cmd)
+    return {'command': common.shown(cmd), 'wall_s': round(run.wall_s, 1),
             'peak_rss_mb': run.peak_rss_mb}
 
 
@@ -171,13 +164,14 @@ def _nb_ratio(x, y):
     return sparse.diags(np.log((p / p.sum()) / (q / q.sum())))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data-dir', default=_DATA)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('accuracy', __doc__)
+    parser.add_argument('--data-dir', default=common.DATA,
+                        help='A folder of train.csv and train_movies.csv (default: the shared '
+                             'one).')
     parser.add_argument('--work', default='/tmp/imdb-accuracy',
                         help='Work folder (outside the repository; default %(default)s).')
-    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'accuracy.json'))
+    parser.add_argument('--out', default=common.result_path('accuracy'))
     parser.add_argument('--preprocess-arg', action='append', default=[],
                         help='Extra preprocess flag (experiments only), e.g. "--max-tokens=600".')
     parser.add_argument('--train-arg', action='append', default=[],
@@ -190,7 +184,7 @@ def main() -> None:
     parser.add_argument('--no-test', dest='test', action='store_false',
                         help='Do not touch the test part (while choosing a recipe).')
     parser.add_argument('--no-baselines', dest='run_baselines', action='store_false')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rows = load(args.data_dir)
     test = [r for r in rows if is_test_movie(r[3])]
@@ -199,24 +193,22 @@ def main() -> None:
     rest_csv = os.path.join(args.work, 'train_part.csv')
     write_rows(rest_csv, rest)
     pre, model = os.path.join(args.work, 'preprocess'), os.path.join(args.work, 'model')
-    result = {'benchmark': 'accuracy', 'created': utc_now(),
-              'command': 'python benchmarks/accuracy.py ' + shlex.join(sys.argv[1:]),
-              'cpus': os.cpu_count(), 'versions': versions()}
-    pre_cmd = [_BIN, 'preprocess', '--input', rest_csv, '--output', pre,
-               '--movies', os.path.join(args.data_dir, 'train_movies.csv'),
-               '--movies-for', 'train.csv', *args.preprocess_arg]
+    result = common.header('accuracy', argv)
+    pre_cmd = common.job_command('preprocess', '--input', rest_csv, '--output', pre,
+                                 '--movies', os.path.join(args.data_dir, 'train_movies.csv'),
+                                 '--movies-for', 'train.csv', *args.preprocess_arg)
     if not (args.reuse_preprocess and os.path.exists(os.path.join(pre, 'manifest.json'))):
         result['preprocess'] = timed(pre_cmd)
         print('preprocess', json.dumps(result['preprocess']), flush=True)
-    train_cmd = [_BIN, 'train', '--data', pre, '--output', model, *args.train_arg]
-    if args.reuse_model and os.path.exists(os.path.join(model, 'manifest.json')):
-        previous = json.load(open(os.path.join(model, 'manifest.json')))
-        result['train'] = {'command': 'imdb-sentiment ' + shlex.join(train_cmd[1:]),
-                           'wall_s': previous['wall_time_s'], 'peak_rss_mb': None,
-                           'reused': True}
-    else:
+    train_cmd = common.job_command('train', '--data', pre, '--output', model, *args.train_arg)
+    reused = args.reuse_model and os.path.exists(os.path.join(model, 'manifest.json'))
+    if not reused:
         result['train'] = timed(train_cmd)
-    manifest = json.load(open(os.path.join(model, 'manifest.json')))
+    with open(os.path.join(model, 'manifest.json'), encoding='utf-8') as f:
+        manifest = json.load(f)
+    if reused:
+        result['train'] = {'command': common.shown(train_cmd), 'wall_s': manifest['wall_time_s'],
+                           'peak_rss_mb': None, 'reused': True}
     result['train'].update(epochs_run=manifest['epochs_run'], best_epoch=manifest['best_epoch'],
                            train_time_s=manifest['train_time_s'],
                            timings_s=manifest.get('timings_s'),
@@ -260,9 +252,6 @@ def main() -> None:
             result['points_above_nb_lr'] = round(
                 100 * (lstm['test']['accuracy'] - same['test']['accuracy']), 2)
             result['nb_lr_fitted_on'] = 'train + eval' if refit else 'train'
-    write_json(args.out, result)
+    common.write_json(args.out, result)
     print('wrote', args.out)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

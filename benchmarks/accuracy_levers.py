@@ -1,17 +1,18 @@
-"""Issue 24's levers against the default recipe, paired on the same movie-disjoint test reviews.
+"""Does any lever (LSTM refit, more seeds, an out-of-fold fusion, a third logit) beat the default?
 
-Each component is fitted once, in its own process, and its logits saved; every candidate is
-then a combination of saved logits, compared with the default review by review.
+The levers against the default recipe, paired on the same movie-disjoint test reviews. Each
+component is fitted once, in its own process, and its logits saved; every candidate is then a
+combination of saved logits, compared with the default review by review.
 
   W=/tmp/acc24/work
-  .venv/bin/python benchmarks/accuracy.py --work $W \\
-      --preprocess-arg=--unlabeled=../shared/data/imdb/unsup.csv      # preprocess + the default
-  .venv/bin/python benchmarks/accuracy_levers.py prepare --work $W    # test features, n-gram logits
-  .venv/bin/python benchmarks/accuracy_levers.py seed --work $W --seed 43   # another LSTM (and 44)
-  .venv/bin/python benchmarks/accuracy_levers.py salvage --work $W --seed 43  # a seed fit cut short
-  .venv/bin/python benchmarks/accuracy_levers.py refit --work $W --seed 42  # LSTM on train + eval
-  .venv/bin/python benchmarks/accuracy_levers.py extra --work $W     # a third linear model
-  .venv/bin/python benchmarks/accuracy_levers.py compare --work $W     # -> results/accuracy-levers.json
+  python -m benchmarks accuracy --work $W --out /tmp/acc24/accuracy-default.json \\
+      --preprocess-arg=--unlabeled=../shared/data/imdb/unsup.csv    # preprocess + the default
+  python -m benchmarks accuracy_levers prepare --work $W      # test features, n-gram logits
+  python -m benchmarks accuracy_levers seed --work $W --seed 43     # another LSTM (and 44)
+  python -m benchmarks accuracy_levers salvage --work $W --seed 43  # a seed fit cut short
+  python -m benchmarks accuracy_levers refit --work $W --seed 42    # LSTM on train + eval
+  python -m benchmarks accuracy_levers extra --work $W        # a third linear model
+  python -m benchmarks accuracy_levers compare --work $W      # -> results/accuracy-levers.json
 
 - ``prepare``: the test part's features through the preprocess transform graph (as the export
   computes them), the export's own test probabilities (the product's answer, to check the
@@ -27,25 +28,20 @@ then a combination of saved logits, compared with the default review by review.
   for those whose fusion is fitted on eval, the fusion's out-of-fold accuracy and ECE on eval.
 """
 
-import argparse
 import glob
 import json
 import os
-import resource
-import sys
 import time
+from typing import Sequence
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-sys.path.insert(0, os.path.dirname(__file__))
-from accuracy import _DATA, is_test_movie, load  # noqa: E402
+from benchmarks import common
+from benchmarks.accuracy import is_test_movie, load
+from benchmarks.common import peak_rss_self_mb
+from benchmarks.levers_compare import DEFAULT_SEED, compare, paths
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-SEEDS = (42, 43, 44)
-DEFAULT_SEED = 42  # ModelConfig.seed: the default run's LSTM
-FOLDS = 10
-ECE_BINS = 10      # as analysis.metrics' reliability bins (score reports)
+STAGES = ('prepare', 'seed', 'salvage', 'refit', 'extra', 'compare')
 
 
 def _features(levers: str) -> dict:
@@ -55,17 +51,6 @@ def _features(levers: str) -> dict:
         print('waiting for', path, flush=True)
         time.sleep(60)
     return _load_npz(path)
-
-
-def _peak_rss_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def _paths(work: str) -> dict:
-    levers = os.path.join(work, 'levers')
-    os.makedirs(levers, exist_ok=True)
-    return {'pre': os.path.join(work, 'preprocess'), 'model': os.path.join(work, 'model'),
-            'levers': levers}
 
 
 def _config(model_dir: str, seed: int):
@@ -90,6 +75,16 @@ def _network(pre: str, config):
     pre_manifest = json.load(open(os.path.join(pre, 'manifest.json')))
     num_ids, max_tokens = data.id_space(pre, pre_manifest['transform']['num_oov_buckets'])
     return build_model(config, num_ids, max_tokens, data.ngram_space(pre)), pre_manifest
+
+
+def _seeded_network(p: dict, seed: int):
+    """(config, network, preprocess manifest) of the default recipe with ``seed``, Keras'
+    random state set from it first, so that the network starts as that seed's run did."""
+    import keras
+    config = _config(p['model'], seed)
+    keras.utils.set_random_seed(config.seed)
+    network, pre_manifest = _network(p['pre'], config)
+    return config, network, pre_manifest
 
 
 def _deep_logits(network, token_ids: np.ndarray) -> np.ndarray:
@@ -148,7 +143,7 @@ def prepare(args) -> None:
     from trainer import data
     from transforms import schema
     from transforms.beam.inference import Classifier
-    p = _paths(args.work)
+    p = paths(args.work)
     rows = _test_rows(args.data_dir)
     texts = [r[1] for r in rows]
     layer = tft.TFTransformOutput(p['pre']).transform_features_layer()
@@ -193,7 +188,7 @@ def prepare(args) -> None:
                manifest['history'], manifest['timings_s'], source='default run (imdb-sentiment '
                'train, its model.weights.h5 and checkpoints)')
     print('prepared: test', test_tokens.shape, 'eval', eval_tokens.shape,
-          'peak RSS MB', _peak_rss_mb(), flush=True)
+          'peak RSS MB', peak_rss_self_mb(), flush=True)
 
 
 def _epoch_logits(network, config, checkpoints: str, eval_tokens, test_tokens):
@@ -214,7 +209,7 @@ def _save_lstm(levers: str, seed: int, deep_eval, deep_test, epochs_eval, epochs
     best = 1 + int(np.argmin(history['val_loss']))
     with open(os.path.join(levers, f'lstm-seed{seed}.json'), 'w') as f:
         json.dump({'seed': seed, 'source': source, 'best_epoch': best,
-                   'history': history, 'timings_s': timings, 'peak_rss_mb': _peak_rss_mb()},
+                   'history': history, 'timings_s': timings, 'peak_rss_mb': peak_rss_self_mb()},
                   f, indent=1)
 
 
@@ -235,17 +230,14 @@ def _training_set(pre: str, network, num_ngrams: int, splits, weights, intercept
 
 def seed(args) -> None:
     """The default recipe's LSTM with another seed; its logits on eval and test."""
-    import keras
     from trainer import data
     from trainer.callbacks import TrainingLog, make_callbacks
     from trainer.timing import Clock
     from transforms import schema
-    p = _paths(args.work)
-    config = _config(p['model'], args.seed)
+    p = paths(args.work)
     clock = Clock()
     with clock('setup'):
-        keras.utils.set_random_seed(config.seed)
-        network, pre_manifest = _network(p['pre'], config)
+        config, network, pre_manifest = _seeded_network(p, args.seed)
         num_ngrams = network.ngram_bag.num_ids
         train_matrix, train_y = data.ngram_data(p['pre'], schema.TRAIN_PREFIX, num_ngrams)
         weights, intercept = _nb_lr(train_matrix, train_y, config.ngram_c)
@@ -273,8 +265,8 @@ def seed(args) -> None:
     _save_lstm(p['levers'], args.seed, epochs_eval[best - 1], epochs_test[best - 1],
                epochs_eval, epochs_test,
                {k: [float(v) for v in vs] for k, vs in history.items()}, timings,
-               source='benchmarks/accuracy_levers.py seed')
-    print(f'seed {args.seed}: best epoch {best}, {clock.seconds}, peak RSS MB {_peak_rss_mb()}',
+               source='accuracy_levers seed')
+    print(f'seed {args.seed}: best epoch {best}, {clock.seconds}, peak RSS MB {peak_rss_self_mb()}',
           flush=True)
 
 
@@ -283,7 +275,7 @@ def salvage(args) -> None:
     finished (their checkpoints and history.csv), the best of those by val_loss. The JSON
     says how many epochs ran, so the table can say the choice was among those only."""
     import csv as csv_module
-    p = _paths(args.work)
+    p = paths(args.work)
     out = os.path.join(p['levers'], f'seed{args.seed}')
     with open(os.path.join(out, 'history.csv'), newline='') as f:
         rows = list(csv_module.DictReader(f))
@@ -299,7 +291,7 @@ def salvage(args) -> None:
     best = 1 + int(np.argmin(history['val_loss']))
     _save_lstm(p['levers'], args.seed, epochs_eval[best - 1], epochs_test[best - 1],
                epochs_eval, epochs_test, history, {'epochs_finished': len(rows)},
-               source=f'benchmarks/accuracy_levers.py seed, stopped after {len(rows)} '
+               source=f'accuracy_levers seed, stopped after {len(rows)} '
                       'epoch(s) and salvaged: the best epoch is chosen among those only')
     print(f'salvaged seed {args.seed}: {len(rows)} epoch(s), best {best}', flush=True)
 
@@ -313,15 +305,13 @@ def refit(args) -> None:
     from trainer.callbacks import TrainingLog
     from trainer.timing import Clock
     from transforms import schema
-    p = _paths(args.work)
+    p = paths(args.work)
     run = json.load(open(os.path.join(p['levers'], f'lstm-seed{args.seed}.json')))
     epochs = run['best_epoch']
     rates = run['history'].get('learning_rate') or [None] * epochs
-    config = _config(p['model'], args.seed)
     clock = Clock()
     with clock('setup'):
-        keras.utils.set_random_seed(config.seed)
-        network, _ = _network(p['pre'], config)
+        config, network, _ = _seeded_network(p, args.seed)
         num_ngrams = network.ngram_bag.num_ids
         parts = [data.ngram_data(p['pre'], s, num_ngrams)
                  for s in (schema.TRAIN_PREFIX, schema.EVAL_PREFIX)]
@@ -346,8 +336,9 @@ def refit(args) -> None:
         json.dump({'seed': args.seed, 'epochs': epochs, 'reviews': int(len(y)),
                    'pseudo_labelled': pseudo, 'timings_s': dict(clock.seconds,
                                                                 epochs=log.epoch_parts),
-                   'peak_rss_mb': _peak_rss_mb()}, f, indent=1)
-    print(f'refit seed {args.seed}: {clock.seconds}, peak RSS MB {_peak_rss_mb()}', flush=True)
+                   'peak_rss_mb': peak_rss_self_mb()}, f, indent=1)
+    print(f'refit seed {args.seed}: {clock.seconds}, peak RSS MB {peak_rss_self_mb()}',
+          flush=True)
 
 
 def extra(args) -> None:
@@ -359,7 +350,7 @@ def extra(args) -> None:
     from sklearn.linear_model import LogisticRegression
     from trainer import data
     from transforms import schema
-    p = _paths(args.work)
+    p = paths(args.work)
     feats = _features(p['levers'])
     train_matrix, train_y = data.ngram_data(p['pre'], schema.TRAIN_PREFIX,
                                             feats['test_matrix'].shape[1] - 1)
@@ -386,31 +377,26 @@ def extra(args) -> None:
              tfidf_test=test_logits,
              tfidf_test_refit=model.decision_function(idf.transform(feats['test_matrix'])),
              tfidf_c=np.array(c))
-    print(f'extra: tf-idf LR C={c}, peak RSS MB {_peak_rss_mb()}', flush=True)
+    print(f'extra: tf-idf LR C={c}, peak RSS MB {peak_rss_self_mb()}', flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('stage', choices=('prepare', 'seed', 'salvage', 'refit', 'extra',
-                                          'compare'))
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('accuracy_levers', __doc__)
+    parser.add_argument('stage', choices=STAGES)
     parser.add_argument('--work', default='/tmp/imdb-accuracy')
-    parser.add_argument('--data-dir', default=_DATA)
+    parser.add_argument('--data-dir', default=common.DATA)
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED)
     parser.add_argument('--baseline', default=None,
-                        help='compare: accuracy.py\'s JSON of the default run (train time, '
-                             'memory, baselines); default WORK/../accuracy-default.json')
-    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'accuracy-levers.json'))
-    args = parser.parse_args()
+                        help='compare: the accuracy benchmark\'s JSON of the default run (train '
+                             'time, memory, baselines); default WORK/../accuracy-default.json')
+    parser.add_argument('--out', default=common.result_path('accuracy-levers'))
+    args = parser.parse_args(argv)
     started = time.time()
     if args.stage == 'compare':
-        from levers_compare import compare
-        compare(args)
+        common.write_json(args.out, dict(common.header('accuracy_levers', argv), **compare(args)))
+        print('wrote', args.out)
     else:
         {'prepare': prepare, 'seed': seed, 'salvage': salvage, 'refit': refit,
          'extra': extra}[args.stage](args)
     print(f'{args.stage} done in {time.time() - started:.0f} s', flush=True)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

@@ -1,53 +1,73 @@
-"""Preprocess and score on the local Flink cluster (SDK workers restarted per stage, as before,
-and kept for the job, as now) and on the local Spark cluster, against the DirectRunner.
+"""How long do preprocess and score take, and how much memory, on a local Flink or Spark cluster?
 
-  .venv/bin/python benchmarks/cluster_engines.py [--input ../shared/data/imdb/train.csv] \\
-      [--limit N] [--model DIR] [--variant direct --variant flink-per-stage --variant flink \\
-      --variant spark] [--work DIR] [--out benchmarks/results/cluster_engines.json]
+  python -m benchmarks cluster_engines [--input ../shared/data/imdb/train.csv] [--limit N] \\
+      [--model DIR] [--variant direct --variant flink-per-stage --variant flink \\
+      --variant spark] [--beam-flag=--parallelism=16 ...] [--compare] [--work DIR] [--dry-run]
 
 Each cluster variant starts a fresh cluster on free ports (so that its JVMs' peaks belong to
 these jobs), runs preprocess (defaults) and then score (``--no-explain``, the model of
-``--model`` or a small one trained once on the DirectRunner's output, as ``cluster.py`` does),
-and stops it. ``flink-per-stage`` is the Flink cluster as it was before: Beam's classes only in
-the job's jar, no ``--environment_cache_millis``; ``flink`` and ``spark`` are ``make flink-up``
-and ``make spark-up`` with the flags they print. Per job it records the wall time of the
-command, the engine's own job time (Flink's REST API, Spark's ``/json/``), the SDK workers each
-pool started (its log), and the peak resident memory of each process tree sampled every 0.5 s
-(``cluster.MemorySampler``: the launcher, each JVM with the executors it starts, each pool with
-its SDK workers). Between two jobs it waits until the pools' idle SDK workers have ended (the
+``--model`` or a small one trained once on the DirectRunner), and stops it. ``direct`` is
+the DirectRunner. ``flink-per-stage`` is the Flink cluster as it was before: Beam's classes
+only in the job's jar, no ``--environment_cache_millis``; ``flink`` and ``spark`` are ``make
+flink-up`` and ``make spark-up`` with the flags they print. Per job it records the wall time
+of the command, the engine's own job time (Flink's REST API, Spark's ``/json/``), the SDK
+workers each pool started (its log), and the peak resident memory of each process tree
+sampled every 0.5 s (the launcher, each JVM with the executors it starts, each pool with its
+SDK workers). Between two jobs it waits until the pools' idle SDK workers have ended (the
 environment cache keeps them up to its TTL after a job) and records how long that took.
 Results of a ``--work`` folder are reused by a rerun (``partial.json``), so an interrupted run
 resumes; ``--repeat`` measures each variant again (``variant#2``). ``--compare`` holds each
-cluster run's outputs to the DirectRunner's, as the cluster tests do (``tests/compare.py``).
+cluster run's outputs to the DirectRunner's, as the cluster tests do. ``--dry-run`` prints
+each variant's job command lines, with the flags its cluster would print, and starts nothing.
+Writes results/cluster_engines.json (--out).
 """
 
-import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from cluster import _BIN, _TINY_MODEL, _counts, _free_port, _subset, run_job  # noqa: E402
-from measure import process_tree, write_json  # noqa: E402
-from pipeline.cluster.local import flink, lifecycle, processes, spark  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
+from benchmarks import common
+from pipeline.cluster.local import flink, lifecycle, processes, spark
 
-_RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'cluster_engines.json')
 VARIANTS = ('direct', 'flink-per-stage', 'flink', 'spark')
 
 
+def run_job(argv: List[str], cluster_pids: Dict[str, int], done: Dict, key: str) -> Dict:
+    """Runs ``imdb-sentiment ARGV``, sampling it and the cluster; returns the measurements.
+    A run recorded in ``done`` under ``key`` (same --work, an earlier attempt) is not repeated."""
+    if key in done:
+        return done[key]
+    start = time.perf_counter()
+    proc = subprocess.Popen(common.job_command(*argv), env=common.checkout_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = common.MemorySampler({'job': proc.pid, **cluster_pids})
+    sampler.start()
+    output, _ = proc.communicate()
+    seconds = time.perf_counter() - start
+    memory = sampler.stop()
+    if proc.returncode:
+        raise RuntimeError(f'{argv[0]} failed ({proc.returncode}):\n{output[-4000:]}')
+    done[key] = {'wall_s': round(seconds, 1), 'memory': memory}
+    _save(done)
+    return done[key]
+
+
+def _save(done: Dict) -> None:
+    with open(done['_path'], 'w') as f:
+        json.dump(done, f, indent=2)
+
+
 def _config(variant: str, run_dir: str, taskmanager_memory: str = ''):
-    ports = {name: _free_port() for name in ('job_port', 'artifact_port', 'expansion_port',
-                                             'pool_port')}
+    free = common.free_port
+    ports = {name: free() for name in ('job_port', 'artifact_port', 'expansion_port',
+                                       'pool_port')}
     if variant == 'spark':
-        return spark.SparkConfig(run_dir=run_dir, master_port=_free_port(),
-                                 web_ui_port=_free_port(), worker_ui_port=_free_port(),
-                                 driver_ui_port=_free_port(), **ports)
-    return flink.ClusterConfig(run_dir=run_dir, rest_port=_free_port(), rpc_port=_free_port(),
+        return spark.SparkConfig(run_dir=run_dir, master_port=free(), web_ui_port=free(),
+                                 worker_ui_port=free(), driver_ui_port=free(), **ports)
+    return flink.ClusterConfig(run_dir=run_dir, rest_port=free(), rpc_port=free(),
                                beam_on_taskmanager_classpath=variant == 'flink',
                                **({'taskmanager_memory': taskmanager_memory}
                                   if taskmanager_memory else {}), **ports)
@@ -86,7 +106,8 @@ def _wait_for_idle_workers(pools: List[int], timeout: float = 120) -> float:
     """Seconds until no pool has a live SDK worker left (an ended one may stay a zombie)."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        if not any(processes.alive(p) for pool in pools for p in process_tree(pool)[1:]):
+        if not any(processes.alive(p) for pool in pools
+                   for p in common.process_tree(pool)[1:]):
             break
         time.sleep(1)
     return round(time.perf_counter() - started, 1)
@@ -122,8 +143,7 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
             result['sdk_workers_started'] = _worker_starts(config.log_dir) - starts
             result['idle_workers_ended_after_s'] = _wait_for_idle_workers(pools)
             found[job] = result
-            with open(done['_path'], 'w') as f:
-                json.dump(done, f, indent=2)
+            _save(done)
         found['beam_flags'] = _flags(variant, state, beam_flags)
     finally:
         engine.down(config, log=lambda *_: None)
@@ -132,13 +152,14 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
 
 def compare_outputs(direct: str, other: str) -> Dict[str, object]:
     """Each job's outputs under ``other`` against the DirectRunner's under ``direct``, as the
-    cluster tests compare them (tests/compare.py): for preprocess, the vocabularies and assets
-    byte for byte, every transformed example, the counts; for score, every prediction (the
-    probability within 1e-6), the metrics and the counts. -> {job: True, or what differed}."""
-    from tests import compare
+    cluster tests compare them (``tests/support/same_outputs.py``): for preprocess, the
+    vocabularies and assets byte for byte, every transformed example, the counts; for score,
+    every prediction (the probability within 1e-6), the metrics and the counts.
+    -> {job: True, or what differed}."""
+    from tests.support import same_outputs
     found = {}
-    for job, check in (('preprocess', compare.assert_same_preprocess),
-                       ('score', compare.assert_same_score)):
+    for job, check in (('preprocess', same_outputs.assert_same_preprocess),
+                       ('score', same_outputs.assert_same_score)):
         try:
             check(os.path.join(direct, job), os.path.join(other, job))
             found[job] = True
@@ -147,17 +168,46 @@ def compare_outputs(direct: str, other: str) -> Dict[str, object]:
     return found
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
-    parser.add_argument('--input', default=os.path.join(os.path.dirname(__file__), '..', '..',
-                                                        'shared', 'data', 'imdb', 'train.csv'))
+def plan(variants: Sequence[str], jobs: Dict[str, List[str]], work: str,
+         taskmanager_memory: str = '', beam_flags: Sequence[str] = ()) -> Dict[str, Dict]:
+    """{variant: {job: its command line}}, with the flags each cluster would print: what a
+    run would do, with no cluster started and nothing run."""
+    found = {}
+    for variant in variants:
+        extra = []
+        if variant != 'direct':
+            engine = spark if variant == 'spark' else flink
+            config = _config(variant, os.path.join(work, variant, 'cluster'), taskmanager_memory)
+            extra = _flags(variant, {'beam_flags': engine.beam_flags(config)}, beam_flags)
+        found[variant] = {job: common.shown(common.job_command(
+            *argv, '--output', os.path.join(work, variant, job), *extra))
+            for job, argv in jobs.items()}
+    return found
+
+
+def _train_small_model(data: str, work: str, model: str) -> None:
+    """``common.TINY_MODEL`` trained on the DirectRunner's preprocess of ``data``: score's
+    cost on a cluster is its data plane more than the network."""
+    pre = os.path.join(work, 'model-data')
+    if not os.path.exists(os.path.join(pre, 'manifest.json')):
+        subprocess.run(common.job_command('preprocess', '--input', data, '--output', pre),
+                       check=True, capture_output=True, env=common.checkout_env())
+    print('training a small model...', flush=True)
+    subprocess.run(common.job_command('train', '--data', pre, '--output', model,
+                                      *common.TINY_MODEL),
+                   check=True, capture_output=True, env=common.checkout_env())
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('cluster_engines', __doc__)
+    parser.add_argument('--input', default=common.TRAIN_CSV)
     parser.add_argument('--limit', type=int, default=0, help='First N reviews only.')
     parser.add_argument('--model', help='A trained model for score (default: train a small one).')
     parser.add_argument('--variant', action='append', choices=VARIANTS,
                         help='What to run (repeatable; default all, in this order: '
                              f'{", ".join(VARIANTS)}).')
     parser.add_argument('--repeat', type=int, default=1, help='Rounds of all variants.')
-    parser.add_argument('--work', default=tempfile.mkdtemp(prefix='cluster-engines-'))
+    parser.add_argument('--work', default=None, help='Work folder (default: a new one in /tmp).')
     parser.add_argument('--taskmanager-memory', default='',
                         help='Each Flink TaskManager\'s process size (default: make flink-up\'s).')
     parser.add_argument('--beam-flag', action='append', default=[], metavar='--NAME=VALUE',
@@ -166,52 +216,50 @@ def main(argv=None) -> None:
     parser.add_argument('--compare', action='store_true',
                         help='Hold every cluster run\'s outputs to the DirectRunner\'s (needs '
                              '--variant direct), as the cluster tests do.')
-    parser.add_argument('--out', default=_RESULTS)
+    parser.add_argument('--dry-run', action='store_true',
+                        help='Print what each variant would run; start nothing.')
+    parser.add_argument('--out', default=common.result_path('cluster_engines'))
     args = parser.parse_args(argv)
-    if args.compare and 'direct' not in (args.variant or VARIANTS):
+    variants = args.variant or VARIANTS
+    if args.compare and 'direct' not in variants:
         parser.error('--compare needs --variant direct')
-    os.makedirs(args.work, exist_ok=True)
-    data = _subset(os.path.abspath(args.input), args.limit, args.work)
-    done = {'_path': os.path.join(args.work, 'partial.json')}
+    work = args.work or tempfile.mkdtemp(prefix='cluster-engines-')
+    os.makedirs(work, exist_ok=True)
+    data = common.subset(os.path.abspath(args.input), args.limit, work)
+    model = args.model or os.path.join(work, 'model')
+    jobs = {'preprocess': ['preprocess', '--input', data],
+            'score': ['score', '--input', data, '--model', model, '--no-explain']}
+    if args.dry_run:
+        print(json.dumps(plan(variants, jobs, work, args.taskmanager_memory, args.beam_flag),
+                         indent=1))
+        return 0
+    done = {'_path': os.path.join(work, 'partial.json')}
     if os.path.exists(done['_path']):
         with open(done['_path']) as f:
             done = json.load(f)
-    model = args.model or os.path.join(args.work, 'model')
     if not os.path.exists(os.path.join(model, 'saved_model.pb')):
-        pre = os.path.join(args.work, 'model-data')
-        if not os.path.exists(os.path.join(pre, 'manifest.json')):
-            subprocess.run([_BIN, 'preprocess', '--input', data, '--output', pre], check=True,
-                           capture_output=True)
-        print('training a small model...', flush=True)
-        subprocess.run([_BIN, 'train', '--data', pre, '--output', model, *_TINY_MODEL],
-                       check=True, capture_output=True)
-    jobs = {'preprocess': ['preprocess', '--input', data],
-            'score': ['score', '--input', data, '--model', model, '--no-explain']}
-    results = {'created': utc_now(), 'input': args.input, 'limit': args.limit or None,
-               'taskmanager_memory': args.taskmanager_memory or None,
-               'beam_flags_given': args.beam_flag,
-               'versions': versions(), 'cores': os.cpu_count(),
-               'load_average_at_start': os.getloadavg(), 'runs': {}}
+        _train_small_model(data, work, model)
+    results = dict(common.header('cluster_engines', argv), input=args.input,
+                   limit=args.limit or None, taskmanager_memory=args.taskmanager_memory or None,
+                   beam_flags_given=args.beam_flag, load_average_at_start=os.getloadavg(),
+                   runs={})
     for round_ in range(1, args.repeat + 1):
-        for variant in args.variant or VARIANTS:
+        for variant in variants:
             key = variant if round_ == 1 else f'{variant}#{round_}'
-            results['runs'][key] = run_variant(variant, key, jobs, args.work, done,
+            results['runs'][key] = run_variant(variant, key, jobs, work, done,
                                                args.taskmanager_memory, args.beam_flag)
-            write_json(args.out, results)
-    counts = {key: {job: _counts(os.path.join(args.work, key, job)) for job in jobs}
+            common.write_json(args.out, results)
+    counts = {key: {job: common.counts(os.path.join(work, key, job)) for job in jobs}
               for key in results['runs']}
     for key, found in counts.items():
         assert found == counts[next(iter(counts))], (key, found)  # every runner, same counts
     results['reviews'] = counts[next(iter(counts))]['preprocess']['read']
     if args.compare:
         results['outputs_equal_to_direct'] = {
-            key: compare_outputs(os.path.join(args.work, 'direct'), os.path.join(args.work, key))
+            key: compare_outputs(os.path.join(work, 'direct'), os.path.join(work, key))
             for key in results['runs'] if key != 'direct'}
     results['load_average_at_end'] = os.getloadavg()
-    write_json(args.out, results)
+    common.write_json(args.out, results)
     print(json.dumps({key: {job: run[job]['wall_s'] for job in jobs}
                       for key, run in results['runs'].items()}))
-
-
-if __name__ == '__main__':
-    main()
+    return 0

@@ -1,10 +1,10 @@
-"""The id check's memory (issue 21): reading and validating N reviews that carry an ``id`` column.
+"""How much memory does the intake's id check take as the number of ids grows?
 
-  .venv/bin/python benchmarks/scale_data.py --source ../shared/data/imdb/train.csv \\
+  python -m benchmarks scale_data --source ../shared/data/imdb/train.csv \\
       --source ../shared/data/imdb/unsup.csv --made-up-labels --fresh 8 \\
       --rows 25000 --rows 250000 --rows 1000000 --out /tmp/scale-fresh
   git worktree add /tmp/before <commit before the change>
-  .venv/bin/python benchmarks/id_check.py --data /tmp/scale-fresh --rows 25000 \\
+  python -m benchmarks id_check --data /tmp/scale-fresh --rows 25000 \\
       --rows 250000 --rows 1000000 --checkout /tmp/before --checkout .
 
 Every job takes reviews in through ``transforms.beam.intake.ReadAndValidate``; with an ``id``
@@ -13,20 +13,18 @@ intake alone, on the DirectRunner, in a fresh process per checkout and size (``-
 the code to run, e.g. a worktree of an earlier commit), counts what it accepted and
 rejected, and records the wall time and the peak RSS (``/usr/bin/time -v``). Without the
 model and the vocabularies of the jobs, what grows with N here is the intake's own.
-Writes benchmarks/results/id_check.json after every run.
+Writes results/id_check.json (--out) after every run.
 """
 
-import argparse
 import ast
 import os
 import subprocess
 import sys
+from typing import Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import run_timed, write_json  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
+from benchmarks import common
 
-# Run in the checkout measured (cwd and PYTHONPATH), so it imports that checkout's code.
+# Run with the checkout measured first on the import path, so it imports that checkout's code.
 _CHILD = '''
 import sys
 import apache_beam as beam
@@ -50,35 +48,27 @@ def _commit(checkout: str) -> str:
     return commit + (' with uncommitted changes' if changed else '')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('id_check', __doc__)
     parser.add_argument('--data', default='/tmp/scale-fresh',
-                        help='folder of reviews-<N>.csv (benchmarks/scale_data.py)')
+                        help='folder of reviews-<N>.csv (python -m benchmarks scale_data)')
     parser.add_argument('--rows', type=int, action='append', required=True)
     parser.add_argument('--checkout', action='append', default=None,
                         help='the code to run (repeat for a side-by-side); default this one')
-    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results',
-                                                      'id_check.json'))
-    args = parser.parse_args()
-    checkouts = [os.path.abspath(c) for c in (args.checkout or ['.'])]
-    result = {'benchmark': 'id_check', 'issue': 21, 'created': utc_now(),
-              'command': 'python benchmarks/id_check.py ' + ' '.join(sys.argv[1:]),
-              'cpus': os.cpu_count(), 'versions': versions(), 'runs': []}
+    parser.add_argument('--out', default=common.result_path('id_check'))
+    args = parser.parse_args(argv)
+    checkouts = [os.path.abspath(c) for c in (args.checkout or [common.ROOT])]
+    result = dict(common.header('id_check', argv), runs=[])
     for checkout in checkouts:
         for rows in args.rows:
             path = os.path.join(args.data, f'reviews-{rows}.csv')
-            timed = run_timed(['env', f'PYTHONPATH={checkout}', sys.executable, '-c', _CHILD,
-                               path], cwd=checkout)
+            timed = common.run_timed([sys.executable, '-c', _CHILD, path], checkout=checkout)
             counts = ast.literal_eval(timed.stdout.strip().splitlines()[-1])
             run = {'checkout': checkout, 'commit': _commit(checkout), 'rows': rows,
                    'wall_s': round(timed.wall_s, 1), 'peak_rss_mb': timed.peak_rss_mb,
                    'counts': counts}
             print(run, flush=True)
             result['runs'].append(run)
-            write_json(args.out, result)
+            common.write_json(args.out, result)
     print('wrote', args.out)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

@@ -1,7 +1,8 @@
-"""``accuracy_levers.py compare``: every candidate from the saved logits, paired with the default.
+"""``accuracy_levers compare``: every candidate from the saved logits, paired with the default.
 
-The candidates are fixed here, before any test figure is read; ``LEVERS`` are the ones the
-decision is about (issue 24), the other rows are references. A lever passes when its test
+Where the stages of ``accuracy_levers`` keep what they saved is ``paths``. The candidates are
+fixed here, before any test figure is read; ``LEVERS`` are the ones the decision is about,
+the other rows are references. A lever passes when its test
 accuracy is above the default's with McNemar's exact p below 0.05 and a movie-clustered
 bootstrap interval of the difference above 0 (and then only if it fits the time and memory
 budget, which the README's table says).
@@ -15,12 +16,24 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from accuracy_levers import DEFAULT_SEED, ECE_BINS, FOLDS, SEEDS, _paths
-from measure import write_json
+from benchmarks.accuracy import baselines, is_test_movie, load
 
+SEEDS = (42, 43, 44)
+DEFAULT_SEED = 42  # ModelConfig.seed: the default run's LSTM
+FOLDS = 10
+ECE_BINS = 10      # as analysis.metrics' reliability bins (score reports)
 BOOTSTRAP = 10000
 LEVERS = ('refit_lstm', 'seeds_2', 'seeds_3', 'fusion_bagged', 'refit_seeds_2',
           'refit_seeds_3', 'all_levers_2', 'all_levers', 'plus_tfidf', 'plus_tfidf_seeds_3')
+
+
+def paths(work: str) -> Dict[str, str]:
+    """The default run's preprocess output and model under ``work``, and the folder the
+    stages save their features and logits in (made if absent)."""
+    levers = os.path.join(work, 'levers')
+    os.makedirs(levers, exist_ok=True)
+    return {'pre': os.path.join(work, 'preprocess'), 'model': os.path.join(work, 'model'),
+            'levers': levers}
 
 
 def _sigmoid(z):
@@ -146,9 +159,11 @@ def _candidates(common, lstm, refit) -> List[Dict]:
     return out
 
 
-def compare(args) -> None:
+def compare(args) -> Dict:
+    """Every candidate's test figures and its paired difference from the default -> the
+    result (without its header)."""
     from sklearn.metrics import roc_auc_score
-    levers = _paths(args.work)['levers']
+    levers = paths(args.work)['levers']
     common, lstm, refit, runs = _load(levers)
     y, ye, movies = common['test_y'], common['eval_y'], common['test_movie']
     rng = np.random.default_rng(24)
@@ -189,16 +204,12 @@ def compare(args) -> None:
         print(json.dumps({k: row.get(k) for k in ('name', 'test', 'vs_default')}), flush=True)
     rows += _references(common, default_right, movies, rng, args)
     decide(rows)
-    result = {'benchmark': 'accuracy_levers', 'work': args.work, 'folds': FOLDS,
-              'bootstrap': BOOTSTRAP, 'ece_bins': ECE_BINS, 'candidates': rows, 'runs': runs,
-              'default_run': _default_run(args)}
-    write_json(args.out, result)
-    print('wrote', args.out)
+    return {'work': args.work, 'folds': FOLDS, 'bootstrap': BOOTSTRAP, 'ece_bins': ECE_BINS,
+            'candidates': rows, 'runs': runs, 'default_run': _default_run(args)}
 
 
 def _references(common, default_right, movies, rng, args) -> List[Dict]:
     """The n-gram branch alone (refitted) and scikit-learn's NB-LR on the same reviews."""
-    from accuracy import baselines, load, is_test_movie
     y = common['test_y']
     rows = []
     logit = common['wide_test_refit']
@@ -207,7 +218,7 @@ def _references(common, default_right, movies, rng, args) -> List[Dict]:
                  'regression alone, fitted on train + eval', 'test': {
                      'accuracy': round(float(right.mean()), 4), 'ece': ece(y, _sigmoid(logit))},
                  'vs_default': paired(default_right, right, movies, rng)})
-    pre = _paths(args.work)['pre']
+    pre = paths(args.work)['pre']
     eval_ids = set()
     for path in glob.glob(os.path.join(pre, 'eval_reviews', '*.csv')):
         with open(path, newline='', encoding='utf-8') as f:

@@ -1,45 +1,42 @@
-"""Peak memory over input size (issue 21): one line per measured series, from the JSON files
-that ``scale.py`` and ``cluster_engines.py`` wrote, drawn as a PNG beside them.
+"""Draws peak memory over input size, each engine and job, from the scale and cluster results.
 
-  .venv/bin/python benchmarks/plot_memory.py \\
-      [--series 'LABEL=results/FILE.json:JOB' ...] \\
+  python -m benchmarks plot_memory [--series 'LABEL=results/FILE.json:JOB' ...] \\
       [--cluster 'LABEL=results/A.json,results/B.json:VARIANT/JOB:PROCESS' ...] \\
       [--out benchmarks/results/memory_over_size.png]
 
-Without ``--series`` and ``--cluster`` it draws the series the benchmarks README's tables
-quote. A series is a ``scale.py`` result file and the job in it (``preprocess`` or
-``score``); each point is one run's peak RSS (``/usr/bin/time -v``). A cluster series takes one
-point from each ``cluster_engines.py`` result file: the largest peak of the processes whose
-name starts with PROCESS (``taskmanager``, ``worker-pool``: each TaskManager, each SDK worker
-pool with its worker) in that variant's job. Left: the peaks in MB; right: each
-relative to its series' smallest run, with issue 21's bounds (1.3 for preprocess, 1.05 for
-score) dotted. Prints the points it drew, so the figure can be checked against the JSON.
+Without ``--series`` and ``--cluster`` it draws today's figures, the ones the benchmarks
+README's memory table quotes: one line per engine and job. A series is a ``scale`` result file
+and the job in it (``preprocess`` or ``score``); each point is one run's peak RSS
+(``/usr/bin/time -v``). A cluster series takes one point from each ``cluster_engines`` result
+file: the largest peak of the processes whose name starts with PROCESS (``worker-pool``: each
+SDK worker pool with its worker, where the Python work runs) in that variant's job. Left: the
+peaks in MB; right: each relative to its series' smallest run, with the bounds of the
+DirectRunner's jobs (1.3x for preprocess, 1.05x for score) dotted. Prints the points it drew,
+so the figure can be checked against the JSON.
 """
 
-import argparse
 import json
 import os
 import sys
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from benchmarks import common
+
+_BASE = os.path.join(common.ROOT, 'benchmarks')  # what a series' file names are relative to
+_FLINK = ('results/cluster_engines-25k.json,results/cluster_engines-250k.json,'
+          'results/cluster_engines-1m.json')
 DEFAULT_SERIES = (
-    'score (issue 13: every id kept in a set)=results/scale.json:score',
-    'preprocess before issue 21 (train.csv repeated)=results/scale.json:preprocess',
-    'preprocess, bounded (94b246c), alone=results/scale-preprocess-quiet.json:preprocess',
-    'preprocess, ids on fingerprints (7cd0ed4)=results/scale-preprocess-ids.json:preprocess',
-    'preprocess, 1a988ac=results/scale-preprocess-1m.json:preprocess',
-    'preprocess, the coder bounded (b31fb42)=results/scale-preprocess-coder-1m.json:preprocess',
-    'preprocess, record batches, chunked read (2604378)=results/scale-preprocess-2604378-1m.json:preprocess',
-    'score, id check bounded, by length (112a82a)=results/scale-score-1m-length.json:score',
+    'DirectRunner preprocess=results/scale-preprocess-2604378-1m.json:preprocess',
+    'DirectRunner score=results/scale-score-1m-length.json:score',
 )
 DEFAULT_CLUSTER = (
-    'Flink preprocess, one TaskManager (--parallelism 16; 40 at 1M)=results/cluster_engines-25k.json,'
-    'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:taskmanager',
-    'Flink preprocess, one SDK worker (--parallelism 16; 40 at 1M)=results/cluster_engines-25k.json,'
-    'results/cluster_engines-250k.json,results/cluster_engines-1m.json:flink/preprocess:worker-pool',
+    f'Flink preprocess, one SDK worker pool (--parallelism 16; 40 at 1M)={_FLINK}'
+    ':flink/preprocess:worker-pool',
+    f'Flink score, one SDK worker pool (--parallelism 16; 40 at 1M)={_FLINK}'
+    ':flink/score:worker-pool',
 )
-BOUNDS = ((1.3, "preprocess's bound (1.3x)"), (1.05, "score's bound (1.05x)"))
+BOUNDS = ((1.3, "DirectRunner preprocess's bound (1.3x)"),
+          (1.05, "DirectRunner score's bound (1.05x)"))
 
 
 def parse_series(text: str) -> Tuple[str, str, str]:
@@ -48,7 +45,7 @@ def parse_series(text: str) -> Tuple[str, str, str]:
     path, sep2, job = rest.rpartition(':')
     if not (sep and sep2 and label and path and job):
         raise SystemExit(f'plot_memory: --series must be LABEL=FILE:JOB, not {text!r}')
-    return label, os.path.join(HERE, path), job
+    return label, os.path.join(_BASE, path), job
 
 
 def points(path: str, job: str) -> List[Tuple[int, int]]:
@@ -69,7 +66,7 @@ def cluster_points(spec: str) -> Tuple[str, List[Tuple[int, int]], List[str]]:
                          f'not {spec!r}')
     found, skipped = [], []
     for name in files.split(','):
-        path = os.path.join(HERE, name)
+        path = os.path.join(_BASE, name)
         if not os.path.exists(path):
             skipped.append(name)
             continue
@@ -84,14 +81,13 @@ def cluster_points(spec: str) -> Tuple[str, List[Tuple[int, int]], List[str]]:
     return label, sorted(found), skipped
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('plot_memory', __doc__)
     parser.add_argument('--series', action='append', metavar='LABEL=FILE:JOB',
-                        help='a series to draw (repeat it); default: the README table\'s')
+                        help='a series to draw (repeat it); default: the DirectRunner\'s')
     parser.add_argument('--cluster', action='append', metavar='LABEL=FILE,FILE:VARIANT/JOB:PROCESS',
                         help='a cluster series to draw (repeat it); default: the Flink runs\'')
-    parser.add_argument('--out', default=os.path.join(HERE, 'results', 'memory_over_size.png'))
+    parser.add_argument('--out', default=os.path.join(common.RESULTS, 'memory_over_size.png'))
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -102,7 +98,7 @@ def main(argv=None) -> int:
     drawn = 0
     chosen = args.series or args.cluster
     series = [(label, points(path, job) if os.path.exists(path) else [], job,
-               os.path.relpath(path, HERE))
+               os.path.relpath(path, common.ROOT))
               for label, path, job in map(parse_series, (args.series or []) if chosen
                                           else DEFAULT_SERIES)]
     for label, pts, skipped in map(cluster_points, (args.cluster or []) if chosen
@@ -129,7 +125,7 @@ def main(argv=None) -> int:
         axis.set_xscale('log')
         axis.set_xlabel('reviews in the input (log scale)')
         axis.grid(True, which='both', alpha=0.3)
-    ax.set_ylabel('peak RSS of the job (cluster: of one process), MB')
+    ax.set_ylabel('peak RSS of the job (Flink: of one SDK worker pool), MB')
     ax.set_ylim(bottom=0)
     ax.set_title('Peak memory over input size (DirectRunner; Flink)')
     rel.set_ylabel("peak RSS / the series' smallest run's")
@@ -139,7 +135,3 @@ def main(argv=None) -> int:
     fig.savefig(args.out, dpi=100)
     print(f'wrote {os.path.relpath(args.out)}')
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

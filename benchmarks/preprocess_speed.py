@@ -1,14 +1,14 @@
-"""Preprocess against a plain in-process pass doing the same work, side by side.
+"""How much slower is `imdb-sentiment preprocess` than a plain pass doing the same work?
 
-  .venv/bin/python benchmarks/preprocess_speed.py                      # train.csv, 25k reviews
-  .venv/bin/python benchmarks/preprocess_speed.py --input OTHER.csv --runs 2
+  python -m benchmarks preprocess_speed                        # train.csv, 25k reviews
+  python -m benchmarks preprocess_speed --input OTHER.csv --runs 2
 
 Each run times, one after the other in fresh processes under /usr/bin/time -v (process
 start and imports counted; wall time and peak RSS):
 
 - the job: `imdb-sentiment preprocess --input CSV --output TMP` with every default
   (DirectRunner; 1-3-gram branch; 80/20 train/eval split by review text);
-- the plain pass (this script with --plain): the same work in one Python process with
+- the plain pass (this benchmark with --plain): the same work in one Python process with
   no Beam or tf.Transform. It reads the CSV with the csv module, cleans and tokenizes
   with the same TensorFlow graph (``transforms.tft.cleaning.tokenize``, default cleaning,
   batches of 1,000), splits by the same hash, counts the words and 1-3-grams of the
@@ -17,24 +17,19 @@ start and imports counted; wall time and peak RSS):
   its token ids (400, padded; an OOV bucket) and distinct n-gram ids, and writes the
   same features as GZIP TFRecords.
 
-The figure is job seconds / plain seconds per run (goals: at most 2 in issue 13, 1.5 in issue 21).
-Writes benchmarks/results/preprocess_speed.json (--out).
+The figure is job seconds / plain seconds per run (goal: at most 1.5).
+Writes results/preprocess_speed.json (--out).
 """
 
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 import tempfile
+from typing import Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import run_timed, write_json  # noqa: E402
-
-_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_DATA = os.path.normpath(os.path.join(_HERE, '..', '..', 'shared', 'data', 'imdb'))
+from benchmarks import common
 
 
 def plain_pass(path: str, out: str) -> dict:
@@ -103,51 +98,49 @@ def plain_pass(path: str, out: str) -> dict:
 
 
 def timed(cmd) -> dict:
-    run = run_timed(cmd)
+    run = common.run_timed(cmd)
     return {'wall_s': round(run.wall_s, 1), 'peak_rss_mb': run.peak_rss_mb,
             'stdout_tail': run.stdout.strip().splitlines()[-1:] or None}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--input', default=os.path.join(_DATA, 'train.csv'))
+def side_by_side(path: str, job_args: Sequence[str], work: str) -> dict:
+    """The job, then the plain pass, on ``path``, their outputs under ``work``."""
+    job_cmd = common.job_command('preprocess', '--input', path, '--output',
+                                 os.path.join(work, 'job'), *job_args)
+    job = dict(timed(job_cmd), command=common.shown(job_cmd))
+    job.pop('stdout_tail')
+    found = common.counts(os.path.join(work, 'job'))
+    job['counts'] = {k: found[k] for k in ('read', 'train', 'eval')}
+    os.makedirs(os.path.join(work, 'plain'))
+    plain = timed([sys.executable, '-m', 'benchmarks', 'preprocess_speed', '--plain', path,
+                   os.path.join(work, 'plain')])
+    plain['counts'] = json.loads(plain.pop('stdout_tail')[0])
+    return {'job': job, 'plain_pass': plain,
+            'job_over_plain': round(job['wall_s'] / plain['wall_s'], 2)}
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('preprocess_speed', __doc__)
+    parser.add_argument('--input', default=common.TRAIN_CSV)
     parser.add_argument('--runs', type=int, default=1)
     parser.add_argument('--job-arg', action='append', default=[],
                         help='Extra preprocess flag, e.g. "--direct_num_workers=2".')
-    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'preprocess_speed.json'))
+    parser.add_argument('--out', default=common.result_path('preprocess_speed'))
     parser.add_argument('--plain', nargs=2, metavar=('CSV', 'OUT'), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.plain:
         print(json.dumps(plain_pass(*args.plain)))
-        return
+        return 0
     if not os.path.exists(args.input):
         raise SystemExit(f'{args.input}: not found (the shared data folder is absent)')
-    from transforms.jsonio import utc_now, versions
-    result = {'benchmark': 'preprocess_speed', 'created': utc_now(),
-              'command': 'python benchmarks/preprocess_speed.py ' + shlex.join(sys.argv[1:]),
-              'input': args.input, 'cpus': os.cpu_count(), 'versions': versions(), 'runs': []}
-    for run in range(args.runs):
-        work = tempfile.mkdtemp(prefix='preprocess-speed-')
-        job_cmd = [_BIN, 'preprocess', '--input', args.input, '--output',
-                   os.path.join(work, 'job'), *args.job_arg]
-        job = dict(timed(job_cmd), command='imdb-sentiment ' + shlex.join(job_cmd[1:]))
-        manifest = json.load(open(os.path.join(work, 'job', 'manifest.json')))
-        job['counts'] = {k: manifest['counts'][k] for k in ('read', 'train', 'eval')}
-        os.makedirs(os.path.join(work, 'plain'))
-        plain = timed([sys.executable, os.path.abspath(__file__), '--plain', args.input,
-                       os.path.join(work, 'plain')])
-        plain['counts'] = json.loads(plain.pop('stdout_tail')[0])
-        job.pop('stdout_tail')
-        entry = {'job': job, 'plain_pass': plain,
-                 'job_over_plain': round(job['wall_s'] / plain['wall_s'], 2)}
+    result = dict(common.header('preprocess_speed', argv), input=args.input, runs=[])
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix='preprocess-speed-') as work:
+            entry = side_by_side(args.input, args.job_arg, work)
         result['runs'].append(entry)
         print(json.dumps(entry), flush=True)
-    ratios = [r['job_over_plain'] for r in result['runs']]
-    result['job_over_plain_median'] = statistics.median(ratios)
-    write_json(args.out, result)
+    result['job_over_plain_median'] = statistics.median(r['job_over_plain']
+                                                        for r in result['runs'])
+    common.write_json(args.out, result)
     print('wrote', args.out)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

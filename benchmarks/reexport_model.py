@@ -1,6 +1,6 @@
-"""A trained model's SavedModel written again by this checkout's export code, from its weights.
+"""Writes a trained model's SavedModel again with this checkout's export code, from its weights.
 
-  .venv/bin/python benchmarks/reexport_model.py --model /tmp/acc24/work/model \\
+  python -m benchmarks reexport_model --model /tmp/acc24/work/model \\
       --out /tmp/acc24/model-trimmed [--preprocess DIR] [--check ../shared/data/imdb/train.csv]
 
 For measuring an export change on a model that took hours to train, without training it
@@ -13,15 +13,14 @@ first 512 reviews of a CSV with both exports and fails if a probability differs 
 1e-5. ``--out`` must not exist nor overlap ``--model``; it appears only when whole.
 """
 
-import argparse
 import csv
 import json
 import os
 import shutil
-import sys
+from typing import Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from transforms import schema  # noqa: E402
+from benchmarks import common
+from transforms import schema
 
 _SERVED = ('saved_model.pb', 'fingerprint.pb', 'variables', 'assets')
 
@@ -55,28 +54,28 @@ def largest_difference(first: str, second: str, csv_path: str, n: int = 512) -> 
     return float(abs(a - b).max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('reexport_model', __doc__)
     parser.add_argument('--model', required=True, help='A model folder of imdb-sentiment train.')
     parser.add_argument('--out', required=True, help='The new model folder (must not exist).')
     parser.add_argument('--preprocess', help='Its preprocess output (default: the manifest\'s).')
     parser.add_argument('--check', metavar='CSV', help='Compare both exports on 512 reviews.')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if os.path.lexists(args.out):
         parser.exit(2, f'reexport_model: {args.out} exists; name a new folder\n')
     model, out = os.path.realpath(args.model), os.path.realpath(args.out)
     if os.path.commonpath([model, out]) in (model, out):
         parser.exit(2, f'reexport_model: {args.out} overlaps the model {args.model}\n')
-    preprocess = args.preprocess or json.load(open(os.path.join(
-        args.model, schema.MANIFEST_FILE)))['preprocess']['path']
+    if args.preprocess:
+        preprocess = args.preprocess
+    else:
+        with open(os.path.join(args.model, schema.MANIFEST_FILE), encoding='utf-8') as f:
+            preprocess = json.load(f)['preprocess']['path']
     reexport(args.model, args.out, preprocess)
     print(f'wrote {args.out}')
     if args.check:
         difference = largest_difference(args.model, args.out, args.check)
         print(f'largest probability difference on 512 reviews: {difference:.2e}')
         if difference > 1e-5:
-            sys.exit(1)
-
-
-if __name__ == '__main__':
-    main()
+            return 1
+    return 0

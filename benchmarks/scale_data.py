@@ -1,6 +1,6 @@
-"""Scale inputs: a CSV of N reviews made by repeating the shared files with new ids.
+"""Writes the scale inputs: a CSV of N reviews made by repeating the shared files with new ids.
 
-  .venv/bin/python benchmarks/scale_data.py --source ../shared/data/imdb/train.csv \\
+  python -m benchmarks scale_data --source ../shared/data/imdb/train.csv \\
       --rows 25000 --rows 250000 --rows 1000000 --out /tmp/scale
 
 Writes ``OUT/reviews-<N>.csv`` (header ``id,review,sentiment``) for each ``--rows``:
@@ -17,18 +17,19 @@ new text: in each review about one word in ``--fresh`` (default 8) is replaced b
 drawn from all the sources' words (so word frequencies stay the same), which makes new
 bigrams and trigrams around it, as new reviews would:
 
-  .venv/bin/python benchmarks/scale_data.py --source ../shared/data/imdb/train.csv \\
+  python -m benchmarks scale_data --source ../shared/data/imdb/train.csv \\
       --source ../shared/data/imdb/unsup.csv --made-up-labels --fresh 8 \\
       --rows 250000 --out /tmp/scale-fresh
 """
 
-import argparse
 import csv
 import hashlib
 import itertools
 import os
 import random
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+from benchmarks import common
 
 
 def source_rows(paths: List[str], made_up_labels: bool = False) -> List[Tuple[str, str]]:
@@ -86,9 +87,8 @@ def write(rows: List[Tuple[str, str]], n: int, out_dir: str, fresh: Optional[int
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('scale_data', __doc__)
     parser.add_argument('--source', action='append', required=True)
     parser.add_argument('--rows', action='append', type=int, required=True)
     parser.add_argument('--out', default='/tmp/scale')
@@ -96,11 +96,8 @@ def main() -> None:
                         help='label rows without a sentiment by a hash of their text')
     parser.add_argument('--fresh', type=int, metavar='EVERY',
                         help='after the first pass, replace about one word in EVERY')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = source_rows(args.source, args.made_up_labels)
     for n in args.rows:
         print(write(rows, n, args.out, args.fresh), flush=True)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

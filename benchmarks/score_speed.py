@@ -1,14 +1,14 @@
-"""Score speed (issue #13): the whole score job against a plain in-process loop, side by side.
+"""How fast is the whole score job against a plain loop over the export, side by side?
 
-  .venv/bin/python benchmarks/score_speed.py --model out/model \\
-      --input ../shared/data/imdb/train.csv [--repeats 2]
+  python -m benchmarks score_speed --model MODEL --input ../shared/data/imdb/train.csv \\
+      [--repeats 2] [--loop-by-length] [--baseline DIR]
 
 Each repeat runs, each in a fresh process under ``/usr/bin/time -v`` (wall time,
 process start included, and peak RSS), and in a rotating order so that a busy
 spell of the shared machine does not always hit the same one:
 
 - ``job``: ``imdb-sentiment score`` in its default mode (explanations on: what
-  runs nightly), run as ``python -m pipeline.cli`` from this checkout;
+  runs nightly), from this checkout;
 - ``job_no_explain``: the same with ``--no-explain``;
 - ``loop``: ``python -c`` that imports TensorFlow, loads the export's
   ``serving_default`` and scores the same raw reviews in batches of 256;
@@ -20,25 +20,20 @@ spell of the shared machine does not always hit the same one:
   change side by side with what it changes.
 
 The goal is a job at 0.9 or more of the loop's speed: ``loop wall / job wall``
-is written for every repeat and as the median of them, to
-benchmarks/results/score_speed.json.
+is written for every repeat and as the median of them, to results/score_speed.json.
+Arguments it does not know go to the score job.
 """
 
-import argparse
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import run_timed, write_json  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
+from benchmarks import common
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-RESULTS = os.path.join(ROOT, 'benchmarks', 'results', 'score_speed.json')
 GOAL = 0.9
 
 # The ceiling: what a user would write by hand. Reading the CSV, TensorFlow's import and
@@ -61,22 +56,22 @@ print(n)
 '''
 
 
-def timed(cmd: List[str], cwd: str = ROOT) -> Dict:
-    """Runs ``cmd`` under /usr/bin/time -v in ``cwd`` -> wall_s, peak_rss_mb."""
-    run = run_timed(cmd, cwd=cwd)
+def timed(cmd: List[str], checkout: str = common.ROOT) -> Dict:
+    """Runs ``cmd`` under /usr/bin/time -v with ``checkout``'s code -> wall_s, peak_rss_mb."""
+    run = common.run_timed(cmd, checkout=checkout)
     return {'wall_s': round(run.wall_s, 2), 'peak_rss_mb': run.peak_rss_mb, 'stdout': run.stdout}
 
 
 def run_job(model: str, inputs: List[str], explain: bool, extra: List[str],
-            checkout: str = ROOT) -> Dict:
+            checkout: str = common.ROOT) -> Dict:
     work = tempfile.mkdtemp(prefix='score-speed-')
     try:
-        cmd = [sys.executable, '-m', 'pipeline.cli', 'score', '--model', model,
-               '--output', os.path.join(work, 'score'), *extra]
+        cmd = common.job_command('score', '--model', model,
+                                 '--output', os.path.join(work, 'score'), *extra)
         cmd += [a for p in inputs for a in ('--input', p)]
         if not explain:
             cmd.append('--no-explain')
-        result = timed(cmd, cwd=checkout)
+        result = timed(cmd, checkout=checkout)
         with open(os.path.join(work, 'score', 'manifest.json'), encoding='utf-8') as f:
             manifest = json.load(f)
     finally:
@@ -84,7 +79,7 @@ def run_job(model: str, inputs: List[str], explain: bool, extra: List[str],
     del result['stdout']
     result.update(reviews=manifest['counts']['read'],
                   accuracy=manifest['metrics'].get('accuracy'),
-                  command=' '.join(['imdb-sentiment', *cmd[3:]]), checkout=checkout)
+                  command=common.shown(cmd), checkout=checkout)
     return result
 
 
@@ -97,9 +92,8 @@ def run_loop(model: str, inputs: List[str], by_length: bool = False) -> Dict:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('score_speed', __doc__)
     parser.add_argument('--model', required=True)
     parser.add_argument('--input', action='append', required=True)
     parser.add_argument('--repeats', type=int, default=2)
@@ -107,8 +101,8 @@ def main() -> None:
                         help='another checkout whose default-mode job is timed beside')
     parser.add_argument('--loop-by-length', action='store_true',
                         help='also time the loop with the reviews sorted by length')
-    parser.add_argument('--out', default=RESULTS)
-    args, extra = parser.parse_known_args()  # the rest goes to the score job
+    parser.add_argument('--out', default=common.result_path('score_speed'))
+    args, extra = parser.parse_known_args(argv)  # the rest goes to the score job
     runs = {
         'loop': lambda: run_loop(args.model, args.input),
         'job': lambda: run_job(args.model, args.input, True, extra),
@@ -137,10 +131,8 @@ def main() -> None:
 
     ratios = over('loop')
     result = {
-        'benchmark': 'score_speed', 'issue': 13, 'created': utc_now(),
-        'command': 'python benchmarks/score_speed.py ' + ' '.join(sys.argv[1:]),
-        'model': args.model, 'inputs': args.input, 'cpus': os.cpu_count(),
-        'versions': versions(), 'runs': measured,
+        **common.header('score_speed', argv), 'model': args.model, 'inputs': args.input,
+        'runs': measured,
         'median_wall_s': {n: statistics.median(r['wall_s'] for r in measured[n]) for n in names},
         'speed_over_loop': ratios, 'goal': GOAL,
         'goal_met': {n: ratios[n]['median'] >= GOAL for n in ratios},
@@ -155,9 +147,6 @@ def main() -> None:
     print(json.dumps({k: result[k] for k in ('median_wall_s', 'speed_over_loop', 'goal_met',
                                              'speed_over_loop_by_length',
                                              'job_speed_over_baseline') if k in result}, indent=1))
-    write_json(args.out, result)
+    common.write_json(args.out, result)
     print(f'wrote {args.out}')
-
-
-if __name__ == '__main__':
-    main()
+    return 0

@@ -1,54 +1,51 @@
-"""Start-up: how long `imdb-sentiment [COMMAND] --help` takes, process start included.
+"""How long does `imdb-sentiment [COMMAND] --help` take, process start included?
 
-  .venv/bin/python benchmarks/startup.py [--runs 5]
+  python -m benchmarks startup [--runs 5] [--command score ...] [--out FILE]
 
-Runs each command's --help in a fresh process ``--runs`` times and writes the
-minimum, median and maximum wall time to benchmarks/results/startup.json. The goal is
-under 1 s for every command: --help loads neither Beam nor TensorFlow.
+Runs each command's --help (every command of ``pipeline.flags.COMMANDS``, and none) in a
+fresh process (``python -m pipeline.cli``, this checkout's code) ``--runs`` times and writes
+the minimum, median and maximum wall time to results/startup.json (--out). The goal is under
+1 s for every command: --help loads neither Beam nor TensorFlow (tests/test_startup.py
+checks it).
 """
 
-import argparse
-import json
-import os
 import statistics
 import subprocess
-import sys
 import time
+from typing import List, Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from pipeline.cli import COMMANDS  # noqa: E402  (light: the command table only)
+from benchmarks import common
+from pipeline.flags import COMMANDS  # light: plain argparse, no Beam, no TensorFlow
 
-_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
-RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'startup.json')
+GOAL_S = 1.0
 
 
-def _time(argv):
+def _seconds(argv: List[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([_BIN, *argv], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(common.job_command(*argv), check=True, stdout=subprocess.DEVNULL,
+                   env=common.checkout_env())
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('startup', __doc__)
     parser.add_argument('--runs', type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument('--command', action='append', choices=list(COMMANDS),
+                        help='Only this command and none (repeatable; default every one).')
+    parser.add_argument('--out', default=common.result_path('startup'))
+    args = parser.parse_args(argv)
     results = {}
-    for command in ['', *COMMANDS]:
-        argv = [command, '--help'] if command else ['--help']
-        times = [_time(argv) for _ in range(args.runs)]
+    for command in ['', *(args.command or COMMANDS)]:
+        help_argv = [command, '--help'] if command else ['--help']
+        times = [_seconds(help_argv) for _ in range(args.runs)]
         results[command or '(none)'] = {'min_s': round(min(times), 3),
                                         'median_s': round(statistics.median(times), 3),
                                         'max_s': round(max(times), 3)}
-        print(f'imdb-sentiment {" ".join(argv)}: median {results[command or "(none)"]["median_s"]} s')
+        print(f'imdb-sentiment {" ".join(help_argv)}: median '
+              f'{results[command or "(none)"]["median_s"]} s', flush=True)
     worst = max(r['median_s'] for r in results.values())
-    out = {'command': 'benchmarks/startup.py', 'runs': args.runs, 'help': results,
-           'goal_s': 1.0, 'worst_median_s': worst, 'goal_met': worst < 1.0}
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, 'w') as f:
-        json.dump(out, f, indent=2)
-    print(f'worst median {worst} s; wrote {RESULTS}')
-
-
-if __name__ == '__main__':
-    main()
+    out = dict(common.header('startup', argv), runs=args.runs, help=results, goal_s=GOAL_S,
+               worst_median_s=worst, goal_met=worst < GOAL_S)
+    common.write_json(args.out, out)
+    print(f'worst median {worst} s; wrote {args.out}')
+    return 0

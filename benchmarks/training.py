@@ -1,7 +1,7 @@
-"""Where the default recipe's training time goes, and whether the trainer is input-bound.
+"""Where does the default recipe's training time go, and is the trainer input-bound?
 
-  .venv/bin/python benchmarks/training.py --data PRE --model MODEL   # a finished training run
-  .venv/bin/python benchmarks/training.py --data PRE                 # runs `imdb-sentiment train`
+  python -m benchmarks training --data PRE --model MODEL   # a finished training run
+  python -m benchmarks training --data PRE                 # runs `imdb-sentiment train`
 
 PRE is a preprocess output (e.g. the accuracy benchmark's WORK/preprocess).
 
@@ -25,35 +25,29 @@ PRE is a preprocess output (e.g. the accuracy benchmark's WORK/preprocess).
    and reports the faster run's milliseconds per step and its ratio to plain Keras (1.0: not
    input-bound).
 
-Writes benchmarks/results/training.json (--out).
+Writes results/training.json (--out).
 """
 
-import argparse
 import json
 import os
-import shlex
-import sys
 import tempfile
 import time
+from typing import Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import run_timed, write_json  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
-
-_BIN = os.path.join(os.path.dirname(sys.executable), 'imdb-sentiment')
-_HERE = os.path.dirname(os.path.abspath(__file__))
+from benchmarks import common
 
 
 def run_train(data: str) -> dict:
     out = os.path.join(tempfile.mkdtemp(prefix='training-bench-'), 'model')
-    cmd = [_BIN, 'train', '--data', data, '--output', out]
-    run = run_timed(cmd)
-    return {'model': out, 'command': 'imdb-sentiment ' + shlex.join(cmd[1:]),
+    cmd = common.job_command('train', '--data', data, '--output', out)
+    run = common.run_timed(cmd)
+    return {'model': out, 'command': common.shown(cmd),
             'wall_s': round(run.wall_s, 1), 'peak_rss_mb': run.peak_rss_mb}
 
 
 def breakdown(model: str) -> dict:
-    manifest = json.load(open(os.path.join(model, 'manifest.json')))
+    with open(os.path.join(model, 'manifest.json'), encoding='utf-8') as f:
+        manifest = json.load(f)
     timings = manifest.get('timings_s')
     if not timings:
         raise SystemExit(f'{model}: its manifest has no timings_s (trained before they '
@@ -153,19 +147,16 @@ def input_bound(data: str, steps: int, warmup: int) -> dict:
             'over_plain_keras': {k: round(v / plain, 3) for k, v in results.items()}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('training', __doc__)
     parser.add_argument('--data', required=True, help='A preprocess output folder.')
     parser.add_argument('--model', help='A finished `imdb-sentiment train` output to break '
                                         'down (default: train one with every default).')
     parser.add_argument('--steps', type=int, default=120)
     parser.add_argument('--warmup', type=int, default=10)
-    parser.add_argument('--out', default=os.path.join(_HERE, 'results', 'training.json'))
-    args = parser.parse_args()
-    result = {'benchmark': 'training', 'created': utc_now(),
-              'command': 'python benchmarks/training.py ' + shlex.join(sys.argv[1:]),
-              'cpus': os.cpu_count(), 'versions': versions()}
+    parser.add_argument('--out', default=common.result_path('training'))
+    args = parser.parse_args(argv)
+    result = common.header('training', argv)
     model = args.model
     if not model:
         result['train'] = run_train(args.data)
@@ -173,9 +164,6 @@ def main() -> None:
     result['breakdown'] = breakdown(model)
     print(json.dumps(result['breakdown'], indent=1), flush=True)
     result['input_bound'] = input_bound(args.data, args.steps, args.warmup)
-    write_json(args.out, result)
+    common.write_json(args.out, result)
     print('wrote', args.out)
-
-
-if __name__ == '__main__':
-    main()
+    return 0

@@ -1,7 +1,9 @@
-"""The version skew between this project's Python SDK (Beam 2.77) and the local clusters' job
-servers (Beam 2.62), measured without a cluster.
+"""Which Beam URNs do the jobs submit that the clusters' older job servers do not know?
 
-  .venv/bin/python benchmarks/version_skew.py --model DIR [--input CSV] [--no-pin]
+  python -m benchmarks version_skew --model DIR [--input CSV] [--job explore ...] [--no-pin]
+
+The version skew between this project's Python SDK (Beam 2.77) and the local clusters' job
+servers (Beam 2.62), measured without a cluster:
 
 - Which Beam model URNs each job submits (explore, preprocess, score: the pipeline proto as
   Beam's portable runner would send it to a Flink or Spark job server, captured just before
@@ -13,26 +15,22 @@ servers (Beam 2.62), measured without a cluster.
   this project's TensorFlow and tf.Transform, and then with the newest tf.Transform that
   resolves beside it; the versions that would change against ``constraints.txt``.
 
-Writes benchmarks/results/version_skew.json. The cluster tests check the same on real clusters
-(``tests/test_cluster*.py``: a pipeline with each transform the jobs use, and the URNs).
+Writes results/version_skew.json (--out). The cluster tests check the same on real clusters
+(a pipeline with each transform the jobs use, and the URNs).
 """
 
-import argparse
 import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Sequence
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from measure import write_json  # noqa: E402
-from pipeline.cluster.local import config, install, urns  # noqa: E402
-from transforms.jsonio import utc_now, versions  # noqa: E402
+from benchmarks import common
+from pipeline.cluster.local import config, install, urns
 
-_ROOT = os.path.join(os.path.dirname(__file__), '..')
-_RESULTS = os.path.join(os.path.dirname(__file__), 'results', 'version_skew.json')
+JOBS = ('explore', 'preprocess', 'score')
 # What the portable runner is given; no job server is reached (capture stops before it).
 _FLAGS = ['--runner=FlinkRunner', '--job_endpoint=localhost:8099', '--environment_type=EXTERNAL',
           '--environment_config=localhost:50000']
@@ -70,7 +68,7 @@ def submitted_pipeline(command: str, argv: List[str], work_dir: str):
 
 
 def _pins() -> Dict[str, str]:
-    with open(os.path.join(_ROOT, 'constraints.txt')) as f:
+    with open(os.path.join(common.ROOT, 'constraints.txt')) as f:
         return dict(line.strip().lower().split('==', 1) for line in f
                     if '==' in line and not line.startswith('#'))
 
@@ -97,20 +95,24 @@ def resolve(requirements: List[str]) -> Dict:
             'pinned_packages_changed': len(changed), 'changed': changed}
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
-    parser.add_argument('--input', default=os.path.join(_ROOT, '..', 'shared', 'data', 'imdb',
-                                                        'train.csv'))
-    parser.add_argument('--model', required=True, help='A trained export, for score.')
+def main(argv: Sequence[str]) -> int:
+    parser = common.parser('version_skew', __doc__)
+    parser.add_argument('--input', default=common.TRAIN_CSV)
+    parser.add_argument('--model', help='A trained export (needed for score).')
+    parser.add_argument('--job', action='append', choices=JOBS,
+                        help=f'A job to look at (repeatable; default: {", ".join(JOBS)}).')
     parser.add_argument('--no-pin', action='store_true', help='Skip the resolver dry runs.')
-    parser.add_argument('--out', default=_RESULTS)
+    parser.add_argument('--out', default=common.result_path('version_skew'))
     args = parser.parse_args(argv)
+    jobs = args.job or JOBS
+    if 'score' in jobs and not args.model:
+        parser.error('score needs --model')
     cache = config.default_cache_dir()
     jars = {engine: install.job_server_jar(cache, server) for engine, server in
             (('flink', install.FLINK_JOB_SERVER), ('spark', install.SPARK_JOB_SERVER))}
     known = {engine: urns.jar_urns(jar) for engine, jar in jars.items() if os.path.exists(jar)}
     sdk = urns.sdk_urns()
-    result = {'created': utc_now(), 'versions': versions(),
+    result = {**common.header('version_skew', argv),
               'job_server_version': install.BEAM_JOB_SERVER_VERSION,
               'model_urns': {'sdk': len(sdk), **{e: len(k) for e, k in known.items()}},
               'sdk_urns_the_job_servers_lack': {e: sorted(sdk - k) for e, k in known.items()},
@@ -118,8 +120,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     with tempfile.TemporaryDirectory() as work:
         commands = {'explore': ['--input', args.input], 'preprocess': ['--input', args.input],
                     'score': ['--input', args.input, '--model', args.model]}
-        for command, job_argv in commands.items():
-            used = urns.used(submitted_pipeline(command, job_argv + ['--output', work], work))
+        for command in jobs:
+            used = urns.used(submitted_pipeline(command, commands[command] + ['--output', work],
+                                                work))
             result['jobs'][command] = {
                 'used': {kind: sorted(found) for kind, found in used.items()},
                 'unknown_to_job_server': {
@@ -134,10 +137,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                      'tensorflow-transform==1.17.0']),
             resolve([f'apache-beam[gcp]=={install.BEAM_JOB_SERVER_VERSION}',
                      'tensorflow-transform==1.16.0'])]
-    write_json(args.out, result)
+    common.write_json(args.out, result)
     print(json.dumps({job: found['unknown_to_job_server'] for job, found in
                       result['jobs'].items()}, indent=1))
-
-
-if __name__ == '__main__':
-    main()
+    return 0
