@@ -218,7 +218,7 @@ def test_markers_come_from_each_modules_pytestmark_alone():
 SUITES = {'test_architecture.py', 'test_startup.py', 'test_hostile_jobs.py',
           'test_crash_consistency.py', 'test_exit_codes.py', 'test_bounded_memory.py',
           'test_operations.py', 'test_reports_in_browser.py', 'test_cluster.py',
-          'test_cluster_spark.py'}
+          'test_cluster_spark.py', 'test_benchmark_runs.py'}
 
 
 def mirror_problems(tests_dir: str, code_dir: str) -> list:
