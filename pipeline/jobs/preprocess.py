@@ -48,7 +48,7 @@ from pipeline.runtime import bundles, memory
 from pipeline.runtime.publish import remove_paths
 from transforms import schema
 from transforms.beam import movies
-from transforms.beam.examples import ToRecordBatches
+from transforms.beam.record_batches import ToRecordBatches
 from transforms.beam.inputs import ACLIMDB, InputSpec, resolve_inputs
 from transforms.beam.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
 from transforms.beam.progress import LogProgress
@@ -175,8 +175,8 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
         reshuffle_records=job_args.reshuffle_records, again=True, repeats=taken['repeats'])
     train_again, eval_again, _ = again['accepted'] | 'SplitAgain' >> SplitTrainEval(
         job_args.eval_fraction, groups, job_args.test_fraction)
-    # tf.Transform reads Arrow record batches made here (transforms/beam/examples.py): from
-    # record dicts it would make them with a coder that grows by every review it encodes.
+    # tf.Transform reads Arrow record batches made here (transforms/beam/record_batches.py):
+    # from record dicts it would make them with a coder that grows by every review it encodes.
     batches = ToRecordBatches(metadata)
     config = batches.tensor_adapter_config()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):
