@@ -55,9 +55,11 @@ REVIEW = Column('review', STRING, Role.TEXT, csv='review', required=True)
 LABEL = Column('label', INT64, Role.LABEL, csv='sentiment')
 # A review's stars: from an aclImdb file's name, or a --movies file (transforms.beam.movies).
 RATING = Column('rating', INT64, Role.PASS_THROUGH)
+# A review's title: some CSV files have the column, others do not.
+TITLE = Column('title', STRING, Role.PASS_THROUGH, csv='title')
 
 # Every column, in the order records, CSV files and prediction rows list them.
-COLUMNS: Tuple[Column, ...] = (ID, REVIEW, LABEL, RATING)
+COLUMNS: Tuple[Column, ...] = (ID, REVIEW, LABEL, RATING, TITLE)
 
 ID_KEY = ID.name
 REVIEW_KEY = REVIEW.name
