@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from scipy import sparse
 
-from transforms import schema
+from transforms import features, schema
 
 # In-memory training data: ({input name: array [reviews, ...]}, labels [reviews]).
 Arrays = Tuple[Dict[str, np.ndarray], np.ndarray]
@@ -60,7 +60,8 @@ def make_dataset(data_dir: str, split: str, batch_size: int, shuffle: bool = Fal
     """
     keys = tuple(keys or model_keys(data_dir))
     full = tft.TFTransformOutput(data_dir).transformed_feature_spec()
-    spec = {k: full[k] for k in (schema.ID_KEY, schema.LABEL_KEY, *keys)}
+    carried = tuple(c.name for c in features.CARRIED_BY_TRANSFORM)  # the id and the label
+    spec = {k: full[k] for k in (*carried, *keys)}
 
     def split_up(f):
         # A row of a VarLenFeature holds its values in order from column 0.

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from transforms import schema
+from transforms import features, schema
 from transforms.schema import EXAMPLES_INPUT, EXAMPLES_SIGNATURE, LABEL_OUTPUT, \
     NUM_OOV_OUTPUT, NUM_TOKENS_OUTPUT, PROBABILITY_OUTPUT, REVIEWS_INPUT, SERVING_SIGNATURE
 
@@ -52,7 +52,7 @@ def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: st
 
     def classify(reviews):
         """Raw review strings -> P(positive) and the predicted label."""
-        transformed = tft_layer({schema.REVIEW_KEY: reviews})
+        transformed = tft_layer({features.REVIEW_KEY: reviews})
         inputs = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
                   for k, v in transformed.items() if k in input_keys}
         inputs[schema.TOKEN_IDS_KEY] = trim_padding(inputs[schema.TOKEN_IDS_KEY])
@@ -74,9 +74,8 @@ def export(model: keras.Model, transform_output: tft.TFTransformOutput, path: st
         tf.TensorSpec([None], tf.string, name=REVIEWS_INPUT)])
 
     def classify_examples(examples):
-        parsed = tf.io.parse_example(
-            examples, {schema.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)})
-        return serve(parsed[schema.REVIEW_KEY])  # the traced endpoint: traced once
+        parsed = tf.io.parse_example(examples, features.raw_feature_spec(features.MODEL_COLUMNS))
+        return serve(parsed[features.REVIEW_KEY])  # the traced endpoint: traced once
 
     archive.add_endpoint(EXAMPLES_SIGNATURE, classify_examples, input_signature=[
         tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])

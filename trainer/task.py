@@ -18,7 +18,7 @@ from trainer.callbacks import TrainingLog, make_callbacks
 from trainer.config import ModelConfig
 from trainer.model import Network, build_model
 from trainer.timing import Clock
-from transforms import jsonio, schema
+from transforms import features, jsonio, schema
 from transforms.beam.inference import export_files
 from transforms.errors import TrainError
 
@@ -158,7 +158,8 @@ def _describe(data_dir: str, pre: Dict, config: ModelConfig, model: keras.Model,
         'timings_s': timings,
         'signatures': {export.SERVING_SIGNATURE: 'reviews: string [N] -> probability, label',
                        export.EXAMPLES_SIGNATURE: 'examples: serialized tf.Example [N] '
-                                                  '(bytes feature "review") -> probability, label'},
+                                                  f'(bytes feature "{features.REVIEW_KEY}") -> '
+                                                  'probability, label'},
         'versions': jsonio.versions(),
     }
 

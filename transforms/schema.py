@@ -2,17 +2,17 @@
 TFRecords hold, the names of what one job writes and another reads, and the defaults the
 transform depends on.
 
-Every other module imports these names from here; no bare key strings elsewhere. Names
-that only one job uses live with that job (the run folder's layout in
+Every other module imports these names from here; no bare key strings elsewhere. The data's
+columns (their names, types, roles and CSV header names) are declared in
+``transforms.features``; the keys of the four that stages name one by one are imported here.
+Names that only one job uses live with that job (the run folder's layout in
 ``pipeline.jobs.run``, the explore profile's parts in ``analysis.explore_stats``).
 """
 
-# Raw record fields (what the readers produce and validation checks).
-ID_KEY = 'id'
+from transforms.features import ID_KEY, LABEL_KEY, RATING_KEY, REVIEW_KEY  # noqa: F401
+
+# Record fields besides the data's columns (what the readers add and validation checks).
 SOURCE_KEY = 'source'
-REVIEW_KEY = 'review'
-LABEL_KEY = 'label'
-RATING_KEY = 'rating'
 RAW_KEY = 'raw'
 RAW_BASE64_KEY = 'raw_base64'   # the exact bytes of a record that is not valid UTF-8
 REASON_KEY = 'reason'
@@ -69,10 +69,9 @@ TFRECORD_SUFFIX = '.tfrecord.gz'
 REJECTED_DIR = 'rejected'
 REJECTED_PREFIX = 'rejected'
 VOCAB_FILE = 'vocab.txt'
-# The eval split's raw reviews, as Kaggle-layout CSV with an id column, for scoring.
+# The eval split's raw reviews, as CSV of features.CSV_HEADER (with ids), for scoring.
 EVAL_REVIEWS_DIR = 'eval_reviews'
 TEST_REVIEWS_DIR = 'test_reviews'   # the test split's raw reviews, the same layout
-CSV_COLUMNS = (ID_KEY, REVIEW_KEY, 'sentiment')
 MANIFEST_FILE = 'manifest.json'
 # In preprocess's manifest: {relative path: bytes} of what train reads, checked before work.
 OUTPUT_FILES_KEY = 'output_files'

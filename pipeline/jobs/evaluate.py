@@ -114,8 +114,8 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     model_rejected = [first['rejected']]
     if baseline:
         carried = first['scored'] | 'CarryCandidate' >> beam.Map(
-            lambda kv: dict(kv[0], review=kv[1].example,
-                            **{_P_CANDIDATE: kv[1].inference[schema.PROBABILITY_OUTPUT]}))
+            lambda kv: dict(kv[0], **{schema.REVIEW_KEY: kv[1].example,
+                                      _P_CANDIDATE: kv[1].inference[schema.PROBABILITY_OUTPUT]}))
         second = carried | 'ScoreBaseline' >> ScoreReviews(
             ReviewModelHandler(baseline, *batch), keep=(*META, _P_CANDIDATE))
         model_rejected.append(second['rejected'])

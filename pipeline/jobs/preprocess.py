@@ -46,9 +46,9 @@ from pipeline.flags.beam_jobs import cleaning_config
 from pipeline.launcher import BeamJob, Fallback, Plan, Stats, run_beam_job
 from pipeline.runtime import bundles, memory
 from pipeline.runtime.publish import remove_paths
-from transforms import schema
+from transforms import features, schema
 from transforms.beam import movies
-from transforms.beam.examples import ToRecordBatches
+from transforms.beam.record_batches import ToRecordBatches
 from transforms.beam.inputs import ACLIMDB, InputSpec, resolve_inputs
 from transforms.beam.intake import ACCEPTED, READ, REJECTED, ReadAndValidate
 from transforms.beam.progress import LogProgress
@@ -76,23 +76,24 @@ def transform_config(job_args: argparse.Namespace) -> TransformConfig:
 
 
 def _to_raw_example(record: Dict) -> Dict:
-    return {schema.ID_KEY: record[schema.ID_KEY],
-            schema.REVIEW_KEY: record[schema.REVIEW_KEY],
-            schema.LABEL_KEY: schema.LABEL_TO_INT[record[schema.LABEL_KEY]]}
+    return features.raw_example(record, schema.LABEL_TO_INT[record[schema.LABEL_KEY]])
 
 
 def _to_unlabeled_example(record: Dict) -> Dict:
-    return {schema.ID_KEY: record[schema.ID_KEY],
-            schema.REVIEW_KEY: record[schema.REVIEW_KEY],
-            schema.LABEL_KEY: schema.UNLABELED_ID}
+    return features.raw_example(record, schema.UNLABELED_ID)
+
+
+def _to_csv_row(record: Dict) -> List:
+    """An accepted record -> its CSV row (features.CSV_HEADER): what a later job reads back."""
+    return [record.get(c.name) for c in features.CSV_COLUMNS]
 
 
 def plan(job_args: argparse.Namespace) -> Plan:
     specs = resolve_inputs(job_args.input)
     if not any(s.labelled for s in specs):
-        raise InputError('no --input has labels (a CSV "sentiment" column, or an aclImdb '
-                         "folder's pos/ and neg/): preprocess learns from labelled reviews; "
-                         'give unlabelled ones with --unlabeled')
+        raise InputError(f'no --input has labels (a CSV "{features.LABEL.csv}" column, or an '
+                         "aclImdb folder's pos/ and neg/): preprocess learns from labelled "
+                         'reviews; give unlabelled ones with --unlabeled')
     unlabeled = (resolve_inputs(job_args.unlabeled, include_unlabeled=True)
                  if job_args.unlabeled else [])
     unlabeled = _without_labelled_files(specs, unlabeled)
@@ -129,10 +130,9 @@ def _intake(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir
         raw_reviews.append((schema.TEST_REVIEWS_DIR, schema.TEST_PREFIX, test))
     for folder, prefix, split in raw_reviews:
         _ = (split
-             | f'ReviewRows[{prefix}]' >> beam.Map(lambda r: [r[k] for k in (
-                 schema.ID_KEY, schema.REVIEW_KEY, schema.LABEL_KEY)])
+             | f'ReviewRows[{prefix}]' >> beam.Map(_to_csv_row)
              | f'WriteReviews[{prefix}]' >> WriteCsv(os.path.join(work_dir, folder, prefix),
-                                                     schema.CSV_COLUMNS))
+                                                     features.CSV_HEADER))
     counts = [*taken['counts'],
               train | 'CountTrain' >> CountAs('train'),
               evaluation | 'CountEval' >> CountAs('eval'),
@@ -175,8 +175,8 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
         reshuffle_records=job_args.reshuffle_records, again=True, repeats=taken['repeats'])
     train_again, eval_again, _ = again['accepted'] | 'SplitAgain' >> SplitTrainEval(
         job_args.eval_fraction, groups, job_args.test_fraction)
-    # tf.Transform reads Arrow record batches made here (transforms/beam/examples.py): from
-    # record dicts it would make them with a coder that grows by every review it encodes.
+    # tf.Transform reads Arrow record batches made here (transforms/beam/record_batches.py):
+    # from record dicts it would make them with a coder that grows by every review it encodes.
     batches = ToRecordBatches(metadata)
     config = batches.tensor_adapter_config()
     with tft_beam.Context(temp_dir=os.path.join(work_dir, _TFT_TEMP)):

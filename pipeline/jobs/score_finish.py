@@ -11,7 +11,7 @@ from analysis.score_report import render_score_report
 from pipeline import model_lookup
 from pipeline.jobs import run_folder
 from pipeline.nightly import PARTITION_PREFIX
-from transforms import jsonio, schema
+from transforms import features, jsonio, schema
 from transforms.errors import InputError
 from transforms.beam import movies
 from transforms.beam.inputs import CSV, InputSpec
@@ -38,7 +38,7 @@ def check_movies(path: Optional[str], movies_for: Optional[str],
     names = {os.path.basename(f) for s in csvs for f in s.files}
     # Ids <name>:<row> come from a file of that name, or from an input's own id column.
     if movies_for and movies_for not in names and not any(
-            schema.ID_KEY in s.columns for s in csvs):
+            features.ID.csv in s.columns for s in csvs):
         raise InputError(f'--movies-for {movies_for}: no input CSV file has that name '
                          f'(inputs: {", ".join(sorted(names)) or "none"})')
     return count

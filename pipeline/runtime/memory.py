@@ -3,7 +3,7 @@
 On the DirectRunner a preprocess's peak memory grows a little with its input (issue 21). It
 grew by about its input in each of its two passes over the reviews until b31fb42, which
 removed the holder (tf.Transform's coder kept every review's text: see
-``transforms/beam/examples.py``). Measured since, on reviews of the shared data's kind,
+``transforms/beam/record_batches.py``). Measured since, on reviews of the shared data's kind,
 default flags (``benchmarks/results/scale-preprocess-coder-1m.json`` and
 ``scale-preprocess-coder-100k.json``):
 

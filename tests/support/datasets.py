@@ -59,3 +59,9 @@ def write_aclimdb(root: str, split: str, rows) -> str:
         with open(os.path.join(folder, sub, f'{i}_{stars}.txt'), 'w', encoding='utf-8') as f:
             f.write(text)
     return folder
+
+
+def write_titled_csv(path: str, rows) -> str:
+    """A Kaggle-layout CSV with a title column first: review i's title is "Title i"."""
+    return write_csv(path, [(f'Title {i}', text, label) for i, (text, label) in enumerate(rows)],
+                     header=('title', 'review', 'sentiment'))

@@ -7,8 +7,8 @@ output and a counter, GroupByKey, CombinePerKey, CombineGlobally, the Count and 
 side inputs (AsDict, AsSingleton, AsList), Partition, Flatten, WriteToText, WriteToTFRecord,
 RunInference (keyed, with exception handling) through the project's model handler, and
 tf.Transform's AnalyzeAndTransformDataset, TransformDataset (on record dicts, and as preprocess
-runs it: on the Arrow record batches of ``transforms/beam/examples.py``, giving record batches
-that EncodeTransformedDataset encodes) and WriteTransformFn over the preprocess job's own
+runs it: on the Arrow record batches of ``transforms/beam/record_batches.py``, giving record
+batches that EncodeTransformedDataset encodes) and WriteTransformFn over the preprocess job's own
 preprocessing_fn (``tft.vocabulary``, ``tft.ngrams`` and the counting analyzer of
 ``transforms/tft/counting.py``) plus a mean and variance (``scale_to_z_score``) and quantiles
 (``bucketize``). ``outputs(out_dir)`` reads it all back as ordered plain values.
@@ -90,7 +90,7 @@ def build(p: beam.Pipeline, out_dir: str, model_dir: str, temp_dir: str) -> None
     import tensorflow_transform.beam as tft_beam
     from transforms.beam.inference import ReviewModelHandler
     from transforms.tft.preprocessing import raw_metadata
-    from transforms.beam.examples import ToRecordBatches
+    from transforms.beam.record_batches import ToRecordBatches
 
     rows = (p | 'Create' >> beam.Create(list(enumerate(REVIEWS)))
             | 'Reshuffle' >> beam.Reshuffle())

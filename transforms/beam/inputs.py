@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import schema
+from transforms import features, schema
 from transforms.errors import InputError
 
 CSV = 'csv'
@@ -38,8 +38,8 @@ class InputSpec:
 
     @property
     def labelled(self) -> bool:
-        """Whether its records can carry a label: a sentiment column, or pos/ and neg/."""
-        return self.format == ACLIMDB or CSV_LABEL_COLUMN in self.columns
+        """Whether its records can carry a label: a label (sentiment) column, or pos/ and neg/."""
+        return self.format == ACLIMDB or features.LABEL.csv in self.columns
 
 
 def resolve_inputs(paths: Sequence[str], include_unlabeled: bool = False) -> List[InputSpec]:
@@ -178,22 +178,20 @@ def read_csv_header(path: str) -> Tuple[str, ...]:
         header = tuple(c.strip().lower() for c in next(csv.reader([line], strict=True)))
     except (UnicodeDecodeError, csv.Error, StopIteration):
         header = ()
-    if schema.REVIEW_KEY not in header:
-        raise InputError(
-            f'{path}: not a review CSV: its first line must be a header with a '
-            f'"{schema.REVIEW_KEY}" column (Kaggle layout: review,sentiment), got {first[:80]!r}')
+    for name in features.REQUIRED_CSV:
+        if name not in header:
+            raise InputError(
+                f'{path}: not a review CSV: its first line must be a header with a '
+                f'"{name}" column (Kaggle layout: {features.REVIEW.csv},{features.LABEL.csv}), '
+                f'got {first[:80]!r}')
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise InputError(f'{path}: the header names {", ".join(repeated)} more than once, '
                          f'so which column holds it is ambiguous')
-    unknown = set(header) - {schema.REVIEW_KEY, CSV_LABEL_COLUMN, schema.ID_KEY}
+    unknown = set(header) - set(features.CSV_HEADER)
     if unknown:
         raise InputError(f'{path}: unexpected columns {sorted(unknown)} in header')
     return header
-
-
-# The Kaggle layout calls the label column "sentiment".
-CSV_LABEL_COLUMN = 'sentiment'
 
 
 def _check_unique_ids(specs: Sequence[InputSpec]) -> None:

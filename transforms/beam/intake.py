@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
-from transforms import schema
+from transforms import features, schema
 from transforms.beam.inputs import InputSpec
 from transforms.beam.progress import LogProgress
 from transforms.beam.read import ReadReviews
@@ -61,7 +61,7 @@ class ReadAndValidate(beam.PTransform):
             records = records | 'LogProgress' >> beam.ParDo(
                 LogProgress('reviews ' + self._names[READ].replace('_', ' ')))
         repeats = self._repeats
-        if repeats is None and any(schema.ID_KEY in s.columns for s in self._specs):
+        if repeats is None and any(features.ID.csv in s.columns for s in self._specs):
             # An id column may repeat an id, in its file or another: checked over every input,
             # from two light reads of the ids (transforms/beam/unique_ids.py says why two).
             ids = [ids_of((pbegin | f'Read{name}' >> ReadReviews(

@@ -14,9 +14,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms import schema
-from transforms.beam.inputs import ACLIMDB, CSV, CSV_LABEL_COLUMN, InputSpec, lines, \
-    rating_from_name, relative_id
+from transforms import features, schema
+from transforms.beam.inputs import ACLIMDB, CSV, InputSpec, lines, rating_from_name, \
+    relative_id
 
 INPUT_STATS_TAG = 'input_stats'
 ROW_KEY = 'row'            # a record's number in its file (1-based, header excluded)
@@ -56,8 +56,9 @@ def _undecodable(data: bytes, detail: str) -> Dict[str, object]:
 
 
 def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
-    """One CSV record (a line, or several when a quoted field holds newlines) ->
-    {review, label, raw, parse_error}."""
+    """One CSV record (a line, or several when a quoted field holds newlines), of the header
+    names ``columns`` -> {raw, the declared columns by name (features.CSV_COLUMNS), or
+    parse_error and detail}."""
     raw = line[:-1] if line.endswith(b'\n') else line
     raw = raw[:-1] if raw.endswith(b'\r') else raw
     text, problem = decode(raw)
@@ -75,10 +76,9 @@ def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
                        schema.DETAIL_KEY: f'{len(fields)} fields, header has {len(columns)}'})
         return record
     row = dict(zip(columns, fields))
-    record[schema.REVIEW_KEY] = row[schema.REVIEW_KEY]
-    record[schema.LABEL_KEY] = row.get(CSV_LABEL_COLUMN)
-    if row.get(schema.ID_KEY):
-        record[schema.ID_KEY] = row[schema.ID_KEY]  # kept ids, e.g. preprocess's eval split
+    # Every column the data declares, None where the file has none; an empty id is
+    # replaced by the reader's (a given one is kept, e.g. in preprocess's eval split).
+    record.update((c.name, row.get(c.csv)) for c in features.CSV_COLUMNS)
     return record
 
 
@@ -241,7 +241,7 @@ class _ReadChunk(beam.DoFn):
                     row = chunk.first_row + rows
                     rows += 1
                     record = record_from_csv(rec, spec.columns)
-                    if record.get(schema.ID_KEY) is None or record.get(schema.PARSE_ERROR_KEY):
+                    if not record.get(schema.ID_KEY) or record.get(schema.PARSE_ERROR_KEY):
                         record[schema.ID_KEY] = f'{_basename(path)}:{row}'
                     record[schema.SOURCE_KEY] = path
                     record[ROW_KEY] = row

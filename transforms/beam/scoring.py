@@ -8,12 +8,13 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms import schema
+from transforms import features, schema
 from transforms.beam.inference import LABEL, PROBABILITY, ReviewModelHandler
 from transforms.beam.validate import rejection
 
-# What a prediction keeps of its record.
-META = (schema.ID_KEY, schema.SOURCE_KEY, schema.LABEL_KEY, schema.RATING_KEY)
+# What a prediction keeps of its record: its id and source (for a dead letter), and the
+# columns a prediction row carries (features.PREDICTION_COLUMNS: the label, pass-through).
+META = (schema.ID_KEY, schema.SOURCE_KEY, *(c.name for c in features.PREDICTION_COLUMNS))
 
 
 # How many records LengthOrder holds at most (about 6 MB of reviews).
@@ -60,15 +61,16 @@ def key_by_record(record: Dict, keep=META):
 
 
 def to_prediction(keyed) -> Dict:
-    """(metadata, PredictionResult) -> id, probability, predicted, review, label and rating."""
+    """(metadata, PredictionResult) -> id, probability, predicted, review, and those of the
+    label and the pass-through columns (features.PREDICTION_COLUMNS) that the record has."""
     meta, result = keyed
     row = {schema.ID_KEY: meta[schema.ID_KEY],
            schema.PROBABILITY_KEY: result.inference[PROBABILITY],
            schema.PREDICTED_KEY: result.inference[LABEL],
            schema.REVIEW_KEY: result.example}
-    for key in (schema.LABEL_KEY, schema.RATING_KEY):
-        if meta.get(key) is not None:
-            row[key] = meta[key]
+    for column in features.PREDICTION_COLUMNS:
+        if meta.get(column.name) is not None:
+            row[column.name] = meta[column.name]
     return row
 
 

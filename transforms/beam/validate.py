@@ -9,7 +9,7 @@ from typing import Dict, Iterator, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import schema
+from transforms import features, schema
 
 ACCEPTED = 'accepted'
 REJECTED = 'rejected'
@@ -41,7 +41,27 @@ def check(record: Dict, require_label: bool, max_review_chars: int) -> Optional[
             return schema.REASON_MISSING_LABEL, 'no label'
     elif normalize_label(label) is None:
         return schema.REASON_UNKNOWN_LABEL, f'label {label[:40]!r} is not positive/negative'
+    for column in features.PASS_THROUGH_COLUMNS:
+        value = record.get(column.name)
+        try:
+            pass_through_value(column, value)
+        except ValueError:
+            return schema.REASON_MALFORMED, (f'{column.name} {str(value)[:40]!r} is not '
+                                             f'{column.dtype}')
     return None
+
+
+def pass_through_value(column: features.Column, value):
+    """A pass-through column's value as its type (a CSV gives text: '7' is 7 for an int64
+    column); None when absent or blank. Raises ValueError when it is not of its type."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kind = features.PYTHON_TYPES[column.dtype]
+    if kind is int and isinstance(value, str):
+        value = int(value)
+    if not isinstance(value, kind) or isinstance(value, bool):  # True is an int too
+        raise ValueError(f'{value!r} is not {column.dtype}')
+    return value
 
 
 def rejection(record: Dict, reason: str, detail: str) -> Dict:
@@ -57,14 +77,22 @@ def rejection(record: Dict, reason: str, detail: str) -> Dict:
     return row
 
 
+# What every accepted record has: readers give an id, and check() refuses no text.
+_PRESENT = (features.Role.ID, features.Role.TEXT)
+
+
 def accepted(record: Dict) -> Dict:
-    """The clean record: id, source, review, canonical label (or None), rating."""
-    label = record.get(schema.LABEL_KEY)
-    return {schema.ID_KEY: record[schema.ID_KEY],
-            schema.SOURCE_KEY: record[schema.SOURCE_KEY],
-            schema.REVIEW_KEY: record[schema.REVIEW_KEY],
-            schema.LABEL_KEY: normalize_label(label) if label else None,
-            schema.RATING_KEY: record.get(schema.RATING_KEY)}
+    """The clean record (of a record check() passed): its source and every declared column
+    (features.COLUMNS), the label canonical, pass-through values of their type (or None)."""
+    clean = {schema.SOURCE_KEY: record[schema.SOURCE_KEY]}
+    for column in features.COLUMNS:
+        value = record[column.name] if column.role in _PRESENT else record.get(column.name)
+        if column.role is features.Role.LABEL:
+            value = normalize_label(value) if value else None
+        elif column.role is features.Role.PASS_THROUGH:
+            value = pass_through_value(column, value)
+        clean[column.name] = value
+    return clean
 
 
 class _Validate(beam.DoFn):

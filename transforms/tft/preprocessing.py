@@ -12,19 +12,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from transforms import schema
+from transforms import features, schema
 from transforms.tft.cleaning import CleaningConfig, tokenize
 from transforms.tft.counting import count_vocabulary
 
-RAW_FEATURE_SPEC = {
-    schema.ID_KEY: tf.io.FixedLenFeature([], tf.string),
-    schema.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
-    schema.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-}
-
-
 def raw_metadata() -> dataset_metadata.DatasetMetadata:
-    return dataset_metadata.DatasetMetadata.from_feature_spec(RAW_FEATURE_SPEC)
+    """What the preprocessing_fn reads: the declared raw columns (features.RAW_COLUMNS)."""
+    return dataset_metadata.DatasetMetadata.from_feature_spec(features.raw_feature_spec())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +51,10 @@ def make_preprocessing_fn(config: TransformConfig) -> Callable[[Dict], Dict]:
 
     Outputs per review: ``token_ids`` (int64 [max_tokens]; 0 is padding, 1..V the
     vocabulary by falling frequency, V+1.. the OOV buckets), ``num_tokens`` and
-    ``num_oov`` (over the whole review, before truncation), and ``id``/``label``
-    passed through. With ``ngram_max`` > 0 also ``ngram_ids``: the distinct
-    1..ngram_max-grams of the whole review that are in the n-gram vocabulary, as
-    ids 1..V (a binary bag of n-grams, variable length).
+    ``num_oov`` (over the whole review, before truncation), and the id and label passed
+    through (``features.CARRIED_BY_TRANSFORM``). With ``ngram_max`` > 0 also
+    ``ngram_ids``: the distinct 1..ngram_max-grams of the whole review that are in the
+    n-gram vocabulary, as ids 1..V (a binary bag of n-grams, variable length).
     """
 
     def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -79,8 +73,7 @@ def make_preprocessing_fn(config: TransformConfig) -> Callable[[Dict], Dict]:
                                   shape=[None, config.max_tokens])
         oov = tokens.with_flat_values(tf.cast(tf.logical_not(in_vocab), tf.int64))
         outputs = {
-            schema.ID_KEY: inputs[schema.ID_KEY],
-            schema.LABEL_KEY: inputs[schema.LABEL_KEY],
+            **{c.name: inputs[c.name] for c in features.CARRIED_BY_TRANSFORM},
             schema.TOKEN_IDS_KEY: token_ids,
             schema.NUM_TOKENS_KEY: tokens.row_lengths(),
             schema.NUM_OOV_KEY: tf.reduce_sum(oov, axis=1),

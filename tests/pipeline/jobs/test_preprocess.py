@@ -10,14 +10,16 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from tests.support.read import read_json, read_jsonl
 from pipeline import cli
-from tests.support.datasets import generated_reviews, review_rows, write_csv
+from tests.support.datasets import generated_reviews, review_rows, write_csv, write_titled_csv
 from tests.support.paths import ROOT
 from tests.support.processes import NOISE, clean_env
-from transforms import schema
+from tests.support.read import read_json, read_jsonl
+from transforms import features, schema
 
 pytestmark = pytest.mark.e2e
+
+TITLE = features.TITLE.name   # a pass-through column that some CSV files have
 
 N_GOOD = 300
 BAD_ROWS = [('', 'positive'), ('A film', 'brilliant'), ('Another film', '')]
@@ -308,3 +310,25 @@ def _csv_ids(pattern):
         with open(path, newline='', encoding='utf-8') as f:
             ids += [row[schema.ID_KEY] for row in csv.DictReader(f)]
     return ids
+
+
+def test_preprocess_keeps_the_title_with_the_eval_reviews_and_out_of_the_examples(tmp_path):
+    import tensorflow as tf
+    rows = generated_reviews(60, seed=9)
+    data = write_titled_csv(str(tmp_path / 'reviews.csv'), rows)
+    out = str(tmp_path / 'preprocess')
+    assert cli.main(['preprocess', '--input', data, '--output', out, '--max-tokens', '16',
+                     '--ngram-max', '0', '--eval-fraction', '0.5']) == 0
+    evaluated = []
+    for path in glob.glob(os.path.join(out, schema.EVAL_REVIEWS_DIR, '*.csv')):
+        with open(path, newline='', encoding='utf-8') as f:
+            evaluated += list(csv.DictReader(f))
+    assert evaluated
+    for row in evaluated:
+        number = int(row['id'].rsplit(':', 1)[1])
+        assert row[TITLE] == f'Title {number - 1}' and row['review'] == rows[number - 1][0]
+    record = next(iter(tf.data.TFRecordDataset(
+        glob.glob(os.path.join(out, f'{schema.TRAIN_PREFIX}-*')), compression_type='GZIP')))
+    example = tf.train.Example.FromString(record.numpy())
+    assert TITLE not in example.features.feature
+    assert schema.ID_KEY in example.features.feature

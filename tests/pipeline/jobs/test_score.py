@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from tests.support.read import read_json, read_jsonl
 from pipeline import cli
 from pipeline.jobs import score
-from tests.support.datasets import generated_reviews, write_aclimdb, write_csv
-from transforms import schema
+from tests.support.datasets import generated_reviews, write_aclimdb, write_csv, write_titled_csv
+from tests.support.read import read_json, read_jsonl
+from transforms import features, schema
 from transforms.beam.inference import ReviewModelHandler
 
 pytestmark = pytest.mark.e2e
+
+TITLE = features.TITLE.name   # a pass-through column that some CSV files have
 
 HOSTILE = 'Awful. <script>document.title="pwned"</script> <img src=x onerror="alert(1)"> boring'
 
@@ -180,3 +182,17 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert code == cli.EXIT_USAGE and 'no saved_model.pb' in capsys.readouterr().err
 
 
+def test_score_writes_the_title_beside_the_prediction_and_never_scores_it(trained, tmp_path):
+    rows = generated_reviews(12, seed=3)
+    titled = write_titled_csv(str(tmp_path / 'titled.csv'), rows)
+    plain = write_csv(str(tmp_path / 'plain.csv'), rows)  # the same reviews, no title column
+    out = str(tmp_path / 'score')
+    assert cli.main(['score', '--input', titled, '--input', plain, '--model', trained['model'],
+                     '--output', out]) == 0
+    predictions = read_jsonl(os.path.join(out, schema.PREDICTIONS_DIR, '*.jsonl'))
+    by_id = {p['id']: p for p in predictions}
+    assert len(by_id) == 2 * len(rows)
+    for i in range(len(rows)):
+        with_title, without = by_id[f'titled.csv:{i + 1}'], by_id[f'plain.csv:{i + 1}']
+        assert with_title[TITLE] == f'Title {i}' and TITLE not in without
+        assert with_title['probability'] == pytest.approx(without['probability'], abs=1e-6)

@@ -2,7 +2,7 @@
 (issue 21's holder).
 
 tf.Transform's ExampleProtoCoder grows by every string it encodes (see
-``transforms/beam/examples.py``), so preprocess builds Arrow record batches itself and
+``transforms/beam/record_batches.py``), so preprocess builds Arrow record batches itself and
 writes with tfx_bsl's C++ encoder. Memory is measured here as the bytes the C allocator
 holds live (``mallinfo2``), which freed memory on its lists cannot hide as it can hide RSS
 growth.
@@ -20,7 +20,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from pipeline import flags
 from pipeline.jobs import preprocess
 from tests.support.datasets import generated_reviews, write_csv
-from transforms.beam.examples import record_batch
+from transforms.beam.record_batches import record_batch
 from transforms.tft.preprocessing import raw_metadata
 
 REVIEW = 64 * 1024          # bytes of text a record
@@ -66,8 +66,8 @@ def _held_after_encoding(coder) -> int:
 
 @needs_mallinfo2
 def test_tf_transforms_coder_holds_every_review_it_encoded():
-    """The upstream behaviour transforms/beam/examples.py works around; if a release fixes it,
-    this fails and record dicts could go to tf.Transform again."""
+    """The upstream behaviour transforms/beam/record_batches.py works around; if a release fixes
+    it, this fails and record dicts could go to tf.Transform again."""
     held = _held_after_encoding(example_proto_coder.ExampleProtoCoder(_schema()))
     assert held > 0.8 * RECORDS * REVIEW, held
 
@@ -144,7 +144,7 @@ def test_preprocess_never_hands_tf_transform_record_dicts(tmp_path):
 
 def test_record_batches_carry_the_raw_features():
     from apache_beam.testing.util import assert_that, equal_to
-    from transforms.beam.examples import ToRecordBatches
+    from transforms.beam.record_batches import ToRecordBatches
     records = [{'id': f'id-{i}', 'review': f'review {i}', 'label': i % 2} for i in range(5)]
     with beam.Pipeline() as p:
         batches = p | beam.Create(records) | ToRecordBatches(raw_metadata())
