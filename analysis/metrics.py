@@ -1,6 +1,6 @@
 """Binary-classification metrics from a small summary, never from all the rows.
 
-The summary (see ``analysis.combiners.ScoreSummaryFn``) holds exact confusion
+The summary (see ``analysis.score_summary.ScoreSummaryFn``) holds exact confusion
 counts and log loss, and per-label histograms of the score in ``BINS`` equal
 bins; ROC and PR curves and their areas come from the histograms, so scores
 that share a bin count as tied. scikit-learn computes them, fed the counts as

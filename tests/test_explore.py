@@ -21,7 +21,7 @@ from tests import browser
 from tests.datasets import review_rows, write_csv
 from transforms import schema
 from transforms.tft.cleaning import CleaningConfig, tokenize
-from analysis.profile import Histogram, ProfileReviews, SumCounts
+from analysis.explore_summary import Histogram, ProfileReviews, SumCounts
 from transforms.beam.split import normalized_text
 
 pytestmark = pytest.mark.e2e

@@ -26,7 +26,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from analysis import compare, metrics
-from analysis.combiners import ScoreSummaryFn
+from analysis.score_summary import ScoreSummaryFn
 from analysis.compare_report import render_comparison
 from pipeline import flags, model_lookup, registry
 from pipeline.jobs import score_finish

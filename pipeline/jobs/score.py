@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
-from analysis.combiners import ScoreSummaryFn
+from analysis.score_summary import ScoreSummaryFn
 from analysis.explain import ExplainFn
 from pipeline import cli, flags, history, model_lookup, nightly
 from pipeline.jobs import score_finish
