@@ -1,6 +1,11 @@
 """The model gate's arithmetic: two models' metrics side by side, per-slice deltas, a paired
 test of their accuracy difference, and the verdict under thresholds. Pure functions.
 
+The words, here and throughout the code: the *gate* judges a *candidate* model against a
+*baseline* (the champion, or none), comparing their metrics (comparison.json), and its
+*verdict* (verdict.json) says whether the candidate is *blessed*; ``imdb-sentiment evaluate``
+is the command that runs the gate, and a registry keeps each version's verdict.
+
 The paired test is McNemar's on the reviews that exactly one model gets right (b: only the
 candidate, c: only the baseline): exact (binomial) below 50 such reviews, else the chi-square
 with continuity correction. Like TFX's Evaluator, a candidate is blessed only when every

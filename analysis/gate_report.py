@@ -1,4 +1,4 @@
-"""report.html of the model gate (evaluate): pure rendering of the comparison and the verdict.
+"""report.html of the model gate: pure rendering of the comparison and the verdict.
 
 Model paths and input names are user input: they reach the page only through the
 autoescaping template, under a content security policy that allows no script.
@@ -34,8 +34,8 @@ def rows(comparison: Dict) -> List[Dict]:
     return found
 
 
-def render_comparison(comparison: Dict, verdict: Dict, manifest: Dict) -> str:
+def render_gate_report(comparison: Dict, verdict: Dict, manifest: Dict) -> str:
     return render.render_template(
-        'evaluate.html', comparison=comparison, verdict=verdict, manifest=manifest,
+        'gate.html', comparison=comparison, verdict=verdict, manifest=manifest,
         rows=rows(comparison), signed=_signed, plain=_plain,
         inputs=', '.join(i['path'] for i in manifest.get('inputs', [])))
