@@ -109,9 +109,9 @@ def _sum_outcomes(rows):
 def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
     """Wires the evaluate graph into ``p``, writing under ``work_dir``; does not run it."""
     candidate, baseline = plan.extra[CANDIDATE], plan.extra[BASELINE]
-    taken, accepted = take_reviews(p, job_args, plan, require_label=True)
+    taken, valid = take_reviews(p, job_args, plan, require_label=True)
     batch = (job_args.min_batch_size, job_args.max_batch_size)
-    first = accepted | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
+    first = valid | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
     rejected = [taken['rejected'], first['rejected']]
     if baseline:
         carried = first['scored'] | 'CarryCandidate' >> beam.Map(

@@ -15,12 +15,15 @@ from transforms import jsonio, schema
 from transforms.errors import InputError
 from transforms.beam import movies
 from transforms.beam.inputs import CSV, InputSpec
+from transforms.beam.intake import ACCEPTED
 
 FALSE_POSITIVES, FALSE_NEGATIVES = 'false_positives', 'false_negatives'
 ERROR_KINDS = (FALSE_POSITIVES, FALSE_NEGATIVES)
 _HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',
              'vocabulary_coverage')
 DRIFT_FILE = 'drift.json'
+# The manifest's name for the reviews the reconciliation counts as accepted: those predicted.
+PREDICTED = 'predicted'
 
 
 def check_movies(path: Optional[str], movies_for: Optional[str],
@@ -75,7 +78,7 @@ def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args
     """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night)
     into ``work_dir`` and the score job's fields into ``manifest`` (see pipeline.launcher)."""
     model_dir = model_dir or job_args.model
-    manifest['counts']['predicted'] = manifest['counts']['accepted']
+    manifest['counts'][PREDICTED] = manifest['counts'][ACCEPTED]
     result = metrics.summarize(stats['summary'][0])
     for row in stats.get('coverage', []):
         result['vocabulary_coverage'] = (row['known_tokens'] / row['tokens']
