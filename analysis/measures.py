@@ -26,7 +26,9 @@ class Measure:
     label: str                          # its name on every page
     fmt: str                            # RATE or COUNT
     higher_is_better: Optional[bool]    # the colour of a change; None: neither way is better
-    headline: bool = False              # the score report's headline and the manifest's metrics
+    # The score report's headline; the manifest's metrics too, but for counts (the
+    # manifest's counts hold those).
+    headline: bool = False
     path: Tuple[str, ...] = ()          # where metrics.json holds it, when not at ``key``
     needs_labels: bool = False          # measured on labelled reviews only
     gate: bool = False                  # the gate sets the two models' values side by side
