@@ -12,7 +12,7 @@ import numpy as np
 
 from transforms import schema
 
-# The parts the explore job's profile stage (analysis.profile) writes, read back here:
+# The parts the explore job's profile stage (analysis.explore_summary) writes, read back here:
 # per-label count tuples are ordered as LABELS.
 UNLABELED = schema.UNLABELED
 LABELS = (schema.POSITIVE, schema.NEGATIVE, UNLABELED)

@@ -1,19 +1,33 @@
 """The nights side by side: OUTPUT/index.html of a nightly root, pure rendering of the
 history the launcher gathered from the partitions' manifests (``pipeline.nightly``).
 
-One chart per measure over the dates, a dashed line where the model changed, and a table of
+One chart per figure over the dates, a dashed line where the model changed, and a table of
 every night with its alerts. Charts are embedded PNGs; the page runs no script.
 """
 
 from typing import Dict, List, Optional
 
-from analysis import render
+from analysis import measures, render
 
-# history.json key -> the chart's title (and the axis' format).
-MEASURES = (('scored', 'reviews scored', '{:,.0f}'), ('rejected_share', 'rejected share', '{:.3f}'),
-            ('positive_rate', 'positive rate', '{:.3f}'), ('psi', 'score PSI against the night before', '{:.3f}'),
-            ('vocabulary_coverage', 'vocabulary coverage', '{:.3f}'),
-            ('accuracy', 'accuracy (labelled nights)', '{:.3f}'))
+# history.json's figures of a night beside the nightly measures of ``analysis.measures``.
+SCORED, REJECTED_SHARE, PSI = measures.SCORED.key, 'rejected_share', 'psi'
+_SHARE = '{:.3f}'
+
+
+def _column(key: str, title: str, header: str, fmt: str) -> Dict:
+    return {'key': key, 'title': title, 'header': header,
+            'text': lambda v: '–' if v is None else fmt.format(v)}
+
+
+def columns() -> List[Dict]:
+    """The page's figures in order, as {key, title (its chart's), header (its column's),
+    text (a value as shown)}: the night's volume, the nightly measures, the score PSI."""
+    volume = [_column(SCORED, measures.SCORED.label, 'scored', measures.SCORED.fmt),
+              _column(REJECTED_SHARE, 'rejected share', 'rejected', _SHARE)]
+    nightly = [{'key': m.key, 'header': m.label, 'text': m.format,
+                'title': m.label + (' (labelled nights)' if m.needs_labels else '')}
+               for m in measures.nightly()]
+    return [*volume, *nightly, _column(PSI, 'score PSI against the night before', 'PSI', _SHARE)]
 
 
 def model_changes(nights: List[Dict]) -> List[int]:
@@ -45,11 +59,12 @@ def _chart(nights: List[Dict], key: str, title: str, changes: List[int]) -> Opti
 def render_history(nights: List[Dict], root: str, updated: str) -> str:
     """The page, from history.json's nights (oldest first)."""
     changes = model_changes(nights)
+    shown = columns()
     charts = []
-    for key, title, _ in MEASURES:
-        uri = _chart(nights, key, title, changes)
+    for column in shown:
+        uri = _chart(nights, column['key'], column['title'], changes)
         if uri:
-            charts.append({'key': key, 'title': title, 'uri': uri})
+            charts.append({'key': column['key'], 'title': column['title'], 'uri': uri})
     return render.render_template('history.html', nights=nights, charts=charts, root=root,
                                   updated=updated, changes=[nights[i]['date'] for i in changes],
-                                  formats={k: f for k, _, f in MEASURES})
+                                  columns=shown)

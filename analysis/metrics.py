@@ -1,6 +1,6 @@
 """Binary-classification metrics from a small summary, never from all the rows.
 
-The summary (see ``analysis.combiners.ScoreSummaryFn``) holds exact confusion
+The summary (see ``analysis.score_summary.ScoreSummaryFn``) holds exact confusion
 counts and log loss, and per-label histograms of the score in ``BINS`` equal
 bins; ROC and PR curves and their areas come from the histograms, so scores
 that share a bin count as tied. scikit-learn computes them, fed the counts as
@@ -9,7 +9,7 @@ sample weights. Pure functions: no Beam, no I/O; scikit-learn loads on first use
 
 import re
 import warnings
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -143,8 +143,18 @@ def error_slices(slices: Dict[str, Dict[str, List[int]]]) -> Dict:
             for name, values in slices.items()}
 
 
-def summarize(summary: Dict) -> Dict:
-    """The whole metrics block of a scoring run from the combiner's summary."""
+def vocabulary_coverage(coverage: Optional[Dict]) -> Optional[float]:
+    """The share of the scored reviews' tokens the model's vocabulary knows, from the score
+    job's token counts ({tokens, known_tokens}); None when they were not counted."""
+    if not coverage or not coverage['tokens']:
+        return None
+    return coverage['known_tokens'] / coverage['tokens']
+
+
+def summarize(summary: Dict, coverage: Optional[Dict] = None) -> Dict:
+    """The whole metrics block of a scoring run from the combiner's summary and, when the
+    job counted them, the token counts of ``vocabulary_coverage``. The measures of the block
+    that reports and files show are rows of ``analysis.measures``."""
     hist = {k: np.asarray(summary['histograms'][k], dtype=np.int64)
             for k in ('positive', 'negative', schema.UNLABELED)}
     scored = int(summary['scored'])
@@ -155,6 +165,8 @@ def summarize(summary: Dict) -> Dict:
         'positive_rate': summary['predicted_positive'] / scored if scored else None,
         'score_histograms': {k: v.tolist() for k, v in hist.items()},
     }
+    if coverage is not None:
+        metrics['vocabulary_coverage'] = vocabulary_coverage(coverage)
     if not summary['labelled']:
         return metrics
     report = classification_report(summary['confusion'])

@@ -7,7 +7,8 @@ folder can be moved or archived whole.
 
 from typing import Dict, Optional
 
-from analysis import render
+from analysis import measures, render
+from analysis.measures import ACCURACY, ROC_AUC, SCORED
 from transforms import schema
 
 
@@ -16,16 +17,17 @@ def render_index(manifest: Dict, found: Dict) -> str:
     found in its folder."""
     # The headline is never the eval split while another labelled set was scored, and
     # never a training fit (a model refitted on eval): then the model's cross-validated figure.
-    labelled = sorted((s for s in found['scores'] if s['accuracy'] is not None
+    labelled = sorted((s for s in found['scores'] if s.get(ACCURACY.key) is not None
                        and not s.get('training_fit')),
                       key=lambda s: s['name'] == schema.EVAL_PREFIX)
     headline = labelled[0] if labelled else _model_headline(found.get('model'))
-    return render.render_template('index.html', run=manifest, found=found, headline=headline)
+    return render.render_template('index.html', run=manifest, found=found, headline=headline,
+                                  measures=measures.indexed(), accuracy=ACCURACY)
 
 
 def _model_headline(model) -> Optional[Dict]:
     own = (model or {}).get('headline')
     if not own:
         return None
-    return {'accuracy': own['accuracy'], 'roc_auc': None, 'scored': None,
+    return {ACCURACY.key: own['accuracy'], ROC_AUC.key: None, SCORED.key: None,
             'measured': own['measured_on'].removeprefix('the ')}

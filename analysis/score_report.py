@@ -7,15 +7,9 @@ autoescaping template, and the page's content security policy forbids scripts.
 import os
 from typing import Dict, List, Optional, Tuple
 
-from analysis import render, score_charts
+from analysis import measures, render, score_charts
 from transforms import schema
 
-# metrics.json key -> the name every report and the run index use, and its format.
-_HEADLINE = (('accuracy', 'accuracy', '{:.4f}'), ('roc_auc', 'ROC AUC', '{:.4f}'),
-             ('average_precision', 'average precision', '{:.4f}'),
-             ('log_loss', 'log loss', '{:.4f}'), ('positive_rate', 'positive rate', '{:.4f}'),
-             ('vocabulary_coverage', 'vocabulary coverage', '{:.4f}'),
-             ('scored', 'reviews scored', '{:,}'), ('labelled', 'labelled reviews', '{:,}'))
 # A review longer than this many characters shows its start and folds the rest.
 FOLD_CHARS = 700
 
@@ -98,13 +92,22 @@ def shade(weight: float, scale: float = 0.2) -> str:
     return f'rgba({rgb},{alpha:.2f})'
 
 
-def fmt(value, signed: bool = False) -> str:
-    """A drift table cell: counts as integers, shares with four decimals."""
-    if value is None:
-        return '–'
-    if isinstance(value, int):
-        return f'{value:+,}' if signed else f'{value:,}'
-    return f'{value:+.4f}' if signed else f'{value:.4f}'
+def headline(metrics: Dict) -> List[Tuple[str, str]]:
+    """(name, value) of every headline measure the run measured."""
+    return [(m.label, m.format(m.value(metrics))) for m in measures.headline()
+            if m.value(metrics) is not None]
+
+
+def drift_rows(drift: Dict) -> List[Tuple[str, str, str, str]]:
+    """(name, previous night, this night, change) of every measure drift.json compares that
+    this night measured: the nightly measures, then the reviews scored."""
+    rows = []
+    for m in [*measures.nightly(), measures.SCORED]:
+        found = drift.get(m.key)
+        if found and found['current'] is not None:
+            rows.append((m.label, m.format(found['previous']), m.format(found['current']),
+                         m.format(found['change'], signed=True)))
+    return rows
 
 
 def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: Dict,
@@ -112,16 +115,13 @@ def render_score_report(metrics: Dict, errors: Dict[str, List[Dict]], manifest: 
     """The self-contained HTML page (PNG charts embedded); ``drift`` adds the section
     comparing a nightly run with the previous night, ``index_link`` a link back to the
     run's index page."""
-    headline = [(name, fmt.format(metrics[key])) for key, name, fmt in _HEADLINE
-                if metrics.get(key) is not None]
-    if metrics.get('calibration'):
-        headline.append(('expected calibration error', f"{metrics['calibration']['ece']:.4f}"))
     charts = [(name, render.figure_to_data_uri(fig))
               for name, fig in score_charts.charts(metrics).items()]
     inputs = ', '.join(i['path'] for i in manifest.get('inputs', []))
     return render.render_template(
         'score.html', shade=shade, title=inputs, created=manifest.get('created', ''),
-        counts=manifest['counts'], headline=headline,
+        counts=manifest['counts'], headline=headline(metrics),
         report=metrics.get('classification_report'), charts=charts, errors=_examples(errors),
-        drift=drift, fmt=fmt, measured_on=measured_on(manifest),
+        drift=drift, drift_rows=drift_rows(drift) if drift else [],
+        measured_on=measured_on(manifest),
         index_link=index_link)

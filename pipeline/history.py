@@ -1,11 +1,11 @@
 """The history of the nights: ``OUTPUT/history.json`` and ``OUTPUT/index.html`` of a nightly root.
 
 Rebuilt after every night from the partitions' manifests (small files; the predictions are
-never read again): per date, the reviews scored, the rejected share, the positive rate, the
-PSI of the score distribution against the night before, the vocabulary coverage, the
-accuracy when the night was labelled, the model version used, and the alerts. Both files are
-replaced atomically, under ``OUTPUT/history.lock``, so two nights finishing at once never
-leave a mix of the two.
+never read again): per date, the reviews scored, the rejected share, the nightly measures of
+``analysis.measures`` (the positive rate, the vocabulary coverage, the accuracy when the night
+was labelled), the PSI of the score distribution against the night before, the model version
+used, and the alerts. Both files are replaced atomically, under ``OUTPUT/history.lock``, so
+two nights finishing at once never leave a mix of the two.
 """
 
 import fcntl
@@ -15,7 +15,8 @@ import os
 import uuid
 from typing import Dict, List, Optional
 
-from analysis.history_report import render_history
+from analysis import measures
+from analysis.history_report import PSI, REJECTED_SHARE, SCORED, render_history
 from pipeline.nightly import PARTITION_PREFIX, partition_dates
 from pipeline.runtime.guard import NIGHTLY_FILES
 from transforms import jsonio, schema
@@ -34,12 +35,10 @@ def night(date: str, manifest: Dict) -> Dict:
     version = model.get('version')
     return {
         'date': date, 'status': manifest.get('status'),
-        'scored': counts.get('predicted'),
-        'rejected_share': (counts.get('rejected', 0) / read) if read else None,
-        'positive_rate': metrics.get('positive_rate'),
-        'psi': (manifest.get('drift') or {}).get('psi'),
-        'vocabulary_coverage': metrics.get('vocabulary_coverage'),
-        'accuracy': metrics.get('accuracy'),
+        SCORED: counts.get('predicted'),
+        REJECTED_SHARE: (counts.get('rejected', 0) / read) if read else None,
+        PSI: (manifest.get('drift') or {}).get('psi'),
+        **{m.key: metrics.get(m.key) for m in measures.nightly()},
         'model': {'path': model.get('path'), 'version': version,
                   'created': model.get('created')},
         'model_label': f'v{version}' if version is not None else os.path.basename(

@@ -4,9 +4,10 @@ A registry folder holds one export of ``imdb-sentiment train`` per version (``1/
 ...), so TensorFlow Serving can serve it as it is, plus:
 
 - ``champion.json``: the version the nightly score uses, when and by whom it was promoted,
-  why, the evaluation that blessed it, and the champions before it (``history``). It is
+  why, the verdict that blessed it, and the champions before it (``history``). It is
   replaced atomically (a temporary file renamed over it), under the registry's lock.
-- ``blessings/<version>.json``: the verdict of ``imdb-sentiment evaluate`` on a version.
+- ``blessings/<version>.json``: the model gate's verdict on a version (``imdb-sentiment
+  evaluate``).
 
 Versions are never rewritten once published, so a promote or a rollback while a nightly run
 is reading a model can only change which whole version the next run picks.
@@ -27,7 +28,7 @@ from transforms.errors import ModelError
 
 _LOG = logging.getLogger(__name__)
 CHAMPION_FILE = 'champion.json'
-BLESSINGS_DIR = 'blessings'
+VERDICTS_DIR = 'blessings'   # the gate's verdicts, one per version
 _VERSION = re.compile(r'[1-9][0-9]{0,8}')
 
 
@@ -40,7 +41,7 @@ def is_registry(path: str) -> bool:
     if '://' in path or not os.path.isdir(path):
         return False
     names = os.listdir(path)
-    return CHAMPION_FILE in names or BLESSINGS_DIR in names or any(
+    return CHAMPION_FILE in names or VERDICTS_DIR in names or any(
         _ENTRY.fullmatch(n) for n in names)
 
 
@@ -78,18 +79,19 @@ def champion(path: str) -> Optional[Dict]:
     return found
 
 
-def blessing(path: str, version: int) -> Optional[Dict]:
-    return jsonio.read_json_object(os.path.join(path, BLESSINGS_DIR, f'{version}.json'))
+def verdict(path: str, version: int) -> Optional[Dict]:
+    """The gate's verdict on ``version``, or None when it was never judged."""
+    return jsonio.read_json_object(os.path.join(path, VERDICTS_DIR, f'{version}.json'))
 
 
 def describe_version(path: str, version: int) -> Dict:
     """When a version was trained, and what the gate said of it."""
     manifest = jsonio.read_json_object(
         os.path.join(version_path(path, version), schema.MANIFEST_FILE)) or {}
-    verdict = blessing(path, version)
+    found = verdict(path, version)
     return {'version': version, 'created': manifest.get('created'),
-            'verdict': 'not evaluated' if verdict is None else
-            'blessed' if verdict.get('blessed') else 'not blessed'}
+            'verdict': 'not evaluated' if found is None else
+            'blessed' if found.get('blessed') else 'not blessed'}
 
 
 def _write_atomically(target: str, data: Dict) -> None:
@@ -102,9 +104,10 @@ def _write_atomically(target: str, data: Dict) -> None:
     os.replace(temporary, target)
 
 
-def record_blessing(path: str, version: int, verdict: Dict) -> None:
-    os.makedirs(os.path.join(path, BLESSINGS_DIR), exist_ok=True)
-    _write_atomically(os.path.join(path, BLESSINGS_DIR, f'{version}.json'), verdict)
+def record_verdict(path: str, version: int, found: Dict) -> None:
+    """Keeps the gate's verdict on ``version`` (replacing an earlier one)."""
+    os.makedirs(os.path.join(path, VERDICTS_DIR), exist_ok=True)
+    _write_atomically(os.path.join(path, VERDICTS_DIR, f'{version}.json'), found)
 
 
 def _now() -> str:
@@ -118,17 +121,16 @@ def _who() -> str:
         return 'unknown'
 
 
-def promote(path: str, version: int, reason: str, force: bool = False,
-            evaluation: Optional[Dict] = None) -> Dict:
+def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
     """Makes ``version`` the champion; returns the new record. Refuses (ModelError, exit 2)
     a version that is not published or, unless ``force``, not blessed."""
     if version not in versions(path):
         raise ModelError(f'{path}: no version {version} (versions: '
                          f'{", ".join(map(str, versions(path))) or "none"})')
-    blessed = evaluation or blessing(path, version)
-    if not force and not (blessed and blessed.get('blessed')):
+    found = verdict(path, version)
+    if not force and not (found and found.get('blessed')):
         raise ModelError(f'{path}: version {version} is not blessed '
-                         f'({"its evaluation refused it" if blessed else "never evaluated"}); '
+                         f'({"the gate refused it" if found else "never evaluated"}); '
                          f'evaluate it, or promote with --force and a --reason')
     with OutputLock(os.path.join(path, 'champion')):
         current = champion(path)
@@ -136,8 +138,8 @@ def promote(path: str, version: int, reason: str, force: bool = False,
         if current:
             history.append({k: current.get(k) for k in ('version', 'promoted', 'by', 'reason')})
         record = {'version': version, 'path': str(version), 'promoted': _now(), 'by': _who(),
-                  'reason': reason, 'forced': bool(force and not (blessed or {}).get('blessed')),
-                  'evaluation': blessed, 'previous': current.get('version') if current else None,
+                  'reason': reason, 'forced': bool(force and not (found or {}).get('blessed')),
+                  'evaluation': found, 'previous': current.get('version') if current else None,
                   'history': history}
         _write_atomically(os.path.join(path, CHAMPION_FILE), record)
     _LOG.info('Version %d of %s is the champion (was %s)', version, path,
@@ -155,7 +157,7 @@ def rollback(path: str, reason: str) -> Dict:
         back = history.pop()
         record = {'version': back['version'], 'path': str(back['version']), 'promoted': _now(),
                   'by': _who(), 'reason': reason or f'rollback from version {current["version"]}',
-                  'forced': False, 'evaluation': blessing(path, back['version']),
+                  'forced': False, 'evaluation': verdict(path, back['version']),
                   'previous': current['version'], 'rolled_back_from': current['version'],
                   'history': history}
         _write_atomically(os.path.join(path, CHAMPION_FILE), record)

@@ -52,7 +52,7 @@ def test_the_gate_refuses_a_broken_model_promotes_a_good_one_and_rolls_back(
     # The first model: no champion yet, so the floor alone decides; then it is promoted.
     assert cli.main(['evaluate', '--candidate', registry.version_path(models, 1), '--data',
                      trained['csv'], '--output', str(tmp_path / 'e1'), *FLOOR]) == 0
-    assert registry.blessing(models, 1)['blessed'] is True
+    assert registry.verdict(models, 1)['blessed'] is True
     assert cli.main(['models', 'promote', models, '1', '--reason', 'first']) == 0
     assert _night(trained, models, scores, '2026-11-01')['version'] == 1
 

@@ -205,7 +205,7 @@ def cleaning_config(args) -> CleaningConfig:
 
 def add_evaluate_args(parser) -> None:
     """Flags of the model gate: two models, labelled reviews, and the thresholds."""
-    from analysis.compare import Thresholds  # plain dataclass: no Beam, no TensorFlow
+    from analysis.gate import Thresholds  # plain dataclass: no Beam, no TensorFlow
     defaults = Thresholds()
     parser.add_argument('--candidate', metavar='DIR', required=True,
                         help='The model to judge: an export, or a registry (its newest '

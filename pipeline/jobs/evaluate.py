@@ -25,9 +25,9 @@ from typing import Dict, List, Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from analysis import compare, metrics
-from analysis.combiners import ScoreSummaryFn
-from analysis.compare_report import render_comparison
+from analysis import gate, metrics
+from analysis.score_summary import ScoreSummaryFn
+from analysis.gate_report import render_gate_report
 from pipeline import flags, model_lookup, registry
 from pipeline.jobs import score_finish
 from pipeline.jobs.score import take_reviews, write_rejected_and_counts
@@ -49,8 +49,8 @@ _PAIRS = 'pairs'                 # the statistics part: McNemar's counts
 _P_CANDIDATE = 'p_candidate'     # the candidate's probability, carried through the baseline
 
 
-def thresholds(job_args: argparse.Namespace) -> compare.Thresholds:
-    return compare.Thresholds(
+def thresholds(job_args: argparse.Namespace) -> gate.Thresholds:
+    return gate.Thresholds(
         max_accuracy_drop=job_args.max_accuracy_drop, max_auc_drop=job_args.max_auc_drop,
         max_calibration_error=job_args.max_calibration_error,
         min_slice_reviews=job_args.min_slice_reviews, max_slice_drop=job_args.max_slice_drop,
@@ -108,9 +108,9 @@ def _sum_outcomes(rows):
 def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: str) -> None:
     """Wires the evaluate graph into ``p``, writing under ``work_dir``; does not run it."""
     candidate, baseline = plan.extra[CANDIDATE], plan.extra[BASELINE]
-    taken, accepted = take_reviews(p, job_args, plan, require_label=True)
+    taken, valid = take_reviews(p, job_args, plan, require_label=True)
     batch = (job_args.min_batch_size, job_args.max_batch_size)
-    first = accepted | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
+    first = valid | 'ScoreCandidate' >> ScoreReviews(ReviewModelHandler(candidate, *batch))
     model_rejected = [first['rejected']]
     if baseline:
         carried = first['scored'] | 'CarryCandidate' >> beam.Map(
@@ -152,14 +152,14 @@ def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Names
     candidate = metrics.summarize(stats[CANDIDATE][0])
     baseline = metrics.summarize(stats[BASELINE][0]) if BASELINE in stats else None
     outcomes = (stats.get(_PAIRS) or [None])[0]
-    test = (compare.mcnemar(outcomes['only_candidate'], outcomes['only_baseline'])
+    test = (gate.mcnemar(outcomes['only_candidate'], outcomes['only_baseline'])
             if outcomes else None)
-    found = compare.verdict(candidate, baseline, thresholds(job_args))
+    found = gate.verdict(candidate, baseline, thresholds(job_args))
     comparison = {
         'candidate': {'model': _model(plan.extra[CANDIDATE]), 'metrics': candidate},
         'baseline': baseline and {'model': _model(plan.extra[BASELINE]), 'metrics': baseline},
-        'headline': compare.side_by_side(candidate, baseline),
-        'slices': compare.slice_deltas(candidate, baseline) if baseline else [],
+        'headline': gate.side_by_side(candidate, baseline),
+        'slices': gate.slice_deltas(candidate, baseline) if baseline else [],
         'paired_test': dict(test, outcomes=outcomes) if test else None,
     }
     verdict = dict(found, thresholds=vars(thresholds(job_args)),
@@ -172,7 +172,7 @@ def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Names
     manifest.update(verdict={k: verdict[k] for k in ('blessed', 'checks')},
                     candidate=verdict['candidate'], baseline=verdict['baseline'])
     with FileSystems.create(os.path.join(work_dir, schema.REPORT_FILE)) as f:
-        f.write(render_comparison(comparison, verdict, manifest).encode('utf-8'))
+        f.write(render_gate_report(comparison, verdict, manifest).encode('utf-8'))
 
 
 def summary(manifest: Dict, folder: str) -> None:
@@ -191,7 +191,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     verdict = jsonio.read_json(os.path.join(job_args.output, VERDICT_FILE))
     candidate = verdict['candidate'] or {}
     if candidate.get('registry') and candidate.get('version'):
-        registry.record_blessing(candidate['registry'], candidate['version'], verdict)
+        registry.record_verdict(candidate['registry'], candidate['version'], verdict)
     if not verdict['blessed']:
         failed = [c for c in verdict['checks'] if not c['passed']]
         raise NotBlessed('not blessed: ' + '; '.join(

@@ -29,7 +29,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from analysis import explore_report, explore_stats
-from analysis.profile import ProfileReviews
+from analysis.explore_summary import ProfileReviews
 from pipeline import flags
 from pipeline.flags.beam_jobs import cleaning_config
 from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job

@@ -9,6 +9,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from analysis import measures
 from pipeline.jobs.explore import STATS_FILE as EXPLORE_STATS_FILE
 from transforms import schema
 
@@ -64,9 +65,8 @@ def _scores(out: str, eval_fit: bool = False) -> List[Dict]:
             continue
         inputs = ', '.join(i['path'] for i in manifest.get('inputs', []))
         found.append({'name': name, 'report': _link(out, f'{SCORE_DIR}/{name}/{schema.REPORT_FILE}'),
-                      'scored': metrics.get('scored'), 'accuracy': metrics.get('accuracy'),
-                      'roc_auc': metrics.get('roc_auc'),
-                      'positive_rate': metrics.get('positive_rate'),
+                      measures.SCORED.key: measures.SCORED.value(metrics),
+                      **{m.key: m.value(metrics) for m in measures.indexed()},
                       'measured': measured.get(name, 'data scored with the model: ' + inputs),
                       'training_fit': eval_fit and name == schema.EVAL_PREFIX,
                       'inputs': inputs})

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
-from analysis.combiners import ScoreSummaryFn
+from analysis.score_summary import ScoreSummaryFn
 from analysis.explain import ExplainFn
 from pipeline import cli, flags, history, model_lookup, nightly
 from pipeline.jobs import score_finish
@@ -49,6 +49,11 @@ FALSE_POSITIVES = score_finish.FALSE_POSITIVES
 FALSE_NEGATIVES = score_finish.FALSE_NEGATIVES
 COVERAGE = 'coverage'
 MODEL_DIR, PREVIOUS = 'model_dir', 'previous'   # Plan.extra: the export used, the night before
+# Two words, two things. A review that passes validation is *valid*; one that ends in the
+# predictions is *accepted*, as the reconciliation counts (read = accepted + rejected). They
+# differ: the model may still reject a valid review (a batch it fails on goes to the dead
+# letters). So validation's own counts go under these names, apart from the reconciled ones.
+VALID, INVALID = 'valid', 'invalid'
 
 
 def _token_counts(keyed):
@@ -96,17 +101,17 @@ def plan(job_args: argparse.Namespace) -> Plan:
 def take_reviews(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
                  require_label: bool):
     """The reviews a scoring job reads (score, evaluate): (ReadAndValidate's outputs, the
-    accepted reviews with their star rating attached when --movies gives one)."""
+    valid reviews with their star rating attached when --movies gives one)."""
     taken = p | 'ReadAndValidate' >> ReadAndValidate(
         plan.specs, require_label=require_label, max_review_chars=job_args.max_review_chars,
         reshuffle_records=job_args.reshuffle_records, count_reasons=False,
-        count_names={ACCEPTED: 'valid', REJECTED: 'invalid'})
-    accepted = taken['accepted']
+        count_names={ACCEPTED: VALID, REJECTED: INVALID})
+    valid = taken['accepted']   # what ReadAndValidate accepts is valid
     if job_args.movies:
         stars = movies.ratings(p | 'ReadMovies' >> movies.ReadMovies(job_args.movies,
                                                                      job_args.movies_for))
-        accepted = accepted | 'AttachRatings' >> movies.AttachRatings(stars)
-    return taken, accepted
+        valid = valid | 'AttachRatings' >> movies.AttachRatings(stars)
+    return taken, valid
 
 
 def write_rejected_and_counts(taken: Dict, scored: beam.PCollection,
@@ -129,8 +134,8 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
     model_dir = plan.extra[MODEL_DIR]
     handler = ReviewModelHandler(model_dir, job_args.min_batch_size, job_args.max_batch_size)
     # Its dead letters are written below with the batches the model failed on.
-    taken, accepted = take_reviews(p, job_args, plan, require_label=False)
-    result = accepted | 'Score' >> ScoreReviews(handler)
+    taken, valid = take_reviews(p, job_args, plan, require_label=False)
+    result = valid | 'Score' >> ScoreReviews(handler)
     scored = result['scored']
     predictions = scored | 'ToPrediction' >> beam.Map(to_prediction)
     write_rejected_and_counts(taken, predictions, [result['rejected']], work_dir)

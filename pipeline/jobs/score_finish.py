@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from analysis import drift, metrics
+from analysis import drift, measures, metrics
 from analysis.score_report import render_score_report
 from pipeline import model_lookup
 from pipeline.jobs import run_folder
@@ -15,12 +15,13 @@ from transforms import features, jsonio, schema
 from transforms.errors import InputError
 from transforms.beam import movies
 from transforms.beam.inputs import CSV, InputSpec
+from transforms.beam.intake import ACCEPTED
 
 FALSE_POSITIVES, FALSE_NEGATIVES = 'false_positives', 'false_negatives'
 ERROR_KINDS = (FALSE_POSITIVES, FALSE_NEGATIVES)
-_HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate',
-             'vocabulary_coverage')
 DRIFT_FILE = 'drift.json'
+# The manifest's name for the reviews the reconciliation counts as accepted: those predicted.
+PREDICTED = 'predicted'
 
 
 def check_movies(path: Optional[str], movies_for: Optional[str],
@@ -75,11 +76,8 @@ def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args
     """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night)
     into ``work_dir`` and the score job's fields into ``manifest`` (see pipeline.launcher)."""
     model_dir = model_dir or job_args.model
-    manifest['counts']['predicted'] = manifest['counts']['accepted']
-    result = metrics.summarize(stats['summary'][0])
-    for row in stats.get('coverage', []):
-        result['vocabulary_coverage'] = (row['known_tokens'] / row['tokens']
-                                         if row['tokens'] else None)
+    manifest['counts'][PREDICTED] = manifest['counts'][ACCEPTED]
+    result = metrics.summarize(stats['summary'][0], (stats.get('coverage') or [None])[-1])
     jsonio.write_json(os.path.join(work_dir, schema.METRICS_FILE), result)
     date = getattr(job_args, 'date', None)
     found_drift = _drift(result, date, previous) if date and previous else None
@@ -90,7 +88,7 @@ def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args
                              'psi': found_drift['score_psi']['value'],
                              'psi_reading': found_drift['score_psi']['reading']}
     manifest.update(model=_model_manifest(model_dir), date=date, previous_night=previous,
-                    metrics={k: result[k] for k in _HEADLINE if result.get(k) is not None})
+                    metrics=measures.manifest_metrics(result))
     html = render_score_report(result, error_examples(stats), manifest, found_drift,
                                index_link=run_folder.index_link(job_args.output))
     with FileSystems.create(os.path.join(work_dir, schema.REPORT_FILE)) as f:

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from sklearn import metrics as sk
 
 from analysis import metrics
-from analysis.combiners import ScoreSummaryFn
+from analysis.score_summary import ScoreSummaryFn
 from analysis.explain import occlusion_weights, segments
 from transforms import schema
 

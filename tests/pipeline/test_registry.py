@@ -37,8 +37,8 @@ def test_promote_refuses_an_unblessed_version_and_records_who_and_why(tmp_path):
         _version(tmp_path, number)
     with pytest.raises(ModelError, match='never evaluated'):
         registry.promote(root, 1, 'first')
-    registry.record_blessing(root, 1, {'blessed': True, 'checks': []})
-    registry.record_blessing(root, 2, {'blessed': False, 'checks': []})
+    registry.record_verdict(root, 1, {'blessed': True, 'checks': []})
+    registry.record_verdict(root, 2, {'blessed': False, 'checks': []})
     first = registry.promote(root, 1, 'first')
     assert first['version'] == 1 and first['previous'] is None and first['by']
     assert first['reason'] == 'first' and first['evaluation']['blessed'] is True
@@ -57,7 +57,7 @@ def test_rollback_walks_back_through_the_champions(tmp_path):
     root = str(tmp_path)
     for number in (1, 2, 3):
         _version(tmp_path, number)
-        registry.record_blessing(root, number, {'blessed': True, 'checks': []})
+        registry.record_verdict(root, number, {'blessed': True, 'checks': []})
         registry.promote(root, number, f'v{number}')
     assert registry.rollback(root, 'v3 is worse')['version'] == 2
     back = registry.rollback(root, 'v2 too')

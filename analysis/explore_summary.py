@@ -1,4 +1,4 @@
-"""Profiling reviews for the explore job: accepted records -> small exact summaries.
+"""The explore job's summary: accepted records -> small exact summaries (its profile).
 
 ``ProfileReviews`` tokenizes with the same cleaning as preprocess and reduces any
 number of reviews, with Beam combiners, to histograms and word-count tables whose

@@ -1,6 +1,11 @@
 """The model gate's arithmetic: two models' metrics side by side, per-slice deltas, a paired
 test of their accuracy difference, and the verdict under thresholds. Pure functions.
 
+The words, here and throughout the code: the *gate* judges a *candidate* model against a
+*baseline* (the champion, or none), comparing their metrics (comparison.json), and its
+*verdict* (verdict.json) says whether the candidate is *blessed*; ``imdb-sentiment evaluate``
+is the command that runs the gate, and a registry keeps each version's verdict.
+
 The paired test is McNemar's on the reviews that exactly one model gets right (b: only the
 candidate, c: only the baseline): exact (binomial) below 50 such reviews, else the chi-square
 with continuity correction. Like TFX's Evaluator, a candidate is blessed only when every
@@ -11,7 +16,8 @@ import dataclasses
 import math
 from typing import Dict, List, Optional
 
-HEADLINE = ('accuracy', 'roc_auc', 'average_precision', 'log_loss', 'positive_rate')
+from analysis import measures
+from analysis.measures import ACCURACY, ECE, ROC_AUC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,26 +82,27 @@ def verdict(candidate: Dict, baseline: Optional[Dict], thresholds: Thresholds) -
     """{'blessed': bool, 'checks': [{check, passed, detail}]} for the candidate's metrics
     against the baseline's (None: the absolute checks alone)."""
     t = thresholds
-    acc = candidate.get('accuracy')
-    checks = [_check('accuracy floor', acc is not None and acc >= t.min_accuracy,
-                     f'accuracy {acc:.4f} against the floor {t.min_accuracy}' if acc is not None
-                     else 'no labelled review: no accuracy')]
+    acc = ACCURACY.value(candidate)
+    checks = [_check(f'{ACCURACY.label} floor', acc is not None and acc >= t.min_accuracy,
+                     f'{ACCURACY.label} {ACCURACY.format(acc)} against the floor '
+                     f'{t.min_accuracy}' if acc is not None
+                     else f'no labelled review: no {ACCURACY.label}')]
     if baseline is not None:
-        ece = (candidate.get('calibration') or {}).get('ece')
+        ece = ECE.value(candidate)
         checks.append(_check(
             'calibration', ece is not None and ece <= t.max_calibration_error,
-            f'expected calibration error {ece:.4f}, at most {t.max_calibration_error}'
+            f'{ECE.label} {ECE.format(ece)}, at most {t.max_calibration_error}'
             if ece is not None else 'no calibration measured'))
-        for key, allowed, label in (('accuracy', t.max_accuracy_drop, 'accuracy'),
-                                    ('roc_auc', t.max_auc_drop, 'ROC AUC')):
-            mine, theirs = candidate.get(key), baseline.get(key)
+        for measure, allowed in ((ACCURACY, t.max_accuracy_drop), (ROC_AUC, t.max_auc_drop)):
+            mine, theirs = measure.value(candidate), measure.value(baseline)
+            name = f'{measure.label} against the baseline'
             if mine is None or theirs is None:
-                checks.append(_check(f'{label} against the baseline', False,
-                                     f'{label} missing for a model'))
+                checks.append(_check(name, False, f'{measure.label} missing for a model'))
                 continue
             checks.append(_check(
-                f'{label} against the baseline', mine >= theirs - allowed,
-                f'{mine:.4f} against {theirs:.4f} (a drop of at most {allowed} allowed)'))
+                name, mine >= theirs - allowed,
+                f'{measure.format(mine)} against {measure.format(theirs)} '
+                f'(a drop of at most {allowed} allowed)'))
         worst = [r for r in slice_deltas(candidate, baseline)
                  if r['count'] >= t.min_slice_reviews and r['delta'] is not None
                  and r['delta'] < -t.max_slice_drop]
@@ -110,16 +117,12 @@ def verdict(candidate: Dict, baseline: Optional[Dict], thresholds: Thresholds) -
 
 
 def side_by_side(candidate: Dict, baseline: Optional[Dict]) -> List[Dict]:
-    """The headline measures of both models, and the candidate's change."""
+    """The measures the gate sets side by side (``analysis.measures``) of both models, and
+    the candidate's change."""
     rows = []
-    for key in (*HEADLINE, 'ece'):
-        mine = (candidate.get('calibration') or {}).get('ece') if key == 'ece' else \
-            candidate.get(key)
-        theirs = None
-        if baseline is not None:
-            theirs = (baseline.get('calibration') or {}).get('ece') if key == 'ece' else \
-                baseline.get(key)
-        rows.append({'measure': key, 'candidate': mine, 'baseline': theirs,
+    for m in measures.gated():
+        mine, theirs = m.value(candidate), m.value(baseline)
+        rows.append({'measure': m.key, 'candidate': mine, 'baseline': theirs,
                      'delta': mine - theirs if mine is not None and theirs is not None
                      else None})
     return rows

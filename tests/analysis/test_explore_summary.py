@@ -5,7 +5,7 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that
 
 from analysis import explore_stats as es
-from analysis.profile import Histogram, ProfileReviews, SumCounts
+from analysis.explore_summary import Histogram, ProfileReviews, SumCounts
 from transforms import schema
 from transforms.tft.cleaning import CleaningConfig
 

@@ -1,4 +1,5 @@
-"""Beam combiners that reduce scored reviews to the small summaries metrics need."""
+"""The score job's summary: the Beam combiner that reduces scored reviews to the small,
+fixed-size summary ``analysis.metrics`` reads (explore's is ``analysis.explore_summary``)."""
 
 import math
 from typing import Dict
