@@ -156,38 +156,48 @@ def test_the_trainer_finds_no_layer_by_name():
     assert not found, found
 
 
-# --- Test markers: one mechanism, a module's pytestmark --------------------------------------
+# --- Test markers: one mechanism, a module's pytestmark (and e2e on a slow test) -------------
 
 MARKS = ('e2e', 'browser', 'airflow', 'cluster')
 
 
+def _is_mark(node, names=MARKS) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in names and isinstance(
+        node.value, ast.Attribute) and node.value.attr == 'mark'
+
+
 def _module_marks(tree):
-    """The marks a module's ``pytestmark`` names, and the marks it puts anywhere else."""
-    in_pytestmark, elsewhere = set(), []
-    pytestmark_nodes = set()
-    for node in ast.walk(tree):
+    """The marks a module's ``pytestmark`` names, the tests marked e2e on their own (a slow
+    test in a fast module), and the marks it puts anywhere else."""
+    in_pytestmark, allowed = set(), set()
+    for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == 'pytestmark' for t in node.targets):
             for sub in ast.walk(node.value):
-                pytestmark_nodes.add(id(sub))
+                allowed.add(id(sub))
                 if isinstance(sub, ast.Attribute) and sub.attr in MARKS:
                     in_pytestmark.add(sub.attr)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in MARKS and id(node) not in \
-                pytestmark_nodes and isinstance(node.value, ast.Attribute) and \
-                node.value.attr == 'mark':
-            elsewhere.append(f'line {node.lineno}: {node.attr}')
-    return in_pytestmark, elsewhere
+    own_e2e = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith('test'):
+            for decorator in node.decorator_list:
+                if _is_mark(decorator, ('e2e',)):
+                    own_e2e.add(node.name)
+                    allowed.add(id(decorator))
+    elsewhere = [f'line {node.lineno}: {node.attr}' for node in ast.walk(tree)
+                 if _is_mark(node) and id(node) not in allowed]
+    return in_pytestmark, own_e2e, elsewhere
 
 
 def _marks_problems(path):
     with open(path, encoding='utf-8') as f:
         source = f.read()
     tree = ast.parse(source, path)
-    marks, elsewhere = _module_marks(tree)
+    marks, own_e2e, elsewhere = _module_marks(tree)
     problems = [f'mark outside pytestmark ({e})' for e in elsewhere]
     tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith('test')]
-    if any('trained' in [a.arg for a in t.args.args] for t in tests) and 'e2e' not in marks:
+    if any('trained' in [a.arg for a in t.args.args] and 'e2e' not in marks and
+           t.name not in own_e2e for t in tests):
         problems.append('uses the trained model but is not marked e2e')
     if any(c.endswith('chromium_or_skip') for c in _calls(path)) and not {
             'e2e', 'browser'} <= marks:
@@ -203,7 +213,7 @@ def _test_modules():
                 yield os.path.relpath(os.path.join(folder, name), os.path.join(ROOT, 'tests'))
 
 
-def test_markers_come_from_each_modules_pytestmark_alone():
+def test_markers_come_from_each_modules_pytestmark_or_an_e2e_test():
     found = {}
     for rel in sorted(_test_modules()):
         problems = _marks_problems(os.path.join(ROOT, 'tests', rel))
@@ -218,7 +228,7 @@ def test_markers_come_from_each_modules_pytestmark_alone():
 SUITES = {'test_architecture.py', 'test_startup.py', 'test_hostile_jobs.py',
           'test_crash_consistency.py', 'test_exit_codes.py', 'test_bounded_memory.py',
           'test_operations.py', 'test_reports_in_browser.py', 'test_cluster.py',
-          'test_cluster_spark.py', 'test_benchmark_runs.py'}
+          'test_cluster_spark.py'}
 
 
 def mirror_problems(tests_dir: str, code_dir: str) -> list:
@@ -266,8 +276,10 @@ def test_the_mirror_check_sees_a_test_without_its_module(tmp_path):
 
 def test_the_marker_checker_sees_a_stray_mark(tmp_path):
     bad = tmp_path / 'test_bad.py'
-    bad.write_text('import pytest\n\n@pytest.mark.e2e\ndef test_a(trained):\n    pass\n\n'
+    bad.write_text('import pytest\n\n@pytest.mark.browser\ndef test_a(trained):\n    pass\n\n'
+                   '@pytest.mark.e2e\ndef test_slow(trained):\n    pass\n\n'
                    'def test_b():\n    browser.chromium_or_skip()\n')
     assert _marks_problems(str(bad)) == [
-        'mark outside pytestmark (line 3: e2e)', 'uses the trained model but is not marked e2e',
+        'mark outside pytestmark (line 3: browser)',
+        'uses the trained model but is not marked e2e',
         'opens a browser but is not marked e2e and browser']

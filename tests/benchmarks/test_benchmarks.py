@@ -1,8 +1,8 @@
-"""The benchmarks package: every benchmark imports without editing the import path, is listed
-with the question it answers (``python -m benchmarks``), and the ones that take seconds run on a
-tiny input (start-up, the scale inputs, the memory plot, the cluster benchmark's plan). The ones
-that run a job or train a network are tests/test_benchmark_runs.py. Everything is written under
-tmp_path, never into benchmarks/results/.
+"""Every benchmark imports without editing the import path, is listed with the question it
+answers (``python -m benchmarks``), and runs on a tiny input. The fast loop runs the ones that
+take seconds (start-up, the scale inputs, the memory plot, the cluster benchmark's plan); the ones
+that run a job or train a network are e2e, on the session's 240 generated reviews and their small
+model (``trained``). Everything is written under tmp_path, never into benchmarks/results/.
 """
 
 import csv
@@ -87,3 +87,103 @@ def test_cluster_engines_plans_every_variant_without_a_cluster(tmp_path, capsys)
     assert '--environment_cache_millis' in plan['flink']['preprocess']
     assert '--environment_cache_millis' not in plan['flink-per-stage']['preprocess']
     assert '--runner=SparkRunner' in plan['spark']['preprocess']
+
+
+# --- e2e: each runs a job or trains a network (tens of seconds each) ---------------------------
+
+@pytest.fixture(scope='module')
+def scale_inputs(trained, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('scale')
+    assert entry.main(['scale_data', '--source', trained['csv'], '--rows', '60',
+                       '--out', str(folder)]) == 0
+    return str(folder)
+
+
+@pytest.mark.e2e
+def test_preprocess_speed(trained, tmp_path):
+    out = tmp_path / 'p.json'
+    assert entry.main(['preprocess_speed', '--input', trained['csv'], '--out', str(out)]) == 0
+    run = benchmark_result(out)['runs'][0]
+    assert run['job']['counts']['read'] == run['plain_pass']['counts']['reviews'] == 240
+    assert run['job_over_plain'] > 0
+
+
+@pytest.mark.e2e
+def test_score_speed_and_throughput(trained, tmp_path):
+    argv = ['--model', trained['model'], '--out', str(tmp_path / 'speed.json')]
+    assert entry.main(['score_speed', *argv, '--input', trained['csv'], '--repeats', '1']) == 0
+    speed = benchmark_result(tmp_path / 'speed.json')
+    assert {r[0]['reviews'] for r in speed['runs'].values()} == {240}
+    assert set(speed['speed_over_loop']) == {'job', 'job_no_explain'}
+    argv[-1] = str(tmp_path / 'throughput.json')
+    assert entry.main(['score_throughput', *argv, '--set', f'tiny={trained["csv"]}']) == 0
+    throughput = benchmark_result(tmp_path / 'throughput.json')
+    assert throughput['sets']['tiny']['reviews'] == throughput['in_process_predict']['reviews']
+
+
+@pytest.mark.e2e
+def test_training(trained, tmp_path):
+    assert entry.main(['training', '--data', trained['preprocess'], '--model', trained['model'],
+                       '--steps', '2', '--warmup', '1', '--out', str(tmp_path / 't.json')]) == 0
+    result = benchmark_result(tmp_path / 't.json')
+    assert result['breakdown']['epochs_run'] == 1
+    assert result['input_bound']['over_plain_keras']['plain_keras_fit'] == 1.0
+
+
+@pytest.mark.e2e
+def test_scale_and_id_check(trained, scale_inputs, tmp_path):
+    assert entry.main(['scale', '--model', trained['model'], '--data', scale_inputs,
+                       '--work', str(tmp_path / 'work'), '--preprocess', '60', '--score', '60',
+                       '--out', str(tmp_path / 'scale.json')]) == 0
+    jobs = benchmark_result(tmp_path / 'scale.json')['jobs']
+    assert [jobs[j]['runs'][0]['read'] for j in ('preprocess', 'score')] == [60, 60]
+    assert entry.main(['id_check', '--data', scale_inputs, '--rows', '60',
+                       '--out', str(tmp_path / 'ids.json')]) == 0
+    assert benchmark_result(tmp_path / 'ids.json')['runs'][0]['counts']['read'] == 60
+
+
+@pytest.mark.e2e
+def test_version_skew_without_the_resolver(trained, tmp_path):
+    assert entry.main(['version_skew', '--model', trained['model'], '--input', trained['csv'],
+                       '--job', 'score', '--no-pin', '--out', str(tmp_path / 'v.json')]) == 0
+    used = benchmark_result(tmp_path / 'v.json')['jobs']['score']['used']
+    assert any('ParDo' in urn or 'pardo' in urn for urns in used.values() for urn in urns)
+
+
+@pytest.mark.e2e
+def test_reexport_model(trained, tmp_path):
+    assert entry.main(['reexport_model', '--model', trained['model'], '--out',
+                       str(tmp_path / 'again'), '--check', trained['csv']]) == 0
+    assert os.path.exists(tmp_path / 'again' / 'saved_model.pb')
+
+
+@pytest.mark.e2e
+def test_accuracy_and_its_levers(trained, tmp_path):
+    """The default recipe (the levers need its config and an unlabeled split) on 480 reviews
+    of 120 movies."""
+    data = tmp_path / 'data'
+    data.mkdir()
+    rows = trained['rows'] + [(f'{text} Again.', label) for text, label in trained['rows']]
+    write_csv(str(data / 'train.csv'), rows)
+    with open(data / 'train_movies.csv', 'w', encoding='utf-8') as f:
+        f.write('row,movie\n' + ''.join(f'{i},m{i // 4}\n' for i in range(1, len(rows) + 1)))
+    unlabeled = write_csv(str(data / 'unsup.csv'), [(f'{text} Later.',) for text, _ in rows[:120]],
+                             header=('review',))
+    work, default = str(tmp_path / 'work'), str(tmp_path / 'accuracy-default.json')
+    assert entry.main(['accuracy', '--data-dir', str(data), '--work', work, '--out', default,
+                       '--preprocess-arg=--max-tokens=32',
+                       f'--preprocess-arg=--unlabeled={unlabeled}']) == 0
+    accuracy = benchmark_result(default)
+    assert accuracy['split']['test']['reviews'] + accuracy['split']['train']['reviews'] \
+        + accuracy['split']['eval']['reviews'] == len(rows)
+    assert {'nb_lr', 'tfidf_lr'} <= set(accuracy['baselines'])
+    levers = ['--work', work, '--data-dir', str(data)]
+    for stage in (['prepare'], ['seed', '--seed', '43'], ['salvage', '--seed', '43'],
+                  ['refit', '--seed', '42'], ['extra']):
+        assert entry.main(['accuracy_levers', *stage, *levers]) == 0, stage
+    out = str(tmp_path / 'levers.json')
+    assert entry.main(['accuracy_levers', 'compare', *levers, '--baseline', default,
+                       '--out', out]) == 0
+    candidates = {c['name']: c for c in benchmark_result(out)['candidates']}
+    assert candidates['default']['export_check']['labels_differing'] == 0
+    assert {'refit_lstm', 'seeds_2', 'plus_tfidf', 'sklearn_nb_lr'} <= set(candidates)

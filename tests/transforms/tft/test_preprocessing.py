@@ -80,6 +80,7 @@ def test_config_rejects_impossible_values():
 
 
 
+@pytest.mark.e2e  # a whole analyze-and-transform run per option (seconds each)
 def test_stopwords_and_lemmas_change_the_ids():
     plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=8, frequency_threshold=1))
     cleaned, vocab = _analyze_and_transform(ROWS, TransformConfig(
@@ -93,6 +94,7 @@ def test_stopwords_and_lemmas_change_the_ids():
     assert 'the' not in vocab and 'movies' not in vocab and 'worst' not in vocab
 
 
+@pytest.mark.e2e  # a whole analyze-and-transform run per option (seconds each)
 def test_ngram_ids_are_the_distinct_known_ngrams():
     temp = tempfile.mkdtemp()
     config = TransformConfig(max_tokens=4, frequency_threshold=1, ngram_max=2,
