@@ -25,7 +25,8 @@ _GROUP_PREFIX = 'group\x00'
 def normalized_text(review: str) -> str:
     """Lowercase, HTML tags dropped, whitespace collapsed: the duplicate key."""
     # str.split() cuts at the same characters as the regex \s (str.isspace()) and drops the
-    # ends, so this is the regex collapse and strip, at 2.7x its speed (tests/transforms/beam/test_split.py).
+    # ends, so this is the regex collapse and strip, at 2.7x its speed
+    # (tests/transforms/beam/test_split.py).
     return ' '.join(_TAG.sub(' ', review.lower()).split())
 
 
