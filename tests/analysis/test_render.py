@@ -2,6 +2,7 @@
 URIs."""
 
 import base64
+import os
 
 import pytest
 
@@ -25,3 +26,15 @@ def test_render_helpers():
     assert html.endswith('&lt;b&gt;&amp;&#34;')
     with pytest.raises(ValueError):
         render.environment().from_string('{{ u | data_uri }}').render(u='javascript:alert(1)')
+
+
+def test_every_page_extends_the_one_head_with_its_content_security_policy():
+    pages = [n for n in os.listdir(render.TEMPLATES_DIR)
+             if n.endswith('.html') and n != 'base.html']
+    assert len(pages) >= 5
+    for name in pages:
+        with open(os.path.join(render.TEMPLATES_DIR, name), encoding='utf-8') as f:
+            assert f.readline().strip() == '{% extends "base.html" %}', name
+    html = render.environment().get_template('base.html').render()
+    assert ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "img-src data:; style-src 'unsafe-inline'\">") in html
