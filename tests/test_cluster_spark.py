@@ -98,8 +98,8 @@ def test_the_printed_flags_are_the_ones_the_jobs_ran_with(cluster, preprocessed)
 
 
 def test_every_transform_the_jobs_use_survives_the_version_skew(skewed):
-    """Beam 2.77's SDK against Beam 2.62's Spark runner (tests/support/skew_pipeline.py): the outputs
-    and the counter (attempted values: Spark reports no committed ones) equal the
+    """Beam 2.77's SDK against Beam 2.62's Spark runner (tests/support/skew_pipeline.py): the
+    outputs and the counter (attempted values: Spark reports no committed ones) equal the
     DirectRunner's."""
     assert len(skewed.jobs) == 1
 
