@@ -84,12 +84,19 @@ def parse_csv_line(line: bytes, columns: Sequence[str]) -> Dict[str, object]:
 
 class CsvRecord(NamedTuple):
     """One RFC 4180 record: its bytes, first line (1-based, the header is line 1), number of
-    lines, total size, and whether it ended before the end of the file with its quotes closed."""
+    lines, total size, whether it ended before the end of the file with its quotes closed,
+    and the bytes of the blank lines skipped just before it (see ``csv_records``)."""
     data: bytes
     line: int
     num_lines: int
     size: int
     complete: bool
+    blank_before: int = 0
+
+
+def is_blank(line: bytes) -> bool:
+    """A line that is empty or holds only whitespace: between records it holds no record."""
+    return not line.strip()
 
 
 def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
@@ -100,10 +107,18 @@ def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
     An opening quote that never closes makes the rest of the file one incomplete record,
     so no fragment of it is ever taken for a record of its own. Past ``max_bytes`` a
     record's bytes are no longer kept (its size and lines still count).
+
+    A blank line (``is_blank``) between records is no record: it is skipped, and neither
+    numbered nor a dead letter (record numbers count records; line numbers still count every
+    line). Inside a quoted field a blank line is part of the review.
     """
-    parts, quotes, size, start, count = [], 0, 0, first_line, 0
+    parts, quotes, size, start, count, blank = [], 0, 0, first_line, 0, 0
     line_no = first_line
     for line in stream_lines:
+        if not count and is_blank(line):
+            line_no += 1
+            blank += len(line)
+            continue
         if not count:
             start, quotes, size, parts = line_no, 0, 0, []
         count += 1
@@ -113,10 +128,10 @@ def csv_records(stream_lines: Iterator[bytes], first_line: int = 2,
         if size <= max_bytes:
             parts.append(line)
         if quotes % 2 == 0:
-            yield CsvRecord(b''.join(parts), start, count, size, True)
-            count = 0
+            yield CsvRecord(b''.join(parts), start, count, size, True, blank)
+            count, blank = 0, 0
     if count:
-        yield CsvRecord(b''.join(parts), start, count, size, False)
+        yield CsvRecord(b''.join(parts), start, count, size, False, blank)
 
 
 def record_from_csv(rec: CsvRecord, columns: Sequence[str]) -> Dict[str, object]:
@@ -195,6 +210,7 @@ class _PlanChunks(beam.DoFn):
             hashed = _hashed_lines(lines(f), digest, size)
             offset = len(next(hashed, b''))  # the header, checked by resolve_inputs
             for rec in csv_records(hashed, max_bytes=0):
+                offset += rec.blank_before  # a chunk starts at its first record
                 if rows % self._chunk_records == 0:
                     yield Chunk(spec, path, file_number, offset, rows + 1, rec.line,
                                 self._chunk_records)

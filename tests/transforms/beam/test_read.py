@@ -102,12 +102,13 @@ def test_csv_digest_is_the_file_sha256(tmp_path):
                     equal_to([expected]))
 
 
-# A file that is hard to cut: quoted newlines and quotes, CRLF, a blank line, bytes that
-# are not UTF-8, a field with a comma, and a quote that never closes at the end.
+# A file that is hard to cut: quoted newlines and quotes, CRLF, blank lines (no records),
+# bytes that are not UTF-8, a field with a comma, and a quote that never closes at the end.
 _HOSTILE_CSV = (b'review,sentiment\r\n'
                 b'"first\nreview, on two lines",positive\r\n'
                 b'plain,negative\n'
                 b'\n'
+                b'  \t\r\n'
                 b'"a ""quoted"" word",positive\n'
                 b'bad \xff byte,negative\n'
                 b'"three\n\nlines",negative\n'
@@ -144,12 +145,14 @@ def test_a_file_cut_into_chunks_reads_as_one(tmp_path, name):
     path.write_bytes(gzip.compress(_HOSTILE_CSV) if name.endswith('.gz') else _HOSTILE_CSV)
     specs = resolve_inputs([str(path)])
     whole = _read_to_files(specs, 1000, str(tmp_path / 'whole'))
-    assert whole['stats'] == [[8, hashlib.sha256(_HOSTILE_CSV).hexdigest()]]
-    assert [r[1] for r in whole['records']] == list(range(1, 9))
+    assert whole['stats'] == [[7, hashlib.sha256(_HOSTILE_CSV).hexdigest()]]
+    assert [r[1] for r in whole['records']] == list(range(1, 8))
     assert whole['records'][0][2] == 'first\nreview, on two lines'
-    assert whole['records'][4][4] == schema.REASON_UNDECODABLE
+    assert whole['records'][2][2] == 'a "quoted" word'  # after the two blank lines
+    assert whole['records'][3][4] == schema.REASON_UNDECODABLE
+    assert whole['records'][4][2] == 'three\n\nlines'  # a blank line inside quotes is text
     assert whole['records'][-1][4] == schema.REASON_MALFORMED
-    assert 'line 12' in whole['records'][-1][5]
+    assert 'line 13' in whole['records'][-1][5]
     for chunk_records in (1, 2, 3):
         assert _read_to_files(specs, chunk_records, str(tmp_path / f'c{chunk_records}')) == whole
 
@@ -171,6 +174,22 @@ def test_quoted_newlines_are_one_record_and_ids_stay_record_numbers():
     records = _records(out.getvalue().encode())
     assert [(r['review'], r['label']) for r in records] == rows
     assert not any(r.get(schema.PARSE_ERROR_KEY) for r in records)
+
+
+def test_blank_lines_between_records_are_no_records():
+    """Empty or whitespace-only lines, first, between records or last, are skipped: no
+    record, no dead letter, no number; the records keep their numbers and line numbers."""
+    data = (b'review,sentiment\n\n   \nfirst,positive\r\n\t\r\n'
+            b'"with\n\n  \nblank lines",negative\nlast,positive\n\n \n\n')
+    it = lines(io.BytesIO(data))
+    next(it)
+    found = list(csv_records(it))
+    assert [(r.line, r.num_lines) for r in found] == [(4, 1), (6, 4), (10, 1)]
+    records = [record_from_csv(r, COLUMNS) for r in found]
+    assert [(r['review'], r['label']) for r in records] == [
+        ('first', 'positive'), ('with\n\n  \nblank lines', 'negative'), ('last', 'positive')]
+    assert not any(r.get(schema.PARSE_ERROR_KEY) for r in records)
+    assert _records(b'review,sentiment\n\n\n') == []
 
 
 def test_an_unterminated_quote_takes_its_continuation_lines_into_one_dead_letter():
