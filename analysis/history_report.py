@@ -11,6 +11,8 @@ from analysis import measures, render
 
 # history.json's figures of a night beside the nightly measures of ``analysis.measures``.
 SCORED, REJECTED_SHARE, PSI = measures.SCORED.key, 'rejected_share', 'psi'
+# A night's status beside 'ok': a published night whose manifest cannot be read, a failed run.
+DAMAGED, FAILED = 'damaged', 'failed'
 _SHARE = '{:.3f}'
 
 
@@ -30,10 +32,18 @@ def columns() -> List[Dict]:
     return [*volume, *nightly, _column(PSI, 'score PSI against the night before', 'PSI', _SHARE)]
 
 
+def model_identity(model: Optional[Dict]):
+    """What names a model across nights: its content hash (the same export in another
+    folder is the same model); for nights recorded before it, its path, version and time."""
+    model = model or {}
+    return model.get('sha256') or tuple(model.get(k) for k in ('path', 'version', 'created'))
+
+
 def model_changes(nights: List[Dict]) -> List[int]:
     """Indexes of the nights whose model differs from the night before's."""
     return [i for i in range(1, len(nights))
-            if nights[i].get('model') != nights[i - 1].get('model')]
+            if model_identity(nights[i].get('model')) !=
+            model_identity(nights[i - 1].get('model'))]
 
 
 def _chart(nights: List[Dict], key: str, title: str, changes: List[int]) -> Optional[str]:
@@ -57,14 +67,16 @@ def _chart(nights: List[Dict], key: str, title: str, changes: List[int]) -> Opti
 
 
 def render_history(nights: List[Dict], root: str, updated: str) -> str:
-    """The page, from history.json's nights (oldest first)."""
-    changes = model_changes(nights)
+    """The page, from history.json's nights (oldest first): charts of the nights with
+    figures, and a table of every row, damaged nights and failed runs included."""
+    scored = [n for n in nights if n.get('status') not in (DAMAGED, FAILED)]
+    changes = model_changes(scored)
     shown = columns()
     charts = []
     for column in shown:
-        uri = _chart(nights, column['key'], column['title'], changes)
+        uri = _chart(scored, column['key'], column['title'], changes)
         if uri:
             charts.append({'key': column['key'], 'title': column['title'], 'uri': uri})
     return render.render_template('history.html', nights=nights, charts=charts, root=root,
-                                  updated=updated, changes=[nights[i]['date'] for i in changes],
+                                  updated=updated, changes=[scored[i]['date'] for i in changes],
                                   columns=shown)

@@ -4,8 +4,9 @@ Rebuilt after every night from the partitions' manifests (small files; the predi
 never read again): per date, the reviews scored, the rejected share, the nightly measures of
 ``analysis.measures`` (the positive rate, the vocabulary coverage, the accuracy when the night
 was labelled), the PSI of the score distribution against the night before, the model version
-used, and the alerts. Both files are replaced atomically, under ``OUTPUT/history.lock``, so
-two nights finishing at once never leave a mix of the two.
+used, and the alerts; a damaged night and a failed run each get a row saying so (one
+damaged manifest never stops the rebuild). Both files are replaced atomically, under
+``OUTPUT/history.lock``, so two nights finishing at once never leave a mix of the two.
 """
 
 import fcntl
@@ -16,8 +17,8 @@ import uuid
 from typing import Dict, List, Optional
 
 from analysis import measures
-from analysis.history_report import PSI, REJECTED_SHARE, SCORED, render_history
-from pipeline.nightly import PARTITION_PREFIX, partition_dates
+from analysis.history_report import DAMAGED, FAILED, PSI, REJECTED_SHARE, SCORED, render_history
+from pipeline.nightly import PARTITION_PREFIX, failed_runs, partition_dates, read_manifest
 from pipeline.runtime.guard import NIGHTLY_FILES
 from transforms import jsonio, schema
 
@@ -26,36 +27,74 @@ _LOG = logging.getLogger(__name__)
 HISTORY_FILE, INDEX_FILE, LOCK_FILE = NIGHTLY_FILES
 
 
+def _dict(value) -> Dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f'{type(value).__name__} where an object belongs')
+    return value
+
+
 def night(date: str, manifest: Dict) -> Dict:
-    """One night's row of the history, from its partition's manifest."""
-    counts = manifest.get('counts') or {}
-    metrics = manifest.get('metrics') or {}
-    model = manifest.get('model') or {}
+    """One night's row of the history, from its partition's manifest (ValueError for a
+    manifest whose blocks are not what the score job writes)."""
+    counts, metrics = _dict(manifest.get('counts')), _dict(manifest.get('metrics'))
+    model, found_drift = _dict(manifest.get('model')), _dict(manifest.get('drift'))
     read = counts.get('read') or 0
     version = model.get('version')
+    try:
+        rejected = (counts.get('rejected', 0) / read) if read else None
+        alerts = [str(a) for a in manifest.get('drift_alerts') or []]
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    figures = {SCORED: counts.get('predicted'), REJECTED_SHARE: rejected,
+               PSI: found_drift.get('psi'),
+               **{m.key: metrics.get(m.key) for m in measures.nightly()}}
+    for key, value in figures.items():
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, (int, float))):
+            raise ValueError(f'{key} is {value!r}, not a number')
     return {
-        'date': date, 'status': manifest.get('status'),
-        SCORED: counts.get('predicted'),
-        REJECTED_SHARE: (counts.get('rejected', 0) / read) if read else None,
-        PSI: (manifest.get('drift') or {}).get('psi'),
-        **{m.key: metrics.get(m.key) for m in measures.nightly()},
+        'date': date, 'status': manifest.get('status'), 'link': f'{PARTITION_PREFIX}{date}/',
+        **figures,
+        'compared_with': found_drift.get('previous_date'),
+        'skipped': [s.get('date') for s in found_drift.get('skipped') or []
+                    if isinstance(s, dict)],
         'model': {'path': model.get('path'), 'version': version,
-                  'created': model.get('created')},
+                  'created': model.get('created'), 'sha256': model.get('sha256')},
         'model_label': f'v{version}' if version is not None else os.path.basename(
-            (model.get('path') or '').rstrip('/')),
-        'alerts': list(manifest.get('drift_alerts') or []),
+            str(model.get('path') or '').rstrip('/')),
+        'alerts': alerts,
     }
 
 
+def _other(date: str, status: str, folder: str, problem: str) -> Dict:
+    """The row of a night with no figures to show: one damaged, or a failed run."""
+    return {'date': date, 'status': status, 'link': f'{folder}/', 'output': folder,
+            'problem': problem, 'model': None, 'model_label': '', 'alerts': []}
+
+
 def gather(root: str) -> List[Dict]:
-    """Every published night under ``root``, oldest first."""
+    """Every night under ``root``, oldest first: the published ones (a damaged one as
+    status 'damaged' with its problem), and each failed run kept as ``dt=D.failed-*``
+    (status 'failed', with the folder its output went to)."""
     nights = []
     for date in partition_dates(root):
-        manifest = jsonio.read_json_object(
-            os.path.join(root, f'{PARTITION_PREFIX}{date}', schema.MANIFEST_FILE))
+        folder = f'{PARTITION_PREFIX}{date}'
+        manifest, problem = read_manifest(os.path.join(root, folder))
         if manifest is not None:
-            nights.append(night(date, manifest))
-    return nights
+            try:
+                nights.append(night(date, manifest))
+                continue
+            except (ValueError, AttributeError) as e:
+                problem = f'{schema.MANIFEST_FILE} is malformed ({e})'
+        _LOG.warning('History: night %s is damaged (%s)', date, problem)
+        nights.append(_other(date, DAMAGED, folder, problem))
+    for date, folder in failed_runs(root):
+        manifest = jsonio.read_json_object(os.path.join(root, folder, schema.MANIFEST_FILE))
+        why = (manifest or {}).get('error')
+        nights.append(_other(date, FAILED, folder, str(why or 'failed')))
+    return sorted(nights, key=lambda n: (n['date'], n['status'] == FAILED, n.get('output', '')))
 
 
 def _replace(path: str, data: bytes) -> None:

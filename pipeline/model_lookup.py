@@ -6,9 +6,10 @@ version); or any folder of exports, of which the newest that verifies is used. A
 does not verify is a usage error (exit 2) before any work, never a failure on the workers.
 """
 
+import hashlib
 import logging
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -84,16 +85,49 @@ def _from_registry(path: str, flag: str, champion: bool) -> str:
             _LOG.warning('Skipping model version %s: %s', version, problem)
             continue
         if champion:
-            _LOG.warning('%s has no champion yet: using its newest version, %d (promote one '
-                         'with `imdb-sentiment models promote`)', path, number)
+            _check_not_refused(path, number, flag)
         return version
     raise ModelError(f'{flag} {path}: a model registry with no version that verifies')
 
 
+def _check_not_refused(path: str, number: int, flag: str) -> None:
+    """With no champion, the newest version serves only if the gate did not refuse it: a
+    usage error (exit 2) for one not blessed; a warning for one never evaluated."""
+    verdict = registry.verdict(path, number)
+    if verdict is not None and not verdict.get('blessed'):
+        raise ModelError(f'{flag} {path}: no champion, and its newest version, {number}, '
+                         f'is not blessed (the gate refused it); promote a version with '
+                         f'`imdb-sentiment models promote {path} VERSION`')
+    _LOG.warning('%s has no champion yet: using its newest version, %d, %s (promote one '
+                 'with `imdb-sentiment models promote`)', path, number,
+                 'never evaluated' if verdict is None else 'blessed')
+
+
+def content_hash(path: str) -> Optional[str]:
+    """The SHA-256 of the export's manifest.json, which lists every served file's SHA-256:
+    the model's identity, whatever folder holds it (None without a manifest)."""
+    try:
+        with FileSystems.open(FileSystems.join(path, schema.MANIFEST_FILE),
+                              compression_type='uncompressed') as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except Exception:  # noqa: BLE001 - missing or unreadable: no identity to give
+        return None
+
+
+def same_model(a: Dict, b: Dict) -> bool:
+    """Whether two ``describe`` blocks name the same model: by content (``sha256``) when
+    both have one, else (blocks written before it) by path and training time."""
+    if a.get('sha256') and b.get('sha256'):
+        return a['sha256'] == b['sha256']
+    return all(a.get(k) == b.get(k) for k in ('path', 'created'))
+
+
 def describe(path: str) -> Dict:
-    """What a manifest records of the model a job used: its path, and its version and
-    registry when it is a registry's version, with the time it was trained."""
-    found = {'path': path, 'created': (read_model_manifest(path) or {}).get('created')}
+    """What a manifest records of the model a job used: its path, its content hash
+    (``content_hash``), and its version and registry when it is a registry's version,
+    with the time it was trained."""
+    found = {'path': path, 'created': (read_model_manifest(path) or {}).get('created'),
+             'sha256': content_hash(path)}
     parent = os.path.dirname(os.path.abspath(path.rstrip('/')))
     number = os.path.basename(path.rstrip('/'))
     if number.isdigit() and registry.is_registry(parent):

@@ -1,8 +1,9 @@
 """The nightly side of scoring: dates, date partitions, backfills, and the history of the nights.
 
 A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that partition
-atomically (``pipeline.runtime.publish.StagedOutput``). ``backfill`` runs a range of dates,
-each its own partition. After every night ``write_history`` rebuilds ``OUTPUT/history.json``
+atomically (``pipeline.runtime.publish.StagedOutput``). A night's drift compares with the
+latest readable night before it (``previous_night``), a damaged one skipped and named.
+``pipeline.backfill`` runs a range of dates, each its own partition. After every night ``write_history`` rebuilds ``OUTPUT/history.json``
 and ``OUTPUT/index.html`` from the partitions' manifests (never from their predictions).
 Which model a night uses is ``pipeline.model_lookup``'s.
 """
@@ -11,15 +12,14 @@ import datetime
 import logging
 import os
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.runtime.console import SIGNALS
+from analysis import drift
 from transforms import jsonio
 from transforms import schema
-from transforms.errors import (EXIT_FAILURE, EXIT_LOCKED, EXIT_NO_INPUT, EXIT_OK, EXIT_REJECTS,
-                               EXIT_SIGNAL_BASE, EXIT_USAGE, InputError)
+from transforms.errors import InputError
 
 _LOG = logging.getLogger(__name__)
 DATE_FIELD = '{date}'    # in --input, the night's date
@@ -33,8 +33,8 @@ def today_utc() -> str:
     return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 
-def parse_date(text: str) -> str:
-    """``YYYY-MM-DD`` or ``today`` (UTC) -> the ISO date; InputError otherwise."""
+def parse_date(text: str, flag: str = '--date') -> str:
+    """``YYYY-MM-DD`` or ``today`` (UTC) -> the ISO date; InputError (naming ``flag``) otherwise."""
     if text == 'today':
         return today_utc()
     try:
@@ -42,7 +42,7 @@ def parse_date(text: str) -> str:
             raise ValueError(text)
         return datetime.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise InputError(f'--date {text}: expected YYYY-MM-DD (or today)') from None
+        raise InputError(f'{flag} {text}: expected YYYY-MM-DD (or today)') from None
 
 
 def date_range(text: str) -> List[str]:
@@ -50,13 +50,29 @@ def date_range(text: str) -> List[str]:
     first, sep, last = text.partition('..')
     if not sep:
         raise InputError(f'--dates {text}: expected FIRST..LAST, e.g. 2026-11-01..2026-11-07')
-    start, end = (datetime.date.fromisoformat(parse_date(d.strip())) for d in (first, last))
+    try:
+        start, end = (datetime.date.fromisoformat(parse_date(d.strip(), '--dates'))
+                      for d in (first, last))
+    except InputError:
+        raise InputError(f'--dates {text}: expected FIRST..LAST, each YYYY-MM-DD (or today), '
+                         f'e.g. 2026-11-01..2026-11-07') from None
     if end < start:
         raise InputError(f'--dates {text}: the last date comes before the first')
     if (end - start).days > 3660:
         raise InputError(f'--dates {text}: more than ten years of nights')
     return [(start + datetime.timedelta(days=i)).isoformat()
             for i in range((end - start).days + 1)]
+
+
+def dated_output(output: str, date: Optional[str]) -> str:
+    """--output with '{date}' replaced by the night's date; InputError without a date (a
+    folder literally named '{date}' is never what was meant)."""
+    if DATE_FIELD not in output:
+        return output
+    if date is None:
+        raise InputError(f'--output {output} holds {DATE_FIELD}, which only a dated run fills '
+                         f'in: give --date or --dates (or leave {DATE_FIELD} out)')
+    return output.replace(DATE_FIELD, date)
 
 
 def dated_inputs(inputs: List[str], date: str) -> List[str]:
@@ -82,77 +98,113 @@ def children(folder: str) -> List[str]:
     return sorted(found)
 
 
-def previous_partition(output: str, date: str) -> Optional[str]:
-    """The latest complete partition strictly before ``date`` (its manifest says ok)."""
-    earlier = []
-    for path in children(output):
+def _published(root: str) -> List[Tuple[str, str]]:
+    """(date, path) of every published partition under ``root`` (local or an object store),
+    in date order: staging leftovers and failed runs are not nights."""
+    found = []
+    for path in children(root):
         name = os.path.basename(path)
-        if not name.startswith(PARTITION_PREFIX) or UNPUBLISHED.search(name):
-            continue
         night = name[len(PARTITION_PREFIX):]
-        if _DATE.match(night) and night < date and _is_complete(path):
-            earlier.append((night, path))
-    return max(earlier)[1] if earlier else None
+        if name.startswith(PARTITION_PREFIX) and _DATE.match(night) and \
+                not UNPUBLISHED.search(name):
+            found.append((night, path))
+    return sorted(found)
 
 
-def _is_complete(path: str) -> bool:
-    manifest = FileSystems.join(path, schema.MANIFEST_FILE)
-    if not FileSystems.exists(manifest):
-        return False
+def read_manifest(partition: str) -> Tuple[Optional[Dict], Optional[str]]:
+    """(the partition's manifest, None), or (None, why it is damaged): missing, not a JSON
+    object, or not saying ok."""
+    path = FileSystems.join(partition, schema.MANIFEST_FILE)
+    if not FileSystems.exists(path):
+        return None, f'no {schema.MANIFEST_FILE}'
     try:
-        return jsonio.read_json(manifest).get('status') == 'ok'
-    except ValueError:
-        return False
+        manifest = jsonio.read_json(path)
+    except (ValueError, OSError) as e:
+        return None, f'{schema.MANIFEST_FILE} is not JSON ({e})'
+    if not isinstance(manifest, dict):
+        return None, f'{schema.MANIFEST_FILE} is not a JSON object'
+    if manifest.get('status') != 'ok':
+        return None, f'{schema.MANIFEST_FILE} does not say ok'
+    return manifest, None
+
+
+def _comparable(partition: str) -> Tuple[Optional[Dict], Optional[str]]:
+    """(its manifest, None) for a night drift can compare with, or (None, why not): its
+    manifest (``read_manifest``) and a metrics.json whose score distribution reads."""
+    manifest, problem = read_manifest(partition)
+    if problem:
+        return None, problem
+    path = FileSystems.join(partition, schema.METRICS_FILE)
+    if not FileSystems.exists(path):
+        return None, f'no {schema.METRICS_FILE}'
+    try:
+        drift.score_distribution(jsonio.read_json(path))
+    except (ValueError, OSError, KeyError, TypeError, AttributeError) as e:
+        return None, f'{schema.METRICS_FILE} is damaged ({type(e).__name__}: {e})'
+    return manifest, None
+
+
+class Previous(NamedTuple):
+    """The night a night's drift compares with: the latest readable one before it (None:
+    none), its manifest's ``created`` (which run of that date), and the later nights that
+    were skipped as damaged, newest first, as (date, why)."""
+    path: Optional[str]
+    date: Optional[str]
+    created: Optional[str]
+    skipped: List[Tuple[str, str]]
+
+
+def previous_night(root: str, date: str) -> Previous:
+    """The latest night before ``date`` among the published partitions of ``root`` (whoever
+    published them) that drift can compare with; a damaged one is skipped and named, so one
+    damaged night never blocks the nights after it."""
+    skipped = []
+    for night, path in reversed(_published(root)):
+        if night >= date:
+            continue
+        manifest, problem = _comparable(path)
+        if problem:
+            _LOG.warning('Night %s is damaged (%s): drift skips it', night, problem)
+            skipped.append((night, problem))
+            continue
+        return Previous(path, night, manifest.get('created'), skipped)
+    return Previous(None, None, None, skipped)
+
+
+def stale_drift(root: str, date: str, manifest: Dict) -> Optional[str]:
+    """Why the published night ``date`` (its ``manifest``) no longer compares with the night
+    before it (another process published or rescored a night in between), or None."""
+    before = previous_night(root, date)
+    found = manifest.get('drift') if isinstance(manifest.get('drift'), dict) else {}
+    was = (found.get('previous_date'), found.get('previous_created'))
+    if was == (before.date, before.created):
+        return None
+    if was[0] != before.date:
+        return f'its drift compared with {was[0] or "no night"}, the night before is now ' \
+               f'{before.date or "none"}'
+    return f'the night before, {before.date}, was scored again'
 
 
 def partition_dates(root: str) -> List[str]:
-    """The dates of the partitions published under a local nightly root, in order."""
+    """The dates of the partitions published under a nightly root, in order."""
+    return [night for night, _ in _published(root)]
+
+
+def failed_runs(root: str) -> List[Tuple[str, str]]:
+    """(date, folder name) of every failed night kept under a local root (``dt=D.failed-*``,
+    see pipeline.runtime.publish), in order."""
     if not os.path.isdir(root):
         return []
-    return sorted(n[len(PARTITION_PREFIX):] for n in os.listdir(root)
-                  if n.startswith(PARTITION_PREFIX) and _DATE.match(n[len(PARTITION_PREFIX):])
-                  and os.path.isdir(os.path.join(root, n)))
+    found = []
+    for name in os.listdir(root):
+        night = name[len(PARTITION_PREFIX):].split('.', 1)[0]
+        if name.startswith(PARTITION_PREFIX) and _DATE.match(night) and '.failed-' in name:
+            found.append((night, name))
+    return sorted(found)
 
 
 def scored_with(partition: str) -> Optional[Dict]:
-    """The model a complete partition was scored with (its manifest's model block)."""
-    if not _is_complete(partition):
-        return None
-    return jsonio.read_json(FileSystems.join(partition, schema.MANIFEST_FILE)).get('model')
-
-
-# The exit codes a backfill may end with, least bad first (any other counts as a failure);
-# a signal stops it at once.
-_SEVERITY = {code: rank for rank, code in enumerate(
-    (EXIT_OK, EXIT_NO_INPUT, EXIT_REJECTS, EXIT_LOCKED, EXIT_USAGE, EXIT_FAILURE))}
-_SIGNALLED = {EXIT_SIGNAL_BASE + signum for signum in SIGNALS}
-
-
-def worst(codes: List[int]) -> int:
-    return max(codes, key=lambda c: _SEVERITY.get(c, _SEVERITY[EXIT_FAILURE]), default=EXIT_OK)
-
-
-def backfill(dates: List[str], root: str, same_model: Callable[[Optional[Dict]], bool],
-             run_date: Callable[[str], int], force: bool = False) -> int:
-    """Runs ``run_date`` for each date in order (each its own partition), skipping a date
-    already complete with the same model unless ``force``, going on past a failing date.
-    Logs one line per date and returns the worst exit code (a signal's at once)."""
-    outcomes = []
-    for date in dates:
-        if not force and same_model(scored_with(partition_path(root, date))):
-            outcomes.append((date, EXIT_OK, 'skipped: already scored with this model'))
-            continue
-        code = run_date(date)
-        if code in _SIGNALLED:
-            outcomes.append((date, code, 'interrupted: the later dates did not run'))
-            break
-        outcomes.append((date, code, _OUTCOMES.get(code, 'failed')))
-    for date, code, what in outcomes:
-        _LOG.info('%s: exit %d, %s', date, code, what)
-    return worst([code for _, code, _ in outcomes])
-
-
-_OUTCOMES = {EXIT_OK: 'scored', EXIT_USAGE: 'usage error: fix the command or the paths',
-             EXIT_REJECTS: 'the data failed it: the night is kept as it was, see dt=D.failed-*',
-             EXIT_NO_INPUT: 'no input for this date: nothing written',
-             EXIT_LOCKED: 'another run held the date', EXIT_FAILURE: 'failed: see the log'}
+    """A complete partition's manifest (its ``model`` block names the model it was scored
+    with), or None for a missing or damaged one."""
+    manifest, _ = read_manifest(partition)
+    return manifest if manifest and isinstance(manifest.get('model'), dict) else None

@@ -30,7 +30,7 @@ import apache_beam as beam
 
 from analysis.score_summary import ScoreSummaryFn
 from analysis.explain import ExplainFn
-from pipeline import cli, flags, history, model_lookup, nightly
+from pipeline import backfill, cli, flags, history, model_lookup, nightly
 from pipeline.jobs import score_finish
 from pipeline.launcher import BeamJob, Plan, run_beam_job
 from transforms import schema
@@ -48,7 +48,7 @@ NAME = 'score'
 FALSE_POSITIVES = score_finish.FALSE_POSITIVES
 FALSE_NEGATIVES = score_finish.FALSE_NEGATIVES
 COVERAGE = 'coverage'
-MODEL_DIR, PREVIOUS = 'model_dir', 'previous'   # Plan.extra: the export used, the night before
+MODEL_DIR = 'model_dir'   # Plan.extra: the export used
 # Two words, two things. A review that passes validation is *valid*; one that ends in the
 # predictions is *accepted*, as the reconciliation counts (read = accepted + rejected). They
 # differ: the model may still reject a valid review (a batch it fails on goes to the dead
@@ -77,12 +77,11 @@ def _is_error(kind: str):
 
 def plan(job_args: argparse.Namespace) -> Plan:
     model_dir = model_lookup.resolve_model(job_args.model)
-    output, previous, root, inputs = job_args.output, None, None, job_args.input
+    output, root, inputs = job_args.output, None, job_args.input
     if job_args.date is not None:
-        root = job_args.output
         job_args.date = nightly.parse_date(job_args.date)
-        output = nightly.partition_path(job_args.output, job_args.date)
-        previous = nightly.previous_partition(job_args.output, job_args.date)
+        root = job_args.output = nightly.dated_output(job_args.output, job_args.date)
+        output = nightly.partition_path(root, job_args.date)
         inputs = nightly.dated_inputs(job_args.input, job_args.date)
         for given, path in zip(job_args.input, inputs):
             if given != path and not input_exists(path):
@@ -95,7 +94,7 @@ def plan(job_args: argparse.Namespace) -> Plan:
     _LOG.info('Scoring with %s', model_dir)
     return Plan(output=output, specs=specs, root=root,
                 protected=[job_args.model, model_dir, job_args.movies],
-                extra={MODEL_DIR: model_dir, PREVIOUS: previous})
+                extra={MODEL_DIR: model_dir})
 
 
 def take_reviews(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan,
@@ -175,12 +174,17 @@ def build(p: beam.Pipeline, job_args: argparse.Namespace, plan: Plan, work_dir: 
 def finish(work_dir: str, stats, manifest: Dict, job_args: argparse.Namespace,
            plan: Plan) -> None:
     score_finish.finish(work_dir, stats, manifest, job_args, model_dir=plan.extra[MODEL_DIR],
-                        previous=plan.extra[PREVIOUS])
+                        root=plan.root)
 
 
 def summary(manifest: Dict, folder: str) -> None:
     _LOG.info('Scored %d reviews into %s (%d rejected)', manifest['counts']['predicted'],
               folder, manifest['counts']['rejected'])
+    if manifest.get('drift'):
+        skipped = manifest['drift']['skipped']
+        _LOG.info('Drift against the night of %s%s', manifest['drift']['previous_date'],
+                  ''.join(f'; skipped the damaged night {s["date"]} ({s["problem"]})'
+                          for s in skipped))
     for alert in manifest.get('drift_alerts', []):
         _LOG.warning('Drift against the previous night: %s', alert)
 
@@ -193,6 +197,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     if job_args.dates:
         return _backfill(job_args, beam_args)
     if job_args.date is None:
+        nightly.dated_output(job_args.output, None)  # refuses a '{date}' nothing fills in
         return run_beam_job(JOB, job_args, beam_args)
     try:
         code = run_beam_job(JOB, job_args, beam_args)
@@ -211,15 +216,23 @@ def _backfill(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     _LOG.info('Backfill of %d dates (%s to %s) with %s', len(dates), dates[0], dates[-1],
               model_dir)
 
-    def same_model(scored: Optional[Dict]) -> bool:
-        return bool(scored) and all(scored.get(k) == used[k] for k in ('path', 'created'))
+    def skip(date: str) -> Optional[str]:
+        root = nightly.dated_output(job_args.output, date)
+        manifest = nightly.scored_with(nightly.partition_path(root, date))
+        if not manifest or not model_lookup.same_model(manifest['model'], used):
+            return None
+        stale = nightly.stale_drift(root, date, manifest)
+        if stale:
+            _LOG.info('%s: scored again: %s', date, stale)
+            return None
+        return 'already scored with this model'
 
     def run_date(date: str) -> int:
         night = copy.copy(job_args)
         night.date, night.dates, night.force, night.model = date, None, False, model_dir
         return cli.invoke(NAME, night, beam_args)
 
-    return nightly.backfill(dates, job_args.output, same_model, run_date, job_args.force)
+    return backfill.backfill(dates, skip, run_date, job_args.force)
 
 
 def run(argv: Sequence[str] = None) -> int:

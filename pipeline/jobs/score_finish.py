@@ -1,6 +1,7 @@
 """The score job's launcher side: model and movies-file checks, and folding the pipeline's
 small summaries into metrics.json, report.html and manifest.json."""
 
+import logging
 import os
 from typing import Dict, List, Optional, Sequence
 
@@ -8,15 +9,15 @@ from apache_beam.io.filesystems import FileSystems
 
 from analysis import drift, measures, metrics
 from analysis.score_report import render_score_report
-from pipeline import model_lookup
+from pipeline import model_lookup, nightly
 from pipeline.jobs import run_folder
-from pipeline.nightly import PARTITION_PREFIX
 from transforms import features, jsonio, schema
 from transforms.errors import InputError
 from transforms.beam import movies
 from transforms.beam.inputs import CSV, InputSpec
 from transforms.beam.intake import ACCEPTED
 
+_LOG = logging.getLogger(__name__)
 FALSE_POSITIVES, FALSE_NEGATIVES = 'false_positives', 'false_negatives'
 ERROR_KINDS = (FALSE_POSITIVES, FALSE_NEGATIVES)
 DRIFT_FILE = 'drift.json'
@@ -64,30 +65,56 @@ def error_examples(stats: Dict[str, List[Dict]]) -> Dict[str, List[Dict]]:
             for kind in ERROR_KINDS}
 
 
-def _drift(result: Dict, date: str, previous: str) -> Dict:
-    """drift.json against the partition ``previous`` (an earlier night's output)."""
-    earlier = jsonio.read_json(FileSystems.join(previous, schema.METRICS_FILE))
-    previous_date = os.path.basename(previous.rstrip('/'))[len(PARTITION_PREFIX):]
-    return drift.compare(result, earlier, date, previous_date)
+def _drift(result: Dict, date: str, previous: nightly.Previous) -> Dict:
+    """drift.json against the night ``previous`` (``nightly.previous_night``), naming the
+    damaged nights it skipped."""
+    earlier = jsonio.read_json(FileSystems.join(previous.path, schema.METRICS_FILE))
+    found = drift.compare(result, earlier, date, previous.date)
+    found.update(previous_created=previous.created,
+                 skipped=[{'date': d, 'problem': p} for d, p in previous.skipped])
+    return found
+
+
+def _previous(root: Optional[str], date: Optional[str],
+              previous: Optional[str]) -> Optional[nightly.Previous]:
+    """The night drift compares with, looked up now, as the night is about to publish (a
+    night another process published while this one ran counts); or the partition given."""
+    if previous:
+        return nightly.Previous(previous, os.path.basename(previous.rstrip('/'))[
+            len(nightly.PARTITION_PREFIX):], None, [])
+    if not (root and date):
+        return None
+    found = nightly.previous_night(root, date)
+    if found.path is None:
+        if found.skipped:
+            _LOG.warning('No readable night before %s to compare with (damaged: %s)', date,
+                         ', '.join(d for d, _ in found.skipped))
+        return None
+    return found
 
 
 def finish(work_dir: str, stats: Dict[str, List[Dict]], manifest: Dict, job_args,
-           model_dir: Optional[str] = None, previous: Optional[str] = None) -> None:
-    """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night)
+           model_dir: Optional[str] = None, previous: Optional[str] = None,
+           root: Optional[str] = None) -> None:
+    """Writes metrics.json, report.html and drift.json (nightly runs with an earlier night:
+    the partition ``previous``, or the latest readable night under the nightly ``root``)
     into ``work_dir`` and the score job's fields into ``manifest`` (see pipeline.launcher)."""
     model_dir = model_dir or job_args.model
     manifest['counts'][PREDICTED] = manifest['counts'][ACCEPTED]
     result = metrics.summarize(stats['summary'][0], (stats.get('coverage') or [None])[-1])
     jsonio.write_json(os.path.join(work_dir, schema.METRICS_FILE), result)
     date = getattr(job_args, 'date', None)
-    found_drift = _drift(result, date, previous) if date and previous else None
+    before = _previous(root, date, previous) if date else None
+    found_drift = _drift(result, date, before) if before else None
     if found_drift:
         jsonio.write_json(os.path.join(work_dir, DRIFT_FILE), found_drift)
         manifest['drift_alerts'] = found_drift['alerts']
-        manifest['drift'] = {'previous_date': found_drift['previous_date'],
-                             'psi': found_drift['score_psi']['value'],
-                             'psi_reading': found_drift['score_psi']['reading']}
-    manifest.update(model=_model_manifest(model_dir), date=date, previous_night=previous,
+        manifest['drift'] = {k: found_drift[k] for k in ('previous_date', 'previous_created',
+                                                          'skipped')}
+        manifest['drift'].update(psi=found_drift['score_psi']['value'],
+                                 psi_reading=found_drift['score_psi']['reading'])
+    manifest.update(model=_model_manifest(model_dir), date=date,
+                    previous_night=before.path if before else None,
                     metrics=measures.manifest_metrics(result))
     html = render_score_report(result, error_examples(stats), manifest, found_drift,
                                index_link=run_folder.index_link(job_args.output))

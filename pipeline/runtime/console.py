@@ -76,6 +76,12 @@ def install_signal_handlers() -> None:
             signal.signal(signum, _on_signal)
 
 
+def resume_logging() -> None:
+    """Logs again after a signal silenced the log (``_on_signal``): for a command that
+    outlives the job it stopped (a backfill's summary)."""
+    logging.disable(logging.NOTSET)
+
+
 def received_signal() -> Optional[int]:
     """The last SIGINT or SIGTERM this process received, if any."""
     return _received[-1] if _received else None
