@@ -182,6 +182,27 @@ def test_a_nightly_rerun_over_the_reject_limit_keeps_the_night(trained, tmp_path
     capsys.readouterr()
 
 
+def test_blank_lines_in_a_nights_file_are_no_records(trained, tmp_path):
+    """50 reviews with blank and whitespace-only lines between them and at the end: 50
+    records, none rejected, the ids their record numbers; a blank line inside quotes stays
+    in its review."""
+    rows = [(f'a {"fine" if i % 2 else "dull"} film, number {i}', 'positive') for i in range(49)]
+    path = write_csv(str(tmp_path / 'night.csv'), [*rows, ('two\n\nparagraphs', 'negative')])
+    with open(path, 'rb') as f:
+        lines = f.read().split(b'\n')
+    lines[10:10] = [b'', b'  \t\r']
+    with open(path, 'wb') as f:
+        f.write(b'\n'.join(lines) + b'\n\n \n')
+    out = tmp_path / 'nightly'
+    assert cli.main(['score', '--input', path, '--model', trained['model'], '--output',
+                     str(out), '--date', '2026-11-24', '--no-explain']) == 0
+    night = out / 'dt=2026-11-24'
+    counts = _manifest(night)['counts']
+    assert (counts['read'], counts['rejected'], counts['predicted']) == (50, 0, 50)
+    predictions = read_jsonl(night / schema.PREDICTIONS_DIR / '*.jsonl')
+    assert sorted(int(r['id'].split(':')[1]) for r in predictions) == list(range(1, 51))
+
+
 # --- Outputs own their kind, with real runs ------------------------------------------------
 
 def test_an_ad_hoc_run_never_deletes_nightly_partitions(trained, tmp_path, capsys):

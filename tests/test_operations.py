@@ -2,6 +2,7 @@
 a nightly run, a week's backfill, and the history page in headless Chromium."""
 
 import glob
+import json
 import logging
 import os
 import shutil
@@ -136,7 +137,7 @@ def test_a_promote_racing_a_nightly_run_never_gives_it_a_mixed_model(trained, tm
 
 
 def test_a_week_of_backfill_with_a_missing_and_a_failing_date(trained, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger='pipeline.nightly')
+    caplog.set_level(logging.INFO, logger='pipeline.backfill')
     incoming, scores = tmp_path / 'incoming', str(tmp_path / 'scores')
     days = [f'2026-11-{d:02d}' for d in range(1, 8)]
     for day in days:
@@ -148,22 +149,52 @@ def test_a_week_of_backfill_with_a_missing_and_a_failing_date(trained, tmp_path,
             write_csv(str(folder / 'r.csv'), [('', 'positive'), ('fine', 'maybe')])
         else:
             shutil.copy(trained['csv'], folder / 'r.csv')
-    backfill = ['score', '--input', str(incoming / 'dt={date}' / '*.csv'), '--model',
-                trained['model'], '--output', scores, '--no-explain',
-                '--dates', f'{days[0]}..{days[-1]}']
+    common = ['score', '--input', str(incoming / 'dt={date}' / '*.csv'), '--output', scores,
+              '--no-explain']
+    backfill = [*common, '--model', trained['model'], '--dates', f'{days[0]}..{days[-1]}']
     assert cli.main(backfill) == 3  # the worst: the failing date
     assert '2026-11-04: exit 5, no input' in caplog.text and '2026-11-05: exit 3' in caplog.text
+    assert 'Backfill of 7 dates: 5 scored or already scored, 1 without input, 1 failed' \
+        in caplog.text
     partitions = sorted(os.path.basename(p) for p in glob.glob(os.path.join(scores, 'dt=*'))
                         if '.' not in os.path.basename(p))
     assert partitions == [f'dt={d}' for d in days if d not in ('2026-11-04', '2026-11-05')]
-    assert len(glob.glob(os.path.join(scores, 'dt=2026-11-05.failed-*'))) == 1
+    failed = glob.glob(os.path.join(scores, 'dt=2026-11-05.failed-*'))
+    assert len(failed) == 1
     nights = read_json(os.path.join(scores, 'history.json'))['nights']
-    assert [n['date'] for n in nights] == [p[3:] for p in partitions]
+    assert [(n['date'], n['status']) for n in nights] == sorted(
+        [(p[3:], 'ok') for p in partitions] + [('2026-11-05', 'failed')])
+    assert nights[3]['output'] == os.path.basename(failed[0])
     # Again: the five done with this model are skipped, the two others tried again.
     caplog.clear()
     assert cli.main(backfill) == 3
     assert caplog.text.count('skipped: already scored with this model') == 5
+    # The same model in another folder is the same model: nothing to score again.
+    copy = str(tmp_path / 'same-model')
+    shutil.copytree(trained['model'], copy)
+    caplog.clear()
+    assert cli.main([*common, '--model', copy, '--dates', '2026-11-01..2026-11-02']) == 0
+    assert caplog.text.count('skipped: already scored with this model') == 2
+    # Malformed manifests: the history lists the night as damaged, the backfill goes on and
+    # scores again the night whose manifest names no model.
+    for day, field in (('2026-11-02', {'counts': [1]}), ('2026-11-03', {'model': 'oops'})):
+        path = os.path.join(scores, f'dt={day}', schema.MANIFEST_FILE)
+        manifest = dict(read_json(path), **field)
+        with open(path, 'w') as f:
+            json.dump(manifest, f)
+    caplog.clear()
+    assert cli.main([*common, '--model', trained['model'], '--dates',
+                     '2026-11-02..2026-11-04']) == 0  # the 4th had no input; the others did
+    assert '2026-11-02: exit 0, skipped' in caplog.text and '2026-11-03: exit 0, scored' \
+        in caplog.text and '2026-11-04: exit 5' in caplog.text
+    assert 'Backfill of 3 dates: 2 scored or already scored, 1 without input, 0 failed ' \
+        'or interrupted, 0 not run: exit 0' in caplog.text
+    statuses = {n['date']: n['status']
+                for n in read_json(os.path.join(scores, 'history.json'))['nights']}
+    assert statuses['2026-11-02'] == 'damaged' and statuses['2026-11-03'] == 'ok'
+    # No date with input: nothing written, exit 5.
+    assert cli.main([*common, '--model', trained['model'], '--dates',
+                     '2026-11-04..2026-11-04']) == 5
     # A single dated run with no input: its own exit code, nothing written.
-    assert cli.main(['score', '--input', str(incoming / 'dt={date}' / '*.csv'), '--model',
-                     trained['model'], '--output', scores, '--date', '2026-11-04']) == 5
+    assert cli.main([*common, '--model', trained['model'], '--date', '2026-11-04']) == 5
     assert not os.path.exists(os.path.join(scores, 'dt=2026-11-04'))

@@ -1,6 +1,8 @@
-"""Nightly scoring: date partitions, idempotent reruns, versioned models, drift."""
+"""Nightly scoring: date partitions, idempotent reruns, versioned models, drift, and nights
+that survive a damaged neighbour."""
 
 import json
+import logging
 import os
 import shutil
 
@@ -8,16 +10,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.support import nights as fake_nights
 from tests.support.read import read_json, read_jsonl
 from analysis import drift
-from pipeline import cli
+from pipeline import cli, registry
 from pipeline import model_lookup, nightly
+from pipeline.jobs import score
 from tests.support.datasets import generated_reviews, write_csv
 from transforms.tft.cleaning import CleaningConfig, tokenize
 from transforms.errors import InputError, ModelError
 from transforms import schema
 
-pytestmark = pytest.mark.e2e
 
 
 def _ids(partition):
@@ -33,6 +36,68 @@ def test_parse_date():
     for bad in ('2026-02-30', '26-2-1', 'yesterday', '2026-02-28T00:00'):
         with pytest.raises(InputError, match='YYYY-MM-DD'):
             nightly.parse_date(bad)
+    for bad in ('2026-11-01..2026-11-31', '2026-1-01..2026-11-03', 'today..soon'):
+        with pytest.raises(InputError, match=r'^--dates .*YYYY-MM-DD') as found:
+            nightly.date_range(bad)
+        assert '--date ' not in str(found.value)
+
+
+def test_date_in_output_is_refused_without_a_date(tmp_path, capsys):
+    assert nightly.dated_output('s/{date}/x', '2026-11-01') == 's/2026-11-01/x'
+    out = str(tmp_path / 'scores-{date}')
+    assert cli.main(['score', '--input', str(tmp_path / 'r.csv'), '--model', str(tmp_path),
+                     '--output', out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and '--output' in err and '--date' in err
+    assert os.listdir(tmp_path) == []
+
+
+def _damage(part, what):
+    if what == 'empty manifest':
+        with open(os.path.join(part, 'manifest.json'), 'w') as f:
+            f.write('[]')
+    elif what == 'no metrics':
+        os.remove(os.path.join(part, 'metrics.json'))
+    else:
+        with open(os.path.join(part, 'metrics.json'), 'w') as f:
+            f.write('{"score_histograms": {"positive": [1, 2')
+
+
+def test_drift_skips_damaged_nights_and_names_them(tmp_path):
+    root = str(tmp_path / 'scores')
+    for day in (1, 2, 3, 4):
+        fake_nights.publish(root, f'2026-11-0{day}', seed=day)
+    _damage(os.path.join(root, 'dt=2026-11-02'), 'corrupt metrics')
+    _damage(os.path.join(root, 'dt=2026-11-03'), 'empty manifest')
+    _damage(os.path.join(root, 'dt=2026-11-04'), 'no metrics')
+    found = nightly.previous_night(root, '2026-11-05')
+    assert found.date == '2026-11-01'
+    assert [d for d, _ in found.skipped] == ['2026-11-04', '2026-11-03', '2026-11-02']
+    assert 'no metrics.json' in found.skipped[0][1]
+    assert 'not a JSON object' in found.skipped[1][1]
+    part, manifest = fake_nights.publish(root, '2026-11-05', seed=5)
+    written = _json(os.path.join(part, 'drift.json'))
+    assert written['previous_date'] == '2026-11-01'
+    assert [s['date'] for s in written['skipped']] == ['2026-11-04', '2026-11-03', '2026-11-02']
+    assert manifest['drift']['previous_date'] == '2026-11-01'
+    html = open(os.path.join(part, 'report.html'), encoding='utf-8').read()
+    assert 'Drift since 2026-11-01' in html and 'skipped the damaged 2026-11-04' in html
+
+
+def test_a_drift_is_stale_once_a_night_before_it_comes_or_changes(tmp_path):
+    root = str(tmp_path / 'scores')
+    fake_nights.publish(root, '2026-11-01', seed=1)
+    _, third = fake_nights.publish(root, '2026-11-03', seed=3)
+    assert nightly.stale_drift(root, '2026-11-03', third) is None
+    second, _ = fake_nights.publish(root, '2026-11-02', seed=2)  # another process's night
+    assert nightly.stale_drift(root, '2026-11-03', third) == (
+        'its drift compared with 2026-11-01, the night before is now 2026-11-02')
+    shutil.rmtree(os.path.join(root, 'dt=2026-11-03'))
+    _, third = fake_nights.publish(root, '2026-11-03', seed=3)
+    assert nightly.stale_drift(root, '2026-11-03', third) is None
+    shutil.rmtree(second)  # the 2nd scored again: the same date, another run
+    fake_nights.publish(root, '2026-11-02', seed=2, created='2026-11-09T00:00:00+00:00')
+    assert 'was scored again' in nightly.stale_drift(root, '2026-11-03', third)
 
 
 def _version(root, name, model, created, status='ok'):
@@ -45,6 +110,7 @@ def _version(root, name, model, created, status='ok'):
     return path
 
 
+@pytest.mark.e2e
 def test_newest_complete_model_is_chosen(trained, tmp_path):
     root = str(tmp_path / 'models')
     assert model_lookup.resolve_model(trained['model']) == trained['model']
@@ -86,6 +152,7 @@ def nights(trained, tmp_path_factory):
     return {'out': out, 'inputs': (first, second, third), 'common': common, 'model': trained['model']}
 
 
+@pytest.mark.e2e
 def test_each_night_has_its_partition(nights):
     parts = sorted(os.listdir(nights['out']))
     assert parts == ['dt=2026-11-20', 'dt=2026-11-21', 'dt=2026-11-23',
@@ -96,6 +163,7 @@ def test_each_night_has_its_partition(nights):
     assert _json(os.path.join(first, 'manifest.json'))['date'] == '2026-11-20'
 
 
+@pytest.mark.e2e
 def test_drift_compares_with_the_previous_available_night(nights):
     part = os.path.join(nights['out'], 'dt=2026-11-23')
     found = _json(os.path.join(part, 'drift.json'))
@@ -115,6 +183,7 @@ def test_drift_compares_with_the_previous_available_night(nights):
     assert middle['previous_date'] == '2026-11-20'
 
 
+@pytest.mark.e2e
 def test_vocabulary_coverage_matches_a_direct_count(nights):
     metrics = _json(os.path.join(nights['out'], 'dt=2026-11-20', 'metrics.json'))
     with open(os.path.join(nights['model'], 'assets', 'vocab'), encoding='utf-8') as f:
@@ -127,6 +196,7 @@ def test_vocabulary_coverage_matches_a_direct_count(nights):
     assert metrics['vocabulary_coverage'] == pytest.approx(expected)
 
 
+@pytest.mark.e2e
 def test_rerunning_a_date_replaces_the_partition(nights, tmp_path):
     part = os.path.join(nights['out'], 'dt=2026-11-21')
     with open(os.path.join(part, 'stale-marker'), 'w') as f:
@@ -151,3 +221,73 @@ def test_rerunning_a_date_replaces_the_partition(nights, tmp_path):
                  if not n.startswith(('dt=2026-11-2', 'history.', 'index.html'))
                  or '.partial-' in n or '.old-' in n or '.trash-' in n]
     assert leftovers == []
+
+
+@pytest.mark.e2e
+def test_a_night_after_damaged_nights_compares_with_the_last_readable_one(nights, tmp_path,
+                                                                        caplog):
+    caplog.set_level(logging.INFO, logger='pipeline.jobs.score')
+    out = str(tmp_path / 'scores')
+    shutil.copytree(nights['out'], out)
+    _damage(os.path.join(out, 'dt=2026-11-23'), 'empty manifest')
+    _damage(os.path.join(out, 'dt=2026-11-21'), 'corrupt metrics')
+    argv = ['score', '--input', nights['inputs'][0], '--date', '2026-11-24', '--model',
+            nights['model'], '--output', out, '--no-explain']
+    for _ in range(2):  # and a retry
+        assert cli.main(argv) == 0
+        found = _json(os.path.join(out, 'dt=2026-11-24', 'drift.json'))
+        assert found['previous_date'] == '2026-11-20'
+        assert [s['date'] for s in found['skipped']] == ['2026-11-23', '2026-11-21']
+    assert 'skipped the damaged night 2026-11-23' in caplog.text
+    rows = _json(os.path.join(out, 'history.json'))['nights']
+    assert [(r['date'], r['status']) for r in rows] == [
+        ('2026-11-20', 'ok'), ('2026-11-21', 'ok'), ('2026-11-23', 'damaged'),
+        ('2026-11-24', 'ok')]
+    assert rows[-1]['compared_with'] == '2026-11-20'
+
+
+@pytest.mark.e2e
+def test_drift_compares_with_a_night_published_while_this_one_ran(nights, tmp_path,
+                                                                  monkeypatch):
+    """Another process publishes the night before while this night is scored: the drift
+    is found as the night publishes, so it compares with that night."""
+    out = str(tmp_path / 'scores')
+    os.makedirs(out)
+    shutil.copytree(os.path.join(nights['out'], 'dt=2026-11-20'),
+                    os.path.join(out, 'dt=2026-11-20'))
+    take = score.take_reviews
+
+    def neighbour_arrives(*args, **kwargs):
+        shutil.copytree(os.path.join(nights['out'], 'dt=2026-11-21'),
+                        os.path.join(out, 'dt=2026-11-21'))
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(score, 'take_reviews', neighbour_arrives)
+    assert cli.main(['score', '--input', nights['inputs'][2], '--date', '2026-11-22',
+                     *nights['common'][:2], '--output', out, '--no-explain']) == 0
+    assert _json(os.path.join(out, 'dt=2026-11-22', 'drift.json'))['previous_date'] == \
+        '2026-11-21'
+
+
+@pytest.mark.e2e
+def test_with_no_champion_a_version_the_gate_refused_is_never_served(trained, tmp_path,
+                                                                     capsys, caplog):
+    caplog.set_level(logging.INFO, logger='pipeline.model_lookup')
+    models = str(tmp_path / 'models')
+    for number in (1, 2):
+        shutil.copytree(trained['model'], registry.version_path(models, number))
+    registry.record_verdict(models, 2, {'blessed': False})
+    with pytest.raises(ModelError, match='version, 2, is not blessed.*models promote'):
+        model_lookup.resolve_model(models)
+    assert cli.main(['score', '--input', trained['csv'], '--model', models, '--output',
+                     str(tmp_path / 'scores'), '--date', '2026-11-01']) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'promote' in err
+    assert not os.path.exists(tmp_path / 'scores' / 'dt=2026-11-01')
+    os.remove(os.path.join(models, registry.VERDICTS_DIR, '2.json'))  # never evaluated
+    assert model_lookup.resolve_model(models) == registry.version_path(models, 2)
+    assert 'using its newest version, 2, never evaluated' in caplog.text
+    # Evaluation's own look-up (champion=False) still takes the newest candidate.
+    registry.record_verdict(models, 2, {'blessed': False})
+    assert model_lookup.resolve_model(models, champion=False) == \
+        registry.version_path(models, 2)
