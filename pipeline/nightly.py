@@ -1,10 +1,11 @@
-"""The nightly side of scoring: dates, date partitions, backfills, and the history of the nights.
+"""The nightly side of scoring: dates, date partitions and which nights a night compares with.
 
 A nightly run writes ``OUTPUT/dt=YYYY-MM-DD/``; rerunning a date replaces that partition
 atomically (``pipeline.runtime.publish.StagedOutput``). A night's drift compares with the
 latest readable night before it (``previous_night``), a damaged one skipped and named.
-``pipeline.backfill`` runs a range of dates, each its own partition. After every night ``write_history`` rebuilds ``OUTPUT/history.json``
-and ``OUTPUT/index.html`` from the partitions' manifests (never from their predictions).
+``pipeline.backfill`` runs a range of dates, each its own partition. After every night
+``pipeline.history`` rebuilds ``OUTPUT/history.json`` and ``OUTPUT/index.html`` from the
+partitions' manifests (never from their predictions).
 Which model a night uses is ``pipeline.model_lookup``'s.
 """
 
