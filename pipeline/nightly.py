@@ -177,13 +177,13 @@ def stale_drift(root: str, date: str, manifest: Dict) -> Optional[str]:
     before it (another process published or rescored a night in between), or None."""
     before = previous_night(root, date)
     found = manifest.get('drift') if isinstance(manifest.get('drift'), dict) else {}
-    was = (found.get('previous_date'), found.get('previous_created'))
-    if was == (before.date, before.created):
-        return None
-    if was[0] != before.date:
-        return f'its drift compared with {was[0] or "no night"}, the night before is now ' \
-               f'{before.date or "none"}'
-    return f'the night before, {before.date}, was scored again'
+    if found.get('previous_date') != before.date:
+        return f'its drift compared with {found.get("previous_date") or "no night"}, the ' \
+               f'night before is now {before.date or "none"}'
+    # A drift written before it named which run of that night it read compares dates alone.
+    if 'previous_created' in found and found['previous_created'] != before.created:
+        return f'the night before, {before.date}, was scored again'
+    return None
 
 
 def partition_dates(root: str) -> List[str]:

@@ -98,6 +98,9 @@ def test_a_drift_is_stale_once_a_night_before_it_comes_or_changes(tmp_path):
     shutil.rmtree(second)  # the 2nd scored again: the same date, another run
     fake_nights.publish(root, '2026-11-02', seed=2, created='2026-11-09T00:00:00+00:00')
     assert 'was scored again' in nightly.stale_drift(root, '2026-11-03', third)
+    # A drift recorded before it named the run it read: the date alone decides.
+    assert nightly.stale_drift(root, '2026-11-03', {'drift': {'previous_date': '2026-11-02'}}) \
+        is None
 
 
 def _version(root, name, model, created, status='ok'):
