@@ -72,6 +72,10 @@ def _from_registry(path: str, flag: str, champion: bool) -> str:
     if record:
         version = registry.version_path(path, record.get('version'))
         problem = export_problem(version) or verify_export(version)
+        sha = registry.content_sha256(path, record['version'])
+        if not problem and record.get(registry.SHA256_KEY) not in (None, sha):
+            problem = (f'it holds other content than was promoted: SHA-256 {str(sha)[:12]}, '
+                       f'{registry.CHAMPION_FILE} says {record[registry.SHA256_KEY][:12]}')
         if problem:
             raise ModelError(f'{flag} {path}: its champion, version {record.get("version")}, '
                              f'does not verify ({problem}); `imdb-sentiment models rollback '
@@ -91,14 +95,16 @@ def _from_registry(path: str, flag: str, champion: bool) -> str:
 
 
 def describe(path: str) -> Dict:
-    """What a manifest records of the model a job used: its path, and its version and
-    registry when it is a registry's version, with the time it was trained."""
+    """What a manifest records of the model a job used: its path, and its version, registry
+    and content (its manifest's SHA-256) when it is a registry's version, with the time it
+    was trained."""
     found = {'path': path, 'created': (read_model_manifest(path) or {}).get('created')}
     parent = os.path.dirname(os.path.abspath(path.rstrip('/')))
     number = os.path.basename(path.rstrip('/'))
     if number.isdigit() and registry.is_registry(parent):
         found.update(version=int(number), registry=parent,
-                     champion=(registry.champion(parent) or {}).get('version') == int(number))
+                     champion=(registry.champion(parent) or {}).get('version') == int(number),
+                     **{registry.SHA256_KEY: registry.content_sha256(parent, int(number))})
     return found
 
 
