@@ -11,8 +11,9 @@ A registry folder holds one export of ``imdb-sentiment train`` per version (``1/
   (``imdb-sentiment evaluate``).
 
 A version is created once, numbered when it is published (``pipeline.new_version``), and
-never written again; promote and rollback check it against its manifest first. So a promote or a rollback while a nightly run is reading a model
-can only change which whole version the next run picks.
+never written again; promote and rollback check it against its manifest first. So a promote
+or a rollback while a nightly run is reading a model can only change which whole version the
+next run picks.
 """
 
 import getpass
@@ -121,7 +122,7 @@ def blessing_problem(path: str, version: int, found: Optional[Dict], sha: str) -
         return 'never evaluated'
     if found.get(SHA256_KEY) != sha:
         return (f'its verdict in {VERDICTS_DIR}/{version}.json was for other content (SHA-256 '
-                f'{str(found.get(SHA256_KEY))[:12]}, the version is {sha[:12]}): evaluate it again')
+                f'{str(found.get(SHA256_KEY))[:12]}; the version is {sha[:12]} now)')
     return None if found.get('blessed') else 'the gate refused it'
 
 

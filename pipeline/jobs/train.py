@@ -5,8 +5,9 @@
 Writes into --output (replaced only when training and export succeed): the
 SavedModel (serving_default takes raw review strings), plots/, history.csv,
 logs/ (TensorBoard), checkpoints/ and manifest.json. With --registry, --output is a model
-registry and the model becomes a new version, numbered when it is published
-(``pipeline.new_version``); no --output may be a registry's version or lie inside one.
+registry and the model becomes its next version, numbered when it is published (two
+trainings at once get two versions); no --output may be a registry's version or lie inside
+one, since a version is never written again.
 """
 
 import argparse
