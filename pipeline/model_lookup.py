@@ -6,17 +6,17 @@ version); or any folder of exports, of which the newest that verifies is used. A
 does not verify is a usage error (exit 2) before any work, never a failure on the workers.
 """
 
-import hashlib
 import logging
 import os
-from typing import Dict, Optional
+from typing import Dict
 
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import registry
 from pipeline.nightly import UNPUBLISHED, children
 from transforms import schema
-from transforms.beam.inference import export_problem, read_model_manifest, verify_export
+from transforms.beam.inference import (export_problem, model_sha256, read_model_manifest,
+                                        verify_export)
 from transforms.errors import ModelError
 
 _LOG = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ def _from_registry(path: str, flag: str, champion: bool) -> str:
     if record:
         version = registry.version_path(path, record.get('version'))
         problem = export_problem(version) or verify_export(version)
+        sha = registry.content_sha256(path, record['version'])
+        if not problem and record.get(registry.SHA256_KEY) not in (None, sha):
+            problem = (f'it holds other content than was promoted: SHA-256 {str(sha)[:12]}, '
+                       f'{registry.CHAMPION_FILE} says {record[registry.SHA256_KEY][:12]}')
         if problem:
             raise ModelError(f'{flag} {path}: its champion, version {record.get("version")}, '
                              f'does not verify ({problem}); `imdb-sentiment models rollback '
@@ -103,17 +107,6 @@ def _check_not_refused(path: str, number: int, flag: str) -> None:
                  'never evaluated' if verdict is None else 'blessed')
 
 
-def content_hash(path: str) -> Optional[str]:
-    """The SHA-256 of the export's manifest.json, which lists every served file's SHA-256:
-    the model's identity, whatever folder holds it (None without a manifest)."""
-    try:
-        with FileSystems.open(FileSystems.join(path, schema.MANIFEST_FILE),
-                              compression_type='uncompressed') as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except Exception:  # noqa: BLE001 - missing or unreadable: no identity to give
-        return None
-
-
 def same_model(a: Dict, b: Dict) -> bool:
     """Whether two ``describe`` blocks name the same model: by content (``sha256``) when
     both have one, else (blocks written before it) by path and training time."""
@@ -124,10 +117,10 @@ def same_model(a: Dict, b: Dict) -> bool:
 
 def describe(path: str) -> Dict:
     """What a manifest records of the model a job used: its path, its content hash
-    (``content_hash``), and its version and registry when it is a registry's version,
+    (``model_sha256``), and its version and registry when it is a registry's version,
     with the time it was trained."""
     found = {'path': path, 'created': (read_model_manifest(path) or {}).get('created'),
-             'sha256': content_hash(path)}
+             registry.SHA256_KEY: model_sha256(path)}
     parent = os.path.dirname(os.path.abspath(path.rstrip('/')))
     number = os.path.basename(path.rstrip('/'))
     if number.isdigit() and registry.is_registry(parent):

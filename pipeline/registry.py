@@ -3,36 +3,39 @@
 A registry folder holds one export of ``imdb-sentiment train`` per version (``1/``, ``2/``,
 ...), so TensorFlow Serving can serve it as it is, plus:
 
-- ``champion.json``: the version the nightly score uses, when and by whom it was promoted,
-  why, the verdict that blessed it, and the champions before it (``history``). It is
-  replaced atomically (a temporary file renamed over it), under the registry's lock.
-- ``blessings/<version>.json``: the model gate's verdict on a version (``imdb-sentiment
-  evaluate``).
+- ``champion.json``: the version the nightly score uses and its content (the SHA-256 of its
+  manifest), when and by whom it was promoted, why, the verdict that blessed it, and the
+  champions before it (``history``). It is replaced atomically, under the registry's lock;
+  one that cannot be read is an error that ``promote --force`` repairs.
+- ``blessings/<version>.json``: the model gate's verdict on a version's content
+  (``imdb-sentiment evaluate``).
 
-Versions are never rewritten once published, so a promote or a rollback while a nightly run
-is reading a model can only change which whole version the next run picks.
+A version is created once, numbered when it is published (``pipeline.new_version``), and
+never written again; promote and rollback check it against its manifest first. So a promote
+or a rollback while a nightly run is reading a model can only change which whole version the
+next run picks.
 """
 
-import datetime
 import getpass
-import json
 import logging
 import os
 import re
-import uuid
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from pipeline.runtime.guard import OutputLock
+from pipeline.runtime.publish import replace_json
 from transforms import jsonio, schema
-from transforms.errors import ModelError
+from transforms.errors import ModelError, OutputError
 
 _LOG = logging.getLogger(__name__)
 CHAMPION_FILE = 'champion.json'
 VERDICTS_DIR = 'blessings'   # the gate's verdicts, one per version
-_VERSION = re.compile(r'[1-9][0-9]{0,8}')
-
-
-_ENTRY = re.compile(r'[1-9][0-9]{0,8}(\..+)?')   # a version, or what its writing leaves
+SHA256_KEY = 'sha256'        # a version's content: the SHA-256 of its manifest.json
+VERSION_NAME = re.compile(r'[1-9][0-9]{0,8}')
+NEW_PREFIX = 'new-'          # a version being written, before it has a number
+WRITER_KEY = r'([1-9][0-9]{0,8}|new-[0-9a-f]{8})'    # what a writer's lock is named after
+_ENTRY = re.compile(WRITER_KEY + r'(\..+)?')          # a version, or what writing one leaves
+_RECORD_KEYS = ('version', SHA256_KEY, 'promoted', 'by', 'reason')  # kept in the history
 
 
 def is_registry(path: str) -> bool:
@@ -50,15 +53,17 @@ def versions(path: str) -> List[int]:
     if not os.path.isdir(path):
         return []
     return sorted(int(n) for n in os.listdir(path)
-                  if _VERSION.fullmatch(n) and os.path.isfile(
+                  if VERSION_NAME.fullmatch(n) and os.path.isfile(
                       os.path.join(path, n, schema.SAVED_MODEL_FILE)))
 
 
 def next_version(path: str) -> int:
-    """One above every version, published or being written (staging names count too)."""
+    """One above every version, published or being written (staging names count too): the
+    number the next publish will most likely get (it is only taken when publishing)."""
     taken = [0]
     if os.path.isdir(path):
-        taken += [int(n.split('.')[0]) for n in os.listdir(path) if _ENTRY.fullmatch(n)]
+        taken += [int(n.split('.')[0]) for n in os.listdir(path)
+                  if _ENTRY.fullmatch(n) and not n.startswith(NEW_PREFIX)]
     return max(taken) + 1
 
 
@@ -66,52 +71,138 @@ def version_path(path: str, version: int) -> str:
     return os.path.join(path, str(version))
 
 
-def champion(path: str) -> Optional[Dict]:
-    """The champion record, or None when none was promoted. A record that cannot be read, or
-    names no version, is an error (exit 2): the nightly run must not guess."""
-    file = os.path.join(path, CHAMPION_FILE)
-    if not os.path.lexists(file):
-        return None
-    found = jsonio.read_json_object(file)
-    if found is None or not isinstance(found.get('version'), int):
-        raise ModelError(f'{file} is not a champion record (a JSON object naming a version); '
-                         f'promote a version again with `imdb-sentiment models promote`')
-    return found
+def check_writable(path: str, flag: str = '--models') -> None:
+    """An OutputError (exit 2), before any work, when the registry (or its verdicts folder)
+    cannot be written."""
+    for folder in (path, os.path.join(path, VERDICTS_DIR)):
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f'{flag} {path}: cannot write in {folder} (permission denied); '
+                              f'nothing was done')
 
+
+# --- Content and verification ------------------------------------------------------------
+
+def content_sha256(path: str, version: int) -> Optional[str]:
+    """The SHA-256 of the version's manifest.json (which lists every file's own hash), or
+    None when it cannot be read."""
+    from transforms.beam.inference import model_sha256  # TF protos: lazily
+    return model_sha256(version_path(path, version))
+
+
+def verified(path: str, version: int) -> str:
+    """The version's content hash once it is checked against its manifest (every file
+    listed, with its size and SHA-256); a ModelError (exit 2) otherwise."""
+    from transforms.beam.inference import export_problem, verify_export  # TF protos: lazily
+    folder = version_path(path, version)
+    if not VERSION_NAME.fullmatch(str(version)) or not os.path.isdir(folder):
+        raise ModelError(f'{path}: no version {version} (versions: '
+                         f'{", ".join(map(str, versions(path))) or "none"})')
+    problem = export_problem(folder) or verify_export(folder)
+    sha = content_sha256(path, version)
+    if problem or sha is None:
+        raise ModelError(f'{path}: version {version} does not verify '
+                         f'({problem or "its manifest cannot be read"})')
+    return sha
+
+
+# --- Verdicts ----------------------------------------------------------------------------
 
 def verdict(path: str, version: int) -> Optional[Dict]:
     """The gate's verdict on ``version``, or None when it was never judged."""
     return jsonio.read_json_object(os.path.join(path, VERDICTS_DIR, f'{version}.json'))
 
 
+def blessing_problem(path: str, version: int, found: Optional[Dict], sha: str) -> Optional[str]:
+    """Why the verdict ``found`` does not bless the version whose content is ``sha``, or None."""
+    if not found:
+        return 'never evaluated'
+    if found.get(SHA256_KEY) != sha:
+        return (f'its verdict in {VERDICTS_DIR}/{version}.json was for other content (SHA-256 '
+                f'{str(found.get(SHA256_KEY))[:12]}; the version is {sha[:12]} now)')
+    return None if found.get('blessed') else 'the gate refused it'
+
+
 def describe_version(path: str, version: int) -> Dict:
-    """When a version was trained, and what the gate said of it."""
+    """When a version was trained, and what the gate said of its content."""
     manifest = jsonio.read_json_object(
         os.path.join(version_path(path, version), schema.MANIFEST_FILE)) or {}
     found = verdict(path, version)
+    stale = found is not None and found.get(SHA256_KEY) != content_sha256(path, version)
     return {'version': version, 'created': manifest.get('created'),
-            'verdict': 'not evaluated' if found is None else
+            'verdict': 'not evaluated' if found is None else 'stale verdict' if stale else
             'blessed' if found.get('blessed') else 'not blessed'}
 
 
-def _write_atomically(target: str, data: Dict) -> None:
-    temporary = f'{target}.tmp-{uuid.uuid4().hex[:8]}'
-    with open(temporary, 'w', encoding='utf-8') as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.write('\n')
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, target)
-
-
 def record_verdict(path: str, version: int, found: Dict) -> None:
-    """Keeps the gate's verdict on ``version`` (replacing an earlier one)."""
-    os.makedirs(os.path.join(path, VERDICTS_DIR), exist_ok=True)
-    _write_atomically(os.path.join(path, VERDICTS_DIR, f'{version}.json'), found)
+    """Keeps the gate's verdict on ``version``'s content (replacing an earlier one). The
+    content is the candidate's hash as the gate saw it, or the version's now."""
+    sha = ((found.get('candidate') or {}).get(SHA256_KEY) if isinstance(
+        found.get('candidate'), dict) else None) or content_sha256(path, version)
+    folder = os.path.join(path, VERDICTS_DIR)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        replace_json(os.path.join(folder, f'{version}.json'),
+                                     dict(found, **{SHA256_KEY: sha}))
+    except OSError as e:
+        raise OutputError(f'cannot record the verdict on version {version} in {folder}: '
+                          f'{e.strerror or e}') from None
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+# --- The champion ------------------------------------------------------------------------
+
+def _repair(path: str) -> str:
+    return (f'repair it with `imdb-sentiment models promote {path} VERSION --force --reason '
+            f'"..."`, which replaces it')
+
+
+def _entry_problem(entry, where: str) -> Optional[str]:
+    if not isinstance(entry, dict):
+        return f'{where} is not an object'
+    version = entry.get('version')
+    if type(version) is not int or not VERSION_NAME.fullmatch(str(version)):
+        return f'{where} names no version (an integer): {str(version)[:40]!r}'
+    return None
+
+
+def _read_champion(path: str) -> Tuple[Optional[Dict], Optional[str]]:
+    """(the record, None), (None, None) when there is none, or (None, what is wrong)."""
+    file = os.path.join(path, CHAMPION_FILE)
+    if not os.path.lexists(file):
+        return None, None
+    found = jsonio.read_json_object(file)
+    if found is None:
+        return None, 'not a JSON object'
+    problem = _entry_problem(found, 'the record')
+    history = found.get('history', [])
+    if problem is None and not isinstance(history, list):
+        problem = 'its history is not a list'
+    for i, entry in enumerate(history if problem is None else []):
+        problem = problem or _entry_problem(entry, f'history entry {i + 1}')
+    return (None, problem) if problem else (found, None)
+
+
+def champion(path: str) -> Optional[Dict]:
+    """The champion record, or None when none was promoted. A record that cannot be read,
+    names no version, or has a malformed history is an error (exit 2): the nightly run must
+    not guess."""
+    found, problem = _read_champion(path)
+    if problem:
+        raise ModelError(f'{os.path.join(path, CHAMPION_FILE)} is not a valid champion record '
+                         f'({problem}); {_repair(path)}')
+    return found
+
+
+def _salvaged_history(path: str) -> List[Dict]:
+    """What an unreadable record's history still says: its well-formed entries, and the
+    record's own version last."""
+    raw = jsonio.read_json_object(os.path.join(path, CHAMPION_FILE)) or {}
+    history = raw.get('history') if isinstance(raw.get('history'), list) else []
+    kept = [{k: e.get(k) for k in _RECORD_KEYS} for e in [*history, raw]
+            if _entry_problem(e, '') is None]
+    _LOG.warning('%s was not a valid champion record: replaced, keeping %d entr%s of its '
+                 'history', os.path.join(path, CHAMPION_FILE), len(kept),
+                 'y' if len(kept) == 1 else 'ies')
+    return kept
 
 
 def _who() -> str:
@@ -121,44 +212,79 @@ def _who() -> str:
         return 'unknown'
 
 
+def _locked(path: str, change) -> Dict:
+    """Runs ``change()`` under the champion's lock; a registry that cannot be written is one
+    line (exit 2)."""
+    try:
+        with OutputLock(os.path.join(path, 'champion')):
+            return change()
+    except OSError as e:
+        raise OutputError(f'{path}: cannot write the champion record: {e.strerror or e} '
+                          f'(nothing was changed)') from None
+
+
 def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
-    """Makes ``version`` the champion; returns the new record. Refuses (ModelError, exit 2)
-    a version that is not published or, unless ``force``, not blessed."""
-    if version not in versions(path):
-        raise ModelError(f'{path}: no version {version} (versions: '
-                         f'{", ".join(map(str, versions(path))) or "none"})')
+    """Makes ``version`` the champion; returns the new record. Refuses (ModelError, exit 2) a
+    version that does not verify against its manifest or, unless ``force``, whose content the
+    gate did not bless. Replaces a champion record that cannot be read (saying so), keeping
+    what history it can."""
+    sha = verified(path, version)
     found = verdict(path, version)
-    if not force and not (found and found.get('blessed')):
-        raise ModelError(f'{path}: version {version} is not blessed '
-                         f'({"the gate refused it" if found else "never evaluated"}); '
+    refused = blessing_problem(path, version, found, sha)
+    if refused and not force:
+        raise ModelError(f'{path}: version {version} is not blessed ({refused}); '
                          f'evaluate it, or promote with --force and a --reason')
-    with OutputLock(os.path.join(path, 'champion')):
-        current = champion(path)
-        history = list((current or {}).get('history', []))
+
+    def change() -> Dict:
+        current, problem = _read_champion(path)
+        history = list((current or {}).get('history', [])) if not problem else \
+            _salvaged_history(path)
         if current:
-            history.append({k: current.get(k) for k in ('version', 'promoted', 'by', 'reason')})
-        record = {'version': version, 'path': str(version), 'promoted': _now(), 'by': _who(),
-                  'reason': reason, 'forced': bool(force and not (found or {}).get('blessed')),
-                  'evaluation': found, 'previous': current.get('version') if current else None,
+            history.append({k: current.get(k) for k in _RECORD_KEYS})
+        record = {'version': version, SHA256_KEY: sha, 'path': str(version),
+                  'promoted': jsonio.utc_now(), 'by': _who(), 'reason': reason,
+                  'forced': bool(refused), 'evaluation': None if refused else found,
+                  'previous': (current or (history[-1] if history else {})).get('version'),
                   'history': history}
-        _write_atomically(os.path.join(path, CHAMPION_FILE), record)
+        if problem:
+            record['repaired'] = problem
+        replace_json(os.path.join(path, CHAMPION_FILE), record)
+        return record
+
+    record = _locked(path, change)
     _LOG.info('Version %d of %s is the champion (was %s)', version, path,
               record['previous'] or 'none')
     return record
 
 
 def rollback(path: str, reason: str) -> Dict:
-    """The champion before the current one becomes the champion again."""
-    with OutputLock(os.path.join(path, 'champion')):
+    """The champion before the current one becomes the champion again, once its version is
+    checked: it must exist, verify, and hold the content it held then."""
+    def change() -> Dict:
         current = champion(path)
         if not current or not current.get('history'):
             raise ModelError(f'{path}: no earlier champion to roll back to')
         history = list(current['history'])
         back = history.pop()
-        record = {'version': back['version'], 'path': str(back['version']), 'promoted': _now(),
-                  'by': _who(), 'reason': reason or f'rollback from version {current["version"]}',
-                  'forced': False, 'evaluation': verdict(path, back['version']),
+        try:
+            sha = verified(path, back['version'])
+        except ModelError as e:
+            raise ModelError(f'cannot roll back to version {back["version"]}: {e}; promote '
+                             f'another version with `imdb-sentiment models promote {path} '
+                             f'VERSION --force --reason "..."`') from None
+        if back.get(SHA256_KEY) not in (None, sha):
+            raise ModelError(f'{path}: version {back["version"]} holds other content than '
+                             f'when it was champion (SHA-256 {sha[:12]}, was '
+                             f'{str(back[SHA256_KEY])[:12]}); promote a version by hand')
+        found = verdict(path, back['version'])
+        record = {'version': back['version'], SHA256_KEY: sha, 'path': str(back['version']),
+                  'promoted': jsonio.utc_now(), 'by': _who(),
+                  'reason': reason or f'rollback from version {current["version"]}',
+                  'forced': False, 'evaluation': found if found and found.get(
+                      SHA256_KEY) == sha else None,
                   'previous': current['version'], 'rolled_back_from': current['version'],
                   'history': history}
-        _write_atomically(os.path.join(path, CHAMPION_FILE), record)
-    return record
+        replace_json(os.path.join(path, CHAMPION_FILE), record)
+        return record
+
+    return _locked(path, change)

@@ -7,10 +7,12 @@
 
 A registry holds one export per integer version (1/, 2/, ...: TensorFlow Serving serves the
 folder as it is), the champion record (champion.json) that `score --model /models` reads,
-and the verdicts of `imdb-sentiment evaluate` (blessings/). Promote refuses a version that was
-not blessed unless --force, and records who and why; rollback brings back the champion before
-the current one. The record is replaced atomically and versions are never rewritten, so a
-nightly run reading a model never sees a half-written or mixed one.
+and the verdicts of `imdb-sentiment evaluate` (blessings/). Promote checks the version
+against its manifest, refuses one whose content was not blessed unless --force, and records
+who and why; it also replaces a champion record that cannot be read. Rollback brings back the
+champion before the current one, once its version is checked. The record is replaced
+atomically and versions are never rewritten, so a nightly run reading a model never sees a
+half-written or mixed one.
 """
 
 import argparse
@@ -56,6 +58,9 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
                                   force=job_args.force)
     else:
         record = registry.rollback(job_args.registry, job_args.reason)
+    if record.get('repaired'):
+        print(f'the champion record was not valid ({record["repaired"]}): replaced, keeping '
+              f'{len(record["history"])} champion(s) of its history')
     print(f'champion: version {record["version"]} (was {record["previous"] or "none"})')
     return 0
 

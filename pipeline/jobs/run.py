@@ -64,6 +64,7 @@ class Step:
     exit_code: Optional[int] = None
     wall_time_s: Optional[float] = None
     needs: Optional[str] = None   # GATE_PASSED: runs only when the model gate blessed
+    expected: Optional[str] = None  # train into a registry: the version it will likely be
 
     def parse(self) -> None:
         self.job_args, self.beam_args = flags.parse(self.command, self.argv)
@@ -134,10 +135,12 @@ def _steps(args, beam_args: List[str]) -> List[Step]:
     steps.append(Step('preprocess', 'preprocess', flags.argv(
         input=args.input, output=preprocess_dir, test_fraction=args.test_fraction or None,
         unlabeled=args.unlabeled, **split_by) + shlex.split(args.preprocess_flags) + beam_args))
-    if args.models:  # the model is the registry's next version
+    train_to = flags.argv(data=preprocess_dir, output=model_dir)
+    if args.models:  # a new version of the registry: its number is known once it is published
         model_dir = registry.version_path(args.models, registry.next_version(args.models))
-    steps.append(Step('train', 'train', flags.argv(data=preprocess_dir, output=model_dir) +
-                      shlex.split(args.train_flags) + flags.argv(epochs=args.epochs)))
+        train_to = flags.argv(data=preprocess_dir, output=args.models, registry=True)
+    steps.append(Step('train', 'train', train_to + shlex.split(args.train_flags) +
+                      flags.argv(epochs=args.epochs), expected=args.models and model_dir))
     # The test split first: it is the honest figure; then the eval split, for comparison.
     held_out = ([(TEST_SET, schema.TEST_REVIEWS_DIR)] if args.test_fraction else []) + [
         (EVAL_SET, schema.EVAL_REVIEWS_DIR)]
@@ -174,6 +177,18 @@ def _gate_steps(args, model_dir: str, preprocess_dir: str, held_out: Tuple[str, 
     return [evaluate, promote]
 
 
+def _use_version(later: List[Step], expected: str, published: str) -> None:
+    """The steps after train use the version it published: until then their commands name
+    ``expected``, the number the registry's next version was likely to get."""
+    for step in later:
+        argv = [published if a == expected else a for a in step.argv]
+        if step.command == 'models':  # promote REGISTRY VERSION
+            argv[2] = os.path.basename(published)
+        if argv != step.argv:
+            step.argv = argv
+            step.parse()
+
+
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     """Runs every step in order; a failing step stops the run with its exit code. With
     --models, a candidate the gate did not bless is not promoted: the other steps run, and
@@ -182,6 +197,8 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     check_output(args.output, NAME, protected=[*(args.input or []), *args.unlabeled,
                                                *args.score_input, args.movies, args.models],
                  replaces=False)  # it writes its steps' outputs into the folder
+    if args.models:
+        registry.check_writable(args.models)
     if args.movies and not os.path.isfile(args.movies):
         raise InputError(f'--movies {args.movies}: no such file')
     if args.test_fraction is None:
@@ -207,6 +224,8 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         with Heartbeat(step.name):
             step.exit_code = cli.invoke(step.command, step.job_args, step.beam_args)
         step.wall_time_s = round(time.monotonic() - t0, 1)
+        if step.command == 'train' and args.models and step.exit_code == 0:
+            _use_version(steps[i:], step.expected, step.job_args.published)
         if step.exit_code == EXIT_NOT_BLESSED and step.command == 'evaluate':
             refused = True
             continue

@@ -4,7 +4,10 @@
 
 Writes into --output (replaced only when training and export succeed): the
 SavedModel (serving_default takes raw review strings), plots/, history.csv,
-logs/ (TensorBoard), checkpoints/ and manifest.json.
+logs/ (TensorBoard), checkpoints/ and manifest.json. With --registry, --output is a model
+registry and the model becomes its next version, numbered when it is published (two
+trainings at once get two versions); no --output may be a registry's version or lie inside
+one, since a version is never written again.
 """
 
 import argparse
@@ -15,7 +18,7 @@ from typing import Dict, List, Sequence
 
 import tensorflow as tf
 
-from pipeline import flags, registry
+from pipeline import flags, new_version, registry
 from pipeline.flags.commands import model_config
 from pipeline.runtime.guard import check_output, manifest_job
 from pipeline.runtime.publish import StagedOutput, read_manifest
@@ -41,13 +44,17 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         raise TrainError(f'--data {job_args.data} is the output of `imdb-sentiment {made_by}`; '
                          'pass the output folder of `imdb-sentiment preprocess`')
     _check_data_files(job_args.data)
-    output = _version_folder(job_args) if job_args.registry else job_args.output
-    if not job_args.registry and registry.is_registry(job_args.output):
+    if job_args.registry:
+        _check_registry(job_args.output)
+    elif registry.is_registry(job_args.output):
         raise TrainError(f'--output {job_args.output} is a model registry; add --registry to '
                          f'write its next version')
-    check_output(output, NAME, protected=[job_args.data])
+    staged = os.path.join(job_args.output, 'new') if job_args.registry else job_args.output
+    check_output(staged, NAME, protected=[job_args.data])  # a registry: where it stages
     started = time.monotonic()
-    with StagedOutput(output) as out:
+    out_dir = new_version.stage_version(job_args.output) if job_args.registry else \
+        StagedOutput(job_args.output)
+    with out_dir as out:
         try:
             manifest = train(job_args.data, config, out.path)
         except (tf.errors.DataLossError, tf.errors.NotFoundError,
@@ -58,7 +65,9 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         manifest['created'] = jsonio.utc_now()
         manifest['wall_time_s'] = round(time.monotonic() - started, 1)
         out.write_manifest(manifest)
-        out.publish()
+        output = new_version.publish_version(job_args.output, out) if job_args.registry \
+            else out.publish()
+    job_args.published = output  # for `run --models`, which goes on with this version
     _LOG.info('%s', summary_line(manifest, output))
     return 0
 
@@ -75,18 +84,15 @@ def summary_line(manifest: Dict, output: str) -> str:
     return line
 
 
-def _version_folder(job_args: argparse.Namespace) -> str:
-    """REGISTRY/N for the next version N of the registry --output names (made if missing)."""
-    root = job_args.output
+def _check_registry(root: str) -> None:
+    """A usage error (exit 2) unless ``root`` may hold a registry's versions: missing, empty,
+    or a registry already, and writable."""
     if os.path.lexists(root) and not os.path.isdir(root):
         raise TrainError(f'--output {root} is not a folder; not a model registry')
     if os.path.isdir(root) and os.listdir(root) and not registry.is_registry(root):
         raise TrainError(f'--output {root} holds files that are not a model registry\'s; '
                          f'choose a new folder for --registry')
-    os.makedirs(root, exist_ok=True)
-    version = registry.next_version(root)
-    _LOG.info('Training version %d of the registry %s', version, root)
-    return registry.version_path(root, version)
+    registry.check_writable(root, '--output')
 
 
 def _check_data_files(data: str) -> None:

@@ -3,7 +3,8 @@
 ``check_output`` runs before any work. A job replaces an existing --output only
 when it is that job's own earlier output (its manifest.json names the job) or an
 empty folder; never a file, a folder holding anything else, a folder that holds
-another run's published output (a nested manifest, nightly ``dt=`` partitions), the
+another run's published output (a nested manifest, nightly ``dt=`` partitions), a
+model registry's version or anything inside one (versions are never written again), the
 current folder, or a path that is, contains or lies inside one of the job's inputs, its
 model or its data. ``check_nightly_root`` is the same for the root of dated runs: it may
 hold partitions and what the nights write beside them, never an ad-hoc output or a user's
@@ -151,6 +152,9 @@ def _checked_place(output: Optional[str], protected: Iterable[str], flag: str) -
     if not output or not output.strip():
         raise OutputError(f'{flag} is empty')
     out = _real(output)
+    if _is_local(output):
+        from pipeline.new_version import check_not_in_version  # it builds on this module
+        check_not_in_version(output, flag)
     for path in protected:
         if path and _overlaps(out, _real(path)):
             raise OutputError(f'{flag} {output} overlaps {path}, which this job reads; '

@@ -50,25 +50,48 @@ def _is_local(path: str) -> bool:
 
 # --- The filesystem steps a publish takes (one function each, so tests can stop at each) ----
 
+_RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 _libc = None
 
 
-def _exchange(a: str, b: str) -> bool:
-    """Swaps the two paths atomically; False where the filesystem cannot."""
+def _renameat2(a: str, b: str, flags: int) -> Optional[bool]:
+    """renameat2(a, b, flags): True when done; False when ``b`` exists (RENAME_NOREPLACE);
+    None where the filesystem or the C library cannot."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
     if not hasattr(_libc, 'renameat2'):
-        return False
-    if _libc.renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b),
-                       _RENAME_EXCHANGE) == 0:
+        return None
+    if _libc.renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), flags) == 0:
         return True
     code = ctypes.get_errno()
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return None
+    if code in (errno.EEXIST, errno.ENOTEMPTY):
         return False
     raise OSError(code, os.strerror(code), a)
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swaps the two paths atomically; False where the filesystem cannot."""
+    return bool(_renameat2(a, b, _RENAME_EXCHANGE))
+
+
+def _rename_new(src: str, dst: str) -> bool:
+    """Moves the folder ``src`` to ``dst`` only if ``dst`` does not exist (create-if-absent);
+    False when it does. Where renameat2 cannot, an empty ``dst`` is reserved with mkdir, which
+    fails when it exists, and ``src`` renamed over it (a rename may replace an empty folder)."""
+    done = _renameat2(src, dst, _RENAME_NOREPLACE)
+    if done is not None:
+        return done
+    try:
+        os.mkdir(dst)
+    except FileExistsError:
+        return False
+    _rename(src, dst)
+    return True
 
 
 def _rename(src: str, dst: str) -> None:
@@ -80,6 +103,18 @@ def _write(path: str, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _replace(target: str, data: bytes) -> None:
+    """The file whole or not at all: written to a temporary name, synced, and renamed."""
+    temporary = f'{target}.tmp-{uuid.uuid4().hex[:8]}'
+    _write(temporary, data)
+    _rename(temporary, target)
+
+
+def replace_json(target: str, data: Dict) -> None:
+    """A small local JSON file (a record a reader trusts) replaced atomically."""
+    _replace(target, (json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode())
 
 
 def _rmtree(path: str) -> None:
@@ -216,15 +251,13 @@ class StagedOutput:
 
     def write_manifest(self, manifest: Dict) -> None:
         """The manifest, last, whole: a temporary file renamed into place."""
-        data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + '\n').encode()
         target = os.path.join(self.path, MANIFEST)
         if not _is_local(self.path):
+            data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + '\n').encode()
             with _filesystems().create(target) as f:
                 f.write(data)
             return
-        temporary = f'{target}.tmp-{uuid.uuid4().hex[:8]}'
-        _write(temporary, data)
-        _rename(temporary, target)
+        replace_json(target, manifest)
 
     def publish(self) -> str:
         """Makes the staging folder the output; returns its path."""
@@ -242,6 +275,17 @@ class StagedOutput:
         self.published_path = self.final_path
         _LOG.info('Wrote %s', self.final_path)
         return self.final_path
+
+    def publish_new(self, candidates: Iterable[str]) -> str:
+        """Makes the staging folder the output at the first of ``candidates`` (local paths)
+        that does not exist yet, atomically: never over anything, even what another writer
+        published a moment before. Returns the path."""
+        for path in candidates:
+            if _rename_new(self.path, path):
+                self.published_path = path
+                _LOG.info('Wrote %s', path)
+                return path
+        raise OutputError(f'cannot publish {self.final_path}: every name tried was taken')
 
     def publish_failed(self) -> str:
         """A failed run's output, kept for inspection beside the final path, which keeps its

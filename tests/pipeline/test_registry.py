@@ -7,16 +7,9 @@ import os
 import pytest
 
 from pipeline import registry
+from tests.support.model_versions import write_version as _version
 from transforms import schema
-from transforms.errors import ModelError
-
-
-def _version(root, number, created='2026-11-01T00:00:00+00:00'):
-    folder = root / str(number)
-    folder.mkdir(parents=True)
-    (folder / schema.SAVED_MODEL_FILE).write_bytes(b'not read here')
-    (folder / schema.MANIFEST_FILE).write_text(json.dumps({'status': 'ok', 'created': created}))
-    return folder
+from transforms.errors import ModelError, OutputError
 
 
 def test_versions_are_integer_folders_and_the_next_one_skips_what_is_being_written(tmp_path):
@@ -46,11 +39,17 @@ def test_promote_refuses_an_unblessed_version_and_records_who_and_why(tmp_path):
         registry.promote(root, 2, 'worse')
     with pytest.raises(ModelError, match='no version 9'):
         registry.promote(root, 9, 'missing', force=True)
+    with pytest.raises(ModelError, match='no version 0'):
+        registry.promote(root, 0, 'missing', force=True)
     forced = registry.promote(root, 2, 'needed tonight', force=True)
     assert forced['forced'] is True and forced['previous'] == 1
     assert registry.champion(root)['version'] == 2
     # Only the record remains beside the versions: no temporary file left behind.
     assert sorted(os.listdir(root)) == ['1', '2', '3', 'blessings', 'champion.json']
+    assert forced[registry.SHA256_KEY] == registry.content_sha256(root, 2)
+    assert forced['history'][-1] == {'version': 1, 'sha256': first['sha256'],
+                                     'promoted': first['promoted'], 'by': first['by'],
+                                     'reason': 'first'}
 
 
 def test_rollback_walks_back_through_the_champions(tmp_path):
@@ -69,5 +68,107 @@ def test_rollback_walks_back_through_the_champions(tmp_path):
 def test_a_champion_record_that_is_not_an_object_is_a_usage_error(tmp_path):
     _version(tmp_path, 1)
     (tmp_path / registry.CHAMPION_FILE).write_text('[1]')
-    with pytest.raises(ModelError, match='not a champion record'):
+    with pytest.raises(ModelError, match='not a valid champion record'):
         registry.champion(str(tmp_path))
+
+
+def _bless_and_promote(root, *numbers):
+    for number in numbers:
+        registry.record_verdict(root, number, {'blessed': True, 'checks': []})
+        registry.promote(root, number, f'v{number}')
+
+
+def test_a_verdict_names_the_content_it_judged_not_only_the_number(tmp_path):
+    """Case 6: a blessing is for the version's content (its manifest's SHA-256); a verdict
+    on other content, or none at all, blesses nothing, even if it says blessed."""
+    root = str(tmp_path)
+    _version(tmp_path, 1)
+    registry.record_verdict(root, 1, {'blessed': True, 'checks': [],
+                                      'candidate': {'sha256': 'f' * 64}})
+    assert registry.verdict(root, 1)['sha256'] == 'f' * 64
+    assert registry.describe_version(root, 1)['verdict'] == 'stale verdict'
+    with pytest.raises(ModelError, match='verdict in blessings/1.json was for other content'):
+        registry.promote(root, 1, 'stale')
+    registry.record_verdict(root, 1, {'blessed': True, 'checks': []})  # the content now
+    assert registry.promote(root, 1, 'fresh')['sha256'] == registry.content_sha256(root, 1)
+
+
+def test_promote_verifies_the_version_even_when_forced(tmp_path):
+    """Case 9: a version whose variables were truncated is never promoted."""
+    root = str(tmp_path)
+    folder = _version(tmp_path, 1)
+    data = os.path.join(folder, schema.VARIABLES_DIR, 'variables.data-00000-of-00001')
+    open(data, 'wb').close()
+    with pytest.raises(ModelError, match=r'version 1 does not verify \(variables/variables'
+                                         r'.data-00000-of-00001 has 0 bytes'):
+        registry.promote(root, 1, 'anyway', force=True)
+    assert not os.path.exists(os.path.join(root, registry.CHAMPION_FILE))
+
+
+@pytest.mark.parametrize('history, problem', [
+    ('not a list', 'its history is not a list'),
+    ([{'version': 1}, 'x'], 'history entry 2 is not an object'),
+    ([{'promoted': 'yesterday'}], 'history entry 1 names no version'),
+    ([{'version': '../../x'}], "history entry 1 names no version \\(an integer\\): '../../x'"),
+    ([{'version': True}], 'history entry 1 names no version'),
+])
+def test_a_malformed_history_is_one_error_naming_the_file_and_the_repair(tmp_path, history,
+                                                                           problem):
+    """Cases 7 and 8: list, score and rollback read the record through champion(), which
+    refuses it whole; promote replaces it, keeping the entries it can read."""
+    root = str(tmp_path)
+    for number in (1, 2):
+        _version(tmp_path, number)
+    _bless_and_promote(root, 1, 2)
+    record = json.loads((tmp_path / registry.CHAMPION_FILE).read_text())
+    (tmp_path / registry.CHAMPION_FILE).write_text(json.dumps(dict(record, history=history)))
+    for call in (lambda: registry.champion(root), lambda: registry.rollback(root, 'r')):
+        with pytest.raises(ModelError, match=problem) as raised:
+            call()
+        assert str(tmp_path / registry.CHAMPION_FILE) in str(raised.value)
+        assert f'models promote {root} VERSION --force' in str(raised.value)
+    repaired = registry.promote(root, 1, 'repair', force=True)
+    assert repaired['repaired'] and registry.champion(root)['version'] == 1
+    kept = [e for e in (history if isinstance(history, list) else [])
+            if isinstance(e, dict) and type(e.get('version')) is int] + [{'version': 2}]
+    assert [e['version'] for e in repaired['history']] == [e['version'] for e in kept]
+
+
+def test_rollback_checks_the_version_it_goes_back_to(tmp_path):
+    """Case 8: an earlier champion whose folder is gone, damaged, or holds other content is
+    refused, and the record stays as it was."""
+    root = str(tmp_path)
+    for number in (1, 2):
+        _version(tmp_path, number)
+    _bless_and_promote(root, 1, 2)
+    before = (tmp_path / registry.CHAMPION_FILE).read_text()
+    os.rename(tmp_path / '1', tmp_path / 'gone')
+    with pytest.raises(ModelError, match='cannot roll back to version 1: .*no version 1'):
+        registry.rollback(root, 'r')
+    os.rename(tmp_path / 'gone', tmp_path / '1')
+    manifest = tmp_path / '1' / schema.MANIFEST_FILE
+    manifest.write_text(manifest.read_text().replace('2026-11-01', '2026-11-02'))
+    with pytest.raises(ModelError, match='holds other content than when it was champion'):
+        registry.rollback(root, 'r')
+    assert (tmp_path / registry.CHAMPION_FILE).read_text() == before
+
+
+def test_a_registry_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    """Case 10: checked before any work, and an OSError while promoting is one line."""
+    root = str(tmp_path)
+    _version(tmp_path, 1)
+    registry.check_writable(root)
+    monkeypatch.setattr(os, 'access', lambda path, mode: False)
+    with pytest.raises(OutputError, match=f'--models {root}: cannot write in {root} '):
+        registry.check_writable(root)
+    monkeypatch.undo()
+
+    def refused(*args):
+        raise PermissionError(13, 'Permission denied')
+
+    monkeypatch.setattr(registry, 'replace_json', refused)
+    with pytest.raises(OutputError, match='cannot write the champion record: Permission '
+                                          'denied'):
+        registry.promote(root, 1, 'r', force=True)
+    with pytest.raises(OutputError, match='cannot record the verdict on version 1'):
+        registry.record_verdict(root, 1, {'blessed': True})

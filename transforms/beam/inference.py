@@ -102,6 +102,15 @@ def read_model_manifest(path: str) -> Optional[Dict]:
     return found if isinstance(found, dict) else None
 
 
+def model_sha256(path: str) -> Optional[str]:
+    """The SHA-256 of the export's manifest.json, which lists every served file's own hash:
+    the model's identity, whatever folder holds it (None when it cannot be read)."""
+    try:
+        return _sha256(f'{path.rstrip("/")}/{schema.MANIFEST_FILE}')
+    except Exception:  # noqa: BLE001 - missing or unreadable: no identity to give
+        return None
+
+
 def verify_export(path: str, hashes: bool = True) -> Optional[str]:
     """Why ``path`` is not the export its manifest describes, or None.
 

@@ -3,6 +3,7 @@
 import functools
 import http.server
 import os
+import shutil
 import tarfile
 import threading
 
@@ -112,3 +113,43 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
                                     'Not blessed') in html
 
 
+
+
+def test_run_models_uses_the_version_it_published_when_another_came_first(
+        trained, tmp_path, monkeypatch):
+    """Case 6: run picked its number before preprocess and wrote it at the end, over a
+    version that `train --registry` had published meanwhile. Now the number is taken when
+    the run's model is published: the other writer's version survives, and the run's
+    evaluate, promote and score steps use the run's own version."""
+    from pipeline import new_version, registry
+    from pipeline.runtime.publish import StagedOutput
+    models, out = str(tmp_path / 'models'), str(tmp_path / 'run')
+    shutil.copytree(trained['model'], registry.version_path(models, 1))
+    registry.record_verdict(models, 1, {'blessed': True, 'checks': []})
+    registry.promote(models, 1, 'first')
+    real = new_version.publish_version
+
+    def another_writer_first(path: str, staged: StagedOutput) -> str:
+        with new_version.stage_version(path) as other:
+            shutil.copytree(trained['model'], other.path, dirs_exist_ok=True)
+            assert real(path, other) == registry.version_path(models, 2)
+        return real(path, staged)
+
+    monkeypatch.setattr(new_version, 'publish_version', another_writer_first)
+    other = registry.content_sha256(models, 1)  # version 2 is a copy of version 1
+    code = cli.main(['run', '--input', trained['csv'], '--output', out, '--no-explore',
+                     '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
+                     '--preprocess-flags', '--max-tokens 32', '--models', models])
+    assert code in (0, 4)
+    assert registry.versions(models) == [1, 2, 3]
+    assert registry.content_sha256(models, 2) == other
+    mine = os.path.join(models, '3')
+    steps = read_json(os.path.join(out, 'manifest.json'))['steps']
+    commands = {s['step']: s['command'] for s in steps}
+    assert f'--candidate {mine} ' in commands['evaluate'] + ' '
+    assert commands['promote'].split()[3:5] == [models, '3']
+    assert all(f'--model {mine} ' in commands[s] + ' ' for s in commands if s.startswith('score'))
+    verdict = read_json(os.path.join(out, 'evaluate', 'verdict.json'))
+    assert verdict['candidate']['version'] == 3
+    assert registry.verdict(models, 3)['sha256'] == registry.content_sha256(models, 3)
+    assert registry.champion(models)['version'] == (3 if verdict['blessed'] else 1)
