@@ -59,8 +59,7 @@ def _combined(files: Dict[str, str]) -> str:
 
 def _labelled_rows(path: str) -> int:
     """The rows of a CSV file whose label is one of the label values."""
-    opener = gzip.open if path.endswith('.gz') else open
-    with opener(path, 'rt', encoding='utf-8', newline='') as f:
+    with _open(path, 'rt') as f:
         return sum(1 for row in csv.DictReader(f)
                    if (row.get(features.LABEL.csv) or '').strip().lower() in schema.LABEL_VALUES)
 
@@ -82,9 +81,32 @@ def _copy(specs, into: str) -> List[str]:
         for j, file in enumerate(spec.files):
             suffix = '.csv.gz' if file.endswith('.gz') else '.csv'
             rel = os.path.join(REVIEWS_DIR, f'gate-{i}-{j}{suffix}')
-            shutil.copyfile(file, os.path.join(into, rel))
+            if features.ID.csv in spec.columns:
+                _copy_with_ids(file, os.path.join(into, rel))
+            else:
+                shutil.copyfile(file, os.path.join(into, rel))
             data.append(rel)
     return data
+
+
+def _open(path: str, mode: str):
+    opener = gzip.open if path.endswith('.gz') else open
+    return opener(path, mode, encoding='utf-8', newline='')
+
+
+def _copy_with_ids(source: str, target: str) -> None:
+    """A CSV copy whose ids are ``gate_set/<id>``: a new file judged beside the gate set
+    (the same file's next split, say) keeps its own ids, and no review of either is taken
+    for a repeat of the other's."""
+    with _open(source, 'rt') as f, _open(target, 'wt') as out:
+        reader, writer = csv.reader(f), csv.writer(out)
+        header = next(reader)
+        writer.writerow(header)
+        at = header.index(features.ID.csv)
+        for row in reader:
+            if at < len(row) and row[at]:
+                row[at] = f'{FOLDER}/{row[at]}'
+            writer.writerow(row)
 
 
 def _hashes(root: str) -> Dict[str, str]:

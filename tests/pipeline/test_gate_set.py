@@ -1,11 +1,12 @@
 """The gate set: pinned once with its hashes, replaced only on purpose, refused when changed."""
 
+import csv
 import json
 import os
 
 import pytest
 
-from pipeline import gate_set
+from pipeline import gate_set, registry
 from pipeline.jobs import models
 from tests.support.datasets import generated_reviews, write_aclimdb, write_csv
 from transforms import schema
@@ -76,7 +77,6 @@ def test_no_labelled_review_and_a_folder_that_is_no_registry_are_refused(registr
 
 def test_the_first_promotion_pins_the_reviews_that_blessed_it(registry_dir, tmp_path, capsys):
     data = write_csv(str(tmp_path / 'held_out.csv'), generated_reviews(12, seed=7))
-    from pipeline import registry
     registry.record_verdict(registry_dir, 1, {'blessed': True, 'checks': [], 'data': [data]})
     assert models.run(['promote', registry_dir, '1', '--reason', 'first']) == 0
     assert gate_set.manifest(registry_dir)['source'] == [data]
@@ -93,3 +93,20 @@ def test_the_first_promotion_pins_the_reviews_that_blessed_it(registry_dir, tmp_
     assert gate_set.manifest(registry_dir)['count'] == 8
     models.run(['list', registry_dir])
     assert 'gate set: 8 labelled reviews' in capsys.readouterr().out
+
+
+def test_ids_of_the_copy_are_its_own(registry_dir, tmp_path):
+    """A split with an id column (preprocess's test split) keeps its rows, its ids prefixed:
+    the next run's split of the same file, judged beside it, repeats none of them."""
+    split = write_csv(str(tmp_path / 'test-00000-of-00001.csv'),
+                      [('reviews.csv:7', 'good film', 'positive'),
+                       ('reviews.csv:9', 'bad, "awful"\nfilm', 'negative')],
+                      header=('id', 'review', 'sentiment'))
+    pinned = gate_set.pin(registry_dir, [split], 'x')
+    copy = os.path.join(registry_dir, 'gate_set', pinned['data'][0])
+    with open(copy, newline='', encoding='utf-8') as f:
+        rows = list(csv.reader(f))
+    assert rows == [['id', 'review', 'sentiment'],
+                    ['gate_set/reviews.csv:7', 'good film', 'positive'],
+                    ['gate_set/reviews.csv:9', 'bad, "awful"\nfilm', 'negative']]
+    assert pinned['count'] == 2
