@@ -71,7 +71,7 @@ def suspect_data(on_gate_set: Dict, on_data: Dict, max_shift: float) -> Dict:
             'allowed': allowed, 'detail': (
                 f'the champion agrees with {ACCURACY.format(b)} of the new labels ({m} reviews) '
                 f'against {ACCURACY.format(a)} on the gate set ({n} reviews): '
-                f'{drop:+.4f} lower, {allowed:.4f} allowed')}
+                f'{drop:.4f} lower, where {allowed:.4f} is allowed')}
 
 
 def mcnemar(b: int, c: int) -> Dict:

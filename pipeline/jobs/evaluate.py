@@ -275,8 +275,9 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
         registry.record_verdict(candidate['registry'], candidate['version'], verdict)
     report = os.path.join(job_args.output, schema.REPORT_FILE)
     if verdict['suspect']:
-        raise SuspectData(f"suspect data: {verdict['new_data']['detail']}; are --data's "
-                          f"labels flipped, or the wrong column? Not blessed; see {report}")
+        raise SuspectData(f"suspect data: --data {' '.join(job_args.data)}: "
+                          f"{verdict['new_data']['detail']}: are its labels flipped, or the "
+                          f"wrong column? Not blessed, not promoted; see {report}")
     if not verdict['blessed']:
         failed = [c for c in verdict['checks'] if not c['passed']]
         raise NotBlessed(f'{headline(verdict)}: ' + '; '.join(
