@@ -248,16 +248,17 @@ _SUMMARY_KEYS = ('blessed', 'checks', 'reviews', 'min_detectable_difference', 'j
 
 
 def headline(verdict: Dict) -> str:
-    """'Blessed on N labelled reviews of WHAT (the smallest difference they detect: D)'."""
+    """'on N labelled reviews of WHAT (the smallest difference they detect: D)'."""
     mdd = verdict.get('min_detectable_difference')
-    return (f"{'Blessed' if verdict['blessed'] else 'NOT blessed'} on {verdict['reviews']} "
+    return (f"on {verdict['reviews']} "
             f"labelled reviews of {verdict['judged_on']} (the smallest accuracy difference "
             f"they detect at 95%: {'none' if mdd is None else f'{mdd:.4f}'})")
 
 
 def summary(manifest: Dict, folder: str) -> None:
     verdict = manifest['verdict']
-    _LOG.info('%s: %s', headline(verdict),
+    _LOG.info('%s %s: %s', 'Blessed' if verdict['blessed'] else 'NOT blessed',
+              headline(verdict),
               '; '.join(f"{c['check']}: {'ok' if c['passed'] else 'FAILED'} ({c['detail']})"
                         for c in verdict['checks']))
 
@@ -280,7 +281,7 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
                           f"wrong column? Not blessed, not promoted; see {report}")
     if not verdict['blessed']:
         failed = [c for c in verdict['checks'] if not c['passed']]
-        raise NotBlessed(f'{headline(verdict)}: ' + '; '.join(
+        raise NotBlessed(f'not blessed {headline(verdict)}: ' + '; '.join(
             f"{c['check']} ({c['detail']})" for c in failed) + f'; see {report}')
     return 0
 

@@ -69,7 +69,7 @@ def test_what_the_gate_refuses(trained, held_out, tmp_path, capsys):
     assert cli.main(['evaluate', '--candidate', trained['model'], '--data', one, '--output',
                      str(tmp_path / 'one'), *FLOOR]) == 4
     err = capsys.readouterr().err
-    assert 'NOT blessed on 1 labelled reviews' in err and 'enough reviews (1 labelled' in err
+    assert 'not blessed on 1 labelled reviews' in err and 'enough reviews (1 labelled' in err
     assert read_json(tmp_path / 'one' / schema.VERDICT_FILE)['min_detectable_difference'] == 1
 
     assert cli.main(['evaluate', '--candidate', str(models / '1'), '--baseline', str(models),
