@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from pipeline import cli, model_lookup, registry
+from pipeline import cli, gate_set, model_lookup, registry
 from tests.support import browser
 from tests.support.processes import TINY_MODEL
-from tests.support.datasets import write_csv
+from tests.support.datasets import generated_reviews, write_csv
 from tests.support.read import read_json
 from transforms import schema
 from transforms.beam.inference import verify_export
@@ -50,21 +50,26 @@ def test_the_gate_refuses_a_broken_model_promotes_a_good_one_and_rolls_back(
     models, scores = str(tmp_path / 'models'), str(tmp_path / 'scores')
     os.makedirs(models)
     shutil.copytree(trained['model'], registry.version_path(models, 1))
-    # The first model: no champion yet, so the floor alone decides; then it is promoted.
+    # Reviews no model here was trained on: the gate never judges on training data.
+    held_out = write_csv(str(tmp_path / 'held_out.csv'), generated_reviews(240, seed=2))
+    # The first model: no champion yet, so the floor alone decides; then it is promoted, and
+    # the reviews that blessed it become the registry's gate set.
     assert cli.main(['evaluate', '--candidate', registry.version_path(models, 1), '--data',
-                     trained['csv'], '--output', str(tmp_path / 'e1'), *FLOOR]) == 0
+                     held_out, '--output', str(tmp_path / 'e1'), *FLOOR]) == 0
     assert registry.verdict(models, 1)['blessed'] is True
     assert cli.main(['models', 'promote', models, '1', '--reason', 'first']) == 0
+    assert gate_set.manifest(models)['count'] == 240
     assert _night(trained, models, scores, '2026-11-01')['version'] == 1
 
     # A candidate trained on flipped labels: not blessed, not promotable, not used.
     shutil.copytree(flipped, registry.version_path(models, 2))
     code = cli.main(['evaluate', '--candidate', registry.version_path(models, 2), '--baseline',
-                     models, '--data', trained['csv'], '--output', str(tmp_path / 'e2'), *FLOOR])
+                     models, '--data', held_out, '--output', str(tmp_path / 'e2'), *FLOOR])
     err = capsys.readouterr().err
     assert code == 4 and 'not blessed' in err and 'accuracy' in err
     verdict = read_json(tmp_path / 'e2' / schema.VERDICT_FILE)
     assert verdict['blessed'] is False and verdict['paired_test']['p_value'] < 0.05
+    assert verdict['judged_on'] == f'the gate set of {models}' and not verdict['suspect']
     comparison = read_json(tmp_path / 'e2' / 'comparison.json')
     assert comparison['baseline']['model']['version'] == 1
     assert {r['measure'] for r in comparison['headline']} >= {'accuracy', 'roc_auc', 'ece'}
@@ -75,7 +80,7 @@ def test_the_gate_refuses_a_broken_model_promotes_a_good_one_and_rolls_back(
     # A good candidate (the same model again): blessed, promoted, used.
     shutil.copytree(trained['model'], registry.version_path(models, 3))
     assert cli.main(['evaluate', '--candidate', models, '--baseline', models, '--data',
-                     trained['csv'], '--output', str(tmp_path / 'e3'), *FLOOR]) == 0
+                     held_out, '--output', str(tmp_path / 'e3'), *FLOOR]) == 0
     assert cli.main(['models', 'promote', models, '3', '--reason', 'blessed']) == 0
     assert _night(trained, models, scores, '2026-11-03')['version'] == 3
     champion = registry.champion(models)

@@ -9,7 +9,9 @@ log holds the rest). Exit codes, for schedulers:
   1    unexpected failure (a bug, a lost worker, a full disk): worth one retry
   2    usage error: bad flags, unusable input, model or output paths; fix the command
   3    the job ran but the data failed it (too many rejects, nothing to train on); the
-       earlier output is kept and this run's is written beside it, OUTPUT.failed-<time>
+       earlier output is kept and this run's is written beside it, OUTPUT.failed-<time>;
+       evaluate: the champion contradicts --data's labels far beyond its error on the
+       registry's gate set (labels flipped, a wrong column): suspect, not blessed
   4    evaluate: the candidate model is not blessed (its report says which check failed)
   5    score --date: no input file for that date (nothing written); not a failure
   75   another run holds the same output (its lock names the pid and host): retry later
@@ -67,6 +69,12 @@ class RejectFractionExceeded(UserError, RuntimeError):
 class NotBlessed(UserError):
     """The model gate refused the candidate."""
     exit_code = EXIT_NOT_BLESSED
+
+
+class SuspectData(UserError):
+    """The champion contradicts a new file's labels far beyond its known error: the file is
+    suspect (flipped labels, a wrong column), and no model is blessed on it."""
+    exit_code = EXIT_REJECTS
 
 
 class NoInputForDate(UserError):

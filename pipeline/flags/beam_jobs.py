@@ -213,11 +213,16 @@ def add_evaluate_args(parser) -> None:
     parser.add_argument('--baseline', metavar='DIR',
                         help='The model it must not fall behind: an export, or a registry '
                              '(its champion). Without one, the accuracy floor alone decides.')
-    parser.add_argument('--data', action='append', metavar='PATH', required=True,
+    parser.add_argument('--data', action='append', metavar='PATH',
                         help='Labelled reviews both models score (CSV or aclImdb folder; '
-                             'repeatable), e.g. the test split of preprocess.')
+                             'repeatable), e.g. the test split of preprocess, never reviews '
+                             'the candidate was trained on. When the registry has a gate set, '
+                             'the verdict rests on it and --data is judged beside it (a file '
+                             'whose labels the champion contradicts is suspect: exit 3); '
+                             'without one, --data is required.')
     parser.add_argument('--output', metavar='DIR', required=True,
-                        help='Folder for the comparison, the verdict and the report.')
+                        help='Folder for the comparison, the verdict and the report (not '
+                             'inside a model registry).')
     add_reading_args(parser)
     add_batch_size_args(parser)
     add_movies_args(parser, 'the comparison breaks accuracy down by star rating too.')
@@ -227,7 +232,12 @@ def add_evaluate_args(parser) -> None:
             ('max-calibration-error', fraction, "Largest expected calibration error (ECE)"),
             ('min-slice-reviews', positive_int, 'Slices with this many reviews are compared'),
             ('max-slice-drop', fraction, 'Largest accuracy loss in any compared slice'),
-            ('min-accuracy', fraction, 'The accuracy floor, with or without a baseline')):
+            ('min-accuracy', fraction, 'The accuracy floor, with or without a baseline'),
+            ('min-reviews', positive_int, 'No verdict on fewer labelled reviews'),
+            ('max-data-shift', fraction,
+             "Beside a gate set: how much lower the champion's accuracy on --data may be "
+             'than on the gate set, beyond the samples\' 95%% margin, before --data is '
+             'suspect')):
         parser.add_argument(f'--{name}', type=kind,
                             default=getattr(defaults, name.replace('-', '_')),
                             help=f'{text} (default %(default)s).')

@@ -73,8 +73,10 @@ def add_run_args(parser) -> None:
     parser.add_argument(
         '--models', metavar='DIR',
         help='A model registry: the model is trained as its next version, evaluated against '
-             'the champion on the test split (`imdb-sentiment evaluate`), and promoted only '
-             'if blessed; the index shows the verdict.')
+             "the champion on the registry's gate set and the test split (`imdb-sentiment "
+             'evaluate`), and promoted only if blessed (the first promotion pins the test '
+             'split as the gate set); a test split the champion contradicts is suspect (exit '
+             '3). The index shows the verdict.')
     parser.add_argument(
         '--test-fraction', type=float,
         help='Share of the --input reviews held out as the test split that the headline '
@@ -86,6 +88,9 @@ def add_run_args(parser) -> None:
                              "(e.g. \"--lstm-units 128 --batch-size 64\").")
     parser.add_argument('--preprocess-flags', default='', metavar='"FLAGS"',
                         help='More flags for `imdb-sentiment preprocess`, quoted as one string.')
+    parser.add_argument('--evaluate-flags', default='', metavar='"FLAGS"',
+                        help='With --models: more flags for the gate, `imdb-sentiment '
+                             'evaluate`, quoted as one string (e.g. "--min-accuracy 0.85").')
     parser.add_argument('--no-explore', dest='explore', action='store_false',
                         help='Skip the exploration report.')
     parser.add_argument('--cache-dir', metavar='DIR',
@@ -110,7 +115,7 @@ def add_download_args(parser) -> None:
 
 
 def add_models_args(parser) -> None:
-    """list | promote | rollback, each on a registry folder."""
+    """list | promote | rollback | gate-set, each on a registry folder."""
     actions = parser.add_subparsers(dest='action', required=True, metavar='ACTION')
     listed = actions.add_parser('list', help='The versions, their verdicts, and the champion.')
     listed.add_argument('registry', metavar='DIR', help='The model registry.')
@@ -124,8 +129,19 @@ def add_models_args(parser) -> None:
     rollback = actions.add_parser('rollback', help='The champion before this one comes back.')
     rollback.add_argument('registry', metavar='DIR', help='The model registry.')
     rollback.add_argument('--reason', default='', help='Why: kept in the champion record.')
+    pinned = actions.add_parser(
+        'gate-set', help='Pin the trusted labelled reviews every candidate is judged on.')
+    pinned.add_argument('registry', metavar='DIR', help='The model registry.')
+    pinned.add_argument('--data', action='append', metavar='PATH', required=True,
+                        help='Labelled reviews (CSV or aclImdb folder; repeatable): copied '
+                             'into DIR/gate_set/ with their SHA-256.')
+    pinned.add_argument('--reason', required=True, help='Why: kept in its manifest.')
+    pinned.add_argument('--replace', action='store_true',
+                        help='Replace the gate set there is (the old one is kept beside it).')
 
 
 def check_models_args(args, parser) -> None:
     if args.action == 'promote' and args.force and not args.reason.strip():
         parser.error('promote --force needs a --reason: the champion record keeps it')
+    if args.action == 'gate-set' and not args.reason.strip():
+        parser.error('gate-set needs a --reason: its manifest keeps it')

@@ -33,7 +33,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from analysis.run_index import render_index
-from pipeline import cli, flags, registry
+from pipeline import cli, flags, gate_set, registry
 from pipeline.flags.commands import DEFAULT_RUN_TEST_FRACTION
 from pipeline.jobs import download
 from pipeline.jobs.run_folder import (EVALUATE_DIR, EXPLORE_DIR, INDEX_FILE, MODEL_DIR,
@@ -94,6 +94,7 @@ def _downloaded(args) -> None:
     if os.path.isdir(os.path.join(root, 'train', schema.ACLIMDB_UNLABELED_DIR)):
         args.unlabeled = [os.path.join(root, 'train')] + list(args.unlabeled)  # its unsup/
     args.score_input = [os.path.join(root, 'test')] + list(args.score_input)
+    args.held_out = os.path.join(root, 'test')   # what the gate may judge --models' model on
 
 
 def _movies_flags(args) -> Tuple[Dict, Dict]:
@@ -145,7 +146,10 @@ def _steps(args, beam_args: List[str]) -> List[Step]:
     held_out = ([(TEST_SET, schema.TEST_REVIEWS_DIR)] if args.test_fraction else []) + [
         (EVAL_SET, schema.EVAL_REVIEWS_DIR)]
     if args.models:
-        steps += _gate_steps(args, model_dir, preprocess_dir, held_out[0], rate_by, beam_args)
+        tested = (os.path.join(preprocess_dir, schema.TEST_REVIEWS_DIR, f'{TEST_SET}-*.csv')
+                  if args.test_fraction else getattr(args, 'held_out', None))
+        steps += _gate_steps(args, model_dir, tested, rate_by if args.test_fraction else {},
+                             beam_args)
     names = []
     for name, folder in held_out:
         names.append(name)
@@ -160,16 +164,30 @@ def _steps(args, beam_args: List[str]) -> List[Step]:
     return steps
 
 
-def _gate_steps(args, model_dir: str, preprocess_dir: str, held_out: Tuple[str, str],
-                rate_by: Dict, beam_args: List[str]) -> List[Step]:
-    """evaluate the new version against the champion on the held-out split (the test split
-    when there is one), then promote it: a step that runs only when the gate blessed it."""
-    name, folder = held_out
+def _gate_steps(args, model_dir: str, tested: Optional[str], rate_by: Dict,
+                beam_args: List[str]) -> List[Step]:
+    """evaluate the new version against the champion, then promote it: a step that runs only
+    when the gate blessed it.
+
+    The verdict rests on the registry's gate set when it has one, the held-out reviews
+    (``tested``: the test split, or the downloaded archive's aclImdb/test) judged beside it,
+    so that a file whose labels the champion contradicts is suspect (exit 3); before the
+    first promotion, on ``tested`` alone, which the promotion then pins as the gate set. Never
+    on the eval split, which early stopping watched and the fusion may be refitted on."""
+    pinned = os.path.isdir(args.models) and gate_set.manifest(args.models)
+    if not tested and not pinned:
+        raise InputError(f'--models {args.models}: nothing to judge the new model on: no test '
+                         f'split (--test-fraction 0) and no gate set in the registry; give '
+                         f'--test-fraction, or pin one with `imdb-sentiment models gate-set '
+                         f'{args.models} --data FILE --reason WHY`')
+    if not tested:
+        _LOG.info('The gate judges the new model on the gate set of %s alone: with '
+                  '--test-fraction 0 nothing of --input is held out from training', args.models)
     champion = registry.champion(args.models) if registry.is_registry(args.models) else None
     evaluate = Step('evaluate', 'evaluate', flags.argv(
-        candidate=model_dir, baseline=args.models if champion else None,
-        data=os.path.join(preprocess_dir, folder, f'{name}-*.csv'), **rate_by,
-        output=os.path.join(args.output.rstrip('/'), EVALUATE_DIR)) + beam_args)
+        candidate=model_dir, baseline=args.models if champion else None, data=tested,
+        **rate_by, output=os.path.join(args.output.rstrip('/'), EVALUATE_DIR)) +
+        shlex.split(args.evaluate_flags) + beam_args)
     promote = Step('promote', 'models', ['promote', args.models,
                                          os.path.basename(model_dir), '--reason',
                                          f'blessed by imdb-sentiment run into {args.output}'],

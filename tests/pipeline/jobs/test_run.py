@@ -153,3 +153,65 @@ def test_run_models_uses_the_version_it_published_when_another_came_first(
     assert verdict['candidate']['version'] == 3
     assert registry.verdict(models, 3)['sha256'] == registry.content_sha256(models, 3)
     assert registry.champion(models)['version'] == (3 if verdict['blessed'] else 1)
+
+
+def test_run_models_never_promotes_a_model_of_a_file_with_flipped_labels(tmp_path, capsys):
+    """The same file twice into one registry, the second time with every label flipped. The
+    first run's test split becomes the gate set; the second model is judged on it (its own
+    flipped test split would bless it), and the champion's disagreement with the new labels
+    marks the file suspect: exit 3, nothing promoted."""
+    rows = generated_reviews(400, seed=11)
+    other = {'positive': 'negative', 'negative': 'positive'}
+    (tmp_path / 'good').mkdir()
+    (tmp_path / 'bad').mkdir()
+    good = write_csv(str(tmp_path / 'good' / 'reviews.csv'), rows)
+    bad = write_csv(str(tmp_path / 'bad' / 'reviews.csv'), [(t, other[l]) for t, l in rows])
+    models = str(tmp_path / 'models')
+
+    def run(data, out):
+        return cli.main(['run', '--input', data, '--output', str(tmp_path / out), '--models',
+                         models, '--no-explore', '--epochs', '1', '--test-fraction', '0.3',
+                         '--train-flags', ' '.join(TINY_MODEL),
+                         '--preprocess-flags', '--max-tokens 32',
+                         '--evaluate-flags', '--min-reviews 50 --min-accuracy 0.6'])
+
+    assert run(good, 'first') == 0
+    pinned = read_json(os.path.join(models, 'gate_set', 'manifest.json'))
+    tested = read_json(os.path.join(tmp_path, 'first', 'preprocess', 'manifest.json'))
+    assert pinned['count'] == tested['counts']['test'] >= 50
+    assert read_json(os.path.join(models, 'champion.json'))['version'] == 1
+    capsys.readouterr()
+
+    assert run(bad, 'second') == 3
+    err = capsys.readouterr().err
+    assert 'suspect data: --data ' in err and 'are its labels flipped, or the wrong column?' in err
+    verdict = read_json(os.path.join(tmp_path, 'second', 'evaluate', 'verdict.json'))
+    assert verdict['suspect'] and not verdict['blessed']
+    assert verdict['judged_on'] == f'the gate set of {models}'
+    assert verdict['new_data']['baseline'] < 0.3 < 0.7 < verdict['new_data']['gate_set']
+    assert read_json(os.path.join(models, 'champion.json'))['version'] == 1
+    assert read_json(os.path.join(models, 'blessings', '2.json'))['blessed'] is False
+    steps = read_json(os.path.join(tmp_path, 'second', 'manifest.json'))['steps']
+    assert [(s['step'], s['exit_code']) for s in steps][2:4] == [('evaluate', 3),
+                                                                 ('promote', None)]
+
+
+def test_run_models_never_judges_on_the_eval_split_the_model_was_fitted_on(tmp_path, capsys):
+    """--test-fraction 0 holds nothing out: with no gate set there is nothing to judge on
+    (exit 2, before any step); with one, the gate set alone, never the eval split."""
+    from pipeline import flags, gate_set
+    from pipeline.jobs import run as run_job
+    data = write_csv(str(tmp_path / 'reviews.csv'), generated_reviews(40, seed=3))
+    models = str(tmp_path / 'models')
+    argv = ['run', '--input', data, '--output', str(tmp_path / 'out'), '--models', models,
+            '--test-fraction', '0']
+    assert cli.main(argv) == 2
+    assert 'nothing to judge the new model on' in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(models, '1'))
+    os.makedirs(models)
+    gate_set.pin(models, [write_csv(str(tmp_path / 'trusted.csv'), generated_reviews(20, 4))],
+                 'trusted')
+    args, beam_args = flags.parse('run', argv[1:])
+    args.test_fraction = 0.0
+    evaluate = [s for s in run_job._steps(args, beam_args) if s.name == 'evaluate'][0]
+    assert '--data' not in evaluate.argv

@@ -1,0 +1,205 @@
+"""The gate set: the trusted labelled reviews every candidate of a registry is judged on.
+
+A registry's gate set is ``REGISTRY/gate_set/``: copies of labelled review files (CSV files,
+or aclImdb folders' pos/ and neg/) under ``reviews/``, and ``manifest.json`` naming where they
+came from, how many labelled reviews they hold, each file's SHA-256 and one SHA-256 of them all.
+
+It is pinned when the registry's first champion is made (the reviews of the evaluation that
+blessed it: ``imdb-sentiment models promote``), or on purpose with ``imdb-sentiment models
+gate-set REGISTRY --data FILE --reason WHY``, and replaced only with ``--replace``: so a new
+file's labels (flipped, a wrong column) can never be the only yardstick of the model trained
+on them. ``evaluate`` checks every hash before it trusts the set.
+"""
+
+import csv
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import uuid
+from typing import Dict, List, Optional, Sequence
+
+from pipeline import registry
+from pipeline.runtime.guard import OutputLock
+from transforms import features, jsonio, schema
+from transforms.beam.inputs import ACLIMDB, resolve_inputs
+from transforms.errors import ModelError
+
+_LOG = logging.getLogger(__name__)
+
+FOLDER = 'gate_set'
+REVIEWS_DIR = 'reviews'
+_STAGING = '.partial-'
+_REPLACED = '.replaced-'
+
+
+def folder(registry_path: str) -> str:
+    return os.path.join(registry_path, FOLDER)
+
+
+def manifest(registry_path: str) -> Optional[Dict]:
+    """The gate set's manifest, or None when the registry has none."""
+    return jsonio.read_json_object(os.path.join(folder(registry_path), schema.MANIFEST_FILE))
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _combined(files: Dict[str, str]) -> str:
+    """One SHA-256 for the whole set: of each file's relative path and SHA-256, in order."""
+    return hashlib.sha256(''.join(f'{rel} {sha}\n' for rel, sha in sorted(files.items()))
+                          .encode('utf-8')).hexdigest()
+
+
+def _labelled_rows(path: str) -> int:
+    """The rows of a CSV file whose label is one of the label values."""
+    with _open(path, 'rt') as f:
+        return sum(1 for row in csv.DictReader(f)
+                   if (row.get(features.LABEL.csv) or '').strip().lower() in schema.LABEL_VALUES)
+
+
+def _copy(specs, into: str) -> List[str]:
+    """Copies each input under ``into`` with a name of its own (gate-<i>...), so that the
+    gate set's review ids never collide with a new file's; returns evaluate's --data paths,
+    relative to the gate set's folder."""
+    data = []
+    for i, spec in enumerate(specs):
+        if spec.format == ACLIMDB:
+            rel = os.path.join(REVIEWS_DIR, f'gate-{i}')
+            for file in spec.files:
+                target = os.path.join(into, rel, *file.replace('\\', '/').split('/')[-2:])
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(file, target)
+            data.append(rel)
+            continue
+        for j, file in enumerate(spec.files):
+            suffix = '.csv.gz' if file.endswith('.gz') else '.csv'
+            rel = os.path.join(REVIEWS_DIR, f'gate-{i}-{j}{suffix}')
+            if features.ID.csv in spec.columns:
+                _copy_with_ids(file, os.path.join(into, rel))
+            else:
+                shutil.copyfile(file, os.path.join(into, rel))
+            data.append(rel)
+    return data
+
+
+def _open(path: str, mode: str):
+    opener = gzip.open if path.endswith('.gz') else open
+    return opener(path, mode, encoding='utf-8', newline='')
+
+
+def _copy_with_ids(source: str, target: str) -> None:
+    """A CSV copy whose ids are ``gate_set/<id>``: a new file judged beside the gate set
+    (the same file's next split, say) keeps its own ids, and no review of either is taken
+    for a repeat of the other's."""
+    with _open(source, 'rt') as f, _open(target, 'wt') as out:
+        reader, writer = csv.reader(f), csv.writer(out)
+        header = next(reader)
+        writer.writerow(header)
+        at = header.index(features.ID.csv)
+        for row in reader:
+            if at < len(row) and row[at]:
+                row[at] = f'{FOLDER}/{row[at]}'
+            writer.writerow(row)
+
+
+def _hashes(root: str) -> Dict[str, str]:
+    found = {}
+    for parent, _, names in os.walk(os.path.join(root, REVIEWS_DIR)):
+        for name in names:
+            path = os.path.join(parent, name)
+            found[os.path.relpath(path, root).replace(os.sep, '/')] = _sha256(path)
+    return found
+
+
+def _count(root: str, data: Sequence[str]) -> int:
+    total = 0
+    for rel in data:
+        path = os.path.join(root, rel)
+        if os.path.isdir(path):
+            total += sum(len(os.listdir(os.path.join(path, d))) for d in schema.ACLIMDB_LABEL_DIRS
+                         if os.path.isdir(os.path.join(path, d)))
+        else:
+            total += _labelled_rows(path)
+    return total
+
+
+def pin(registry_path: str, data: Sequence[str], reason: str, replace: bool = False,
+        by: str = 'imdb-sentiment models gate-set') -> Dict:
+    """Copies the labelled reviews of ``data`` into the registry as its gate set; returns
+    its manifest. Refuses (ModelError, exit 2) to replace a gate set unless ``replace``, and
+    a set with no labelled review. The old set is kept beside it, renamed."""
+    if (os.path.isdir(registry_path) and os.listdir(registry_path)
+            and not registry.is_registry(registry_path)
+            and not os.path.lexists(folder(registry_path))):
+        raise ModelError(f'{registry_path}: not a model registry (no version folders, no '
+                         f'{registry.CHAMPION_FILE}); pin a gate set in a registry')
+    specs = resolve_inputs(list(data))
+    target = folder(registry_path)
+    with OutputLock(target):
+        current = manifest(registry_path)
+        if current and not replace:
+            raise ModelError(f'{registry_path} has a gate set already ({current["count"]} '
+                             f'reviews of {", ".join(current["source"])}, pinned '
+                             f'{current["created"]}); replace it on purpose with --replace')
+        staging = f'{target}{_STAGING}{uuid.uuid4().hex[:8]}'
+        os.makedirs(os.path.join(staging, REVIEWS_DIR))
+        try:
+            rel_data = _copy(specs, staging)
+            count = _count(staging, rel_data)
+            if not count:
+                raise ModelError(f'--data {" ".join(data)}: no labelled review to judge on')
+            files = _hashes(staging)
+            found = {'source': [s.path for s in specs], 'data': rel_data, 'count': count,
+                     'files': files, 'sha256': _combined(files), 'created': jsonio.utc_now(),
+                     'by': by, 'reason': reason,
+                     'replaces': current and {k: current.get(k) for k in (
+                         'source', 'count', 'sha256', 'created', 'reason')}}
+            jsonio.write_json(os.path.join(staging, schema.MANIFEST_FILE), found)
+            if current or os.path.lexists(target):
+                os.replace(target, f'{target}{_REPLACED}{jsonio.utc_now().replace(":", "")}')
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    _LOG.info('Gate set of %s: %d labelled reviews of %s (sha256 %s)', registry_path, count,
+              ', '.join(found['source']), found['sha256'][:12])
+    return found
+
+
+def verified(registry_path: str) -> Optional[Dict]:
+    """The gate set's manifest with ``paths`` (evaluate's --data) once every file's SHA-256
+    matches it; None when the registry has none. A set that does not verify is an error
+    (exit 2): a candidate must never be judged on reviews someone changed."""
+    root = folder(registry_path)
+    if not os.path.lexists(root):
+        return None
+    found = manifest(registry_path)
+    problem = None if found else f'{root}/{schema.MANIFEST_FILE} is missing or unreadable'
+    if found:
+        actual, listed = _hashes(root), found.get('files') or {}
+        changed = sorted(set(actual) ^ set(listed) | {
+            r for r in actual if r in listed and actual[r] != listed[r]})
+        if changed:
+            problem = f'{len(changed)} file(s) changed, added or missing, e.g. {changed[0]}'
+        elif _combined(actual) != found.get('sha256'):
+            problem = 'its sha256 does not match its files'
+    if problem:
+        raise ModelError(f'the gate set of {registry_path} does not verify ({problem}); pin '
+                         f'it again with `imdb-sentiment models gate-set {registry_path} --data '
+                         f'FILE --reason WHY --replace`')
+    return dict(found, paths=[os.path.join(os.path.abspath(root), rel) for rel in found['data']])
+
+
+def describe(found: Optional[Dict]) -> str:
+    """One line on a gate set (its manifest)."""
+    if not found:
+        return 'gate set: none yet (pinned at the first promotion, or `models gate-set`)'
+    return (f'gate set: {found["count"]} labelled reviews of {", ".join(found["source"])}, '
+            f'sha256 {found["sha256"][:12]}, pinned {found["created"]}'
+            + (f' ({found["reason"]})' if found.get('reason') else ''))
