@@ -1,7 +1,6 @@
 """The gate set: pinned once with its hashes, replaced only on purpose, refused when changed."""
 
 import csv
-import json
 import os
 
 import pytest
@@ -9,18 +8,15 @@ import pytest
 from pipeline import gate_set, registry
 from pipeline.jobs import models
 from tests.support.datasets import generated_reviews, write_aclimdb, write_csv
-from transforms import schema
+from tests.support.model_versions import write_version
 from transforms.errors import ModelError
 
 
 @pytest.fixture
 def registry_dir(tmp_path):
-    root = tmp_path / 'models'
-    version = root / '1'
-    version.mkdir(parents=True)
-    (version / schema.SAVED_MODEL_FILE).write_bytes(b'not read here')
-    (version / schema.MANIFEST_FILE).write_text(json.dumps({'created': '2026-11-01'}))
-    return str(root)
+    root = str(tmp_path / 'models')
+    write_version(root, 1)
+    return root
 
 
 def test_a_pinned_set_is_a_copy_with_its_count_and_hashes(registry_dir, tmp_path):
