@@ -167,9 +167,7 @@ def pin(registry_path: str, data: Sequence[str], reason: str, replace: bool = Fa
             os.replace(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    _LOG.info('Gate set of %s: %d labelled reviews of %s (sha256 %s)', registry_path, count,
-              ', '.join(found['source']), found['sha256'][:12])
-    return found
+    return found   # the models command prints it (describe)
 
 
 def verified(registry_path: str) -> Optional[Dict]:
