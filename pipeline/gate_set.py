@@ -43,14 +43,6 @@ def manifest(registry_path: str) -> Optional[Dict]:
     return jsonio.read_json_object(os.path.join(folder(registry_path), schema.MANIFEST_FILE))
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _combined(files: Dict[str, str]) -> str:
     """One SHA-256 for the whole set: of each file's relative path and SHA-256, in order."""
     return hashlib.sha256(''.join(f'{rel} {sha}\n' for rel, sha in sorted(files.items()))
@@ -114,7 +106,7 @@ def _hashes(root: str) -> Dict[str, str]:
     for parent, _, names in os.walk(os.path.join(root, REVIEWS_DIR)):
         for name in names:
             path = os.path.join(parent, name)
-            found[os.path.relpath(path, root).replace(os.sep, '/')] = _sha256(path)
+            found[os.path.relpath(path, root).replace(os.sep, '/')] = jsonio.file_sha256(path)
     return found
 
 

@@ -72,8 +72,11 @@ def version_path(path: str, version: int) -> str:
 
 
 def check_writable(path: str, flag: str = '--models') -> None:
-    """An OutputError (exit 2), before any work, when the registry (or its verdicts folder)
-    cannot be written."""
+    """An OutputError (exit 2), before any work, when the registry is a file, or it (or its
+    verdicts folder) cannot be written."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputError(f'{flag} {path}: a file, not a model registry (a folder); '
+                          f'nothing was done')
     for folder in (path, os.path.join(path, VERDICTS_DIR)):
         if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(f'{flag} {path}: cannot write in {folder} (permission denied); '

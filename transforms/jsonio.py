@@ -6,6 +6,7 @@ Reading and writing go through Beam's ``FileSystems``, so local paths and object
 """
 
 import datetime
+import hashlib
 import json
 import platform
 from importlib import metadata
@@ -31,6 +32,15 @@ def versions() -> Dict[str, str]:
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (local or on an object store)."""
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type='uncompressed') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(path: str, data: Dict) -> None:

@@ -6,7 +6,6 @@ strings and holds a tf.Transform graph, so this handler loads the export with
 calls ``serving_default`` on batches of raw review strings.
 """
 
-import hashlib
 import json
 from typing import Any, Dict, Iterable, Optional, Sequence
 
@@ -14,6 +13,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from apache_beam.utils import shared
 
 from transforms import schema
+from transforms.jsonio import file_sha256
 
 PROBABILITY = schema.PROBABILITY_OUTPUT
 LABEL = schema.LABEL_OUTPUT
@@ -54,15 +54,6 @@ def export_problem(path: str) -> Optional[str]:
 _SERVED = (schema.SAVED_MODEL_FILE, 'fingerprint.pb', schema.VARIABLES_DIR, 'assets')
 
 
-def _sha256(path: str) -> str:
-    from apache_beam.io.filesystems import FileSystems
-    digest = hashlib.sha256()
-    with FileSystems.open(path, compression_type='uncompressed') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _size(path: str) -> Optional[int]:
     """The file's size in bytes, or None when it is missing; a local path is taken as named,
     never as a pattern."""
@@ -86,7 +77,7 @@ def export_files(path: str) -> Dict[str, Dict]:
             (os.path.join(d, n), None) for d, _, names in os.walk(full) for n in names]
         for file, _ in walked:
             rel = os.path.relpath(file, path).replace(os.sep, '/')
-            found[rel] = {'bytes': os.path.getsize(file), 'sha256': _sha256(file)}
+            found[rel] = {'bytes': os.path.getsize(file), 'sha256': file_sha256(file)}
     return dict(sorted(found.items()))
 
 
@@ -106,7 +97,7 @@ def model_sha256(path: str) -> Optional[str]:
     """The SHA-256 of the export's manifest.json, which lists every served file's own hash:
     the model's identity, whatever folder holds it (None when it cannot be read)."""
     try:
-        return _sha256(f'{path.rstrip("/")}/{schema.MANIFEST_FILE}')
+        return file_sha256(f'{path.rstrip("/")}/{schema.MANIFEST_FILE}')
     except Exception:  # noqa: BLE001 - missing or unreadable: no identity to give
         return None
 
@@ -134,7 +125,7 @@ def verify_export(path: str, hashes: bool = True) -> Optional[str]:
             return f'{rel} has {size} bytes, its manifest says {expected.get("bytes")} (a partial copy?)'
     if hashes:
         for rel, expected in listed.items():
-            if _sha256(FileSystems.join(path, *rel.split('/'))) != expected.get('sha256'):
+            if file_sha256(FileSystems.join(path, *rel.split('/'))) != expected.get('sha256'):
                 return f'{rel} differs from the file its manifest lists (SHA-256)'
     return None
 

@@ -215,3 +215,15 @@ def test_run_models_never_judges_on_the_eval_split_the_model_was_fitted_on(tmp_p
     args.test_fraction = 0.0
     evaluate = [s for s in run_job._steps(args, beam_args) if s.name == 'evaluate'][0]
     assert '--data' not in evaluate.argv
+
+
+def test_run_models_on_a_file_is_refused_before_any_step(tmp_path, capsys):
+    """Case 16: it ran preprocess for half a minute before train refused the file."""
+    data = write_csv(str(tmp_path / 'reviews.csv'), generated_reviews(20, seed=5))
+    models = tmp_path / 'models.txt'
+    models.write_text('not a registry')
+    assert cli.main(['run', '--input', data, '--output', str(tmp_path / 'out'),
+                     '--models', str(models)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'a file, not a model registry' in err
+    assert not (tmp_path / 'out').exists() and models.read_text() == 'not a registry'
