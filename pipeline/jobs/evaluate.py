@@ -75,6 +75,9 @@ def plan(job_args: argparse.Namespace) -> Plan:
     gate_inputs.check_output(job_args.output)
     candidate = model_lookup.resolve_model(job_args.candidate, flag='--candidate',
                                            champion=False)
+    keeps_verdict = model_lookup.describe(candidate).get('registry')
+    if keeps_verdict:  # the verdict goes there after the job: refuse now, not after the work
+        registry.check_writable(keeps_verdict, '--candidate')
     baseline, no_baseline = gate_inputs.baseline(job_args.baseline, candidate)
     found = gate_inputs.registry_of([job_args.candidate, candidate, job_args.baseline, baseline])
     pinned = gate_set.verified(found) if found else None

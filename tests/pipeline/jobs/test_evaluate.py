@@ -77,3 +77,19 @@ def test_what_the_gate_refuses(trained, held_out, tmp_path, capsys):
     verdict = read_json(tmp_path / 'alone' / schema.VERDICT_FILE)
     assert verdict['baseline'] is None and 'has no champion yet' in verdict['no_baseline']
     assert [c['check'] for c in verdict['checks']] == ['enough reviews', 'accuracy floor']
+
+
+def test_a_registry_that_cannot_keep_the_verdict_is_refused_before_any_work(
+        trained, held_out, tmp_path, capsys, monkeypatch):
+    """Case 10: evaluate published its output, then lost the verdict to a PermissionError
+    (exit 1). The verdict goes into the candidate's registry: one that cannot be written is
+    a usage error before the job (as root, writability is what os.access says)."""
+    models = str(tmp_path / 'models')
+    shutil.copytree(trained['model'], registry.version_path(models, 1))
+    monkeypatch.setattr(registry.os, 'access', lambda path, mode: not path.startswith(models))
+    assert cli.main(['evaluate', '--candidate', os.path.join(models, '1'), '--data', held_out,
+                     '--output', str(tmp_path / 'eval'), *FLOOR]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f'--candidate {models}: cannot write in' in err
+    assert not (tmp_path / 'eval').exists()
+    assert not os.path.exists(os.path.join(models, registry.VERDICTS_DIR))
