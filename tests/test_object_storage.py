@@ -7,24 +7,26 @@ skips, unless ``IMDB_SENTIMENT_REQUIRE_GCS=1`` (CI), where it fails.
 """
 
 import json
+import signal
 import subprocess
 import sys
 import uuid
 
 import pytest
 
-from tests.support import gcs_emulator
+from tests.support import gcs_emulator, processes
 from tests.support.datasets import review_rows, write_csv
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
+BUCKET = 'imdb-test'
 
 
 @pytest.fixture(scope='module')
 def gcs(tmp_path_factory):
     """(the emulator, a bucket's gs:// root) for the module."""
     with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
-        yield emulator, emulator.create_bucket('imdb-test')
+        yield emulator, emulator.create_bucket(BUCKET)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -62,18 +64,67 @@ def test_files_are_written_listed_read_renamed_and_deleted_through_beam(gcs):
     assert emulator.objects(bucket, prefix + '/') == [f'{prefix}/moved/part-0.txt']
 
 
-def test_explore_reads_and_writes_gs(gcs, tmp_path):
+def _objects(emulator, prefix: str) -> list:
+    """The object names under ``prefix`` in the module's bucket, relative to it."""
+    return [n[len(prefix):] for n in emulator.objects(BUCKET, prefix)]
+
+
+@pytest.fixture(scope='module')
+def reviews_csv(gcs, tmp_path_factory):
+    """40 labelled reviews, uploaded."""
+    local = write_csv(str(tmp_path_factory.mktemp('csv') / 'reviews.csv'), review_rows(40))
+    return _upload(local, f'{gcs[1]}/inputs/reviews.csv')
+
+
+EXPLORE_OUTPUT = ['manifest.json', 'rejected/rejected-00000-of-00001.jsonl', 'report.html',
+                  'stats.json']
+
+
+def test_explore_reads_and_writes_gs_and_publishes_no_temporary_folder(gcs, reviews_csv):
     emulator, root = gcs
-    data = _upload(write_csv(str(tmp_path / 'reviews.csv'), review_rows(40)),
-                   f'{root}/explore-in/reviews.csv')
-    output = f'{root}/explore-out'
-    done = _cli('explore', '--input', data, '--output', output)
+    done = _cli('explore', '--input', reviews_csv, '--output', f'{root}/explore')
     assert done.returncode == 0, done.stderr[-3000:]
-    manifest = json.loads(_read(f'{output}/manifest.json'))
+    manifest = json.loads(_read(f'{root}/explore/manifest.json'))
     assert manifest['status'] == 'ok' and manifest['counts']['read'] == 40
-    assert b'<html' in _read(f'{output}/report.html').lower()
-    assert 'manifest.json' in {n.rsplit('/', 1)[-1] for n in
-                               emulator.objects('imdb-test', 'explore-out/')}
+    assert b'<html' in _read(f'{root}/explore/report.html').lower()
+    # Whole: no _stats/ or Beam temporary folders inside, and no staging folder beside.
+    assert _objects(emulator, 'explore') == [f'/{name}' for name in EXPLORE_OUTPUT]
+
+
+def test_a_rerun_of_score_leaves_no_object_of_the_old_output(gcs, reviews_csv, trained):
+    emulator, root = gcs
+    output = f'{root}/score'
+    args = ['score', '--input', reviews_csv, '--model', trained['model'], '--output', output]
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    published = _objects(emulator, 'score/')
+    assert 'manifest.json' in published and not [n for n in published if n.startswith('_')]
+    # A stale shard, as a run with more workers would have left it.
+    stray = f'{output}/predictions/predictions-00001-of-00002.jsonl'
+    _upload(trained['csv'], stray)
+    again = _cli(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _objects(emulator, 'score/') == published
+    predictions = [json.loads(line) for name in published if name.startswith('predictions/')
+                   for line in _read(f'{output}/{name}').decode().splitlines() if line]
+    assert len(predictions) == 40
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(gcs, reviews_csv):
+    emulator, root = gcs
+    args = ['explore', '--input', reviews_csv, '--output', f'{root}/killed']
+    run = processes.start(args)
+    try:
+        staged = processes.wait_for(lambda: _objects(emulator, 'killed.partial-'), 120)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.communicate()
+    assert staged, 'the run ended before it wrote anything to stage'
+    assert _objects(emulator, 'killed.partial-')     # the killed run's debris, still there
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'left by an earlier run of this output that was killed' in done.stderr
+    assert _objects(emulator, 'killed') == [f'/{name}' for name in EXPLORE_OUTPUT]
 
 
 @pytest.mark.parametrize('required', ['', '1'])
