@@ -11,7 +11,7 @@ Not built yet: a lock, and a commit that makes the move atomic (see ARCHITECTURE
 
 import logging
 import re
-from typing import List
+from typing import List, Optional
 
 from transforms import schema
 
@@ -21,6 +21,19 @@ _LOG = logging.getLogger(__name__)
 def _filesystems():
     from apache_beam.io.filesystems import FileSystems  # object stores only: loads Beam
     return FileSystems
+
+
+# Where a path may live besides a local disk. S3 is not: this install has no boto3, so Beam's
+# S3 file system cannot start (it would read as a missing input), and TensorFlow has no s3://.
+SUPPORTED_SCHEMES = ('gs',)
+_UNSUPPORTED = re.compile(r'(?<![A-Za-z0-9])(s3)://', re.IGNORECASE)
+
+
+def unsupported(text: str) -> Optional[str]:
+    """Why a path (or a command line fragment holding one) cannot be used, or None."""
+    if _UNSUPPORTED.search(text):
+        return 'S3 (s3://) is not supported; use a local path or gs://'
+    return None
 
 
 def is_bucket(path: str) -> bool:
