@@ -11,10 +11,13 @@ Without Go the tests skip, unless ``IMDB_SENTIMENT_REQUIRE_GCS=1`` (CI), where t
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +37,7 @@ REQUIRE_ENV = 'IMDB_SENTIMENT_REQUIRE_GCS'
 SHIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gcs_shim')
 _GO_FALLBACK = '/usr/local/go/bin/go'
 _BUILD_TIMEOUT_S = 900
+_PR_SET_PDEATHSIG = 1
 
 
 class Unavailable(RuntimeError):
@@ -87,6 +91,13 @@ def ensure_binary(cache_dir: Optional[str] = None) -> str:
     return target
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel ends it when the test process dies, however it
+    dies (PR_SET_PDEATHSIG), so a killed test run leaves no emulator behind."""
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -109,7 +120,8 @@ class Emulator:
             self.process = subprocess.Popen(
                 [self.binary, '-scheme', 'http', '-host', '127.0.0.1', '-port', str(self.port),
                  '-backend', 'memory', '-public-host', host, '-external-url', self.url,
-                 '-log-level', 'warn'], stdout=log, stderr=subprocess.STDOUT)
+                 '-log-level', 'warn'], stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
