@@ -38,6 +38,8 @@ SHIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gcs_shim')
 _GO_FALLBACK = '/usr/local/go/bin/go'
 _BUILD_TIMEOUT_S = 900
 _PR_SET_PDEATHSIG = 1
+# 127.0.0.1 is asked directly, whatever proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Unavailable(RuntimeError):
@@ -155,7 +157,7 @@ class Emulator:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={'Content-Type': 'application/json'})
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with _DIRECT.open(request, timeout=5) as response:
             text = response.read().decode('utf-8')
         return json.loads(text) if text else {}
 
@@ -179,8 +181,9 @@ class Emulator:
 def emulator_env(emulator: Emulator) -> Dict[str, str]:
     """What a process needs to use the emulator as gs://: see the module doc."""
     path = [SHIM_DIR] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+    direct = ','.join(['127.0.0.1'] + [h for h in [os.environ.get('NO_PROXY', '')] if h])
     return {'STORAGE_EMULATOR_HOST': emulator.url, 'GOOGLE_CLOUD_PROJECT': 'imdb-sentiment-test',
-            'PYTHONPATH': os.pathsep.join(path)}
+            'PYTHONPATH': os.pathsep.join(path), 'NO_PROXY': direct, 'no_proxy': direct}
 
 
 @contextlib.contextmanager
