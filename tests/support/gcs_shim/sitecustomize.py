@@ -110,6 +110,12 @@ def uninstall() -> None:
         owner = module.MIMEApplicationHTTP if attribute == '__init__' else module
         setattr(owner, attribute, original)
     _ORIGINALS.clear()
+    # Beam keeps the credentials it found for the life of the process: forget the anonymous
+    # ones, so that later tests find what they would have found without the emulator.
+    auth = sys.modules.get('apache_beam.internal.gcp.auth')
+    if auth is not None:
+        auth._Credentials._credentials_init = False
+        auth._Credentials._credentials = None
 
 
 if os.environ.get(EMULATOR_ENV):
