@@ -5,6 +5,7 @@ starts with ``out/``. So removing it lists that prefix and deletes what it finds
 whether ``gs://b/out`` exists, as a local disk would be asked, finds nothing there and deletes
 nothing), and what runs leave beside an output (``out.partial-<id>/...``) is found by listing
 too. There is no rename either: a folder is moved object by object, its manifest last.
+``unsupported`` names the stores no job can use (S3), which the command line refuses.
 
 Not built yet: a lock, and a commit that makes the move atomic (see ARCHITECTURE.md).
 """
@@ -23,9 +24,8 @@ def _filesystems():
     return FileSystems
 
 
-# Where a path may live besides a local disk. S3 is not: this install has no boto3, so Beam's
+# Besides a local disk, a path may be on gs://. Not on S3: this install has no boto3, so Beam's
 # S3 file system cannot start (it would read as a missing input), and TensorFlow has no s3://.
-SUPPORTED_SCHEMES = ('gs',)
 _UNSUPPORTED = re.compile(r'(?<![A-Za-z0-9])(s3)://', re.IGNORECASE)
 
 
