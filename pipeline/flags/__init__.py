@@ -108,6 +108,9 @@ def parse(command: str, argv: Sequence[str]) -> Tuple[argparse.Namespace, List[s
     spec = COMMANDS[command]
     found = parser(command)
     args, rest = found.parse_known_args(list(argv))
+    refused = _unsupported_storage(args, rest, argv)
+    if refused:
+        found.exit(2, f'{found.prog}: error: {refused}\n')   # one line, before any check
     if spec.check:
         spec.check(args, found)
     unknown = unknown_beam_args(rest) if spec.beam else rest
@@ -119,6 +122,31 @@ def parse(command: str, argv: Sequence[str]) -> Tuple[argparse.Namespace, List[s
         if wrong:
             found.error(wrong)
     return args, rest
+
+
+# Flags that hold a user's text, never a path.
+_TEXT_FLAGS = ('texts', 'reason')
+
+
+def _unsupported_storage(args: argparse.Namespace, beam_args: Sequence[str],
+                         argv: Sequence[str]) -> Optional[str]:
+    """'FLAG VALUE: why', for the first path on storage that no job can use (s3://), in the
+    command's flags (also inside --train-flags and the like) or its Beam options."""
+    from pipeline.runtime.object_store import unsupported  # plain Python: no Beam loaded
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for text in values:
+            why = dest not in _TEXT_FLAGS and isinstance(text, str) and unsupported(text)
+            if why:
+                flag = '--' + dest.replace('_', '-')
+                named = any(a == flag or a.startswith(flag + '=') for a in argv)
+                return f'{flag if named else dest.upper()} {text}: {why}'
+    for i, text in enumerate(beam_args):
+        why = unsupported(text)
+        if why:
+            flag = '' if '=' in text or i == 0 else beam_args[i - 1] + ' '
+            return f'{flag}{text}: {why}'
+    return None
 
 
 def unknown_beam_args(args: Sequence[str]) -> List[str]:

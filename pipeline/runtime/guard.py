@@ -21,6 +21,7 @@ import re
 import socket
 from typing import Iterable, List, Optional
 
+from pipeline.runtime import object_store
 from transforms import schema
 from transforms.errors import OutputError, OutputLocked
 
@@ -187,6 +188,9 @@ def _check_writable(out: str, output: str, flag: str) -> None:
 
 
 def _check_remote(output: str, job: str, flag: str) -> None:
+    if object_store.is_bucket(output):
+        raise OutputError(f'{flag} {output} is a whole bucket; name a folder in it, such as '
+                          f'{output.rstrip("/")}/{job}')
     found = _filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
     if found and manifest_job(output) != job:
         raise OutputError(f'{flag} {output} holds files that are not an earlier '

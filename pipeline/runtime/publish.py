@@ -18,7 +18,9 @@ The protocol, on a local filesystem (tested by killing the process at each of it
 So at every instant ``OUT`` holds the old or the new output whole, or the next run restores
 one of them before it removes anything. A run that failed (too many rejects) is never
 published over ``OUT``: ``publish_failed`` moves it to ``OUT.failed-<UTC time>``. Object
-stores have no folder rename: files are copied, the manifest last, as before.
+stores have no folder rename (``pipeline/runtime/object_store.py``): on entry the leftovers
+of killed runs are removed, and publishing removes every object of the old output, then
+moves the new one in object by object, the manifest last.
 """
 
 import ctypes
@@ -33,6 +35,7 @@ import shutil
 import uuid
 from typing import Dict, Iterable, List, Optional
 
+from pipeline.runtime import object_store
 from pipeline.runtime.guard import OutputLock
 from transforms.errors import OutputError
 
@@ -234,7 +237,7 @@ class StagedOutput:
                 recover(self.final_path)
                 os.makedirs(self.path)
             else:
-                _filesystems().mkdirs(self.path)
+                object_store.remove_leftovers(self.final_path, _LEFTOVER)
         except BaseException:
             self._lock.release()
             raise
@@ -294,19 +297,13 @@ class StagedOutput:
             self.published_path = _keep_failed(self.final_path, self.path)
         else:
             self.published_path = _failed_path(self.final_path)
-            self._copy_remote(self.published_path)
+            object_store.move_folder(self.path, self.published_path)
         return self.published_path
 
     def _publish_remote(self) -> None:
-        _remove_any(self.final_path)
-        self._copy_remote(self.final_path)
-
-    def _copy_remote(self, target: str) -> None:
-        # Object stores have no folder rename: move file by file, the manifest last.
-        fs = _filesystems()
-        files = sorted(m.path for m in fs.match([self.path + '/**'])[0].metadata_list)
-        files.sort(key=lambda p: p.endswith(MANIFEST))
-        fs.rename(files, [target + p[len(self.path):] for p in files])
+        # Every object of the old output goes first: none may outlive it inside the new one.
+        object_store.remove(self.final_path)
+        object_store.move_folder(self.path, self.final_path)
 
 
 def _filesystems():
@@ -317,10 +314,12 @@ def _filesystems():
 def _remove_any(path: str) -> None:
     if _is_local(path):
         _rmtree(path)
-    elif _filesystems().exists(path):
-        _filesystems().delete([path])
+    else:
+        object_store.remove(path)
 
 
 def remove_paths(paths: Iterable[str]) -> None:
+    """Removes each path, a file or a folder, local or on an object store (every object under
+    its prefix); a missing one is no error."""
     for p in paths:
         _remove_any(p)

@@ -21,3 +21,40 @@ def test_the_removed_side_file_flags_are_unknown(command, argv, flag, capsys):
     said = [line for line in err.splitlines() if not line.startswith((' ', 'usage:'))]
     assert said == [f'imdb-sentiment {command}: error: unrecognized arguments: '
                     f'{flag} movies.csv'], err
+
+
+# Every place a command takes a path: S3 is refused before any work, in one line (exit 2).
+S3 = 's3://bucket/reviews'
+S3_PATHS = [
+    ('explore', ['--input', S3, '--output', '{out}'], '--input'),
+    ('preprocess', ['--input', 'r.csv', '--output', S3], '--output'),
+    ('preprocess', ['--input', 'r.csv', '--output', '{out}', '--movies', S3], '--movies'),
+    ('score', ['--input', 'r.csv', '--model', S3, '--output', '{out}'], '--model'),
+    ('score', ['--input', 'r.csv', '--model', 'm', '--output', '{out}',
+               f'--temp_location={S3}'], f'--temp_location={S3}'),
+    ('train', ['--data', S3, '--output', '{out}'], '--data'),
+    ('evaluate', ['--candidate', 'm', '--data', S3, '--output', '{out}'], '--data'),
+    ('predict', ['--model', 'S3://bucket/model', 'a fine film'], '--model'),
+    ('models', ['list', S3], 'REGISTRY'),
+    ('run', ['--input', 'r.csv', '--output', '{out}', '--train-flags', f'--data {S3}'],
+     '--train-flags'),
+]
+
+
+@pytest.mark.parametrize('command, argv, flag', S3_PATHS)
+def test_s3_is_refused_in_one_line_before_any_work(command, argv, flag, tmp_path, capsys):
+    from pipeline import cli
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([command, *[a.format(out=out) for a in argv]])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f'imdb-sentiment {command}: error: {flag}')
+    assert 'S3 (s3://) is not supported' in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_review_that_mentions_s3_is_text_not_a_path():
+    args, _ = flags.parse('predict', ['--model', 'm', 'see s3://bucket for the film'])
+    assert args.texts == ['see s3://bucket for the film']

@@ -54,6 +54,17 @@ def test_an_output_under_a_file_is_a_usage_error(tmp_path, capsys):
     assert 'not a folder' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('output', ['gs://some-bucket', 'gs://some-bucket/'])
+def test_a_whole_bucket_is_refused_as_an_output(output, tmp_path, capsys):
+    # Replacing the output would delete every object in the bucket; checked before any
+    # request, so no store is needed.
+    data = write_csv(str(tmp_path / 'in.csv'), [('good film', 'positive')])
+    assert cli.main(['explore', '--input', data, '--output', output]) == 2
+    err = capsys.readouterr().err
+    assert 'is a whole bucket; name a folder in it, such as gs://some-bucket/explore' in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_train_on_an_explore_output_is_a_usage_error(tmp_path, capsys):
     data = tmp_path / 'explore'
     data.mkdir()

@@ -1,0 +1,85 @@
+"""Removing, moving and finding folders on an object store, against fake-gcs-server on
+127.0.0.1 (tests/support/gcs_emulator.py): a folder there is a prefix, never an object."""
+
+import re
+import uuid
+
+import pytest
+
+from pipeline.runtime import object_store, publish
+from tests.support import gcs_emulator
+
+pytestmark = pytest.mark.e2e
+BUCKET = 'store-test'
+
+
+@pytest.fixture(scope='module')
+def store(tmp_path_factory):
+    """(the emulator, a fresh folder's gs:// path) ; each test writes under its own folder."""
+    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
+        emulator.create_bucket(BUCKET)
+        yield emulator
+
+
+@pytest.fixture()
+def root(store):
+    return f'gs://{BUCKET}/t-{uuid.uuid4().hex[:8]}'
+
+
+def _put(*paths: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+    for path in paths:
+        with FileSystems.create(path) as f:
+            f.write(path.encode())
+
+
+def _names(store, root: str) -> list:
+    prefix = root[len(f'gs://{BUCKET}/'):]
+    return [n[len(prefix):] for n in store.objects(BUCKET, prefix)]
+
+
+def test_removing_a_folder_removes_every_object_under_it_and_nothing_beside(store, root):
+    out = f'{root}/out'
+    _put(f'{out}/manifest.json', f'{out}/predictions/p-0.jsonl', f'{out}/_stats/a/b/c.jsonl',
+         f'{root}/out2/keep.txt', f'{root}/out.failed-20260101T000000Z/manifest.json',
+         f'{root}/outside.txt')
+    object_store.remove(out + '/')
+    assert _names(store, root) == ['/out.failed-20260101T000000Z/manifest.json',
+                                   '/out2/keep.txt', '/outside.txt']
+    object_store.remove(f'{root}/outside.txt')  # an object, not a folder
+    object_store.remove(f'{root}/missing')      # nothing there: no error
+    assert _names(store, root) == ['/out.failed-20260101T000000Z/manifest.json',
+                                   '/out2/keep.txt']
+
+
+def test_more_objects_than_one_batch_are_all_removed(store, root):
+    _put(*[f'{root}/big/part-{i:04d}' for i in range(130)])  # Beam batches 100 a request
+    publish.remove_paths([f'{root}/big'])
+    assert _names(store, root) == []
+
+
+def test_a_bucket_is_never_emptied(store):
+    with pytest.raises(ValueError, match='is a bucket'):
+        object_store.remove(f'gs://{BUCKET}/')
+    assert object_store.is_bucket('gs://b') and object_store.is_bucket('gs://b/')
+    assert not object_store.is_bucket('gs://b/out')
+
+
+def test_moving_a_folder_moves_every_object(store, root):
+    _put(f'{root}/a.partial-1/manifest.json', f'{root}/a.partial-1/x/y.txt')
+    object_store.move_folder(f'{root}/a.partial-1', f'{root}/a')
+    assert _names(store, root) == ['/a/manifest.json', '/a/x/y.txt']
+
+
+def test_leftovers_are_the_folders_named_after_the_output_with_a_matching_suffix(store, root):
+    out = f'{root}/out'
+    _put(f'{out}/manifest.json', f'{out}.partial-0123abcd/a', f'{out}.partial-0123abcd/b/c',
+         f'{out}.old-89abcdef/d', f'{out}.failed-20260101T000000Z/e', f'{out}.partial-x/f',
+         f'{out}.lock')
+    pattern = re.compile(r'\.(partial|old)-[0-9a-f]{8}')
+    assert object_store.leftovers(out, pattern) == [f'{out}.old-89abcdef',
+                                                    f'{out}.partial-0123abcd']
+    assert object_store.remove_leftovers(out, pattern) == [f'{out}.old-89abcdef',
+                                                           f'{out}.partial-0123abcd']
+    assert _names(store, root) == ['/out.failed-20260101T000000Z/e', '/out.lock',
+                                   '/out.partial-x/f', '/out/manifest.json']
