@@ -228,3 +228,17 @@ def test_score_and_predict_load_a_gs_model_as_its_local_copy(gcs, gs_model, tmp_
     said = [_cli('predict', '--model', path, *texts) for path in (model, local_model)]
     assert [p.returncode for p in said] == [0, 0], said[0].stderr[-3000:]
     assert said[0].stdout == said[1].stdout and len(said[0].stdout.splitlines()) == 3
+
+
+def test_a_train_that_fails_leaves_the_published_model_as_it_was(gcs, gs_model, trained):
+    emulator, root = gcs
+    output, listed = gs_model
+    data = _upload_folder(trained['preprocess'], f'{root}/trainer/truncated')
+    manifest = json.load(open(os.path.join(trained['preprocess'], 'manifest.json')))
+    record = next(r for r in manifest['output_files'] if r.startswith('train-'))
+    _upload(trained['csv'], f'{data}/{record}')             # another size than listed
+    done = _cli('train', '--data', data, '--output', output, '--epochs', '1',
+                *processes.TINY_MODEL)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f'--data {data}: {record} has ' in done.stderr and 'run preprocess again' in done.stderr
+    assert _objects(emulator, 'trainer/model') == listed   # no .partial-, the model untouched
