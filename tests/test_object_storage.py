@@ -7,6 +7,7 @@ skips, unless ``IMDB_SENTIMENT_REQUIRE_GCS=1`` (CI), where it fails.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -35,15 +36,27 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _upload(local: str, target: str) -> str:
+    """One file, its bytes as they are (a .gz is not compressed again)."""
+    from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
-    with open(local, 'rb') as source, FileSystems.create(target) as f:
+    with open(local, 'rb') as source, FileSystems.create(
+            target, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         f.write(source.read())
     return target
 
 
+def _upload_folder(local: str, target: str) -> str:
+    for folder, _, names in os.walk(local):
+        for name in names:
+            rel = os.path.relpath(os.path.join(folder, name), local).replace(os.sep, '/')
+            _upload(os.path.join(folder, name), f'{target}/{rel}')
+    return target
+
+
 def _read(path: str) -> bytes:
+    from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(path) as f:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return f.read()
 
 
@@ -136,3 +149,96 @@ def test_without_go_the_emulator_tests_skip_unless_required(tmp_path, monkeypatc
     with pytest.raises(outcome, match='Go is not installed'):
         with gcs_emulator.running(str(tmp_path)):
             pass
+
+
+# --- train on gs://, and the export it publishes there loaded by score and predict ----------
+
+@pytest.fixture(scope='module')
+def gs_model(gcs, trained):
+    """``train --data gs:// --output gs://`` over an earlier train output holding a stray
+    object: (the published export's gs:// path, the objects listed after the run)."""
+    emulator, root = gcs
+    data = _upload_folder(trained['preprocess'], f'{root}/trainer/preprocess')
+    output = _upload_folder(trained['model'], f'{root}/trainer/model')
+    _upload(trained['csv'], f'{output}/stray.csv')
+    done = _cli('train', '--data', data, '--output', output, '--epochs', '1',
+                *processes.TINY_MODEL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return output, _objects(emulator, 'trainer/model')
+
+
+def test_train_reads_and_publishes_on_gs_replacing_the_old_output_whole(gs_model, trained):
+    output, listed = gs_model
+    # Only the output itself: no .partial- (or any other folder) left beside it.
+    assert listed and all(name.startswith('/') for name in listed), listed
+    names = {name[1:] for name in listed}
+    manifest = json.loads(_read(f'{output}/manifest.json'))
+    assert manifest['job'] == 'train' and manifest['status'] == 'ok'
+    assert manifest['preprocess']['path'] == output.rsplit('/', 1)[0] + '/preprocess'
+    old = json.load(open(os.path.join(trained['model'], 'manifest.json')))
+    assert manifest['created'] != old['created'] or manifest['wall_time_s'] != old['wall_time_s']
+    assert 'stray.csv' not in names                        # nothing of the old output is left
+    assert set(manifest['export_files']) <= names           # the export, plots, logs
+    assert {'manifest.json', 'history.csv'} <= names
+    assert any(n.startswith('plots/') for n in names) and any(n.startswith('logs/') for n in names)
+    for rel, expected in manifest['export_files'].items():  # copied up as they were written
+        assert len(_read(f'{output}/{rel}')) == expected['bytes'], rel
+
+
+def _download_folder(source: str, target: str, emulator) -> str:
+    bucket, prefix = source[len('gs://'):].split('/', 1)
+    for name in emulator.objects(bucket, prefix + '/'):
+        local = os.path.join(target, *name[len(prefix) + 1:].split('/'))
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        with open(local, 'wb') as f:
+            f.write(_read(f'gs://{bucket}/{name}'))
+    return target
+
+
+def _predictions(read, folder: str, names) -> dict:
+    rows = [json.loads(line) for name in names for line in read(f'{folder}/{name}').splitlines()
+            if line.strip()]
+    return {row['id']: row['probability'] for row in rows}
+
+
+def test_score_and_predict_load_a_gs_model_as_its_local_copy(gcs, gs_model, tmp_path):
+    emulator, root = gcs
+    model, _ = gs_model
+    local_model = _download_folder(model, str(tmp_path / 'model'), emulator)
+    # The same reviews, under the same file name (ids name it), on both sides.
+    reviews = write_csv(str(tmp_path / 'reviews.csv'), review_rows(30))
+    remote = _upload(reviews, f'{root}/trainer/inputs/reviews.csv')
+    on_gs = _cli('score', '--input', remote, '--model', model, '--output',
+                 f'{root}/trainer/score')
+    assert on_gs.returncode == 0, on_gs.stderr[-3000:]
+    local = _cli('score', '--input', reviews, '--model', local_model, '--output',
+                 str(tmp_path / 'score'))
+    assert local.returncode == 0, local.stderr[-3000:]
+    shards = [n for n in _objects(emulator, 'trainer/score/') if n.startswith('predictions/')]
+    assert shards
+    from_gs = _predictions(lambda p: _read(p).decode(), f'{root}/trainer/score', shards)
+    local_shards = sorted(os.path.relpath(os.path.join(d, n), str(tmp_path / 'score'))
+                          for d, _, names in os.walk(str(tmp_path / 'score' / 'predictions'))
+                          for n in names if n.endswith('.jsonl'))
+    from_disk = _predictions(lambda p: open(p, encoding='utf-8').read(),
+                             str(tmp_path / 'score'), local_shards)
+    assert len(from_gs) == 30 and set(from_gs) == set(from_disk)
+    assert all(abs(from_gs[k] - from_disk[k]) <= 1e-6 for k in from_gs)
+    texts = [text for text, _ in review_rows(3)]
+    said = [_cli('predict', '--model', path, *texts) for path in (model, local_model)]
+    assert [p.returncode for p in said] == [0, 0], said[0].stderr[-3000:]
+    assert said[0].stdout == said[1].stdout and len(said[0].stdout.splitlines()) == 3
+
+
+def test_a_train_that_fails_leaves_the_published_model_as_it_was(gcs, gs_model, trained):
+    emulator, root = gcs
+    output, listed = gs_model
+    data = _upload_folder(trained['preprocess'], f'{root}/trainer/truncated')
+    manifest = json.load(open(os.path.join(trained['preprocess'], 'manifest.json')))
+    record = next(r for r in manifest['output_files'] if r.startswith('train-'))
+    _upload(trained['csv'], f'{data}/{record}')             # another size than listed
+    done = _cli('train', '--data', data, '--output', output, '--epochs', '1',
+                *processes.TINY_MODEL)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f'--data {data}: {record} has ' in done.stderr and 'run preprocess again' in done.stderr
+    assert _objects(emulator, 'trainer/model') == listed   # no .partial-, the model untouched

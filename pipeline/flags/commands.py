@@ -35,6 +35,10 @@ def model_config(args) -> ModelConfig:
 
 
 def check_train_args(args, parser) -> None:
+    if args.registry and '://' in args.output:   # one line, before any work
+        parser.exit(2, f'{parser.prog}: error: --output {args.output}: a model registry on '
+                       f'object storage is not supported yet; write the model to a folder '
+                       f'(without --registry), or the registry to a local path\n')
     try:
         model_config(args)
     except ValueError as e:

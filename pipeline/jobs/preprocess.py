@@ -299,17 +299,23 @@ def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Names
         if eval_tokens else None}
 
 
+def read_by_trainer(rel: str) -> bool:
+    """Whether the trainer reads this file of the output (a relative path, with '/'): the
+    TFRecords and the transform graph with its assets."""
+    return rel.endswith(schema.TFRECORD_SUFFIX) or rel.startswith(('transform_fn/',
+                                                                   'transformed_metadata/'))
+
+
 def output_files(work_dir: str) -> Dict[str, int]:
-    """{relative path: bytes} of what the trainer reads: the TFRecords and the transform
-    graph with its assets (local outputs; an object store's are not listed)."""
+    """{relative path: bytes} of what the trainer reads (``read_by_trainer``; local outputs,
+    an object store's are not listed)."""
     if '://' in work_dir:
         return {}
     found = {}
     for folder, _, names in os.walk(work_dir):
         for name in names:
             rel = os.path.relpath(os.path.join(folder, name), work_dir).replace(os.sep, '/')
-            if rel.endswith(schema.TFRECORD_SUFFIX) or rel.startswith(('transform_fn/',
-                                                                       'transformed_metadata/')):
+            if read_by_trainer(rel):
                 found[rel] = os.path.getsize(os.path.join(folder, name))
     return dict(sorted(found.items()))
 

@@ -8,11 +8,16 @@ logs/ (TensorBoard), checkpoints/ and manifest.json. With --registry, --output i
 registry and the model becomes its next version, numbered when it is published (two
 trainings at once get two versions); no --output may be a registry's version or lie inside
 one, since a version is never written again.
+
+--data and --output may be on object storage (gs://; a registry may not, yet):
+TensorFlow then works in a local scratch folder, with the files of --data that training
+reads copied down first, and the export is copied up and published at the end.
 """
 
 import argparse
 import logging
 import os
+import tempfile
 import time
 from typing import Dict, List, Sequence
 
@@ -20,10 +25,12 @@ import tensorflow as tf
 
 from pipeline import flags, new_version, registry
 from pipeline.flags.commands import model_config
+from pipeline.jobs.preprocess import read_by_trainer
 from pipeline.runtime.guard import check_output, manifest_job
 from pipeline.runtime.publish import StagedOutput, read_manifest
 from trainer.task import train
 from transforms import jsonio, schema
+from transforms.local_copy import download, is_remote, relative_files, upload
 from transforms.errors import TrainError
 
 _LOG = logging.getLogger(__name__)
@@ -34,16 +41,7 @@ NAME = 'train'
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     """Runs the parsed command; returns the exit code."""
     config = model_config(job_args)  # its values were checked when the flags were parsed
-    if not os.path.isdir(job_args.data):
-        raise TrainError(f'--data {job_args.data}: no such folder')
-    made_by = manifest_job(job_args.data)
-    if made_by is None:
-        raise TrainError(f'--data {job_args.data}: no {schema.MANIFEST_FILE}; is it the output '
-                         'folder of `imdb-sentiment preprocess`?')
-    if made_by != 'preprocess':
-        raise TrainError(f'--data {job_args.data} is the output of `imdb-sentiment {made_by}`; '
-                         'pass the output folder of `imdb-sentiment preprocess`')
-    _check_data_files(job_args.data)
+    _check_data(job_args.data)
     if job_args.registry:
         _check_registry(job_args.output)
     elif registry.is_registry(job_args.output):
@@ -54,22 +52,63 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     started = time.monotonic()
     out_dir = new_version.stage_version(job_args.output) if job_args.registry else \
         StagedOutput(job_args.output)
-    with out_dir as out:
+    # TensorFlow works on local files only: data on an object store is copied down first,
+    # and an export for one is written locally, then copied into the staged output.
+    with tempfile.TemporaryDirectory(prefix='imdb-sentiment-train-') as scratch, out_dir as out:
+        data = _local_data(job_args.data, os.path.join(scratch, 'data'))
+        work = os.path.join(scratch, 'model') if is_remote(out.path) else out.path
+        os.makedirs(work, exist_ok=True)
         try:
-            manifest = train(job_args.data, config, out.path)
+            manifest = train(data, config, work)
         except (tf.errors.DataLossError, tf.errors.NotFoundError,
                 tf.errors.InvalidArgumentError) as e:
             # Files that changed after the check (or an output older than file lists).
             raise TrainError(f'--data {job_args.data}: cannot read it: '
                              f'{" ".join(str(e.message).split())[:300]}') from None
+        manifest['preprocess']['path'] = job_args.data
         manifest['created'] = jsonio.utc_now()
         manifest['wall_time_s'] = round(time.monotonic() - started, 1)
+        if work != out.path:
+            upload(work, out.path)
         out.write_manifest(manifest)
         output = new_version.publish_version(job_args.output, out) if job_args.registry \
             else out.publish()
     job_args.published = output  # for `run --models`, which goes on with this version
     _LOG.info('%s', summary_line(manifest, output))
     return 0
+
+
+def _check_data(data: str) -> None:
+    """A usage error (exit 2) unless ``data`` holds a preprocess output's manifest."""
+    made_by = manifest_job(data)
+    if made_by is None:
+        if not is_remote(data) and not os.path.isdir(data):
+            raise TrainError(f'--data {data}: no such folder')
+        raise TrainError(f'--data {data}: no {schema.MANIFEST_FILE}; is it the output '
+                         'folder of `imdb-sentiment preprocess`?')
+    if made_by != 'preprocess':
+        raise TrainError(f'--data {data} is the output of `imdb-sentiment {made_by}`; '
+                         'pass the output folder of `imdb-sentiment preprocess`')
+    if not is_remote(data):
+        _check_data_files(data, data)
+
+
+def _local_data(data: str, scratch: str) -> str:
+    """``data`` itself on a local disk; from an object store, a local copy of its manifest
+    and of the files the trainer reads (those the manifest lists, checked as on disk)."""
+    if not is_remote(data):
+        return data
+    try:
+        download(data, scratch, [schema.MANIFEST_FILE])
+        listed = list((read_manifest(scratch) or {}).get(schema.OUTPUT_FILES_KEY) or [
+            rel for rel in relative_files(data) if read_by_trainer(rel)])
+        _LOG.info('Copying the %d files of --data %s that training reads to %s', len(listed),
+                  data, scratch)
+        download(data, scratch, listed)
+    except OSError as e:
+        raise TrainError(f'--data {data}: cannot copy it: {e}') from None
+    _check_data_files(scratch, data)
+    return scratch
 
 
 def summary_line(manifest: Dict, output: str) -> str:
@@ -95,16 +134,17 @@ def _check_registry(root: str) -> None:
     registry.check_writable(root, '--output')
 
 
-def _check_data_files(data: str) -> None:
-    """A usage error (exit 2) when a file the preprocess manifest lists is missing or has
-    another size (a truncated copy, a deleted vocabulary)."""
+def _check_data_files(data: str, named: str) -> None:
+    """A usage error (exit 2) when a file the preprocess manifest in the local folder ``data``
+    lists is missing or has another size (a truncated copy, a deleted vocabulary); ``named``
+    is the --data the user gave."""
     listed = (read_manifest(data) or {}).get(schema.OUTPUT_FILES_KEY) or {}
     for rel, size in listed.items():
         path = os.path.join(data, *rel.split('/'))
         if not os.path.isfile(path):
-            raise TrainError(f'--data {data}: {rel} is missing; run preprocess again')
+            raise TrainError(f'--data {named}: {rel} is missing; run preprocess again')
         if os.path.getsize(path) != size:
-            raise TrainError(f'--data {data}: {rel} has {os.path.getsize(path)} bytes, its '
+            raise TrainError(f'--data {named}: {rel} has {os.path.getsize(path)} bytes, its '
                              f'manifest says {size} (truncated?); run preprocess again')
 
 

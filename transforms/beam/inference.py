@@ -3,16 +3,19 @@
 Beam's stock TensorFlow handlers cannot load a SavedModel whose signature takes
 strings and holds a tf.Transform graph, so this handler loads the export with
 ``tf.saved_model.load`` (once per worker process, shared by its threads) and
-calls ``serving_default`` on batches of raw review strings.
+calls ``serving_default`` on batches of raw review strings. An export on an object store
+is copied to a local folder first (``local_export``): TensorFlow never reads it there.
 """
 
 import json
+import tempfile
+import threading
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from apache_beam.utils import shared
 
-from transforms import schema
+from transforms import local_copy, schema
 from transforms.jsonio import file_sha256
 
 PROBABILITY = schema.PROBABILITY_OUTPUT
@@ -21,6 +24,10 @@ LABEL = schema.LABEL_OUTPUT
 # One loaded export per worker process for every stage that needs it (RunInference and
 # the explanations): a module-level handle is never pickled, so each process has its own.
 _LOADED = shared.Shared()
+# The local copies of exports on object stores, one per export and process: each folder is
+# removed when the process ends (the loaded model may read its assets until then).
+_COPIES: Dict[str, tempfile.TemporaryDirectory] = {}
+_COPYING = threading.Lock()
 
 
 def export_problem(path: str) -> Optional[str]:
@@ -130,6 +137,32 @@ def verify_export(path: str, hashes: bool = True) -> Optional[str]:
     return None
 
 
+def local_export(path: str) -> str:
+    """A local folder holding the export at ``path``, for TensorFlow to load: ``path`` itself
+    on a local disk; from an object store, the manifest and the files it lists, copied once
+    per process and checked against the manifest's sizes and hashes (ValueError if not)."""
+    if not local_copy.is_remote(path):
+        return path
+    with _COPYING:
+        if path not in _COPIES:
+            listed = (read_model_manifest(path) or {}).get(schema.EXPORT_FILES_KEY)
+            if not isinstance(listed, dict) or not listed:
+                raise ValueError(f'model {path}: its {schema.MANIFEST_FILE} lists no files '
+                                 f'to copy (train it again to load it from object storage)')
+            copy = tempfile.TemporaryDirectory(prefix='imdb-sentiment-model-')
+            try:
+                local_copy.download(path, copy.name, [schema.MANIFEST_FILE, *listed])
+                problem = verify_export(copy.name)
+            except BaseException:
+                copy.cleanup()
+                raise
+            if problem:
+                copy.cleanup()
+                raise ValueError(f'model {path} changed or is damaged: {problem}')
+            _COPIES[path] = copy
+        return _COPIES[path].name
+
+
 class Classifier:
     """A loaded export of `imdb-sentiment train`, called on a list of raw review strings.
 
@@ -139,7 +172,9 @@ class Classifier:
     """
 
     def __init__(self, path: str, verify: bool = True):
-        if verify:
+        if local_copy.is_remote(path):
+            path = local_export(path)  # verified as it is copied
+        elif verify:
             problem = verify_export(path)
             if problem:
                 raise ValueError(f'model {path} changed or is damaged: {problem}')
