@@ -26,7 +26,8 @@ from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
 from pipeline.runtime.reconcile import counts_summary
-from pipeline.runtime.runners import check_dry_run, check_job_endpoint, engine_failure
+from pipeline.runtime.runners import (check_dry_run, check_job_endpoint, engine_failure,
+                                      setup_file_copied)
 from transforms import jsonio, schema
 from transforms.beam.inputs import InputSpec, input_paths
 from transforms.errors import RejectFractionExceeded
@@ -92,7 +93,8 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     check_job_endpoint(options)
     started = time.monotonic()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
-        stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)
+        with setup_file_copied(options):
+            stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)
         if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
             _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
             return 0
@@ -153,7 +155,8 @@ def _run_pipeline(job: BeamJob, options: PipelineOptions, job_args: argparse.Nam
             job.build(p, job_args, plan, work_dir)
         return None, None
     except Exception as error:  # a signal (KeyboardInterrupt) is not the data's fault: never here
-        if job.fallback is None:
+        # A dry run's fallback would not run either: it could not tell the data's fault.
+        if job.fallback is None or options.view_as(TestOptions).dry_run:
             _raise_engine_failure(error, options)
             raise
         failure = sys.exc_info()

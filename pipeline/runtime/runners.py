@@ -5,12 +5,16 @@ by a module path (``direct``, ``DirectRunner``,
 ``apache_beam.runners.direct.direct_runner.DirectRunner``); no ``--runner`` is the DirectRunner.
 """
 
+import contextlib
+import os
 import re
+import shutil
 import socket
-from typing import Optional
+import tempfile
+from typing import Iterator, Optional
 
 from apache_beam.options.pipeline_options import (PipelineOptions, PortableOptions,
-                                                  StandardOptions, TestOptions)
+                                                  SetupOptions, StandardOptions, TestOptions)
 
 from transforms.errors import EngineFailed, UserError
 
@@ -87,3 +91,42 @@ def engine_failure(error: BaseException, options: PipelineOptions) -> Optional[E
         said = said[:297] + '...'
     return EngineFailed(f'the {runner} job {job} ended {state}: {said}; nothing was '
                         'published (the engine\'s own log and web UI hold the whole error)')
+
+
+_NOT_COPIED = shutil.ignore_patterns('__pycache__', '*.pyc')   # caches, never in an sdist
+
+
+@contextlib.contextmanager
+def setup_file_copied(options: PipelineOptions) -> Iterator[None]:
+    """While inside, ``--setup_file`` names the same file in a temporary copy of its project.
+
+    Beam's stager builds the package the workers install (Dataflow's ``workflow.tar.gz``, and
+    the portable runners' too) by running ``setup.py sdist`` where the file lies, which writes
+    ``*.egg-info`` there: into the user's checkout, or into the egg-info of an editable
+    install. Built in the copy, the checkout is left as it was. The copy holds the project's
+    top-level files and its Python packages (the folders with an ``__init__.py``, all that
+    ``setuptools.find_packages()`` can find), not its outputs, virtual environments or caches.
+    A missing file is left to Beam, which names the flag. Make the pipeline inside: a
+    ``beam.Pipeline`` keeps a copy of the options it was made with.
+    """
+    setup = options.view_as(SetupOptions)
+    original = setup.setup_file
+    if not original or not os.path.isfile(original):
+        yield
+        return
+    project = os.path.dirname(os.path.abspath(original))
+    with tempfile.TemporaryDirectory(prefix='imdb-sentiment-sdist-') as scratch:
+        copy = os.path.join(scratch, os.path.basename(project) or 'project')
+        os.mkdir(copy)
+        for entry in os.scandir(project):
+            if entry.name.startswith('.'):
+                continue
+            if entry.is_file():
+                shutil.copy2(entry.path, copy)
+            elif os.path.isfile(os.path.join(entry.path, '__init__.py')):
+                shutil.copytree(entry.path, os.path.join(copy, entry.name), ignore=_NOT_COPIED)
+        setup.setup_file = os.path.join(copy, os.path.basename(original))
+        try:
+            yield
+        finally:
+            setup.setup_file = original

@@ -17,12 +17,13 @@ from unittest import mock
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import (FlinkRunnerOptions, GoogleCloudOptions,
-                                                  PipelineOptions)
+                                                  PipelineOptions, SetupOptions)
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability import flink_runner
 from apache_beam.runners.runner import PipelineState
 
 from pipeline import cli
+from pipeline.runtime.runners import setup_file_copied
 from transforms.errors import EXIT_FAILURE
 from tests.support.datasets import generated_reviews, write_csv
 from tests.support.paths import ROOT
@@ -94,9 +95,11 @@ def _dataflow_job(job: str, argv, staging: str):
     described = importlib.import_module(f'pipeline.jobs.{job}').JOB
     job_args, beam_args = flags.parse(job, argv + DATAFLOW_ARGS)
     options = PipelineOptions(beam_args)
-    p = beam.Pipeline(options=options)
-    described.build(p, job_args, described.plan(job_args), os.path.join(staging, os.pardir, 'work'))
-    result = p.run()
+    with setup_file_copied(options):
+        p = beam.Pipeline(options=options)
+        described.build(p, job_args, described.plan(job_args),
+                        os.path.join(staging, os.pardir, 'work'))
+        result = p.run()
     # The dry run returns the compiled job without staging anything. Beam's client stages to
     # any filesystem; only the options validator insists on gs://, so switch it here.
     result.job.google_cloud_options.staging_location = staging
@@ -214,9 +217,53 @@ def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, mon
 def test_dataflow_dry_run_through_the_command_line(trained, reviews_csv, tmp_path, job):
     out = str(tmp_path / 'out')
     model = ['--model', trained['model']] if job == 'score' else []
+    checkout = sorted(os.listdir(ROOT))
     with offline():
         code = cli.main([job, '--input', reviews_csv, *model, '--output', out, *DATAFLOW_ARGS])
     assert code == 0 and os.listdir(tmp_path) == []
+    # The sdist of --setup_file was built in a copy: no egg-info (or build/) in the checkout.
+    assert sorted(os.listdir(ROOT)) == checkout
+
+
+def test_the_setup_file_is_built_in_a_copy_of_its_project(tmp_path):
+    """Beam's stager runs ``setup.py sdist`` where the file lies, writing *.egg-info there."""
+    project = tmp_path / 'project'
+    for rel, text in {'setup.py': 'setup()', 'README.md': 'r', 'pkg/__init__.py': '',
+                      'pkg/sub/__init__.py': '', 'pkg/sub/m.py': 'x = 1',
+                      'pkg/__pycache__/m.cpython-311.pyc': 'c', 'runs/out/part-0': 'data',
+                      '.venv/lib/site.py': 'v', 'old.egg-info/PKG-INFO': 'p'}.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    options = PipelineOptions([f'--setup_file={project}/setup.py'])
+    setup = options.view_as(SetupOptions)
+    with setup_file_copied(options):
+        copy = os.path.dirname(setup.setup_file)
+        assert copy != str(project) and os.path.basename(setup.setup_file) == 'setup.py'
+        copied = sorted(os.path.relpath(os.path.join(d, n), copy)
+                        for d, _, names in os.walk(copy) for n in names)
+        assert copied == ['README.md', 'pkg/__init__.py', 'pkg/sub/__init__.py', 'pkg/sub/m.py',
+                          'setup.py']
+        open(os.path.join(copy, 'built.egg-info'), 'w').close()   # as the stager's build does
+    assert setup.setup_file == f'{project}/setup.py' and not os.path.exists(copy)
+    missing = PipelineOptions([f'--setup_file={tmp_path}/none/setup.py'])  # Beam names it
+    with setup_file_copied(missing):
+        assert missing.view_as(SetupOptions).setup_file == f'{tmp_path}/none/setup.py'
+
+
+def test_a_dry_run_whose_graph_fails_keeps_its_error(reviews_csv, tmp_path, monkeypatch):
+    """Preprocess runs a smaller graph when its pipeline fails, to tell the data's fault from a
+    bug; in a dry run that one is not run either, so it cannot: the build's error stands."""
+    from pipeline.jobs import preprocess
+
+    def failing_build(p, job_args, plan, work_dir):
+        raise RuntimeError('the graph could not be built')
+
+    monkeypatch.setattr(preprocess, 'JOB', preprocess.JOB.__class__(
+        **{**preprocess.JOB.__dict__, 'build': failing_build}))
+    with offline(), pytest.raises(RuntimeError, match='the graph could not be built'):
+        cli.main(['preprocess', '--input', reviews_csv, '--output', str(tmp_path / 'out'),
+                  *DATAFLOW_ARGS])
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize('runner', [None, 'direct', 'FlinkRunner', 'sparkrunner',
@@ -245,7 +292,9 @@ def test_dataflow_dry_run_compiles_the_job_without_gcp(dataflow, job):
     assert description.type_.name == 'JOB_TYPE_BATCH'
     options = dict(description.environment.sdk_pipeline_options['options'])
     assert options['project'] == 'imdb-sentiment-test' and options['region'] == 'us-central1'
-    assert options['setup_file'] == SETUP_PY
+    # Our setup.py, in the copy of the project the sdist was built from.
+    assert os.path.basename(options['setup_file']) == 'setup.py'
+    assert os.path.dirname(options['setup_file']) != ROOT
 
 
 @pytest.mark.parametrize('job', ['preprocess', 'score'])
