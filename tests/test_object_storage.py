@@ -242,3 +242,35 @@ def test_a_train_that_fails_leaves_the_published_model_as_it_was(gcs, gs_model, 
     assert done.returncode == 2, done.stderr[-3000:]
     assert f'--data {data}: {record} has ' in done.stderr and 'run preprocess again' in done.stderr
     assert _objects(emulator, 'trainer/model') == listed   # no .partial-, the model untouched
+
+
+# --- Dataflow, offline: a dry run with its paths on gs:// -----------------------------------
+
+def _dry_run(*args: str) -> subprocess.CompletedProcess:
+    """The job built for Dataflow and not submitted, with a gs:// temp location, as a user
+    would check a command before paying for it."""
+    return _cli(*args, '--runner=DataflowRunner', '--dry_run=True',
+                '--project=imdb-sentiment-test', '--region=us-central1',
+                f'--temp_location=gs://{BUCKET}/dataflow/tmp', '--setup_file=./setup.py')
+
+
+def test_a_dataflow_dry_run_on_gs_compiles_and_leaves_the_bucket_and_checkout_as_they_were(
+        gcs, reviews_csv, trained, tmp_path):
+    emulator, root = gcs
+    model = _upload_folder(trained['model'], f'{root}/dataflow/model')
+    bucket, checkout = emulator.objects(BUCKET), sorted(os.listdir(ROOT))
+    score = _dry_run('score', '--input', reviews_csv, '--model', model,
+                     '--output', f'{root}/dataflow/score')
+    assert score.returncode == 0, score.stderr[-3000:]
+    assert 'Dry run: the job was compiled, not run' in score.stderr
+    # tf.Transform writes its temporary assets through TensorFlow's own GCS client while the
+    # graph is built, and that client cannot be pointed at the emulator: preprocess's output
+    # stays local here (it is on gs:// on a real Dataflow dry run).
+    preprocess = _dry_run('preprocess', '--input', reviews_csv,
+                          '--output', str(tmp_path / 'preprocess'))
+    assert preprocess.returncode == 0, preprocess.stderr[-3000:]
+    # Nothing published, staged or left behind: the bucket holds only the inputs, the
+    # checkout no egg-info (the sdist is built in a copy), the local output nothing.
+    assert emulator.objects(BUCKET) == bucket
+    assert sorted(os.listdir(ROOT)) == checkout
+    assert os.listdir(tmp_path) == []
