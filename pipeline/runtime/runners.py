@@ -3,6 +3,8 @@
 Beam accepts a runner by its class name in any case, with or without the ``Runner`` suffix, or
 by a module path (``direct``, ``DirectRunner``,
 ``apache_beam.runners.direct.direct_runner.DirectRunner``); no ``--runner`` is the DirectRunner.
+The package of ``--setup_file``, which the cluster runners build and stage for their workers,
+is built from a copy of the project (``setup_file_copied``), never in the checkout.
 """
 
 import contextlib
