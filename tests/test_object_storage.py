@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import uuid
+from typing import Dict, Optional
 
 import pytest
 
-from tests.support import gcs_emulator, processes
+from tests.support import gcs_emulator, processes, tf_gcs_proxy
 from tests.support.datasets import review_rows, write_csv
 from tests.support.paths import ROOT
 
@@ -30,9 +31,10 @@ def gcs(tmp_path_factory):
         yield emulator, emulator.create_bucket(BUCKET)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'pipeline.cli', *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          env=dict(os.environ, **(env or {})), capture_output=True, text=True,
+                          timeout=300)
 
 
 def _upload(local: str, target: str) -> str:
@@ -246,12 +248,12 @@ def test_a_train_that_fails_leaves_the_published_model_as_it_was(gcs, gs_model, 
 
 # --- Dataflow, offline: a dry run with its paths on gs:// -----------------------------------
 
-def _dry_run(*args: str) -> subprocess.CompletedProcess:
+def _dry_run(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """The job built for Dataflow and not submitted, with a gs:// temp location, as a user
     would check a command before paying for it."""
     return _cli(*args, '--runner=DataflowRunner', '--dry_run=True',
                 '--project=imdb-sentiment-test', '--region=us-central1',
-                f'--temp_location=gs://{BUCKET}/dataflow/tmp', '--setup_file=./setup.py')
+                f'--temp_location=gs://{BUCKET}/dataflow/tmp', '--setup_file=./setup.py', env=env)
 
 
 def test_a_dataflow_dry_run_on_gs_compiles_and_leaves_the_bucket_and_checkout_as_they_were(
@@ -263,14 +265,14 @@ def test_a_dataflow_dry_run_on_gs_compiles_and_leaves_the_bucket_and_checkout_as
                      '--output', f'{root}/dataflow/score')
     assert score.returncode == 0, score.stderr[-3000:]
     assert 'Dry run: the job was compiled, not run' in score.stderr
-    # tf.Transform writes its temporary assets through TensorFlow's own GCS client while the
-    # graph is built, and that client cannot be pointed at the emulator: preprocess's output
-    # stays local here (it is on gs:// on a real Dataflow dry run).
-    preprocess = _dry_run('preprocess', '--input', reviews_csv,
-                          '--output', str(tmp_path / 'preprocess'))
+    # tf.Transform writes its temporary files through TensorFlow's own GCS client while the
+    # graph is built: that client reaches the emulator only through the test's proxy.
+    with tf_gcs_proxy.Proxy(emulator.url, str(tmp_path)) as proxy:
+        preprocess = _dry_run('preprocess', '--input', reviews_csv,
+                              '--output', f'{root}/dataflow/preprocess', env=proxy.env())
     assert preprocess.returncode == 0, preprocess.stderr[-3000:]
+    assert 'Dry run: the job was compiled, not run' in preprocess.stderr
     # Nothing published, staged or left behind: the bucket holds only the inputs, the
-    # checkout no egg-info (the sdist is built in a copy), the local output nothing.
+    # checkout no egg-info (the sdist is built in a copy).
     assert emulator.objects(BUCKET) == bucket
     assert sorted(os.listdir(ROOT)) == checkout
-    assert os.listdir(tmp_path) == []
