@@ -37,35 +37,28 @@ NIGHTLY_FILES = ('history.json', 'index.html', 'history.lock')
 _NESTED_DEPTH = 3
 
 
-def _filesystems():
-    from apache_beam.io.filesystems import FileSystems  # object stores: Beam's file systems
-    return FileSystems
-
-
-def _is_local(path: str) -> bool:
-    return '://' not in path
-
-
 def _real(path: str) -> str:
-    return os.path.realpath(os.path.abspath(path)) if _is_local(path) else path.rstrip('/')
+    if object_store.is_local(path):
+        return os.path.realpath(os.path.abspath(path))
+    return path.rstrip('/')
 
 
 def _overlaps(a: str, b: str) -> bool:
     """a is b, or one lies inside the other."""
-    sep = '/' if not _is_local(a) else os.sep
+    sep = '/' if not object_store.is_local(a) else os.sep
     return a == b or a.startswith(b.rstrip(sep) + sep) or b.startswith(a.rstrip(sep) + sep)
 
 
 def manifest_job(folder: str) -> Optional[str]:
     """The ``job`` its manifest.json names, or None (no manifest, or unreadable)."""
-    if _is_local(folder):
+    if object_store.is_local(folder):
         try:
             with open(os.path.join(folder, schema.MANIFEST_FILE), encoding='utf-8') as f:
                 found = json.load(f)
         except (OSError, ValueError):
             return None
         return found.get('job') if isinstance(found, dict) else None
-    fs = _filesystems()
+    fs = object_store.filesystems()
     path = fs.join(folder, schema.MANIFEST_FILE)
     try:
         if not fs.exists(path):
@@ -104,7 +97,7 @@ def check_output(output: Optional[str], job: str, protected: Iterable[str] = (),
     ``replaces``: the job replaces the folder whole (every job but ``run``, which writes its
     steps' outputs into its folder and may hold them)."""
     out = _checked_place(output, protected, flag)
-    if not _is_local(output):
+    if not object_store.is_local(output):
         _check_remote(output, job, flag)
         return
     if _existing_folder(out, output, flag, job, 'replacing'):
@@ -130,7 +123,7 @@ def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
     """Raises OutputError (exit 2) unless ``output`` may be the root of dated runs: missing,
     empty, or holding only partitions and the nights' history; never an ad-hoc output."""
     out = _checked_place(output, protected, flag)
-    if not _is_local(output):
+    if not object_store.is_local(output):
         return
     if _existing_folder(out, output, flag, 'nightly', 'writing in'):
         own = manifest_job(out)
@@ -153,7 +146,7 @@ def _checked_place(output: Optional[str], protected: Iterable[str], flag: str) -
     if not output or not output.strip():
         raise OutputError(f'{flag} is empty')
     out = _real(output)
-    if _is_local(output):
+    if object_store.is_local(output):
         from pipeline.new_version import check_not_in_version  # it builds on this module
         check_not_in_version(output, flag)
     for path in protected:
@@ -191,7 +184,7 @@ def _check_remote(output: str, job: str, flag: str) -> None:
     if object_store.is_bucket(output):
         raise OutputError(f'{flag} {output} is a whole bucket; name a folder in it, such as '
                           f'{output.rstrip("/")}/{job}')
-    found = _filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
+    found = object_store.filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
     if found and manifest_job(output) != job:
         raise OutputError(f'{flag} {output} holds files that are not an earlier '
                           f'`imdb-sentiment {job}` output; choose a new folder')
@@ -212,7 +205,7 @@ class OutputLock:
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
-        if not _is_local(self.output):
+        if not object_store.is_local(self.output):
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         while True:

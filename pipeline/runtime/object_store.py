@@ -19,8 +19,14 @@ from transforms import schema
 _LOG = logging.getLogger(__name__)
 
 
-def _filesystems():
-    from apache_beam.io.filesystems import FileSystems  # object stores only: loads Beam
+def is_local(path: str) -> bool:
+    """Whether ``path`` is on a local disk, not on an object store (``gs://...``)."""
+    return '://' not in path
+
+
+def filesystems():
+    """Beam's ``FileSystems``, imported only when an object store is used (it loads Beam)."""
+    from apache_beam.io.filesystems import FileSystems
     return FileSystems
 
 
@@ -52,7 +58,7 @@ def _checked(path: str) -> str:
 def list_objects(folder: str) -> List[str]:
     """Every object under ``folder/``, sorted (one listing)."""
     folder = _checked(folder)
-    return sorted(m.path for m in _filesystems().match([folder + '/**'])[0].metadata_list)
+    return sorted(m.path for m in filesystems().match([folder + '/**'])[0].metadata_list)
 
 
 def remove(path: str) -> None:
@@ -62,7 +68,7 @@ def remove(path: str) -> None:
     failed to delete; so what is still listed afterwards is deleted again, object by object,
     and an error there is raised."""
     path = _checked(path)
-    fs = _filesystems()
+    fs = filesystems()
     fs.delete([path + '/'])
     left = list_objects(path)
     if fs.exists(path):
@@ -77,7 +83,7 @@ def move_folder(source: str, target: str) -> None:
     source, target = _checked(source), _checked(target)
     files = list_objects(source)
     files.sort(key=lambda p: p.endswith('/' + schema.MANIFEST_FILE))
-    _filesystems().rename(files, [target + p[len(source):] for p in files])
+    filesystems().rename(files, [target + p[len(source):] for p in files])
 
 
 def leftovers(final_path: str, pattern: re.Pattern) -> List[str]:
@@ -85,7 +91,7 @@ def leftovers(final_path: str, pattern: re.Pattern) -> List[str]:
     ``pattern`` matches whole (``out.partial-1a2b3c4d``): one listing."""
     final_path = _checked(final_path)
     found = set()
-    for m in _filesystems().match([final_path + '.*/**'])[0].metadata_list:
+    for m in filesystems().match([final_path + '.*/**'])[0].metadata_list:
         suffix = m.path[len(final_path):].split('/', 1)[0]
         if pattern.fullmatch(suffix):
             found.add(final_path + suffix)

@@ -47,10 +47,6 @@ _LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
 FAILED = '.failed-'
 
 
-def _is_local(path: str) -> bool:
-    return '://' not in path
-
-
 # --- The filesystem steps a publish takes (one function each, so tests can stop at each) ----
 
 _RENAME_NOREPLACE = 1
@@ -227,13 +223,13 @@ class StagedOutput:
     def __enter__(self) -> 'StagedOutput':
         parent = os.path.dirname(self.final_path)
         try:
-            if _is_local(self.path) and parent:
+            if object_store.is_local(self.path) and parent:
                 os.makedirs(parent, exist_ok=True)
             self._lock.acquire()
         except OSError as e:
             raise OutputError(f'cannot write {self.final_path}: {e.strerror or e}') from None
         try:
-            if _is_local(self.final_path):
+            if object_store.is_local(self.final_path):
                 recover(self.final_path)
                 os.makedirs(self.path)
             else:
@@ -247,7 +243,7 @@ class StagedOutput:
         try:
             if self.published_path is None:
                 _remove_any(self.path)
-                if _is_local(self.final_path) and not os.path.lexists(self.final_path):
+                if object_store.is_local(self.final_path) and not os.path.lexists(self.final_path):
                     recover(self.final_path)  # stopped between two renames: put OUT back
         finally:
             self._lock.release()
@@ -255,16 +251,15 @@ class StagedOutput:
     def write_manifest(self, manifest: Dict) -> None:
         """The manifest, last, whole: a temporary file renamed into place."""
         target = os.path.join(self.path, MANIFEST)
-        if not _is_local(self.path):
-            data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + '\n').encode()
-            with _filesystems().create(target) as f:
-                f.write(data)
+        if not object_store.is_local(self.path):
+            from transforms.jsonio import write_json  # object stores only: loads Beam
+            write_json(target, manifest)
             return
         replace_json(target, manifest)
 
     def publish(self) -> str:
         """Makes the staging folder the output; returns its path."""
-        if not _is_local(self.final_path):
+        if not object_store.is_local(self.final_path):
             self._publish_remote()
         elif not os.path.lexists(self.final_path):
             _rename(self.path, self.final_path)
@@ -293,7 +288,7 @@ class StagedOutput:
     def publish_failed(self) -> str:
         """A failed run's output, kept for inspection beside the final path, which keeps its
         earlier output; returns where it went."""
-        if _is_local(self.final_path):
+        if object_store.is_local(self.final_path):
             self.published_path = _keep_failed(self.final_path, self.path)
         else:
             self.published_path = _failed_path(self.final_path)
@@ -306,13 +301,8 @@ class StagedOutput:
         object_store.move_folder(self.path, self.final_path)
 
 
-def _filesystems():
-    from apache_beam.io.filesystems import FileSystems  # object stores only
-    return FileSystems
-
-
 def _remove_any(path: str) -> None:
-    if _is_local(path):
+    if object_store.is_local(path):
         _rmtree(path)
     else:
         object_store.remove(path)
