@@ -31,6 +31,7 @@ setuptools.setup(
                                                'transforms.*', 'trainer', 'trainer.*',
                                                'analysis', 'analysis.*']),
     install_requires=REQUIRED,
-    extras_require={'test': ['pytest==9.2.0', 'hypothesis==6.170.17']},
+    extras_require={'test': ['pytest==9.2.0', 'hypothesis==6.170.17',
+                             'pytest-xdist==3.8.0']},
     entry_points={'console_scripts': ['imdb-sentiment=pipeline.cli:main']},
 )

@@ -5,13 +5,21 @@ import pytest
 # Keep TensorFlow's C++ start-up messages out of test output.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# pytest.ini's -n auto: one test process per core this process may use, at most MAX_WORKERS
+# (each may run a whole job with TensorFlow, about 1.5 GB), and at least two, so that a test
+# that waits on a subprocess or a cluster leaves the other core to another test.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    return max(2, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory):
     """A real preprocess + one-epoch train on 240 generated reviews (about 20 s).
 
-    Shared by the whole session: tests read these folders and write only into copies.
+    Made once in each test process: tests read these folders and write only into copies.
     """
     from pipeline import cli
     from tests.support.processes import TINY_MODEL

@@ -91,55 +91,72 @@ def test_run_downloads_trains_scores_and_links_every_report(archive_server, tmp_
                  'score/aclImdb-test/report.html', 'score/nightly/report.html'):
         assert f'href="{link}"' in html and os.path.exists(os.path.join(out, link))
 
-    # A second run finds the archive in the cache and downloads nothing. With --models its
-    # model is the registry's first version, judged by the gate (no champion yet: the floor)
-    # and promoted only if blessed; the index says which.
-    before = len(requests)
-    again, models = str(tmp_path / 'again'), str(tmp_path / 'models')
-    code = cli.main(['run', '--output', again, '--cache-dir', cache, '--url', url,
-                     '--no-explore', '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
-                     '--preprocess-flags', '--max-tokens 32', '--models', models])
-    assert len(requests) == before
-    verdict = read_json(os.path.join(again, 'evaluate', 'verdict.json'))
-    assert code == (0 if verdict['blessed'] else 4)
-    assert [s['step'] for s in read_json(os.path.join(again, 'manifest.json'))['steps']] == [
-        'preprocess', 'train', 'evaluate', 'promote', 'score eval', 'score aclImdb-test']
+
+FLIP = {'positive': 'negative', 'negative': 'positive'}
+
+
+def _run_into(models: str, data: str, out: str) -> int:
+    return cli.main(['run', '--input', data, '--output', out, '--models', models,
+                     '--no-explore', '--epochs', '1', '--test-fraction', '0.3',
+                     '--train-flags', ' '.join(TINY_MODEL), '--preprocess-flags', '--max-tokens 32',
+                     '--evaluate-flags', '--min-reviews 50 --min-accuracy 0.6'])
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory):
+    """One `run --models` into an empty registry: its model is version 1, blessed on its
+    test split and promoted, and that split pinned as the gate set. The tests below each go on
+    from a copy of its registry."""
+    root = tmp_path_factory.mktemp('first_run')
+    rows = generated_reviews(400, seed=11)
+    (root / 'good').mkdir()
+    good = write_csv(str(root / 'good' / 'reviews.csv'), rows)
+    models, out = str(root / 'models'), str(root / 'first')
+    code = _run_into(models, good, out)
+    return {'code': code, 'rows': rows, 'csv': good, 'models': models, 'out': out}
+
+
+def _registry_copy(first_run, tmp_path) -> str:
+    models = str(tmp_path / 'models')
+    shutil.copytree(first_run['models'], models)
+    return models
+
+
+def test_run_models_gates_promotes_and_pins_the_gate_set(first_run):
+    models, out = first_run['models'], first_run['out']
+    assert first_run['code'] == 0
+    steps = read_json(os.path.join(out, 'manifest.json'))['steps']
+    assert [s['step'] for s in steps][:4] == ['preprocess', 'train', 'evaluate', 'promote']
+    assert all(s['exit_code'] == 0 for s in steps)
     assert os.path.isfile(os.path.join(models, '1', 'saved_model.pb'))
-    champion = os.path.join(models, 'champion.json')
-    assert (read_json(champion)['version'] == 1) if verdict['blessed'] else not os.path.exists(
-        champion)
-    html = open(os.path.join(again, 'index.html'), encoding='utf-8').read()
-    assert 'id="gate"' in html and ('Blessed and promoted' if verdict['blessed'] else
-                                    'Not blessed') in html
-
-
+    assert read_json(os.path.join(models, 'champion.json'))['version'] == 1
+    pinned = read_json(os.path.join(models, 'gate_set', 'manifest.json'))
+    tested = read_json(os.path.join(out, 'preprocess', 'manifest.json'))
+    assert pinned['count'] == tested['counts']['test'] >= 50
+    html = open(os.path.join(out, 'index.html'), encoding='utf-8').read()
+    assert 'id="gate"' in html and 'Blessed and promoted' in html
 
 
 def test_run_models_uses_the_version_it_published_when_another_came_first(
-        trained, tmp_path, monkeypatch):
+        first_run, tmp_path, monkeypatch):
     """Case 6: run picked its number before preprocess and wrote it at the end, over a
     version that `train --registry` had published meanwhile. Now the number is taken when
     the run's model is published: the other writer's version survives, and the run's
     evaluate, promote and score steps use the run's own version."""
     from pipeline import new_version, registry
     from pipeline.runtime.publish import StagedOutput
-    models, out = str(tmp_path / 'models'), str(tmp_path / 'run')
-    shutil.copytree(trained['model'], registry.version_path(models, 1))
-    registry.record_verdict(models, 1, {'blessed': True, 'checks': []})
-    registry.promote(models, 1, 'first')
+    models, out = _registry_copy(first_run, tmp_path), str(tmp_path / 'run')
     real = new_version.publish_version
 
     def another_writer_first(path: str, staged: StagedOutput) -> str:
         with new_version.stage_version(path) as other:
-            shutil.copytree(trained['model'], other.path, dirs_exist_ok=True)
+            shutil.copytree(registry.version_path(models, 1), other.path, dirs_exist_ok=True)
             assert real(path, other) == registry.version_path(models, 2)
         return real(path, staged)
 
     monkeypatch.setattr(new_version, 'publish_version', another_writer_first)
     other = registry.content_sha256(models, 1)  # version 2 is a copy of version 1
-    code = cli.main(['run', '--input', trained['csv'], '--output', out, '--no-explore',
-                     '--epochs', '1', '--train-flags', ' '.join(TINY_MODEL),
-                     '--preprocess-flags', '--max-tokens 32', '--models', models])
+    code = _run_into(models, first_run['csv'], str(tmp_path / 'run'))
     assert code in (0, 4)
     assert registry.versions(models) == [1, 2, 3]
     assert registry.content_sha256(models, 2) == other
@@ -155,34 +172,18 @@ def test_run_models_uses_the_version_it_published_when_another_came_first(
     assert registry.champion(models)['version'] == (3 if verdict['blessed'] else 1)
 
 
-def test_run_models_never_promotes_a_model_of_a_file_with_flipped_labels(tmp_path, capsys):
-    """The same file twice into one registry, the second time with every label flipped. The
-    first run's test split becomes the gate set; the second model is judged on it (its own
-    flipped test split would bless it), and the champion's disagreement with the new labels
-    marks the file suspect: exit 3, nothing promoted."""
-    rows = generated_reviews(400, seed=11)
-    other = {'positive': 'negative', 'negative': 'positive'}
-    (tmp_path / 'good').mkdir()
+def test_run_models_never_promotes_a_model_of_a_file_with_flipped_labels(
+        first_run, tmp_path, capsys):
+    """The same file again into the registry, with every label flipped. The first run's test
+    split is the gate set; the second model is judged on it (its own flipped test split would
+    bless it), and the champion's disagreement with the new labels marks the file suspect:
+    exit 3, nothing promoted."""
+    models = _registry_copy(first_run, tmp_path)
     (tmp_path / 'bad').mkdir()
-    good = write_csv(str(tmp_path / 'good' / 'reviews.csv'), rows)
-    bad = write_csv(str(tmp_path / 'bad' / 'reviews.csv'), [(t, other[l]) for t, l in rows])
-    models = str(tmp_path / 'models')
-
-    def run(data, out):
-        return cli.main(['run', '--input', data, '--output', str(tmp_path / out), '--models',
-                         models, '--no-explore', '--epochs', '1', '--test-fraction', '0.3',
-                         '--train-flags', ' '.join(TINY_MODEL),
-                         '--preprocess-flags', '--max-tokens 32',
-                         '--evaluate-flags', '--min-reviews 50 --min-accuracy 0.6'])
-
-    assert run(good, 'first') == 0
-    pinned = read_json(os.path.join(models, 'gate_set', 'manifest.json'))
-    tested = read_json(os.path.join(tmp_path, 'first', 'preprocess', 'manifest.json'))
-    assert pinned['count'] == tested['counts']['test'] >= 50
-    assert read_json(os.path.join(models, 'champion.json'))['version'] == 1
+    bad = write_csv(str(tmp_path / 'bad' / 'reviews.csv'),
+                    [(t, FLIP[label]) for t, label in first_run['rows']])
     capsys.readouterr()
-
-    assert run(bad, 'second') == 3
+    assert _run_into(models, bad, str(tmp_path / 'second')) == 3
     err = capsys.readouterr().err
     assert 'suspect data: --data ' in err and 'are its labels flipped, or the wrong column?' in err
     verdict = read_json(os.path.join(tmp_path, 'second', 'evaluate', 'verdict.json'))
