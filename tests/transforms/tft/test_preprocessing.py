@@ -2,7 +2,6 @@
 option through a whole analyze-and-transform run, and through tf.Transform's own test harness
 (the transformed rows, the transformed schema and both vocabulary files as they must be)."""
 
-import dataclasses
 import tempfile
 
 import numpy as np
@@ -44,7 +43,7 @@ def _ids(tokens, vocab, length):
 
 
 def test_ids_follow_the_vocabulary_with_padding_and_oov():
-    config = TransformConfig(max_tokens=6, frequency_threshold=2)
+    config = TransformConfig(max_tokens=6, frequency_threshold=2, ngram_max=0)
     out, vocab = _analyze_and_transform(ROWS, config)
     # Train-split frequencies: good 4, bad 3, movie 3, ! 2; the rest appear once.
     assert vocab[0] == 'good' and sorted(vocab) == ['!', 'bad', 'good', 'movie']
@@ -56,17 +55,10 @@ def test_ids_follow_the_vocabulary_with_padding_and_oov():
     # the, worst, movies and ? are out of vocabulary
     assert out['a:3']['num_tokens'] == 7 and out['a:3']['num_oov'] == 4
     assert out['a:1']['label'] == 1 and out['a:2']['label'] == 0
-
-
-def test_truncation_keeps_the_chosen_end():
-    config = TransformConfig(max_tokens=2, frequency_threshold=1)
-    start, vocab_s = _analyze_and_transform(ROWS, config)
-    end, vocab_e = _analyze_and_transform(
-        ROWS, dataclasses.replace(config, truncate=schema.TRUNCATE_KEEP_END))
-    tokens = ['bad', 'movie', 'not', 'good']
-    assert start['a:2']['token_ids'].tolist() == _ids(tokens[:2], vocab_s, 2)
-    assert end['a:2']['token_ids'].tolist() == _ids(tokens[-2:], vocab_e, 2)
-    assert start['a:2']['num_tokens'] == end['a:2']['num_tokens'] == 4
+    # the first six of a:3's seven tokens (the default end to keep); --ngram-max 0: no n-grams
+    assert out['a:3']['token_ids'].tolist() == _ids(
+        ['the', 'worst', 'movies', '?', 'bad', 'bad'], vocab, 6)
+    assert 'ngram_ids' not in out['a:1']
 
 
 def test_config_rejects_impossible_values():
@@ -81,13 +73,20 @@ def test_config_rejects_impossible_values():
 
 
 @pytest.mark.e2e  # a whole analyze-and-transform run per option (seconds each)
+def test_truncation_keeps_the_chosen_end():
+    end, vocab = _analyze_and_transform(ROWS, TransformConfig(
+        max_tokens=2, frequency_threshold=1, truncate=schema.TRUNCATE_KEEP_END))
+    assert end['a:2']['token_ids'].tolist() == _ids(['not', 'good'], vocab, 2)
+    assert end['a:2']['num_tokens'] == 4
+
+
+@pytest.mark.e2e  # a whole analyze-and-transform run per option (seconds each)
 def test_stopwords_and_lemmas_change_the_ids():
-    plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=8, frequency_threshold=1))
     cleaned, vocab = _analyze_and_transform(ROWS, TransformConfig(
         max_tokens=8, frequency_threshold=1,
         cleaning=CleaningConfig(remove_stopwords=True, lemmatize=True)))
-    # 'The worst movies? Bad, bad!': 'the' dropped; worst -> bad, movies -> movie.
-    assert plain['a:3']['num_tokens'] == 7
+    # 'The worst movies? Bad, bad!' (seven tokens plain): 'the' dropped; worst -> bad,
+    # movies -> movie.
     assert cleaned['a:3']['num_tokens'] == 6
     assert cleaned['a:3']['token_ids'].tolist() == _ids(
         ['bad', 'movie', '?', 'bad', 'bad', '!'], vocab, 8)
@@ -112,9 +111,6 @@ def test_ngram_ids_are_the_distinct_known_ngrams():
     assert names('a:1') == ['!', 'good', 'good good', 'movie']   # each once: a binary bag
     assert names('a:2') == ['bad', 'good', 'movie']
     assert names('a:3') == ['!', 'bad']
-    # --ngram-max 0: no n-gram feature at all.
-    plain, _ = _analyze_and_transform(ROWS, TransformConfig(max_tokens=4, ngram_max=0))
-    assert 'ngram_ids' not in plain['a:1']
 
 
 # --- tf.Transform's own test harness: analyse and transform four in-memory reviews
