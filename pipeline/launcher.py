@@ -89,8 +89,7 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     cores = local_cores.choose(beam_args, options.view_as(StandardOptions).runner,
                                memory.input_bytes(files),
                                affordable=memory.affordable_workers())
-    if cores.beam_args != list(beam_args):
-        options = PipelineOptions(cores.beam_args)
+    cores.apply(options)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
     bundles.check_bundles(job.name, files, options, job.bundle_output(job_args),

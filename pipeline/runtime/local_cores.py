@@ -67,14 +67,21 @@ def usable_cores() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
-    """The Beam arguments to run with, how many processes do the work, and why (None: not
-    the DirectRunner, not for this module to choose)."""
-    beam_args: List[str]
+    """How many processes do the work, why (None: not the DirectRunner, not for this module to
+    choose), and whether the multi-processing mode must be set for it (``apply``)."""
     processes: int
     reason: Optional[str]
+    multi: bool = False
+
+    def apply(self, options: PipelineOptions) -> None:
+        """Sets the choice in ``options`` (a view shares its options: Beam reads the same)."""
+        if self.multi:
+            direct = options.view_as(DirectOptions)
+            direct.direct_running_mode = MULTI_PROCESSING
+            direct.direct_num_workers = self.processes
 
 
-def _given(beam_args: Sequence[str], flag: str) -> Optional[str]:
+def given(beam_args: Sequence[str], flag: str) -> Optional[str]:
     """The value of ``flag`` in ``beam_args`` (``--flag=V`` or ``--flag V``), the last one
     given; None when absent."""
     value = None
@@ -86,60 +93,49 @@ def _given(beam_args: Sequence[str], flag: str) -> Optional[str]:
     return value
 
 
-def _without(beam_args: Sequence[str], flag: str) -> List[str]:
-    kept, skip = [], False
-    for i, arg in enumerate(beam_args):
-        if skip:
-            skip = False
-        elif arg == flag and i + 1 < len(beam_args):
-            skip = True
-        elif not arg.startswith(flag + '='):
-            kept.append(arg)
-    return kept
-
-
-def _multi(beam_args: Sequence[str], workers: int) -> List[str]:
-    args = _without(_without(beam_args, MODE_FLAG), WORKERS_FLAG)
-    return args + [f'{MODE_FLAG}={MULTI_PROCESSING}', f'{WORKERS_FLAG}={workers}']
-
-
 def choose(beam_args: Sequence[str], runner: Optional[str], input_bytes: int,
            cores: Optional[int] = None, affordable: Optional[int] = None) -> Choice:
-    """How a job runs on this machine's cores (see the module doc). ``affordable``: how many
-    workers the available memory holds (``memory.affordable_workers``; None: unknown)."""
-    args = list(beam_args)
+    """How a job runs on this machine's cores (see the module doc). ``beam_args``: the command
+    line, to tell a flag given from Beam's default; ``affordable``: how many workers the
+    available memory holds (``memory.affordable_workers``; None: unknown)."""
     if runner_key(runner) not in _DIRECT:
-        return Choice(args, 1, None)
+        return Choice(1, None)
     cores = cores or usable_cores()
-    mode, workers = _given(args, MODE_FLAG), _given(args, WORKERS_FLAG)
+    mode, workers = given(beam_args, MODE_FLAG), given(beam_args, WORKERS_FLAG)
     try:
         count = None if workers is None else int(workers)
     except ValueError:
-        return Choice(args, 1, f'{WORKERS_FLAG}={workers} is left to Beam')
+        return Choice(1, f'{WORKERS_FLAG}={workers} is left to Beam')
     if count == 0:
         count = cores
     if mode is not None and mode != MULTI_PROCESSING:
-        return Choice(args, 1, f'{MODE_FLAG}={mode} asks for this process')
+        return Choice(1, f'{MODE_FLAG}={mode} asks for this process')
     if mode == MULTI_PROCESSING or (count is not None and count > 1):
         count = count or cores
-        return Choice(_multi(args, count), count, f'{WORKERS_FLAG}={count} asks for it')
+        return Choice(count, f'{WORKERS_FLAG}={count} asks for it', multi=True)
     if count == 1:
-        return Choice(args, 1, f'{WORKERS_FLAG}=1 asks for this process')
+        return Choice(1, f'{WORKERS_FLAG}=1 asks for this process')
     size = f'{input_bytes / 2 ** 20:,.1f} MB of input'
     if cores < 2:
-        return Choice(args, 1, 'this process may use one core only')
+        return Choice(1, 'this process may use one core only')
     if input_bytes < MIN_INPUT_MB * 2 ** 20:
-        return Choice(args, 1, f'{size}, under {MIN_INPUT_MB} MB: starting worker processes '
-                               f'would cost more than they save ({WORKERS_FLAG}=N uses them '
-                               'anyway)')
-    workers = cores if affordable is None else min(cores, affordable)
-    if workers < 2:
-        return Choice(args, 1, f'{size}, but the memory available holds {affordable} worker '
-                               'process(es) beside this one')
-    limit = f' (the memory available holds {affordable})' if workers < cores else ''
-    return Choice(_multi(args, workers), workers,
-                  f'{size}, one process on each of {workers} of the {cores} usable cores{limit};'
-                  f' {WORKERS_FLAG}=1 keeps it in this process')
+        return Choice(1, f'{size}, under {MIN_INPUT_MB} MB: starting worker processes would '
+                         f'cost more than they save ({WORKERS_FLAG}=N uses them anyway)')
+    workers_n = cores if affordable is None else min(cores, affordable)
+    if workers_n < 2:
+        return Choice(1, f'{size}, but the memory available holds {affordable} worker '
+                         'process(es) beside this one')
+    limit = f' (the memory available holds {affordable})' if workers_n < cores else ''
+    return Choice(workers_n, f'{size}, one process on each of {workers_n} of the {cores} usable '
+                             f'cores{limit}; {WORKERS_FLAG}=1 keeps it in this process',
+                  multi=True)
+
+
+def describe(choice: Choice) -> str:
+    """Where the work runs, for the job's log line."""
+    where = (f'in {choice.processes} worker processes' if choice.processes > 1
+             else 'in this process')
+    return f'{where}: {choice.reason}'
 
 
 def worker_processes(options: PipelineOptions) -> int:

@@ -23,9 +23,13 @@ MP = '--direct_running_mode=multi_processing'
 
 
 def _chosen(beam_args, runner=None, size=BIG, cores=4, affordable=None):
+    """-> (the choice, the running mode and workers of the options it was applied to)."""
     found = choose(beam_args, runner, size, cores=cores, affordable=affordable)
-    options = PipelineOptions(found.beam_args).get_all_options()
-    return found, options['direct_running_mode'], options['direct_num_workers']
+    options = PipelineOptions(beam_args)
+    found.apply(options)
+    assert local_cores.worker_processes(options) == found.processes
+    settings = options.get_all_options()
+    return found, settings['direct_running_mode'], settings['direct_num_workers']
 
 
 def test_a_big_input_runs_in_one_worker_process_per_core():
@@ -38,8 +42,7 @@ def test_a_big_input_runs_in_one_worker_process_per_core():
                                          (BIG, 1)])
 def test_a_small_input_or_one_core_stays_in_this_process(size, cores):
     found, mode, workers = _chosen(['--runner=DirectRunner'], size=size, cores=cores)
-    assert found.beam_args == ['--runner=DirectRunner']
-    assert (found.processes, mode, workers) == (1, 'in_memory', 1)
+    assert (found.processes, found.multi, mode, workers) == (1, False, 'in_memory', 1)
 
 
 def test_the_threshold_is_the_first_byte_that_uses_the_cores():
@@ -52,7 +55,7 @@ def test_the_threshold_is_the_first_byte_that_uses_the_cores():
                                     '--direct_num_workers=3']])
 def test_the_command_line_keeps_todays_single_process(given):
     found, _, _ = _chosen(given, size=BIG, cores=8)
-    assert found.beam_args == given and found.processes == 1
+    assert found.processes == 1 and not found.multi
     assert 'asks for this process' in found.reason
 
 
@@ -66,14 +69,13 @@ def test_the_command_line_keeps_todays_single_process(given):
 def test_workers_asked_for_run_in_worker_processes_at_any_size(given, expected):
     found, mode, workers = _chosen(given, size=0, cores=8)
     assert (found.processes, mode, workers) == (expected, 'multi_processing', expected)
-    assert local_cores.worker_processes(PipelineOptions(found.beam_args)) == expected
 
 
 @pytest.mark.parametrize('runner', ['FlinkRunner', 'SparkRunner', 'DataflowRunner'])
 def test_other_runners_are_left_alone(runner):
     args = [f'--runner={runner}']
     found = choose(args, runner, BIG, cores=8)
-    assert found == local_cores.Choice(args, 1, None)
+    assert found == local_cores.Choice(1, None)
     assert local_cores.worker_processes(PipelineOptions(args + [MP])) == 1
 
 
