@@ -10,8 +10,10 @@ first, which a small input does not repay. ``choose`` decides, and the launcher 
   (``--direct_num_workers=1`` or ``--direct_running_mode=in_memory``: one process, as before;
   ``--direct_num_workers=N`` alone adds the multi-processing mode that makes it mean processes;
   0 means every core this process may use, ``os.sched_getaffinity``, not Beam's cpu_count);
-- otherwise, on the DirectRunner, an input of at least ``MIN_INPUT_MB`` runs in one worker
-  process per usable core, a smaller one in this process.
+- otherwise, on the DirectRunner, a local input of at least ``MIN_INPUT_MB`` runs in one
+  worker process per usable core, no more than the available memory holds
+  (``memory.affordable_workers``); a smaller one (or one on an object store, whose size is not
+  read) in this process.
 
 ``WorkerProcesses`` surrounds the run. Beam starts each worker as ``/bin/sh -c 'python -m
 ...sdk_worker_main'``, and dash does not exec the command, so killing the shell would leave the
@@ -19,7 +21,8 @@ worker running: when SIGINT or SIGTERM arrives, every process started under the 
 the job began gets SIGTERM at once, and on the way out any still there get SIGKILL. The workers'
 record counts reach the launcher through files (``transforms/activity.py``), which it logs as
 ``... so far (in N worker processes)`` lines, since the workers' own log lines do not reach the
-user's terminal (Beam forwards them to a logger of its own, hidden at INFO).
+user's terminal (Beam forwards them to a logger of its own, which the console hides below
+ERROR).
 """
 
 import dataclasses
