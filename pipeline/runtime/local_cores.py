@@ -151,13 +151,6 @@ def worker_processes(options: PipelineOptions) -> int:
     return direct.direct_num_workers or usable_cores()
 
 
-def describe(choice: Choice) -> str:
-    """Where the work runs, for the job's log line."""
-    where = (f'in {choice.processes} worker processes' if choice.processes > 1
-             else 'in this process')
-    return f'{where}: {choice.reason}'
-
-
 def descendants(pid: int) -> List[int]:
     """Every process below ``pid`` (children, their children...), from /proc's parent ids."""
     children: Dict[int, List[int]] = {}
