@@ -10,8 +10,8 @@ import pytest
 from tests.support.datasets import generated_reviews, write_csv
 from transforms.errors import OutputLocked
 from pipeline.runtime.publish import StagedOutput
-from pipeline.runtime.local_cores import descendants
-from tests.support.processes import running, sdk_workers, start, wait_for
+from pipeline.runtime.local_cores import alive, descendants
+from tests.support.processes import sdk_workers, start, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def test_a_signal_ends_every_worker_process_and_publishes_nothing(tmp_path, sign
     err = err.decode()
     assert proc.returncode == code, err[-3000:]
     assert 'no output was published' in err and 'Traceback' not in err, err[-3000:]
-    assert [pid for pid in tree if running(pid)] == []
+    assert [pid for pid in tree if alive(pid)] == []
     assert sorted(os.listdir(tmp_path)) == ['many.csv', 'out']
     assert sorted(os.listdir(out)) == ['manifest.json', 'vocab.txt']
     assert (out / 'vocab.txt').read_text() == 'old\n'

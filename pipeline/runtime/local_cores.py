@@ -173,7 +173,7 @@ def descendants(pid: int) -> List[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
     try:
         with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as f:
@@ -247,10 +247,10 @@ class WorkerProcesses:
     def _wait_or_kill(self) -> None:
         """Waits up to ``GRACE_S`` for the processes signalled to end, then SIGKILLs the rest."""
         deadline = time.monotonic() + GRACE_S
-        while time.monotonic() < deadline and any(_alive(p) for p in self._seen):
+        while time.monotonic() < deadline and any(alive(p) for p in self._seen):
             time.sleep(0.1)
         for pid in self._seen:
-            if _alive(pid):
+            if alive(pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:

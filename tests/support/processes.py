@@ -58,15 +58,6 @@ def sdk_workers(pid: int) -> List[int]:
     return found
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not ended (a zombie has)."""
-    try:
-        with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 class SdkWorkerWatch:
     """Context manager: the SDK worker processes seen below this process while the block ran
     (``pids``), polled from a thread every 0.2 s."""
