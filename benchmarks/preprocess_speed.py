@@ -7,7 +7,8 @@ Each run times, one after the other in fresh processes under /usr/bin/time -v (p
 start and imports counted; wall time and peak RSS):
 
 - the job: `imdb-sentiment preprocess --input CSV --output TMP` with every default
-  (DirectRunner; 1-3-gram branch; 80/20 train/eval split by review text);
+  (DirectRunner, in one worker process per core past 24 MB of input; 1-3-gram branch; 80/20
+  train/eval split by review text); `--job-arg=--direct_num_workers=1` runs it in one process;
 - the plain pass (this benchmark with --plain): the same work in one Python process with
   no Beam or tf.Transform. It reads the CSV with the csv module, cleans and tokenizes
   with the same TensorFlow graph (``transforms.tft.cleaning.tokenize``, default cleaning,
@@ -111,6 +112,8 @@ def side_by_side(path: str, job_args: Sequence[str], work: str) -> dict:
     job.pop('stdout_tail')
     found = common.counts(os.path.join(work, 'job'))
     job['counts'] = {k: found[k] for k in ('read', 'train', 'eval')}
+    with open(os.path.join(work, 'job', 'manifest.json'), encoding='utf-8') as f:
+        job['worker_processes'] = json.load(f).get('worker_processes')  # 1: in one process
     os.makedirs(os.path.join(work, 'plain'))
     plain = timed([sys.executable, '-m', 'benchmarks', 'preprocess_speed', '--plain', path,
                    os.path.join(work, 'plain')])

@@ -19,9 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
-from pipeline.runtime import bundles
+from pipeline.runtime import bundles, local_cores, memory
 from pipeline.runtime.console import Heartbeat
 from pipeline.runtime.guard import check_nightly_root, check_output
 from pipeline.runtime.publish import StagedOutput, remove_paths
@@ -85,15 +85,21 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
     options = PipelineOptions(beam_args)
     check_dry_run(options)
     plan = _checked_plan(job, job_args)
+    files = [f for spec in plan.specs for f in spec.files]
+    cores = local_cores.choose(beam_args, options.view_as(StandardOptions).runner,
+                               memory.input_bytes(files),
+                               affordable=memory.affordable_workers())
+    cores.apply(options)
     if job.check_resources:
         job.check_resources(plan, job_args, options)
-    bundles.check_bundles(job.name, [f for spec in plan.specs for f in spec.files],
-                          options, job.bundle_output(job_args),
+    bundles.check_bundles(job.name, files, options, job.bundle_output(job_args),
                           try_anyway=getattr(job_args, 'ignore_memory_estimate', None))
     check_job_endpoint(options)
+    if cores.reason:
+        _LOG.info('%s: %s', job.name, local_cores.describe(cores))
     started = time.monotonic()
     with Heartbeat(job.name), StagedOutput(plan.output) as out:
-        with setup_file_copied(options):
+        with setup_file_copied(options), local_cores.WorkerProcesses(job.name, cores.processes):
             stopped, stats = _run_pipeline(job, options, job_args, plan, out.path)
         if options.view_as(TestOptions).dry_run:  # compiled, not run: nothing to publish
             _LOG.info('Dry run: the job was compiled, not run; nothing was written.')
@@ -109,7 +115,8 @@ def run_beam_job(job: BeamJob, job_args: argparse.Namespace, beam_args: List[str
             'created': jsonio.utc_now(), 'wall_time_s': round(wall_time, 1),
             'reviews_per_s': round(summary['read'] / wall_time, 1) if wall_time else None,
             'inputs': input_entries(plan.specs, stats.get('inputs', [])),
-            'options': dict(vars(job_args)), 'beam_args': list(beam_args), 'counts': summary,
+            'options': dict(vars(job_args)), 'beam_args': list(beam_args),
+            'worker_processes': cores.processes if cores.reason else None, 'counts': summary,
             'versions': jsonio.versions(),
         }
         if not stopped:

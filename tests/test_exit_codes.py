@@ -10,7 +10,8 @@ import pytest
 from tests.support.datasets import generated_reviews, write_csv
 from transforms.errors import OutputLocked
 from pipeline.runtime.publish import StagedOutput
-from tests.support.processes import start, wait_for
+from pipeline.runtime.local_cores import alive, descendants
+from tests.support.processes import sdk_workers, start, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +39,36 @@ def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
     assert proc.returncode == code, err[-3000:]
     assert f'score: {word}' in err and 'Traceback' not in err
     assert sorted(os.listdir(tmp_path)) == ['many.csv']
+
+
+@pytest.mark.parametrize('signum, code', [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_every_worker_process_and_publishes_nothing(tmp_path, signum, code):
+    data = write_csv(str(tmp_path / 'many.csv'), generated_reviews(3000, seed=5))
+    out = tmp_path / 'out'
+    out.mkdir()   # an earlier output: it must stay as it is
+    (out / 'manifest.json').write_text('{"job": "preprocess", "status": "ok"}')
+    (out / 'vocab.txt').write_text('old\n')
+    proc = start(['preprocess', '--input', data, '--output', str(out),
+                  '--direct_num_workers=2', '--max-reject-fraction', '0.5'])
+    try:
+        assert wait_for(lambda: len(sdk_workers(proc.pid)) == 2 or proc.poll() is not None,
+                        240)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(3)  # into the work
+        tree = descendants(proc.pid)
+        assert len(tree) >= 4, tree   # two shells, a worker below each
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = err.decode()
+    assert proc.returncode == code, err[-3000:]
+    assert 'no output was published' in err and 'Traceback' not in err, err[-3000:]
+    assert [pid for pid in tree if alive(pid)] == []
+    assert sorted(os.listdir(tmp_path)) == ['many.csv', 'out']
+    assert sorted(os.listdir(out)) == ['manifest.json', 'vocab.txt']
+    assert (out / 'vocab.txt').read_text() == 'old\n'
 
 
 def _publish(path, barrier, results):

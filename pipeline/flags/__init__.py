@@ -20,7 +20,7 @@ from pipeline.jobs.archive import ARCHIVE_NAME
 BEAM_OPTIONS_HELP = """\
 Any Beam pipeline option may follow, for example:
   --runner=DirectRunner (default) | DataflowRunner | FlinkRunner
-  --direct_running_mode=multi_processing --direct_num_workers=2
+  --direct_num_workers=1 (one process; by default one per core past 24 MB of input)
   --project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py (Dataflow)
   --flink_master=HOST:PORT --environment_type=LOOPBACK|DOCKER|EXTERNAL (Flink)
 """

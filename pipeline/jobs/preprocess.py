@@ -44,7 +44,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline import flags
 from pipeline.flags.beam_jobs import cleaning_config
 from pipeline.launcher import BeamJob, Fallback, Plan, Stats, run_beam_job
-from pipeline.runtime import bundles, memory
+from pipeline.runtime import bundles, local_cores, memory
 from pipeline.runtime.publish import remove_paths
 from transforms import features, schema
 from transforms.beam import movies
@@ -336,7 +336,8 @@ def check_memory(plan: Plan, job_args: argparse.Namespace, options: PipelineOpti
     """On the DirectRunner: a warning past issue 21's bound, exit 2 past this machine's memory."""
     memory.check_direct_memory(NAME, [f for spec in plan.specs for f in spec.files],
                                options.view_as(StandardOptions).runner,
-                               try_anyway=job_args.ignore_memory_estimate)
+                               try_anyway=job_args.ignore_memory_estimate,
+                               workers=local_cores.worker_processes(options))
 
 
 def bundle_output(job_args: argparse.Namespace) -> float:

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from transforms import activity
 
@@ -60,10 +60,21 @@ class Stopped(KeyboardInterrupt):
 
 SIGNALS = {signal.SIGINT: 'interrupted (SIGINT)', signal.SIGTERM: 'terminated (SIGTERM)'}
 _received: List[int] = []
+# Called first when a signal arrives, before the unwind: what must stop at once (the
+# DirectRunner's worker processes, which would otherwise run on until the unwind reaches them).
+_on_stop: List[Callable[[], None]] = []
+
+
+def on_stop(callback: Callable[[], None]) -> Callable[[], None]:
+    """Calls ``callback`` when SIGINT or SIGTERM arrives; returns what un-registers it."""
+    _on_stop.append(callback)
+    return lambda: _on_stop.remove(callback) if callback in _on_stop else None
 
 
 def _on_signal(signum: int, frame) -> None:
     _received.append(signum)
+    for callback in list(_on_stop):
+        callback()
     # Beam logs the exception this raises inside a bundle, with its traceback, as it
     # unwinds; the one line the command line prints is what the user needs.
     logging.disable(logging.CRITICAL)

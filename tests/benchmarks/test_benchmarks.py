@@ -9,6 +9,7 @@ import csv
 import importlib
 import json
 import os
+import sys
 
 import pytest
 
@@ -42,6 +43,14 @@ def test_the_list_names_every_benchmark_with_its_question(capsys):
         assert entry.summary(name) and line.endswith(entry.summary(name)), name
     assert all(entry.summary(name).endswith('?') for name in benchmarks.BENCHMARKS)
     assert entry.main(['no_such_benchmark']) == 2
+
+
+def test_the_peak_memory_of_a_job_counts_all_its_processes():
+    from benchmarks import common
+    hold = 'import time; x = b"x" * (200 << 20); time.sleep(3)'
+    run = common.run_timed(['/bin/sh', '-c', f"{sys.executable} -c '{hold}' & "
+                                             f"{sys.executable} -c '{hold}'; wait"])
+    assert run.peak_rss_mb >= 2 * 200   # time(1) alone says about 200: the largest process
 
 
 def test_startup(tmp_path):

@@ -40,3 +40,42 @@ def clean_env() -> dict:
            if k not in ('TF_CPP_MIN_LOG_LEVEL', 'IMDB_SENTIMENT_LOG', 'ABSL_MIN_LOG_LEVEL')}
     env['PYTHONPATH'] = ROOT
     return env
+
+
+def sdk_workers(pid: int) -> List[int]:
+    """The Beam SDK worker processes below ``pid`` (the DirectRunner's multi-processing mode),
+    not the ``/bin/sh -c`` that started each."""
+    from pipeline.runtime.local_cores import descendants
+    found = []
+    for child in descendants(pid):
+        try:
+            with open(f'/proc/{child}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+            if argv[1:3] == [b'-m', b'apache_beam.runners.worker.sdk_worker_main']:
+                found.append(child)
+        except OSError:
+            pass
+    return found
+
+
+class SdkWorkerWatch:
+    """Context manager: the SDK worker processes seen below this process while the block ran
+    (``pids``), polled from a thread every 0.2 s."""
+
+    def __init__(self):
+        import threading
+        self.pids = set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self._done.wait(0.2):
+            self.pids.update(sdk_workers(os.getpid()))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()

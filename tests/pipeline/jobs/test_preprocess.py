@@ -2,7 +2,9 @@
 
 import csv
 import glob
+import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -13,7 +15,8 @@ import tensorflow_transform as tft
 from pipeline import cli
 from tests.support.datasets import generated_reviews, review_rows, write_csv, write_titled_csv
 from tests.support.paths import ROOT
-from tests.support.processes import NOISE, clean_env
+from pipeline.runtime import local_cores
+from tests.support.processes import NOISE, SdkWorkerWatch, clean_env, sdk_workers
 from tests.support.read import read_json, read_jsonl
 from transforms import features, schema
 
@@ -44,10 +47,17 @@ def _run(dataset, out, *extra):
 
 
 @pytest.fixture(scope='module')
-def result(dataset, tmp_path_factory):
+def watched_result(dataset, tmp_path_factory):
+    """The job in one process, as --direct_num_workers=1 asks: (output, worker pids seen)."""
     out = str(tmp_path_factory.mktemp('run') / 'preprocess')
-    assert _run(dataset, out) == 0
-    return out
+    with SdkWorkerWatch() as watch:
+        assert _run(dataset, out, '--direct_num_workers=1') == 0
+    return out, watch.pids
+
+
+@pytest.fixture(scope='module')
+def result(watched_result):
+    return watched_result[0]
 
 
 def _manifest(out):
@@ -108,10 +118,22 @@ def test_duplicate_review_lands_on_one_side(result):
     assert pair <= set(train) or pair <= set(evaluation)
 
 
-def test_multi_processing_gives_the_same_vocabulary_and_examples(result, dataset, tmp_path):
+def test_one_worker_runs_in_this_process(watched_result):
+    out, workers = watched_result
+    assert workers == set() and _manifest(out)['worker_processes'] == 1
+
+
+def test_worker_processes_give_the_same_outputs_and_their_progress(result, dataset, tmp_path,
+                                                                  monkeypatch, caplog):
+    monkeypatch.setattr(local_cores, 'PROGRESS_EVERY_S', 1.0)
     out = str(tmp_path / 'mp')
-    assert _run(dataset, out, '--direct_running_mode=multi_processing',
-                '--direct_num_workers=2') == 0
+    with SdkWorkerWatch() as watch, caplog.at_level(logging.INFO, logger='pipeline'):
+        assert _run(dataset, out, '--direct_num_workers=2') == 0   # the mode is added for it
+    assert len(watch.pids) == 2 and _manifest(out)['worker_processes'] == 2
+    assert 'preprocess: in 2 worker processes: --direct_num_workers=2 asks for it' in caplog.text
+    # The workers' counts, read by the launcher: in this process nothing was counted.
+    assert re.search(r'reviews read: [\d,]+ so far.* \(in 2 worker processes\)', caplog.text)
+    assert not any(sdk_workers(os.getpid()))
     read = lambda p: open(os.path.join(p, schema.VOCAB_FILE), encoding='utf-8').read()
     assert read(out) == read(result)
     for prefix in ('train', 'eval'):

@@ -103,3 +103,30 @@ def test_the_job_refuses_before_any_work_in_one_line(tmp_path, capsys):
     assert 'GB available' in err and '--ignore-memory-estimate' in err
     assert 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ['huge.csv']
+
+
+# --- In worker processes (pipeline/runtime/local_cores.py): every process counts -------------
+
+def test_each_worker_process_adds_its_own_memory():
+    size = 32 * 2 ** 20
+    one = memory.estimate_mb(size)
+    assert memory.estimate_mb(size, workers=1) == one
+    assert memory.estimate_mb(size, workers=2) == one + 2 * memory.WORKER_MB
+    assert memory.estimate_mb(size, workers=4) == one + 4 * memory.WORKER_MB
+
+
+def test_two_workers_at_25k_are_not_warned(tmp_path, caplog):
+    data = _sparse_csv(tmp_path / 'r.csv', 40)
+    with caplog.at_level(logging.WARNING):
+        memory.check_direct_memory('preprocess', [data], None, available=100, workers=2)
+    assert not caplog.records   # the bound is against the same processes' estimate at 25k
+
+
+def test_workers_past_the_machine_stop_and_name_the_single_process(tmp_path):
+    data = _sparse_csv(tmp_path / 'r.csv', BIG_MB)
+    one_fits = memory.estimate_mb(BIG_MB * 2 ** 20) + 1
+    assert memory.estimate_mb(BIG_MB * 2 ** 20, workers=2) > one_fits
+    with pytest.raises(memory.NotEnoughMemory, match=r'in 2 worker processes.*'
+                                                     r'--direct_num_workers=1 \(one process\)'):
+        memory.check_direct_memory('preprocess', [data], None, available=one_fits, workers=2)
+    memory.check_direct_memory('preprocess', [data], None, available=one_fits)   # one: fits
