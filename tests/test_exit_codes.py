@@ -17,6 +17,23 @@ pytestmark = pytest.mark.e2e
 
 
 
+def _signal_mid_job(proc, ready, signum):
+    """Sends ``signum`` to the job 3 s after ``ready()`` holds (into its work); -> (its
+    stderr, the processes below it just before the signal)."""
+    try:
+        assert wait_for(lambda: ready() or proc.poll() is not None, 240)
+        time.sleep(3)
+        assert proc.poll() is None, 'the job ended before the signal: ' + \
+            proc.stderr.read().decode()[-3000:]
+        tree = descendants(proc.pid)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return err.decode(), tree
+
+
 @pytest.mark.parametrize('signum, code, word', [(signal.SIGTERM, 143, 'terminated'),
                                                 (signal.SIGINT, 130, 'interrupted')])
 def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
@@ -25,17 +42,8 @@ def test_a_signal_mid_job_removes_the_staging_folder_and_exits_128_plus_n(
     out = tmp_path / 'score'
     proc = start(['score', '--input', data, '--model', trained['model'], '--output', str(out),
                    '--no-explain'])
-    try:
-        assert wait_for(lambda: any(n.startswith('score.partial-') for n in os.listdir(tmp_path)),
-                         240), proc.stderr.read().decode() if proc.poll() is not None else 'slow'
-        time.sleep(3)  # into the pipeline
-        assert proc.poll() is None, 'the job ended before the signal'
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = err.decode()
+    err, _ = _signal_mid_job(
+        proc, lambda: any(n.startswith('score.partial-') for n in os.listdir(tmp_path)), signum)
     assert proc.returncode == code, err[-3000:]
     assert f'score: {word}' in err and 'Traceback' not in err
     assert sorted(os.listdir(tmp_path)) == ['many.csv']
@@ -50,19 +58,8 @@ def test_a_signal_ends_every_worker_process_and_publishes_nothing(tmp_path, sign
     (out / 'vocab.txt').write_text('old\n')
     proc = start(['preprocess', '--input', data, '--output', str(out),
                   '--direct_num_workers=2', '--max-reject-fraction', '0.5'])
-    try:
-        assert wait_for(lambda: len(sdk_workers(proc.pid)) == 2 or proc.poll() is not None,
-                        240)
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(3)  # into the work
-        tree = descendants(proc.pid)
-        assert len(tree) >= 4, tree   # two shells, a worker below each
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = err.decode()
+    err, tree = _signal_mid_job(proc, lambda: len(sdk_workers(proc.pid)) == 2, signum)
+    assert len(tree) >= 4, tree   # two shells, a worker below each
     assert proc.returncode == code, err[-3000:]
     assert 'no output was published' in err and 'Traceback' not in err, err[-3000:]
     assert [pid for pid in tree if alive(pid)] == []
