@@ -213,6 +213,31 @@ def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, mon
     assert sorted(os.listdir(tmp_path)) == ['r.csv']
 
 
+def test_a_job_whose_fallback_the_engine_fails_too_ends_in_one_line(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Preprocess runs a smaller graph after a failure, to tell the data's fault; on a cluster
+    whose executors keep dying that one fails as well, and the job's own failure is said."""
+    from pipeline.jobs import preprocess
+
+    def failing_build(p, job_args, plan, work_dir):
+        raise RuntimeError(_FLINK_FAILURE)
+
+    fallback = preprocess.JOB.fallback.__class__(build=failing_build,
+                                                  reason=preprocess.JOB.fallback.reason)
+    monkeypatch.setattr(preprocess, 'JOB', preprocess.JOB.__class__(
+        **{**preprocess.JOB.__dict__, 'build': failing_build, 'fallback': fallback}))
+    reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
+    with offline():
+        code = cli.main(['preprocess', '--input', reviews, '--output', str(tmp_path / 'out'),
+                         '--runner=FlinkRunner'])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE
+    lines = [line for line in err.splitlines() if 'error' in line]
+    assert len(lines) == 1 and 'java.lang.OutOfMemoryError: Java heap space' in lines[0], err
+    assert 'Traceback' not in err
+    assert sorted(os.listdir(tmp_path)) == ['r.csv']
+
+
 @pytest.mark.parametrize('job', ['preprocess', 'score'])
 def test_dataflow_dry_run_through_the_command_line(trained, reviews_csv, tmp_path, job):
     out = str(tmp_path / 'out')
