@@ -15,10 +15,11 @@ partitions:
 - on Spark, the driver's ``spark.default.parallelism``: Beam's Spark runner partitions every
   group by key with the SparkContext's default parallelism (``getPartitioner`` of its batch
   translator), and the driver is Beam's Spark job server, whose own configuration sets it
-  (``make spark-up --parallelism N``). The job cannot set it, nor read it before it starts, so
-  it is told: ``--spark_default_parallelism=N`` (``pipeline/flags/engine_options.py``;
-  ``make spark-up`` prints it with the other flags). Without it the check counts Spark's own
-  default on a standalone cluster, its executors' cores and at least ``SPARK_DEFAULT``.
+  (``make spark-up SPARK_UP_FLAGS=--parallelism=N``). The job cannot set it, nor read it
+  before it starts, so it is told: ``--spark_default_parallelism=N``
+  (``pipeline/flags/engine_options.py``; ``make spark-up`` prints it with the other flags).
+  Without it the check counts ``SPARK_DEFAULT`` partitions, the least of Spark's own default
+  (its executors' cores, at least 2).
 
 Measured on Flink at 250k reviews with the default flags (``pipeline/cluster/README.md``),
 what the largest stage of a job sends back, per byte of input: in preprocess, tf.Transform's
@@ -123,5 +124,5 @@ def _spark_advice(given: Optional[int], largest: int, needed: int) -> str:
     return (f'{over} put about {largest / 2 ** 20:,.0f} MB in one bundle, and Beam\'s Spark runner '
             'holds a bundle\'s output in the executor until it ends (its executors died of '
             'OutOfMemoryError past it): start the job server with spark.default.parallelism='
-            f'{needed} or more (make spark-up --parallelism {needed}) and pass '
+            f'{needed} or more (make spark-up SPARK_UP_FLAGS=--parallelism={needed}) and pass '
             f'--spark_default_parallelism={needed} (pipeline/cluster/README.md)')

@@ -54,11 +54,6 @@ class SparkConfig(BeamServices):
     # bundle outgrew the executor. 16 keeps preprocess's largest bundle at 250,000 reviews
     # under bundles.LIMIT_BYTES; 1,000,000 needs 40 (bundles.py names the number).
     parallelism: int = 16
-    # spark.deploy.maxExecutorRetries of the master: it removes (fails) an application whose
-    # executor exited with an error this many times in a row while no other executor of it ran.
-    # Spark counts from 0 again each time a new executor starts, so with one worker only 1
-    # bounds anything: one lost executor ends the job, instead of a relaunch without end.
-    max_executor_retries: int = 1
     # Beam's job server and worker pool, 100 ports above the Flink cluster's.
     job_port: int = 8199
     artifact_port: int = 8198
@@ -85,9 +80,12 @@ def spark_defaults(config: SparkConfig) -> Dict[str, str]:
     """spark-defaults.conf of the master and the worker."""
     return {
         'spark.master.rest.enabled': 'false',
-        # A job whose executors keep dying (of an OutOfMemoryError, say) fails instead of
-        # being given a new executor without end.
-        'spark.deploy.maxExecutorRetries': str(config.max_executor_retries),
+        # The master fails an application whose executor exited with an error this many times in
+        # a row while none of its executors ran, instead of starting new ones without end (a
+        # lost executor loses the shuffle outputs it held, so a job whose executors run out of
+        # memory went on forever). It counts from 0 again each time a new executor starts: with
+        # one worker only 1 bounds anything.
+        'spark.deploy.maxExecutorRetries': '1',
         # Each job's executor copies the job-server jar (about 270 MB) into the worker's work
         # dir: remove a finished job's copy after two minutes.
         'spark.worker.cleanup.enabled': 'true',
@@ -107,6 +105,10 @@ def driver_properties(config: SparkConfig) -> Dict[str, str]:
         # Beam's Spark runner makes each group by key's partitions from this (its
         # getPartitioner: the SparkContext's defaultParallelism), not from --parallelism.
         'spark.default.parallelism': str(config.parallelism),
+        # A failed task fails the job, with the task's error (an executor's OutOfMemoryError,
+        # say) as the job's, as on the Flink cluster; by default Spark tries it 4 times and the
+        # job ends later with the master's removal of it, which does not say why.
+        'spark.task.maxFailures': '1',
         'spark.local.dir': os.path.join(config.run_dir, 'tmp'),
     }
 

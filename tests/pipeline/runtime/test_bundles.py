@@ -94,7 +94,7 @@ def test_spark_partitions_too_few_are_a_usage_error_before_any_work(tmp_path, fl
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if 'error' in line]
     assert len(errors) == 1, done.stderr
-    assert (f'make spark-up --parallelism {needed}' in errors[0]
+    assert (f'make spark-up SPARK_UP_FLAGS=--parallelism={needed})' in errors[0]
             and f'--spark_default_parallelism={needed} ' in errors[0]), errors[0]
     assert (flags[0] if flags else "Spark's default 2 partitions") in errors[0]
     assert 'Traceback' not in done.stderr

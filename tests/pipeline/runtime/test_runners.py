@@ -183,6 +183,11 @@ def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
     assert str(found).startswith('the flink job BeamApp-root-1202130913-7ff8c751_4ff9 ended '
                                  'FAILED: java.lang.OutOfMemoryError: Java heap space;')
     assert '\n' not in str(found)
+    removed = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.spark.SparkException: Job aborted due to '
+        'stage failure: Master removed our application: FAILED'),
+        PipelineOptions(['--runner=SparkRunner']))
+    assert 'exit code 52 is an OutOfMemoryError' in str(removed) and '\n' not in str(removed)
     short = engine_failure(RuntimeError('Pipeline j failed in state CANCELLED: '),
                            PipelineOptions(['--runner=SparkRunner']))
     assert 'ended CANCELLED: no reason given' in str(short)

@@ -72,12 +72,14 @@ def test_an_uncaught_error_in_a_taskmanager_fails_the_job(tmp_path):
 def test_a_job_whose_workers_keep_dying_ends(tmp_path):
     """Flink restarts no failed job; Spark's master fails an application at its first executor
     that exits with an error, instead of starting another one without end (it counts from 0
-    again each time one starts, so only 1 bounds it)."""
+    again each time one starts, so only 1 bounds it), and its driver fails the job at the first
+    failed task, with that task's error."""
     from pipeline.cluster.local import spark
     config = cluster_config.ClusterConfig(run_dir=str(tmp_path))
     assert cluster_config.flink_config(config, '')['restart-strategy.type'] == 'none'
-    defaults = spark.spark_defaults(spark.SparkConfig(run_dir=str(tmp_path)))
-    assert defaults['spark.deploy.maxExecutorRetries'] == '1'
+    spark_config = spark.SparkConfig(run_dir=str(tmp_path))
+    assert spark.spark_defaults(spark_config)['spark.deploy.maxExecutorRetries'] == '1'
+    assert spark.driver_properties(spark_config)['spark.task.maxFailures'] == '1'
 
 
 def test_spark_up_sets_the_partitions_and_memory_it_prints(tmp_path):
