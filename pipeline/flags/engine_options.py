@@ -1,9 +1,14 @@
-"""Pipeline options of the Flink and Spark job servers that Beam's Python SDK does not define.
+"""Pipeline options for the Flink and Spark job servers that Beam's Python SDK does not define.
 
 The portable runner asks the job server which options it takes and passes those on, but the
 launcher checks every Beam flag against the SDK's own option classes first (``flags.parse``),
 so that a typo is a usage error. Defined here, an option is known to both: importing this
 module registers it with Beam (every ``PipelineOptions`` subclass is).
+
+``--execution_mode_for_batch`` is the Flink job server's own. ``--spark_default_parallelism``
+is no job server's: Beam's Spark runner takes its partitions from the job server's Spark
+configuration, and the option tells the job what that is, for its bundle check
+(``pipeline/runtime/bundles.py``); the job server ignores it.
 """
 
 import argparse

@@ -188,6 +188,14 @@ def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
         'stage failure: Master removed our application: FAILED'),
         PipelineOptions(['--runner=SparkRunner']))
     assert 'exit code 52 is an OutOfMemoryError' in str(removed) and '\n' not in str(removed)
+    lost = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.spark.SparkException: Job aborted due to '
+        'stage failure: Task 0 in stage 96.0 failed 1 times, most recent failure: Lost task 0.0 '
+        'in stage 96.0 (TID 71) (127.0.0.1 executor 0): ExecutorLostFailure (executor 0 exited '
+        'caused by one of the running tasks) Reason: Command exited with code 52\nDriver '
+        'stacktrace:\n\tat X'), PipelineOptions(['--runner=SparkRunner']))
+    assert 'exited with code 52 (exit code 52: the executor ran out of memory (OutOfMemoryError)' \
+        in str(lost), str(lost)
     short = engine_failure(RuntimeError('Pipeline j failed in state CANCELLED: '),
                            PipelineOptions(['--runner=SparkRunner']))
     assert 'ended CANCELLED: no reason given' in str(short)
