@@ -46,8 +46,9 @@ class SparkConfig(BeamServices):
     worker_cores: int = 2
     # Each job's one executor, and so the worker's memory (the worker offers exactly this).
     # Beam's runner holds a whole bundle's output in the executor's heap until the bundle ends,
-    # one bundle per task, worker_cores tasks at a time (pipeline/runtime/bundles.py).
-    executor_memory: str = '2g'
+    # one bundle per task, worker_cores tasks at a time: up to twice the bundle check's 512 MB
+    # (pipeline/runtime/bundles.py), which would fill half of 2g.
+    executor_memory: str = '4g'
     # Spark's default parallelism (spark.default.parallelism of the driver, the job server):
     # the partitions of every group by key of Beam's Spark runner, and so of every stage after
     # one. Without it Spark takes its executors' cores (2 here), and at 250,000 reviews each
