@@ -196,6 +196,10 @@ def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
         'stacktrace:\n\tat X'), PipelineOptions(['--runner=SparkRunner']))
     assert 'exited with code 52 (exit code 52: the executor ran out of memory (OutOfMemoryError)' \
         in str(lost), str(lost)
+    gone = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.flink.util.FlinkExpectedException: The '
+        'TaskExecutor is shutting down.'), PipelineOptions(['--runner=FlinkRunner']))
+    assert 'such as an OutOfMemoryError' in str(gone) and '\n' not in str(gone)
     short = engine_failure(RuntimeError('Pipeline j failed in state CANCELLED: '),
                            PipelineOptions(['--runner=SparkRunner']))
     assert 'ended CANCELLED: no reason given' in str(short)
