@@ -59,9 +59,11 @@ flink-down:
 # A real Spark standalone cluster on 127.0.0.1 (pipeline/cluster/local/spark.py): a master, one
 # worker, a Python worker pool beside it, Beam's Spark job server (the driver). The first run
 # downloads Spark (PyPI's pyspark) and builds the job server (Maven Central) into the same cache.
+# SPARK_UP_FLAGS="--parallelism 40 --executor-memory 3g": its partitions and executor memory.
+SPARK_UP_FLAGS ?=
 .PHONY: spark-up spark-down
 spark-up: setup
-	$(BIN)/python -m pipeline.cluster.local.spark up
+	$(BIN)/python -m pipeline.cluster.local.spark up $(SPARK_UP_FLAGS)
 
 spark-down:
 	$(BIN)/python -m pipeline.cluster.local.spark down

@@ -2,7 +2,8 @@
 
   python -m benchmarks cluster_engines [--input ../shared/data/imdb/train.csv] [--limit N] \\
       [--model DIR] [--variant direct --variant flink-per-stage --variant flink \\
-      --variant spark] [--beam-flag=--parallelism=16 ...] [--compare] [--work DIR] [--dry-run]
+      --variant spark] [--beam-flag=--parallelism=16 ...] [--taskmanager-memory SIZE] \\
+      [--executor-memory SIZE] [--spark-parallelism N] [--compare] [--work DIR] [--dry-run]
 
 Each cluster variant starts a fresh cluster on free ports (so that its JVMs' peaks belong to
 these jobs), runs preprocess (defaults) and then score (``--no-explain``, the model of
@@ -27,7 +28,7 @@ import os
 import subprocess
 import tempfile
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from benchmarks import common
 from pipeline.cluster.local import flink, lifecycle, processes, spark
@@ -60,13 +61,17 @@ def _save(done: Dict) -> None:
         json.dump(done, f, indent=2)
 
 
-def _config(variant: str, run_dir: str, taskmanager_memory: str = ''):
+def _config(variant: str, run_dir: str, taskmanager_memory: str = '',
+            spark_settings: Optional[Dict] = None):
+    """The cluster of ``variant``; ``spark_settings``: SparkConfig fields given (its executor
+    memory, its parallelism), the rest make spark-up's."""
     free = common.free_port
     ports = {name: free() for name in ('job_port', 'artifact_port', 'expansion_port',
                                        'pool_port')}
     if variant == 'spark':
         return spark.SparkConfig(run_dir=run_dir, master_port=free(), web_ui_port=free(),
-                                 worker_ui_port=free(), driver_ui_port=free(), **ports)
+                                 worker_ui_port=free(), driver_ui_port=free(), **ports,
+                                 **(spark_settings or {}))
     return flink.ClusterConfig(run_dir=run_dir, rest_port=free(), rpc_port=free(),
                                beam_on_taskmanager_classpath=variant == 'flink',
                                **({'taskmanager_memory': taskmanager_memory}
@@ -114,7 +119,8 @@ def _wait_for_idle_workers(pools: List[int], timeout: float = 120) -> float:
 
 
 def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
-                done: Dict, taskmanager_memory: str = '', beam_flags: List[str] = ()) -> Dict:
+                done: Dict, taskmanager_memory: str = '', beam_flags: List[str] = (),
+                spark_settings: Optional[Dict] = None) -> Dict:
     """Every job of ``jobs`` on one fresh cluster of ``variant`` (or on the DirectRunner)."""
     if variant == 'direct':
         return {job: run_job(argv + ['--output', os.path.join(work, key, job)], {}, done,
@@ -122,7 +128,8 @@ def run_variant(variant: str, key: str, jobs: Dict[str, List[str]], work: str,
     if all(f'{key}/{job}' in done for job in jobs):
         return {job: done[f'{key}/{job}'] for job in jobs}
     engine = spark if variant == 'spark' else flink
-    config = _config(variant, os.path.join(work, key, 'cluster'), taskmanager_memory)
+    config = _config(variant, os.path.join(work, key, 'cluster'), taskmanager_memory,
+                     spark_settings)
     started = time.perf_counter()
     state = engine.up(config)
     found = {'cluster_start_s': round(time.perf_counter() - started, 1)}
@@ -169,7 +176,8 @@ def compare_outputs(direct: str, other: str) -> Dict[str, object]:
 
 
 def plan(variants: Sequence[str], jobs: Dict[str, List[str]], work: str,
-         taskmanager_memory: str = '', beam_flags: Sequence[str] = ()) -> Dict[str, Dict]:
+         taskmanager_memory: str = '', beam_flags: Sequence[str] = (),
+         spark_settings: Optional[Dict] = None) -> Dict[str, Dict]:
     """{variant: {job: its command line}}, with the flags each cluster would print: what a
     run would do, with no cluster started and nothing run."""
     found = {}
@@ -177,7 +185,8 @@ def plan(variants: Sequence[str], jobs: Dict[str, List[str]], work: str,
         extra = []
         if variant != 'direct':
             engine = spark if variant == 'spark' else flink
-            config = _config(variant, os.path.join(work, variant, 'cluster'), taskmanager_memory)
+            config = _config(variant, os.path.join(work, variant, 'cluster'), taskmanager_memory,
+                             spark_settings)
             extra = _flags(variant, {'beam_flags': engine.beam_flags(config)}, beam_flags)
         found[variant] = {job: common.shown(common.job_command(
             *argv, '--output', os.path.join(work, variant, job), *extra))
@@ -210,6 +219,11 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument('--work', default=None, help='Work folder (default: a new one in /tmp).')
     parser.add_argument('--taskmanager-memory', default='',
                         help='Each Flink TaskManager\'s process size (default: make flink-up\'s).')
+    parser.add_argument('--executor-memory', default='',
+                        help='The Spark executor\'s memory (default: make spark-up\'s).')
+    parser.add_argument('--spark-parallelism', type=int, default=0,
+                        help='The Spark cluster\'s default parallelism, its partitions (default: '
+                             'make spark-up\'s); the jobs are told it, as spark-up prints.')
     parser.add_argument('--beam-flag', action='append', default=[], metavar='--NAME=VALUE',
                         help='A Beam flag for the cluster jobs, in place of the one the cluster '
                              'printed (repeatable), e.g. --beam-flag=--parallelism=8.')
@@ -229,9 +243,11 @@ def main(argv: Sequence[str]) -> int:
     model = args.model or os.path.join(work, 'model')
     jobs = {'preprocess': ['preprocess', '--input', data],
             'score': ['score', '--input', data, '--model', model, '--no-explain']}
+    spark_settings = {k: v for k, v in (('executor_memory', args.executor_memory),
+                                        ('parallelism', args.spark_parallelism)) if v}
     if args.dry_run:
-        print(json.dumps(plan(variants, jobs, work, args.taskmanager_memory, args.beam_flag),
-                         indent=1))
+        print(json.dumps(plan(variants, jobs, work, args.taskmanager_memory, args.beam_flag,
+                              spark_settings), indent=1))
         return 0
     done = {'_path': os.path.join(work, 'partial.json')}
     if os.path.exists(done['_path']):
@@ -241,13 +257,15 @@ def main(argv: Sequence[str]) -> int:
         _train_small_model(data, work, model)
     results = dict(common.header('cluster_engines', argv), input=args.input,
                    limit=args.limit or None, taskmanager_memory=args.taskmanager_memory or None,
+                   spark_settings=spark_settings,
                    beam_flags_given=args.beam_flag, load_average_at_start=os.getloadavg(),
                    runs={})
     for round_ in range(1, args.repeat + 1):
         for variant in variants:
             key = variant if round_ == 1 else f'{variant}#{round_}'
             results['runs'][key] = run_variant(variant, key, jobs, work, done,
-                                               args.taskmanager_memory, args.beam_flag)
+                                               args.taskmanager_memory, args.beam_flag,
+                                               spark_settings)
             common.write_json(args.out, results)
     counts = {key: {job: common.counts(os.path.join(work, key, job)) for job in jobs}
               for key in results['runs']}

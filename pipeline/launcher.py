@@ -169,8 +169,12 @@ def _run_pipeline(job: BeamJob, options: PipelineOptions, job_args: argparse.Nam
         failure = sys.exc_info()
         remove_paths([work_dir])
         FileSystems.mkdirs(work_dir)
-        with beam.Pipeline(options=options) as p:
-            job.fallback.build(p, job_args, plan, work_dir)
+        try:
+            with beam.Pipeline(options=options) as p:
+                job.fallback.build(p, job_args, plan, work_dir)
+        except Exception:  # the engine failed it too (its workers died): the job's failure stands
+            _raise_engine_failure(failure[1], options)
+            raise
         stats = read_stats(work_dir)
         reason = job.fallback.reason({r['name']: r['value'] for r in stats['counts']})
         if reason is None:

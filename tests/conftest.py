@@ -73,6 +73,12 @@ def scored(cluster, cluster_jobs, listening, trained, tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
+def explored(cluster, cluster_jobs, listening, tmp_path_factory):
+    from tests.support import cluster_runs
+    return cluster_runs.run_job('explore', cluster, cluster_jobs, tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
 def skewed(cluster, cluster_jobs, listening, trained, tmp_path_factory):
     """tests/support/skew_pipeline.py on the cluster, held to the DirectRunner's run."""
     from tests.support import cluster_runs

@@ -73,6 +73,22 @@ def check_job_endpoint(options: PipelineOptions, timeout: float = 5.0) -> None:
 
 # How Beam's portable runner (Flink, Spark) reports a job the engine failed.
 _ENGINE_FAILURE = re.compile(r'^Pipeline (\S+) failed in state (\w+): ?(.*)', re.DOTALL)
+# What an engine says of a worker that died, and what it means. Spark's driver often knows
+# only the executor's exit code (52: Spark's exit for an OutOfMemoryError, when it was thrown
+# outside a task or the executor died before saying so), or only that the master failed the
+# application (spark.deploy.maxExecutorRetries: an executor of it exited with an error).
+# Flink's JobManager knows only that the TaskManager went away, which
+# cluster.uncaught-exception-handling FAIL makes it do at an error no task catches.
+_WORKER_DEATHS = (
+    ('exited with code 52', 'exit code 52: the executor ran out of memory (OutOfMemoryError); '
+                            'give it more memory or the job more partitions'),
+    ('Master removed our application', 'an executor of the job died: its stderr, in the Spark '
+                                       'worker\'s work dir, says why; exit code 52 is an '
+                                       'OutOfMemoryError'),
+    ('The TaskExecutor is shutting down', 'a TaskManager stopped, as it does at an error no task '
+                                          'catches, such as an OutOfMemoryError in Beam\'s data '
+                                          'plane: its log says which'),
+)
 
 
 def engine_failure(error: BaseException, options: PipelineOptions) -> Optional[EngineFailed]:
@@ -91,6 +107,9 @@ def engine_failure(error: BaseException, options: PipelineOptions) -> Optional[E
             else 'no reason given')
     if len(said) > 300:
         said = said[:297] + '...'
+    meaning = next((what for words, what in _WORKER_DEATHS if words in reason), None)
+    if meaning:
+        said += f' ({meaning})'
     return EngineFailed(f'the {runner} job {job} ended {state}: {said}; nothing was '
                         'published (the engine\'s own log and web UI hold the whole error)')
 

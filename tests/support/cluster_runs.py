@@ -206,11 +206,12 @@ def _on_cluster(state: Dict, jobs: Callable[[], Set[str]], submit: Callable[[], 
 
 def run_job(job: str, state: Dict, jobs: Callable[[], Set[str]], tmp_path_factory,
             model: str = '') -> ClusterRun:
-    """``job`` (preprocess, or score with ``model``) on the sample, on the DirectRunner
+    """``job`` (preprocess, explore, or score with ``model``) on the sample, on the DirectRunner
     (once per session) and on the cluster of ``state`` (its cluster.json) with the flags it
     printed; ``jobs()`` lists the cluster's job (Flink) or application (Spark) ids."""
     sample = sample_csv(tmp_path_factory)
     argv = {'preprocess': ['preprocess', '--input', sample, *PREPROCESS_FLAGS],
+            'explore': ['explore', '--input', sample],
             'score': ['score', '--input', sample, '--model', model, *SCORE_FLAGS]}[job]
     out = str(tmp_path_factory.mktemp(f'cluster_{job}') / 'out')
     expected = direct(argv, tmp_path_factory)

@@ -105,3 +105,14 @@ def assert_same_score(expected, actual, tol=1e-6):
     manifests = [read_json(os.path.join(out, schema.MANIFEST_FILE)) for out in (expected, actual)]
     assert manifests[1]['counts'] == manifests[0]['counts']
     return len(preds[0])
+
+
+def assert_same_explore(expected, actual, tol=1e-9):
+    """Same statistics (numbers within ``tol``: sums may run in another order) and counts.
+    Returns the expected statistics."""
+    stats = [read_json(os.path.join(out, 'stats.json')) for out in (expected, actual)]
+    assert_close(stats[1], stats[0], tol, 'stats')
+    manifests = [read_json(os.path.join(out, schema.MANIFEST_FILE)) for out in (expected, actual)]
+    assert manifests[1]['status'] == manifests[0]['status'] == 'ok'
+    assert manifests[1]['counts'] == manifests[0]['counts']
+    return stats[0]

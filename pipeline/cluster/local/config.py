@@ -138,6 +138,10 @@ def flink_config(config: ClusterConfig, java_opts: str) -> Dict[str, object]:
         # and says so; by default Flink only logs it, and the job waits forever for the data
         # that thread would have passed on.
         'cluster.uncaught-exception-handling': 'FAIL',
+        # A failed task fails the job, at once. Flink's default for a job without checkpoints
+        # too, said here so that a changed default cannot bring back a job that restarts
+        # without end: its TaskManager gone, a restart would wait for slots that never come.
+        'restart-strategy.type': 'none',
     }
     if config.beam_on_taskmanager_classpath:
         # Beam's Flink runner keeps a job's SDK worker between stages (--environment_cache_millis)

@@ -44,7 +44,17 @@ class SparkConfig(BeamServices):
     worker_ui_port: int = 8082
     driver_ui_port: int = 4040
     worker_cores: int = 2
-    executor_memory: str = '2g'
+    # Each job's one executor, and so the worker's memory (the worker offers exactly this).
+    # Beam's runner holds a whole bundle's output in the executor's heap until the bundle ends,
+    # one bundle per task, worker_cores tasks at a time: up to twice the bundle check's 512 MB
+    # (pipeline/runtime/bundles.py), which would fill half of 2g.
+    executor_memory: str = '4g'
+    # Spark's default parallelism (spark.default.parallelism of the driver, the job server):
+    # the partitions of every group by key of Beam's Spark runner, and so of every stage after
+    # one. Without it Spark takes its executors' cores (2 here), and at 250,000 reviews each
+    # bundle outgrew the executor. 16 keeps preprocess's largest bundle at 250,000 reviews
+    # under bundles.LIMIT_BYTES; 1,000,000 needs 40 (bundles.py names the number).
+    parallelism: int = 16
     # Beam's job server and worker pool, 100 ports above the Flink cluster's.
     job_port: int = 8199
     artifact_port: int = 8198
@@ -61,14 +71,22 @@ class SparkConfig(BeamServices):
 
 
 def beam_flags(config: SparkConfig) -> List[str]:
-    """The pipeline options that run a job of this project on the cluster."""
-    return config.runner_flags('SparkRunner', 'localhost')
+    """The pipeline options that run a job of this project on the cluster; the last one tells
+    the job the partitions the cluster makes (pipeline/flags/engine_options.py)."""
+    return [*config.runner_flags('SparkRunner', 'localhost'),
+            f'--spark_default_parallelism={config.parallelism}']
 
 
 def spark_defaults(config: SparkConfig) -> Dict[str, str]:
     """spark-defaults.conf of the master and the worker."""
     return {
         'spark.master.rest.enabled': 'false',
+        # The master fails an application whose executor exited with an error this many times in
+        # a row while none of its executors ran, instead of starting new ones without end (a
+        # lost executor loses the shuffle outputs it held, so a job whose executors run out of
+        # memory went on forever). It counts from 0 again each time a new executor starts: with
+        # one worker only 1 bounds anything.
+        'spark.deploy.maxExecutorRetries': '1',
         # Each job's executor copies the job-server jar (about 270 MB) into the worker's work
         # dir: remove a finished job's copy after two minutes.
         'spark.worker.cleanup.enabled': 'true',
@@ -85,6 +103,13 @@ def driver_properties(config: SparkConfig) -> Dict[str, str]:
         'spark.ui.port': str(config.driver_ui_port),
         'spark.ui.showConsoleProgress': 'false',
         'spark.executor.memory': config.executor_memory,
+        # Beam's Spark runner makes each group by key's partitions from this (its
+        # getPartitioner: the SparkContext's defaultParallelism), not from --parallelism.
+        'spark.default.parallelism': str(config.parallelism),
+        # A failed task fails the job, with the task's error (an executor's OutOfMemoryError,
+        # say) as the job's, as on the Flink cluster; by default Spark tries it 4 times and the
+        # job ends later with the master's removal of it, which does not say why.
+        'spark.task.maxFailures': '1',
         'spark.local.dir': os.path.join(config.run_dir, 'tmp'),
     }
 
@@ -150,7 +175,8 @@ def describe(state: Dict) -> str:
     return lifecycle.describe(
         state, 'spark', f'Spark {state["spark_version"]}: master {state["master_url"]}, web UI '
                         f'{state["web_ui"]} (1 worker, {config["worker_cores"]} cores; an '
-                        f'executor of {config["executor_memory"]} per job)',
+                        f'executor of {config["executor_memory"]} per job, '
+                        f'{config["parallelism"]} partitions)',
         'Spark job server (the driver)',
         f'Worker pool beside the worker: 127.0.0.1:{config["pool_port"]}')
 
@@ -158,7 +184,8 @@ def describe(state: Dict) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     return lifecycle.main(
         argv, 'spark', __doc__.split('\n', 1)[0], SparkConfig, up, describe,
-        ('master_port', 'web_ui_port', 'job_port', 'pool_port'),
+        ('master_port', 'web_ui_port', 'job_port', 'pool_port', 'worker_cores',
+         'executor_memory', 'parallelism'),
         lambda config: f'http://127.0.0.1:{config.web_ui_port}/json/')
 
 

@@ -1,8 +1,8 @@
-"""A FlinkRunner job refuses a --parallelism that would hang Beam's runner; a SparkRunner job
-is warned.
+"""A FlinkRunner job refuses a --parallelism that would hang Beam's runner, and a SparkRunner
+job the Spark partitions that would.
 
-Beam's portable runners hold a bundle's output until the bundle ends, and Flink's batch mode
-runs a whole partition as one bundle (pipeline/runtime/bundles.py). No cluster is needed: the
+Beam's portable runners hold a bundle's output until the bundle ends, and both run a whole
+partition as one bundle (pipeline/runtime/bundles.py). No cluster is needed: the
 check answers before the job contacts one (the job endpoint here listens nowhere).
 """
 
@@ -41,11 +41,11 @@ def _sparse_csv(path, size):
     return str(path)
 
 
-def _job(tmp_path, job, *flags):
+def _job(tmp_path, job, *flags, runner='FlinkRunner'):
     return subprocess.run(
         [sys.executable, '-m', 'pipeline.cli', job,
          '--input', _sparse_csv(tmp_path / 'big.csv', 300 * MB), '--output',
-         str(tmp_path / 'out'), '--runner=FlinkRunner', '--job_endpoint=127.0.0.1:9',
+         str(tmp_path / 'out'), f'--runner={runner}', '--job_endpoint=127.0.0.1:9',
          '--environment_type=LOOPBACK', *flags],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
 
@@ -84,16 +84,44 @@ def test_no_parallelism_warns_instead(tmp_path, caplog):
     assert any('--parallelism=' in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize('size_mb,warned', [(300, True), (20, False)])
-def test_spark_is_warned_past_the_limit_never_refused(tmp_path, caplog, size_mb, warned):
-    """Spark's partitions do not follow --parallelism: a big input is warned of, with what
-    happened at 250k reviews, and the job goes on."""
+@pytest.mark.parametrize('flags', [[], ['--spark_default_parallelism=4']])
+def test_spark_partitions_too_few_are_a_usage_error_before_any_work(tmp_path, flags):
+    """Spark's partitions are the job server's spark.default.parallelism, which the job is told
+    (Spark's default of 2 when it is not): the refusal names the cluster's setting and the
+    flag, once."""
+    needed = bundles.parallelism_needed(300 * MB, bundles.preprocess_output(0.8))
+    done = _job(tmp_path, 'preprocess', *flags, runner='SparkRunner')
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if 'error' in line]
+    assert len(errors) == 1, done.stderr
+    assert (f'make spark-up SPARK_UP_FLAGS=--parallelism={needed})' in errors[0]
+            and f'--spark_default_parallelism={needed} ' in errors[0]), errors[0]
+    assert (flags[0] if flags else "Spark's default 2 partitions") in errors[0]
+    assert 'Traceback' not in done.stderr
+    assert sorted(os.listdir(tmp_path)) == ['big.csv']
+
+
+@pytest.mark.parametrize('size_mb,partitions,refused', [
+    (300, None, True), (300, 16, False), (20, None, False)])
+def test_spark_is_refused_only_past_the_limit(tmp_path, caplog, size_mb, partitions, refused):
+    """The partitions the job is told count, whatever --parallelism (which Spark ignores)."""
     path = _sparse_csv(tmp_path / 'big.csv', size_mb * MB)
+    told = [f'--spark_default_parallelism={partitions}'] if partitions else []
+    options = PipelineOptions(['--runner=SparkRunner', '--parallelism=64', *told])
     with caplog.at_level('WARNING'):
-        bundles.check_bundles('preprocess', [path],
-                              PipelineOptions(['--runner=SparkRunner', '--parallelism=1']),
-                              bundles.preprocess_output(0.8))
+        if refused:
+            with pytest.raises(bundles.BundleTooLarge, match='--ignore-memory-estimate'):
+                bundles.check_bundles('preprocess', [path], options,
+                                      bundles.preprocess_output(0.8), try_anyway=False)
+        else:
+            bundles.check_bundles('preprocess', [path], options, bundles.preprocess_output(0.8))
+    assert not caplog.records
+
+
+def test_ignore_memory_estimate_turns_a_spark_refusal_into_a_warning(tmp_path, caplog):
+    path = _sparse_csv(tmp_path / 'big.csv', 300 * MB)
+    with caplog.at_level('WARNING'):
+        bundles.check_bundles('preprocess', [path], PipelineOptions(['--runner=SparkRunner']),
+                              bundles.preprocess_output(0.8), try_anyway=True)
     said = [r.getMessage() for r in caplog.records]
-    assert bool(said) == warned, said
-    if warned:
-        assert 'OutOfMemoryError' in said[0] and 'Spark' in said[0], said
+    assert len(said) == 1 and 'spark.default.parallelism=' in said[0], said

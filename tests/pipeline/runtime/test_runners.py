@@ -183,6 +183,23 @@ def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
     assert str(found).startswith('the flink job BeamApp-root-1202130913-7ff8c751_4ff9 ended '
                                  'FAILED: java.lang.OutOfMemoryError: Java heap space;')
     assert '\n' not in str(found)
+    removed = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.spark.SparkException: Job aborted due to '
+        'stage failure: Master removed our application: FAILED'),
+        PipelineOptions(['--runner=SparkRunner']))
+    assert 'exit code 52 is an OutOfMemoryError' in str(removed) and '\n' not in str(removed)
+    lost = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.spark.SparkException: Job aborted due to '
+        'stage failure: Task 0 in stage 96.0 failed 1 times, most recent failure: Lost task 0.0 '
+        'in stage 96.0 (TID 71) (127.0.0.1 executor 0): ExecutorLostFailure (executor 0 exited '
+        'caused by one of the running tasks) Reason: Command exited with code 52\nDriver '
+        'stacktrace:\n\tat X'), PipelineOptions(['--runner=SparkRunner']))
+    assert 'exited with code 52 (exit code 52: the executor ran out of memory (OutOfMemoryError)' \
+        in str(lost), str(lost)
+    gone = engine_failure(RuntimeError(
+        'Pipeline j failed in state FAILED: org.apache.flink.util.FlinkExpectedException: The '
+        'TaskExecutor is shutting down.'), PipelineOptions(['--runner=FlinkRunner']))
+    assert 'such as an OutOfMemoryError' in str(gone) and '\n' not in str(gone)
     short = engine_failure(RuntimeError('Pipeline j failed in state CANCELLED: '),
                            PipelineOptions(['--runner=SparkRunner']))
     assert 'ended CANCELLED: no reason given' in str(short)
@@ -204,6 +221,31 @@ def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, mon
     reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
     with offline():
         code = cli.main(['explore', '--input', reviews, '--output', str(tmp_path / 'out'),
+                         '--runner=FlinkRunner'])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE
+    lines = [line for line in err.splitlines() if 'error' in line]
+    assert len(lines) == 1 and 'java.lang.OutOfMemoryError: Java heap space' in lines[0], err
+    assert 'Traceback' not in err
+    assert sorted(os.listdir(tmp_path)) == ['r.csv']
+
+
+def test_a_job_whose_fallback_the_engine_fails_too_ends_in_one_line(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Preprocess runs a smaller graph after a failure, to tell the data's fault; on a cluster
+    whose executors keep dying that one fails as well, and the job's own failure is said."""
+    from pipeline.jobs import preprocess
+
+    def failing_build(p, job_args, plan, work_dir):
+        raise RuntimeError(_FLINK_FAILURE)
+
+    fallback = preprocess.JOB.fallback.__class__(build=failing_build,
+                                                  reason=preprocess.JOB.fallback.reason)
+    monkeypatch.setattr(preprocess, 'JOB', preprocess.JOB.__class__(
+        **{**preprocess.JOB.__dict__, 'build': failing_build, 'fallback': fallback}))
+    reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
+    with offline():
+        code = cli.main(['preprocess', '--input', reviews, '--output', str(tmp_path / 'out'),
                          '--runner=FlinkRunner'])
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE

@@ -69,6 +69,30 @@ def test_an_uncaught_error_in_a_taskmanager_fails_the_job(tmp_path):
     assert cluster_config.flink_config(config, '')['cluster.uncaught-exception-handling'] == 'FAIL'
 
 
+def test_a_job_whose_workers_keep_dying_ends(tmp_path):
+    """Flink restarts no failed job; Spark's master fails an application at its first executor
+    that exits with an error, instead of starting another one without end (it counts from 0
+    again each time one starts, so only 1 bounds it), and its driver fails the job at the first
+    failed task, with that task's error."""
+    from pipeline.cluster.local import spark
+    config = cluster_config.ClusterConfig(run_dir=str(tmp_path))
+    assert cluster_config.flink_config(config, '')['restart-strategy.type'] == 'none'
+    spark_config = spark.SparkConfig(run_dir=str(tmp_path))
+    assert spark.spark_defaults(spark_config)['spark.deploy.maxExecutorRetries'] == '1'
+    assert spark.driver_properties(spark_config)['spark.task.maxFailures'] == '1'
+
+
+def test_spark_up_sets_the_partitions_and_memory_it_prints(tmp_path):
+    """spark-up's --parallelism becomes the driver's spark.default.parallelism, which makes
+    Beam's Spark runner's partitions, and the flag that tells the jobs of it; --executor-memory
+    the executor's."""
+    from pipeline.cluster.local import spark
+    config = spark.SparkConfig(run_dir=str(tmp_path), parallelism=40, executor_memory='3g')
+    driver = spark.driver_properties(config)
+    assert driver['spark.default.parallelism'] == '40' and driver['spark.executor.memory'] == '3g'
+    assert spark.beam_flags(config)[-1] == '--spark_default_parallelism=40'
+
+
 def test_the_jobs_take_every_flag_the_clusters_print(tmp_path):
     """Every flag make flink-up and make spark-up print passes the jobs' check of Beam flags;
     --execution_mode_for_batch is the Flink job server's, not the Python SDK's: the check
