@@ -84,19 +84,19 @@ def test_no_parallelism_warns_instead(tmp_path, caplog):
     assert any('--parallelism=' in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize('flags', [[], ['--spark_default_parallelism=4']])
-def test_spark_partitions_too_few_are_a_usage_error_before_any_work(tmp_path, flags):
+def test_spark_partitions_too_few_are_a_usage_error_before_any_work(tmp_path):
     """Spark's partitions are the job server's spark.default.parallelism, which the job is told
-    (Spark's default of 2 when it is not): the refusal names the cluster's setting and the
-    flag, once."""
+    (Spark's default of 2 when it is not, below): the refusal names the cluster's setting and
+    the flag, once."""
     needed = bundles.parallelism_needed(300 * MB, bundles.preprocess_output(0.8))
+    flags = ['--spark_default_parallelism=4']
     done = _job(tmp_path, 'preprocess', *flags, runner='SparkRunner')
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if 'error' in line]
     assert len(errors) == 1, done.stderr
     assert (f'make spark-up SPARK_UP_FLAGS=--parallelism={needed})' in errors[0]
             and f'--spark_default_parallelism={needed} ' in errors[0]), errors[0]
-    assert (flags[0] if flags else "Spark's default 2 partitions") in errors[0]
+    assert flags[0] in errors[0]
     assert 'Traceback' not in done.stderr
     assert sorted(os.listdir(tmp_path)) == ['big.csv']
 
@@ -110,7 +110,8 @@ def test_spark_is_refused_only_past_the_limit(tmp_path, caplog, size_mb, partiti
     options = PipelineOptions(['--runner=SparkRunner', '--parallelism=64', *told])
     with caplog.at_level('WARNING'):
         if refused:
-            with pytest.raises(bundles.BundleTooLarge, match='--ignore-memory-estimate'):
+            with pytest.raises(bundles.BundleTooLarge,
+                               match="Spark's default 2 partitions.*--ignore-memory-estimate"):
                 bundles.check_bundles('preprocess', [path], options,
                                       bundles.preprocess_output(0.8), try_anyway=False)
         else:
