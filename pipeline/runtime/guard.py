@@ -191,21 +191,30 @@ def _check_remote(output: str, job: str, flag: str) -> None:
 
 
 class OutputLock:
-    """``<output>.lock`` beside a local output, held (flock) while a job writes it.
+    """``<output>.lock`` beside an output, held while a job writes it.
 
-    The kernel drops the lock when its process dies, however it dies, so a lock is
-    never stale; the file records the holder's pid, host and start time for the
-    message that a second run gets (OutputLocked, exit 75). Object-store outputs are
-    not locked.
+    On a local disk it is an ``flock`` on that file: the kernel drops it when its process
+    dies, however it dies, so it is never stale. On an object store it is a lease object
+    (``pipeline/runtime/lease.py``), taken over once its holder is gone. Either way the lock
+    records the holder's pid, host and start time for the message that a second run gets
+    (OutputLocked, exit 75).
     """
 
     def __init__(self, output: str):
         self.output = output.rstrip('/')
         self.path = self.output + LOCK_SUFFIX
         self._fd: Optional[int] = None
+        self._lease = None
 
     def acquire(self) -> None:
         if not object_store.is_local(self.output):
+            from pipeline.runtime.lease import LEASE_S, Lease  # object stores only
+            lease = Lease(self.path)
+            holder = lease.acquire()
+            if holder is not None:
+                raise self._locked(holder, f'; a lock not renewed for {LEASE_S:.0f} s is '
+                                           f'taken over')
+            self._lease = lease
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         while True:
@@ -215,10 +224,7 @@ class OutputLock:
             except BlockingIOError:
                 holder = _read(fd)
                 os.close(fd)
-                raise OutputLocked(
-                    f'{self.output} is being written by another run (pid {holder.get("pid", "?")}'
-                    f' on {holder.get("host", "?")} since {holder.get("started", "?")}); try '
-                    f'again when it has finished') from None
+                raise self._locked(holder) from None
             # The holder before us may have removed the file between our open and flock.
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
@@ -234,7 +240,23 @@ class OutputLock:
         }).encode())
         self._fd = fd
 
+    def _locked(self, holder: dict, more: str = '') -> OutputLocked:
+        return OutputLocked(
+            f'{self.output} is being written by another run (pid {holder.get("pid", "?")} on '
+            f'{holder.get("host", "?")} since {holder.get("started", "?")}); try again when it '
+            f'has finished{more}')
+
+    def check(self) -> None:
+        """Raises OutputLocked if this run has lost the lock (an object store's lease taken
+        over while the run stalled): it must not publish. A local lock is never lost."""
+        if self._lease is not None and not self._lease.held():
+            raise OutputLocked(f'{self.output}: this run stalled past its lock\'s lease and '
+                               f'another run took the lock over; nothing was published')
+
     def release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
         if self._fd is not None:
             try:
                 os.remove(self.path)  # while still holding it: see acquire's inode check
