@@ -216,3 +216,19 @@ def test_a_run_whose_lock_was_taken_over_does_not_publish(store):
             out.publish()
     assert version_of(store, final) == 'v1'
     assert object_store.read_versioned(final + '.lock')[0] == b'{"token": "theirs"}'
+
+
+def test_a_run_killed_after_its_commit_does_not_make_its_output_refused(store):
+    """Killed after the old manifest went: the output holds objects and no manifest; the
+    same job may still write there (its next run finishes the publish), another may not."""
+    from pipeline.runtime import guard
+    from transforms.errors import OutputError
+    final = _root() + '/out'
+    drive(final, 'v1')
+    steps = drive(final, 'v2')
+    manifest_gone = steps.index(f'delete {final}/manifest.json')
+    assert drive(final, 'v2', manifest_gone, 'after') == -signal.SIGKILL
+    assert '/manifest.json' not in names(store, final + '/') and names(store, final + '/')
+    guard.check_output(final, 'test')
+    with pytest.raises(OutputError, match='holds files that are not an earlier'):
+        guard.check_output(final, 'explore')

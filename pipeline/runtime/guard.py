@@ -1,8 +1,8 @@
 """What a job may write: never a user's files, and one run at a time per output.
 
 ``check_output`` runs before any work. A job replaces an existing --output only
-when it is that job's own earlier output (its manifest.json names the job) or an
-empty folder; never a file, a folder holding anything else, a folder that holds
+when it is that job's own earlier output (its manifest.json names the job; on an object
+store, also one whose publish a killed run of that job had committed) or an empty folder; never a file, a folder holding anything else, a folder that holds
 another run's published output (a nested manifest, nightly ``dt=`` partitions), a
 model registry's version or anything inside one (versions are never written again), the
 current folder, or a path that is, contains or lies inside one of the job's inputs, its
@@ -185,9 +185,18 @@ def _check_remote(output: str, job: str, flag: str) -> None:
         raise OutputError(f'{flag} {output} is a whole bucket; name a folder in it, such as '
                           f'{output.rstrip("/")}/{job}')
     found = object_store.filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
-    if found and manifest_job(output) != job:
+    if found and manifest_job(output) != job and not _committed_by(output, job):
         raise OutputError(f'{flag} {output} holds files that are not an earlier '
                           f'`imdb-sentiment {job}` output; choose a new folder')
+
+
+def _committed_by(output: str, job: str) -> bool:
+    """Whether a run of ``job`` was killed while publishing ``output`` on an object store,
+    after its commit: its run finishes that publish first (``runtime/object_publish.py``)."""
+    from pipeline.runtime.object_publish import committed  # object stores only: loads Beam
+    from pipeline.runtime.publish import LEFTOVER
+    staged = committed(output.rstrip('/'), LEFTOVER)
+    return staged is not None and manifest_job(staged) == job
 
 
 class OutputLock:

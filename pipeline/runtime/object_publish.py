@@ -67,22 +67,31 @@ def _finish(final_path: str, staged: str) -> None:
     object_store.remove(staged)
 
 
+def committed(final_path: str, leftover: re.Pattern) -> Optional[str]:
+    """The whole staged folder that a commit object beside ``final_path`` names (a publish
+    a killed run committed, which the next run finishes), or None. Names that ``leftover``
+    does not match are not followed."""
+    found = object_store.read_versioned(commit_path(final_path))
+    if found is None:
+        return None
+    suffix = (parse_json_object(found[0]) or {}).get('staged')
+    if isinstance(suffix, str) and leftover.fullmatch(suffix) and \
+            _has_manifest(final_path + suffix):
+        return final_path + suffix
+    return None
+
+
 def recover(final_path: str, leftover: re.Pattern) -> Optional[str]:
     """Finishes the publish a killed run committed, then removes what killed runs left
     beside ``final_path`` (names matching ``leftover``). Call with the output's lock held.
     Returns the staged folder it published, or None."""
-    published = None
-    found = object_store.read_versioned(commit_path(final_path))
-    if found is not None:
-        suffix = (parse_json_object(found[0]) or {}).get('staged')
-        staged = f'{final_path}{suffix}' if isinstance(suffix, str) else None
-        if staged and leftover.fullmatch(suffix) and _has_manifest(staged):
-            _LOG.warning('Finishing the publish of %s from %s, which an interrupted run '
-                         'committed', final_path, staged)
-            _finish(final_path, staged)
-            published = staged
-        else:  # never written so: a commit object names a whole staged folder
-            _LOG.error('Removing %s, which names no whole staged output', commit_path(final_path))
-            object_store.delete(commit_path(final_path))
+    staged = committed(final_path, leftover)
+    if staged:
+        _LOG.warning('Finishing the publish of %s from %s, which an interrupted run '
+                     'committed', final_path, staged)
+        _finish(final_path, staged)
+    elif object_store.delete(commit_path(final_path)):
+        # Never written so (a commit object names a whole staged folder): a user's edit.
+        _LOG.error('Removed %s, which named no whole staged output', commit_path(final_path))
     object_store.remove_leftovers(final_path, leftover)
-    return published
+    return staged

@@ -43,7 +43,7 @@ _LOG = logging.getLogger(__name__)
 MANIFEST = 'manifest.json'
 
 # What StagedOutput leaves beside OUT: <OUT>.<kind>-<8 hex>.
-_LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
+LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
 FAILED = '.failed-'
 
 
@@ -145,7 +145,7 @@ def leftovers(final_path: str) -> List[str]:
     if not os.path.isdir(parent):
         return []
     return sorted(os.path.join(parent, n) for n in os.listdir(parent)
-                  if n.startswith(base) and _LEFTOVER.fullmatch(n[len(base):]))
+                  if n.startswith(base) and LEFTOVER.fullmatch(n[len(base):]))
 
 
 def _remove(final_path: str, path: str) -> None:
@@ -233,7 +233,7 @@ class StagedOutput:
                 recover(self.final_path)
                 os.makedirs(self.path)
             else:
-                object_publish.recover(self.final_path, _LEFTOVER)
+                object_publish.recover(self.final_path, LEFTOVER)
         except BaseException:
             self._lock.release()
             raise
@@ -303,7 +303,7 @@ class StagedOutput:
     def _recover_remote(self) -> None:
         try:
             self._lock.check()
-            object_publish.recover(self.final_path, _LEFTOVER)
+            object_publish.recover(self.final_path, LEFTOVER)
         except Exception as e:  # the error that ended the run matters more; the next run
             _LOG.warning('Could not clean up after %s: %s', self.final_path, e)  # recovers
 
