@@ -145,6 +145,10 @@ class Lease:
             self._thread.join()
             self._thread = None
         if self._generation is not None and not self._lost:
-            object_store.delete(self.path, self._generation)
+            try:
+                object_store.delete(self.path, self._generation)
+            except Exception as e:  # the job's own outcome stands; the lease runs out
+                _LOG.warning('Could not give back the lock %s (%s); it is taken over once '
+                             'this process has ended', self.path, e)
         self._generation = None
 
