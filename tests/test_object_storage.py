@@ -142,6 +142,27 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(gcs, reviews_cs
     assert _objects(emulator, 'killed') == [f'/{name}' for name in EXPLORE_OUTPUT]
 
 
+def test_a_run_killed_past_its_commit_is_finished_by_the_next_run_of_the_job(gcs, reviews_csv):
+    """The state a kill leaves mid-publish, after the commit object and the old manifest's
+    deletion (tests/test_object_store_publish.py kills at each step): the next explore is
+    not refused, finishes that publish first, then publishes its own, whole."""
+    from pipeline.runtime import object_store
+    emulator, root = gcs
+    output = f'{root}/committed'
+    args = ['explore', '--input', reviews_csv, '--output', output]
+    first = _cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    staged = output + '.partial-0123abcd'
+    object_store.copy_folder(output, staged)
+    assert object_store.create_new(output + '.commit', json.dumps(
+        {'staged': '.partial-0123abcd', 'token': uuid.uuid4().hex}).encode())
+    object_store.delete(f'{output}/manifest.json')
+    again = _cli(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f'Finishing the publish of {output} from {staged}' in again.stderr
+    assert _objects(emulator, 'committed') == [f'/{name}' for name in EXPLORE_OUTPUT]
+
+
 @pytest.mark.parametrize('required', ['', '1'])
 def test_without_go_the_emulator_tests_skip_unless_required(tmp_path, monkeypatch, required):
     monkeypatch.setenv('IMDB_SENTIMENT_CACHE', str(tmp_path))  # no binary built there

@@ -57,9 +57,18 @@ def read_json_object(path: str) -> Optional[Dict]:
     """A local JSON file's object, or None when it is missing, unreadable or not an object
     (a record being written, or one a user broke): the caller decides what that means."""
     try:
-        with open(path, encoding='utf-8') as f:
-            found = json.load(f)
-    except (OSError, ValueError):
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError:
+        return None
+    return parse_json_object(data)
+
+
+def parse_json_object(data: bytes) -> Optional[Dict]:
+    """The JSON object ``data`` holds, or None when it holds anything else."""
+    try:
+        found = json.loads(data.decode('utf-8'))
+    except ValueError:  # UnicodeDecodeError is one
         return None
     return found if isinstance(found, dict) else None
 

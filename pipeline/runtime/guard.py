@@ -1,8 +1,8 @@
 """What a job may write: never a user's files, and one run at a time per output.
 
 ``check_output`` runs before any work. A job replaces an existing --output only
-when it is that job's own earlier output (its manifest.json names the job) or an
-empty folder; never a file, a folder holding anything else, a folder that holds
+when it is that job's own earlier output (its manifest.json names the job; on an object
+store, also one whose publish a killed run of that job had committed) or an empty folder; never a file, a folder holding anything else, a folder that holds
 another run's published output (a nested manifest, nightly ``dt=`` partitions), a
 model registry's version or anything inside one (versions are never written again), the
 current folder, or a path that is, contains or lies inside one of the job's inputs, its
@@ -185,27 +185,45 @@ def _check_remote(output: str, job: str, flag: str) -> None:
         raise OutputError(f'{flag} {output} is a whole bucket; name a folder in it, such as '
                           f'{output.rstrip("/")}/{job}')
     found = object_store.filesystems().match([output.rstrip('/') + '/**'])[0].metadata_list
-    if found and manifest_job(output) != job:
+    if found and manifest_job(output) != job and not _committed_by(output, job):
         raise OutputError(f'{flag} {output} holds files that are not an earlier '
                           f'`imdb-sentiment {job}` output; choose a new folder')
 
 
-class OutputLock:
-    """``<output>.lock`` beside a local output, held (flock) while a job writes it.
+def _committed_by(output: str, job: str) -> bool:
+    """Whether a run of ``job`` was killed while publishing ``output`` on an object store,
+    after its commit: its run finishes that publish first (``runtime/object_publish.py``)."""
+    from pipeline.runtime.object_publish import committed  # object stores only: loads Beam
+    from pipeline.runtime.publish import LEFTOVER
+    staged = committed(output.rstrip('/'), LEFTOVER)
+    return staged is not None and manifest_job(staged) == job
 
-    The kernel drops the lock when its process dies, however it dies, so a lock is
-    never stale; the file records the holder's pid, host and start time for the
-    message that a second run gets (OutputLocked, exit 75). Object-store outputs are
-    not locked.
+
+class OutputLock:
+    """``<output>.lock`` beside an output, held while a job writes it.
+
+    On a local disk it is an ``flock`` on that file: the kernel drops it when its process
+    dies, however it dies, so it is never stale. On an object store it is a lease object
+    (``pipeline/runtime/lease.py``), taken over once its holder is gone. Either way the lock
+    records the holder's pid, host and start time for the message that a second run gets
+    (OutputLocked, exit 75).
     """
 
     def __init__(self, output: str):
         self.output = output.rstrip('/')
         self.path = self.output + LOCK_SUFFIX
         self._fd: Optional[int] = None
+        self._lease = None
 
     def acquire(self) -> None:
         if not object_store.is_local(self.output):
+            from pipeline.runtime.lease import LEASE_S, Lease  # object stores only
+            lease = Lease(self.path)
+            holder = lease.acquire()
+            if holder is not None:
+                raise self._locked(holder, f'; a lock not renewed for {LEASE_S:.0f} s is '
+                                           f'taken over')
+            self._lease = lease
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         while True:
@@ -215,10 +233,7 @@ class OutputLock:
             except BlockingIOError:
                 holder = _read(fd)
                 os.close(fd)
-                raise OutputLocked(
-                    f'{self.output} is being written by another run (pid {holder.get("pid", "?")}'
-                    f' on {holder.get("host", "?")} since {holder.get("started", "?")}); try '
-                    f'again when it has finished') from None
+                raise self._locked(holder) from None
             # The holder before us may have removed the file between our open and flock.
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
@@ -234,7 +249,23 @@ class OutputLock:
         }).encode())
         self._fd = fd
 
+    def _locked(self, holder: dict, more: str = '') -> OutputLocked:
+        return OutputLocked(
+            f'{self.output} is being written by another run (pid {holder.get("pid", "?")} on '
+            f'{holder.get("host", "?")} since {holder.get("started", "?")}); try again when it '
+            f'has finished{more}')
+
+    def check(self) -> None:
+        """Raises OutputLocked if this run has lost the lock (an object store's lease taken
+        over while the run stalled): it must not publish. A local lock is never lost."""
+        if self._lease is not None and not self._lease.held():
+            raise OutputLocked(f'{self.output}: this run stalled past its lock\'s lease and '
+                               f'another run took the lock over; nothing was published')
+
     def release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
         if self._fd is not None:
             try:
                 os.remove(self.path)  # while still holding it: see acquire's inode check

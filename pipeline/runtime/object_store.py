@@ -4,15 +4,21 @@ An object store has objects, not folders: a "folder" ``gs://b/out`` is every obj
 starts with ``out/``. So removing it lists that prefix and deletes what it finds (asking
 whether ``gs://b/out`` exists, as a local disk would be asked, finds nothing there and deletes
 nothing), and what runs leave beside an output (``out.partial-<id>/...``) is found by listing
-too. There is no rename either: a folder is moved object by object, its manifest last.
+too. There is no rename either: a folder is copied object by object, its manifest last.
 ``unsupported`` names the stores no job can use (S3), which the command line refuses.
 
-Not built yet: a lock, and a commit that makes the move atomic (see ARCHITECTURE.md).
+What stands in for a rename is a write under a precondition (GCS's ``ifGenerationMatch``):
+``create_new`` creates an object only if it is absent, ``replace_if`` replaces one only if it
+is still the generation that was read (compare-and-swap), ``read_versioned`` reads one with
+its generation. The lock (``pipeline/runtime/lease.py``) and the commit of a publish
+(``pipeline/runtime/object_publish.py``) are built on them. They go through
+google-cloud-storage with the client Beam's own GCS file system makes (its credentials, and
+the endpoint the library finds by itself).
 """
 
 import logging
 import re
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 from transforms import schema
 
@@ -77,13 +83,92 @@ def remove(path: str) -> None:
         fs.delete(left)
 
 
-def move_folder(source: str, target: str) -> None:
-    """Moves every object under ``source/`` to the same name under ``target/``, the manifest
-    last, so that a reader who finds the manifest finds the rest."""
+def copy(sources: Sequence[str], targets: Sequence[str]) -> None:
+    """Copies each object of ``sources`` to the same place in ``targets`` (batched)."""
+    if sources:
+        filesystems().copy(list(sources), list(targets))
+
+
+def copy_folder(source: str, target: str) -> None:
+    """Copies every object under ``source/`` to the same name under ``target/``: the
+    manifest in a request of its own, last, so that a reader who finds it finds the rest."""
     source, target = _checked(source), _checked(target)
     files = list_objects(source)
-    files.sort(key=lambda p: p.endswith('/' + schema.MANIFEST_FILE))
-    filesystems().rename(files, [target + p[len(source):] for p in files])
+    manifest = [p for p in files if p == f'{source}/{schema.MANIFEST_FILE}']
+    rest = [p for p in files if p not in manifest]
+    copy(rest, [target + p[len(source):] for p in rest])
+    copy(manifest, [target + p[len(source):] for p in manifest])
+
+
+def move_folder(source: str, target: str) -> None:
+    """Moves every object under ``source/`` to the same name under ``target/``, the manifest
+    last; then removes ``source``."""
+    copy_folder(source, target)
+    remove(source)
+
+
+# --- Writes under a precondition (gs:// only) ------------------------------------------
+
+def _blob(path: str):
+    """The google-cloud-storage Blob of a ``gs://bucket/name`` path, through a client made
+    as Beam's GCS file system makes one (a client per use, as Beam does)."""
+    scheme, _, rest = path.partition('://')
+    bucket, _, name = rest.partition('/')
+    if scheme != 'gs' or not bucket or not name:
+        raise ValueError(f'{path}: writes under a precondition need a gs://bucket/object path')
+    from apache_beam.io.gcp import gcsio
+    from apache_beam.options.pipeline_options import PipelineOptions
+    return gcsio.create_storage_client(PipelineOptions()).bucket(bucket).blob(name)
+
+
+def _errors():
+    from google.api_core import exceptions
+    return exceptions
+
+
+def read_versioned(path: str) -> Optional[Tuple[bytes, int]]:
+    """The object's bytes and the generation they belong to (one request), or None."""
+    blob = _blob(path)
+    try:
+        data = blob.download_as_bytes()
+    except _errors().NotFound:
+        return None
+    return data, int(blob.generation)
+
+
+def _conditional_upload(path: str, data: bytes, generation: int) -> Optional[int]:
+    blob = _blob(path)
+    try:
+        blob.upload_from_string(data, if_generation_match=generation)
+    except _errors().PreconditionFailed:
+        # The library retries a request that timed out; if the first try had succeeded, the
+        # retry fails its precondition on our own write. ``data`` is unique to its writer
+        # (it holds a random token), so finding it there means the write was ours.
+        found = read_versioned(path)
+        return found[1] if found is not None and found[0] == data else None
+    return int(blob.generation)
+
+
+def create_new(path: str, data: bytes) -> Optional[int]:
+    """Creates the object only if there is none (``ifGenerationMatch=0``): its generation,
+    or None when it exists. ``data`` must be unique to this writer (see above)."""
+    return _conditional_upload(path, data, 0)
+
+
+def replace_if(path: str, data: bytes, generation: int) -> Optional[int]:
+    """Compare-and-swap: replaces the object only if it is still at ``generation``; the new
+    generation, or None when it has changed or is gone. ``data`` unique, as above."""
+    return _conditional_upload(path, data, generation)
+
+
+def delete(path: str, generation: Optional[int] = None) -> bool:
+    """Deletes the object (only if still at ``generation``, when one is given); False when
+    it is missing or has changed."""
+    try:
+        _blob(path).delete(if_generation_match=generation)
+    except (_errors().NotFound, _errors().PreconditionFailed):
+        return False
+    return True
 
 
 def leftovers(final_path: str, pattern: re.Pattern) -> List[str]:
@@ -100,9 +185,7 @@ def leftovers(final_path: str, pattern: re.Pattern) -> List[str]:
 
 def remove_leftovers(final_path: str, pattern: re.Pattern) -> List[str]:
     """Removes what killed runs of ``final_path`` left beside it; returns what it removed.
-
-    With no lock on object stores yet, a run of the same output that is still alive is not
-    told from a dead one: two runs of one object-store output must not overlap."""
+    Call with the output's lock held: then no run that left them is alive."""
     found = leftovers(final_path, pattern)
     for path in found:
         _LOG.warning('Removing %s, left by an earlier run of this output that was killed',

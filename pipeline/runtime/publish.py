@@ -18,9 +18,9 @@ The protocol, on a local filesystem (tested by killing the process at each of it
 So at every instant ``OUT`` holds the old or the new output whole, or the next run restores
 one of them before it removes anything. A run that failed (too many rejects) is never
 published over ``OUT``: ``publish_failed`` moves it to ``OUT.failed-<UTC time>``. Object
-stores have no folder rename (``pipeline/runtime/object_store.py``): on entry the leftovers
-of killed runs are removed, and publishing removes every object of the old output, then
-moves the new one in object by object, the manifest last.
+stores have no rename: there the lock is a lease object and publishing is committed by an
+object created under a precondition, which the next run rolls forward
+(``pipeline/runtime/object_publish.py``); the promise is the same.
 """
 
 import ctypes
@@ -35,7 +35,7 @@ import shutil
 import uuid
 from typing import Dict, Iterable, List, Optional
 
-from pipeline.runtime import object_store
+from pipeline.runtime import object_publish, object_store
 from pipeline.runtime.guard import OutputLock
 from transforms.errors import OutputError
 
@@ -43,7 +43,7 @@ _LOG = logging.getLogger(__name__)
 MANIFEST = 'manifest.json'
 
 # What StagedOutput leaves beside OUT: <OUT>.<kind>-<8 hex>.
-_LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
+LEFTOVER = re.compile(r'\.(partial|old|trash)-[0-9a-f]{8}')
 FAILED = '.failed-'
 
 
@@ -145,7 +145,7 @@ def leftovers(final_path: str) -> List[str]:
     if not os.path.isdir(parent):
         return []
     return sorted(os.path.join(parent, n) for n in os.listdir(parent)
-                  if n.startswith(base) and _LEFTOVER.fullmatch(n[len(base):]))
+                  if n.startswith(base) and LEFTOVER.fullmatch(n[len(base):]))
 
 
 def _remove(final_path: str, path: str) -> None:
@@ -233,7 +233,7 @@ class StagedOutput:
                 recover(self.final_path)
                 os.makedirs(self.path)
             else:
-                object_store.remove_leftovers(self.final_path, _LEFTOVER)
+                object_publish.recover(self.final_path, LEFTOVER)
         except BaseException:
             self._lock.release()
             raise
@@ -242,9 +242,13 @@ class StagedOutput:
     def __exit__(self, *exc) -> None:
         try:
             if self.published_path is None:
-                _remove_any(self.path)
-                if object_store.is_local(self.final_path) and not os.path.lexists(self.final_path):
-                    recover(self.final_path)  # stopped between two renames: put OUT back
+                if not object_store.is_local(self.final_path):
+                    # A publish stopped after its commit is finished; else the staging goes.
+                    self._recover_remote()
+                else:
+                    _rmtree(self.path)
+                    if not os.path.lexists(self.final_path):
+                        recover(self.final_path)  # stopped between two renames: put OUT back
         finally:
             self._lock.release()
 
@@ -260,7 +264,8 @@ class StagedOutput:
     def publish(self) -> str:
         """Makes the staging folder the output; returns its path."""
         if not object_store.is_local(self.final_path):
-            self._publish_remote()
+            self._lock.check()
+            object_publish.publish(self.path, self.final_path)
         elif not os.path.lexists(self.final_path):
             _rename(self.path, self.final_path)
         elif _exchange(self.path, self.final_path):
@@ -295,10 +300,12 @@ class StagedOutput:
             object_store.move_folder(self.path, self.published_path)
         return self.published_path
 
-    def _publish_remote(self) -> None:
-        # Every object of the old output goes first: none may outlive it inside the new one.
-        object_store.remove(self.final_path)
-        object_store.move_folder(self.path, self.final_path)
+    def _recover_remote(self) -> None:
+        try:
+            self._lock.check()
+            object_publish.recover(self.final_path, LEFTOVER)
+        except Exception as e:  # the error that ended the run matters more; the next run
+            _LOG.warning('Could not clean up after %s: %s', self.final_path, e)  # recovers
 
 
 def _remove_any(path: str) -> None:

@@ -83,3 +83,27 @@ def test_leftovers_are_the_folders_named_after_the_output_with_a_matching_suffix
                                                            f'{out}.partial-0123abcd']
     assert _names(store, root) == ['/out.failed-20260101T000000Z/e', '/out.lock',
                                    '/out.partial-x/f', '/out/manifest.json']
+
+
+def test_an_object_is_created_only_if_absent_and_replaced_only_at_the_generation_read(
+        store, root):
+    path = f'{root}/out.lock'
+    first = object_store.create_new(path, b'one')
+    assert first and object_store.create_new(path, b'two') is None
+    assert object_store.read_versioned(path) == (b'one', first)
+    # A request retried after it had succeeded finds its own bytes there: still a success.
+    assert object_store.create_new(path, b'one') == first
+    assert object_store.replace_if(path, b'three', first + 1) is None
+    second = object_store.replace_if(path, b'three', first)
+    assert second and second != first
+    assert object_store.read_versioned(path) == (b'three', second)
+    assert object_store.replace_if(path, b'four', first) is None  # a stale generation
+    assert object_store.delete(path) and not object_store.delete(path)
+    assert object_store.read_versioned(path) is None
+    assert object_store.replace_if(path, b'five', second) is None  # gone
+    assert _names(store, root) == []
+
+
+def test_conditional_writes_are_refused_off_gs(tmp_path):
+    with pytest.raises(ValueError, match='need a gs://bucket/object path'):
+        object_store.create_new(str(tmp_path / 'lock'), b'x')
