@@ -144,7 +144,7 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(gcs, reviews_cs
 
 def test_a_run_killed_past_its_commit_is_finished_by_the_next_run_of_the_job(gcs, reviews_csv):
     """The state a kill leaves mid-publish, after the commit object and the old manifest's
-    deletion (tests/test_object_store_publish.py kills at each step): the next explore is
+    deletion (tests/pipeline/runtime/test_object_publish.py kills at each step): the next explore is
     not refused, finishes that publish first, then publishes its own, whole."""
     from pipeline.runtime import object_store
     emulator, root = gcs

@@ -117,8 +117,7 @@ def _blob(path: str):
     if scheme != 'gs' or not bucket or not name:
         raise ValueError(f'{path}: writes under a precondition need a gs://bucket/object path')
     from apache_beam.io.gcp import gcsio
-    from apache_beam.options.pipeline_options import PipelineOptions
-    return gcsio.create_storage_client(PipelineOptions()).bucket(bucket).blob(name)
+    return gcsio.GcsIO().client.bucket(bucket).blob(name)
 
 
 def _errors():
