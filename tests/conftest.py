@@ -15,6 +15,21 @@ def pytest_xdist_auto_num_workers(config):
     return max(2, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
+# The modules that take minutes, slowest first: pytest.ini hands modules to the test processes
+# in the order collected (--no-loadscope-reorder), so these start at once instead of last,
+# where one of them alone would keep the run going with the other cores idle.
+SLOW_FIRST = ('tests/test_crash_consistency.py', 'tests/test_cluster_spark.py',
+              'tests/test_cluster.py', 'tests/benchmarks/test_benchmarks.py',
+              'tests/test_object_storage.py', 'tests/pipeline/jobs/test_run.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split('::')[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+    items.sort(key=rank)   # stable: each module keeps its own order
+
+
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory):
     """A real preprocess + one-epoch train on 240 generated reviews (about 20 s).
