@@ -209,18 +209,17 @@ def test_a_job_the_engine_failed_is_one_line_with_its_root_cause():
     assert engine_failure(RuntimeError('boom'), PipelineOptions(['--runner=flink'])) is None
 
 
-def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, monkeypatch):
-    """A job whose pipeline the engine failed: exit 1, one line, nothing published."""
-    from pipeline.jobs import explore
+def _failing_build(p, job_args, plan, work_dir):
+    raise RuntimeError(_FLINK_FAILURE)
 
-    def failing_build(p, job_args, plan, work_dir):
-        raise RuntimeError(_FLINK_FAILURE)
 
-    monkeypatch.setattr(explore, 'JOB', explore.JOB.__class__(
-        **{**explore.JOB.__dict__, 'build': failing_build}))
+def _assert_one_line_engine_failure(command, job, tmp_path, capsys, monkeypatch, **replaced):
+    """``command`` on Flink with ``job``'s fields ``replaced``: exit 1, the engine's one line,
+    nothing published."""
+    monkeypatch.setattr(job, 'JOB', job.JOB.__class__(**{**job.JOB.__dict__, **replaced}))
     reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
     with offline():
-        code = cli.main(['explore', '--input', reviews, '--output', str(tmp_path / 'out'),
+        code = cli.main([command, '--input', reviews, '--output', str(tmp_path / 'out'),
                          '--runner=FlinkRunner'])
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE
@@ -228,6 +227,13 @@ def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, mon
     assert len(lines) == 1 and 'java.lang.OutOfMemoryError: Java heap space' in lines[0], err
     assert 'Traceback' not in err
     assert sorted(os.listdir(tmp_path)) == ['r.csv']
+
+
+def test_the_command_ends_a_failed_cluster_job_in_one_line(tmp_path, capsys, monkeypatch):
+    """A job whose pipeline the engine failed: exit 1, one line, nothing published."""
+    from pipeline.jobs import explore
+    _assert_one_line_engine_failure('explore', explore, tmp_path, capsys, monkeypatch,
+                                    build=_failing_build)
 
 
 def test_a_job_whose_fallback_the_engine_fails_too_ends_in_one_line(tmp_path, capsys,
@@ -235,24 +241,10 @@ def test_a_job_whose_fallback_the_engine_fails_too_ends_in_one_line(tmp_path, ca
     """Preprocess runs a smaller graph after a failure, to tell the data's fault; on a cluster
     whose executors keep dying that one fails as well, and the job's own failure is said."""
     from pipeline.jobs import preprocess
-
-    def failing_build(p, job_args, plan, work_dir):
-        raise RuntimeError(_FLINK_FAILURE)
-
-    fallback = preprocess.JOB.fallback.__class__(build=failing_build,
+    fallback = preprocess.JOB.fallback.__class__(build=_failing_build,
                                                   reason=preprocess.JOB.fallback.reason)
-    monkeypatch.setattr(preprocess, 'JOB', preprocess.JOB.__class__(
-        **{**preprocess.JOB.__dict__, 'build': failing_build, 'fallback': fallback}))
-    reviews = write_csv(str(tmp_path / 'r.csv'), generated_reviews(5, seed=3))
-    with offline():
-        code = cli.main(['preprocess', '--input', reviews, '--output', str(tmp_path / 'out'),
-                         '--runner=FlinkRunner'])
-    err = capsys.readouterr().err
-    assert code == EXIT_FAILURE
-    lines = [line for line in err.splitlines() if 'error' in line]
-    assert len(lines) == 1 and 'java.lang.OutOfMemoryError: Java heap space' in lines[0], err
-    assert 'Traceback' not in err
-    assert sorted(os.listdir(tmp_path)) == ['r.csv']
+    _assert_one_line_engine_failure('preprocess', preprocess, tmp_path, capsys, monkeypatch,
+                                    build=_failing_build, fallback=fallback)
 
 
 @pytest.mark.parametrize('job', ['preprocess', 'score'])
