@@ -37,6 +37,7 @@ from typing import Dict, Iterable, List, Optional
 
 from pipeline.runtime import object_publish, object_store
 from pipeline.runtime.guard import OutputLock
+from transforms import jsonio
 from transforms.errors import OutputError
 
 _LOG = logging.getLogger(__name__)
@@ -124,12 +125,7 @@ def _rmtree(path: str) -> None:
 
 def read_manifest(folder: str) -> Optional[Dict]:
     """The folder's manifest as a dict, or None (none, unreadable, or not a JSON object)."""
-    try:
-        with open(os.path.join(folder, MANIFEST), encoding='utf-8') as f:
-            found = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
+    return jsonio.read_json_object(os.path.join(folder, MANIFEST))
 
 
 def is_complete(folder: str) -> bool:
