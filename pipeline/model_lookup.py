@@ -14,6 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import registry
 from pipeline.nightly import UNPUBLISHED, children
+from pipeline.runtime import object_store
 from transforms import schema
 from transforms.beam.inference import (export_problem, model_sha256, read_model_manifest,
                                         verify_export)
@@ -31,7 +32,7 @@ def check_model(model_dir: str, flag: str = '--model') -> None:
                          'is it the output folder of `imdb-sentiment train`?')
 
 
-def _is_export(path: str) -> bool:
+def is_export(path: str) -> bool:
     return FileSystems.exists(FileSystems.join(path, schema.SAVED_MODEL_FILE))
 
 
@@ -45,14 +46,14 @@ def resolve_model(model: str, flag: str = '--model', champion: bool = True) -> s
     name. A version that fails is skipped with a warning (a copy still arriving, a damaged
     file), and the next newest is tried.
     """
-    if _is_export(model):
+    if is_export(model):
         check_model(model, flag)
         return model
     if registry.is_registry(model):
         return _from_registry(model, flag, champion)
     candidates = []
     for path in children(model):
-        if UNPUBLISHED.search(os.path.basename(path)) or not _is_export(path):
+        if UNPUBLISHED.search(os.path.basename(path)) or not is_export(path):
             continue
         manifest = read_model_manifest(path) or {}
         candidates.append((str(manifest.get('created') or ''), os.path.basename(path), path))
@@ -121,8 +122,8 @@ def describe(path: str) -> Dict:
     with the time it was trained."""
     found = {'path': path, 'created': (read_model_manifest(path) or {}).get('created'),
              registry.SHA256_KEY: model_sha256(path)}
-    parent = os.path.dirname(os.path.abspath(path.rstrip('/')))
-    number = os.path.basename(path.rstrip('/'))
+    parent = object_store.parent(path)
+    number = path.rstrip('/').rsplit('/', 1)[-1]
     if number.isdigit() and registry.is_registry(parent):
         found.update(version=int(number), registry=parent,
                      champion=(registry.champion(parent) or {}).get('version') == int(number))

@@ -9,6 +9,14 @@ has none), and tries the next number when another writer got there first: two wr
 once get two versions, and neither replaces anything. A writer killed with SIGKILL leaves
 its staging folder and lock file; the next writer removes them once the lock shows that no
 live process holds it. No job may write into a version folder (``check_not_in_version``).
+
+On an object store (``gs://``) there is no rename: the number is taken by creating
+``REGISTRY/<n>.claim`` only if absent, and the staged objects are then copied under
+``REGISTRY/<n>/``, the manifest last (``object_publish.publish_new``); a version is published
+once its manifest is there. Two writers at once claim two numbers. A writer killed between
+its claim and its manifest leaves a claim, a half-copied version without a manifest and its
+whole staged folder; the next writer, once it has taken the dead writer's lock over (a lease,
+``pipeline/runtime/lease.py``), copies the rest and removes the staging folder.
 """
 
 import itertools
@@ -21,9 +29,10 @@ import uuid
 from typing import Iterator, List, Optional
 
 from pipeline.registry import (CHAMPION_FILE, NEW_PREFIX, VERDICTS_DIR, VERSION_NAME,
-                               WRITER_KEY, version_path, versions)
+                               WRITER_KEY, entries, next_version, version_path, versions)
+from pipeline.runtime import object_publish, object_store
 from pipeline.runtime.guard import OutputLock
-from pipeline.runtime.publish import StagedOutput, leftovers, remove_paths
+from pipeline.runtime.publish import LEFTOVER, StagedOutput, leftovers, remove_paths
 from transforms import jsonio
 from transforms.errors import OutputError, OutputLocked
 
@@ -63,9 +72,10 @@ def check_not_in_version(path: str, flag: str = '--output') -> None:
 def stage_version(path: str) -> StagedOutput:
     """A StagedOutput for a new version of the registry ``path``: ``publish_version`` gives
     it its number. Removes what killed writers left first."""
-    os.makedirs(path, exist_ok=True)
+    if object_store.is_local(path):
+        os.makedirs(path, exist_ok=True)
     remove_debris(path)
-    return StagedOutput(os.path.join(path, f'{NEW_PREFIX}{uuid.uuid4().hex[:8]}'))
+    return StagedOutput(f'{path.rstrip("/")}/{NEW_PREFIX}{uuid.uuid4().hex[:8]}')
 
 
 def publish_version(path: str, out: StagedOutput) -> str:
@@ -73,7 +83,8 @@ def publish_version(path: str, out: StagedOutput) -> str:
     entry: never over an existing folder, even one another writer published a moment
     before. Returns its folder."""
     def numbers() -> Iterator[str]:
-        start = max([0] + [int(n) for n in os.listdir(path) if VERSION_NAME.fullmatch(n)]) + 1
+        start = max([0] + [int(n) for n in os.listdir(path) if VERSION_NAME.fullmatch(n)]) + 1 \
+            if object_store.is_local(path) else next_version(path)   # claims count there
         return (version_path(path, n) for n in itertools.islice(itertools.count(start),
                                                                  _MAX_TRIES))
     return out.publish_new(numbers())
@@ -82,6 +93,8 @@ def publish_version(path: str, out: StagedOutput) -> str:
 def remove_debris(path: str) -> List[str]:
     """Removes the staging folders and lock files of writers that died (kill -9): those whose
     lock, on this host, no live process holds. Returns what it removed."""
+    if not object_store.is_local(path):
+        return _remove_remote_debris(path)
     removed = []
     keys = sorted({m.group(1) for m in map(_DEBRIS.fullmatch, os.listdir(path)) if m})
     for key in keys:
@@ -107,6 +120,39 @@ def remove_debris(path: str) -> List[str]:
     if removed:
         _LOG.warning('Removed what killed writers left in %s: %s', path,
                      ', '.join(os.path.basename(p) for p in removed))
+    return removed
+
+
+def _remove_remote_debris(path: str) -> List[str]:
+    """On an object store: for each writer whose lock can be taken (none, or a dead
+    holder's lease), finish the version it had claimed, then remove its staging folders.
+    Returns what it removed."""
+    path = path.rstrip('/')
+    names = entries(path)
+    writers = sorted({n.split('.')[0] for n in names if n.startswith(NEW_PREFIX)})
+    cut_short = {}   # staged folder -> the version its writer claimed
+    for claim in (n for n in names if n.endswith(object_publish.CLAIM_SUFFIX)):
+        number = claim[:-len(object_publish.CLAIM_SUFFIX)]
+        if VERSION_NAME.fullmatch(number) and int(number) not in versions(path):
+            staged = object_publish.claimed(version_path(path, int(number)))
+            if staged:
+                cut_short[staged] = version_path(path, int(number))
+    removed = []
+    for key in writers:
+        lock = OutputLock(f'{path}/{key}')
+        try:
+            lock.acquire()   # a live writer's lease cannot be taken
+        except OutputLocked:
+            continue
+        try:
+            for staged, final in cut_short.items():
+                if staged.startswith(f'{path}/{key}.'):
+                    _LOG.warning('Finishing version %s from %s, which a killed writer had '
+                                 'claimed', final, staged)
+                    object_publish.finish_new(staged, final)
+            removed += object_store.remove_leftovers(f'{path}/{key}', LEFTOVER)
+        finally:
+            lock.release()
     return removed
 
 

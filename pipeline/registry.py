@@ -14,14 +14,20 @@ A version is created once, numbered when it is published (``pipeline.new_version
 never written again; promote and rollback check it against its manifest first. So a promote
 or a rollback while a nightly run is reading a model can only change which whole version the
 next run picks.
+
+A registry may be on an object store (``gs://``). There a version is published when its
+``manifest.json`` is (it is copied last), ``champion.json`` is changed by compare-and-swap on
+its generation (read, build the new record, replace it only if no other writer changed it
+meanwhile, else start again from a fresh read), and a verdict is one object, written whole.
 """
 
 import getpass
 import logging
 import os
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
+from pipeline.runtime import object_store
 from pipeline.runtime.guard import OutputLock
 from pipeline.runtime.publish import replace_json
 from transforms import jsonio, schema
@@ -36,35 +42,51 @@ NEW_PREFIX = 'new-'          # a version being written, before it has a number
 WRITER_KEY = r'([1-9][0-9]{0,8}|new-[0-9a-f]{8})'    # what a writer's lock is named after
 _ENTRY = re.compile(WRITER_KEY + r'(\..+)?')          # a version, or what writing one leaves
 _RECORD_KEYS = ('version', SHA256_KEY, 'promoted', 'by', 'reason')  # kept in the history
+_SWAP_TRIES = 20             # compare-and-swap attempts on an object store's champion record
+
+
+def _listing(path: str) -> Optional[List[str]]:
+    """What the registry folder holds: on a disk, its entries; on an object store, every
+    object's name relative to it (one listing). None when there is no such folder."""
+    if object_store.is_local(path):
+        return os.listdir(path) if os.path.isdir(path) else None
+    if object_store.is_bucket(path):
+        return None
+    root = path.rstrip('/') + '/'
+    found = [p[len(root):] for p in object_store.list_objects(path)]
+    return found or None
+
+
+def entries(path: str) -> List[str]:
+    """The names directly inside the registry folder (empty when there is none)."""
+    return sorted({rel.split('/')[0] for rel in _listing(path) or []})
 
 
 def is_registry(path: str) -> bool:
     """A folder holding a champion record, verdicts, or version folders (published, or the
     staging and lock files of one being written)."""
-    if '://' in path or not os.path.isdir(path):
-        return False
-    names = os.listdir(path)
+    names = entries(path)
     return CHAMPION_FILE in names or VERDICTS_DIR in names or any(
         _ENTRY.fullmatch(n) for n in names)
 
 
 def versions(path: str) -> List[int]:
-    """The published versions (integer folders holding a saved_model.pb), in order."""
-    if not os.path.isdir(path):
-        return []
-    return sorted(int(n) for n in os.listdir(path)
-                  if VERSION_NAME.fullmatch(n) and os.path.isfile(
-                      os.path.join(path, n, schema.SAVED_MODEL_FILE)))
+    """The published versions (integer folders holding a saved_model.pb; on an object store,
+    also the manifest.json that publishing copies last), in order."""
+    if object_store.is_local(path):
+        return sorted(int(n) for n in entries(path) if VERSION_NAME.fullmatch(n) and
+                      os.path.isfile(os.path.join(path, n, schema.SAVED_MODEL_FILE)))
+    listed = set(_listing(path) or [])
+    return sorted(int(n) for n in {rel.split('/')[0] for rel in listed}
+                  if VERSION_NAME.fullmatch(n) and f'{n}/{schema.SAVED_MODEL_FILE}' in listed
+                  and f'{n}/{schema.MANIFEST_FILE}' in listed)
 
 
 def next_version(path: str) -> int:
     """One above every version, published or being written (staging names count too): the
     number the next publish will most likely get (it is only taken when publishing)."""
-    taken = [0]
-    if os.path.isdir(path):
-        taken += [int(n.split('.')[0]) for n in os.listdir(path)
-                  if _ENTRY.fullmatch(n) and not n.startswith(NEW_PREFIX)]
-    return max(taken) + 1
+    return max([0] + [int(n.split('.')[0]) for n in entries(path)
+                      if _ENTRY.fullmatch(n) and not n.startswith(NEW_PREFIX)]) + 1
 
 
 def version_path(path: str, version: int) -> str:
@@ -73,7 +95,10 @@ def version_path(path: str, version: int) -> str:
 
 def check_writable(path: str, flag: str = '--models') -> None:
     """An OutputError (exit 2), before any work, when the registry is a file, or it (or its
-    verdicts folder) cannot be written."""
+    verdicts folder) cannot be written. An object store's permissions show only when
+    written."""
+    if not object_store.is_local(path):
+        return
     if os.path.lexists(path) and not os.path.isdir(path):
         raise OutputError(f'{flag} {path}: a file, not a model registry (a folder); '
                           f'nothing was done')
@@ -97,7 +122,8 @@ def verified(path: str, version: int) -> str:
     listed, with its size and SHA-256); a ModelError (exit 2) otherwise."""
     from transforms.beam.inference import export_problem, verify_export  # TF protos: lazily
     folder = version_path(path, version)
-    if not VERSION_NAME.fullmatch(str(version)) or not os.path.isdir(folder):
+    if not VERSION_NAME.fullmatch(str(version)) or not (
+            os.path.isdir(folder) if object_store.is_local(path) else version in versions(path)):
         raise ModelError(f'{path}: no version {version} (versions: '
                          f'{", ".join(map(str, versions(path))) or "none"})')
     problem = export_problem(folder) or verify_export(folder)
@@ -142,10 +168,13 @@ def record_verdict(path: str, version: int, found: Dict) -> None:
     sha = ((found.get('candidate') or {}).get(SHA256_KEY) if isinstance(
         found.get('candidate'), dict) else None) or content_sha256(path, version)
     folder = os.path.join(path, VERDICTS_DIR)
+    record = dict(found, **{SHA256_KEY: sha})
     try:
+        if not object_store.is_local(path):
+            jsonio.write_json(f'{folder}/{version}.json', record)   # one object, whole
+            return
         os.makedirs(folder, exist_ok=True)
-        replace_json(os.path.join(folder, f'{version}.json'),
-                                     dict(found, **{SHA256_KEY: sha}))
+        replace_json(os.path.join(folder, f'{version}.json'), record)
     except OSError as e:
         raise OutputError(f'cannot record the verdict on version {version} in {folder}: '
                           f'{e.strerror or e}') from None
@@ -167,12 +196,11 @@ def _entry_problem(entry, where: str) -> Optional[str]:
     return None
 
 
-def _read_champion(path: str) -> Tuple[Optional[Dict], Optional[str]]:
+def _checked_record(raw: Optional[bytes]) -> Tuple[Optional[Dict], Optional[str]]:
     """(the record, None), (None, None) when there is none, or (None, what is wrong)."""
-    file = os.path.join(path, CHAMPION_FILE)
-    if not os.path.lexists(file):
+    if raw is None:
         return None, None
-    found = jsonio.read_json_object(file)
+    found = jsonio.parse_json_object(raw)
     if found is None:
         return None, 'not a JSON object'
     problem = _entry_problem(found, 'the record')
@@ -184,23 +212,39 @@ def _read_champion(path: str) -> Tuple[Optional[Dict], Optional[str]]:
     return (None, problem) if problem else (found, None)
 
 
+def _read_record(path: str) -> Tuple[Optional[bytes], Optional[int]]:
+    """The champion record's bytes and, on an object store, their generation; (None, None)
+    when there is none. On a disk, a record that cannot be read reads as empty bytes."""
+    file = os.path.join(path, CHAMPION_FILE)
+    if not object_store.is_local(path):
+        found = object_store.read_versioned(file)
+        return found if found is not None else (None, None)
+    if not os.path.lexists(file):
+        return None, None
+    try:
+        with open(file, 'rb') as f:
+            return f.read(), None
+    except OSError:
+        return b'', None
+
+
 def champion(path: str) -> Optional[Dict]:
     """The champion record, or None when none was promoted. A record that cannot be read,
     names no version, or has a malformed history is an error (exit 2): the nightly run must
     not guess."""
-    found, problem = _read_champion(path)
+    found, problem = _checked_record(_read_record(path)[0])
     if problem:
         raise ModelError(f'{os.path.join(path, CHAMPION_FILE)} is not a valid champion record '
                          f'({problem}); {_repair(path)}')
     return found
 
 
-def _salvaged_history(path: str) -> List[Dict]:
+def _salvaged_history(path: str, raw: bytes) -> List[Dict]:
     """What an unreadable record's history still says: its well-formed entries, and the
     record's own version last."""
-    raw = jsonio.read_json_object(os.path.join(path, CHAMPION_FILE)) or {}
-    history = raw.get('history') if isinstance(raw.get('history'), list) else []
-    kept = [{k: e.get(k) for k in _RECORD_KEYS} for e in [*history, raw]
+    found = jsonio.parse_json_object(raw) or {}
+    history = found.get('history') if isinstance(found.get('history'), list) else []
+    kept = [{k: e.get(k) for k in _RECORD_KEYS} for e in [*history, found]
             if _entry_problem(e, '') is None]
     _LOG.warning('%s was not a valid champion record: replaced, keeping %d entr%s of its '
                  'history', os.path.join(path, CHAMPION_FILE), len(kept),
@@ -215,15 +259,32 @@ def _who() -> str:
         return 'unknown'
 
 
-def _locked(path: str, change) -> Dict:
-    """Runs ``change()`` under the champion's lock; a registry that cannot be written is one
-    line (exit 2)."""
+def _change_champion(path: str, change: Callable[[Optional[bytes]], Dict]) -> Dict:
+    """Replaces the champion record with ``change(the current record's bytes)``; returns the
+    new record. On a disk, under the champion's lock. On an object store, by compare-and-swap:
+    the record is replaced only if it is still the generation read, else it is read again and
+    ``change`` runs again on what another writer put there. A registry that cannot be written
+    is one line (exit 2)."""
+    file = os.path.join(path, CHAMPION_FILE)
     try:
-        with OutputLock(os.path.join(path, 'champion')):
-            return change()
+        if object_store.is_local(path):
+            with OutputLock(os.path.join(path, 'champion')):
+                record = change(_read_record(path)[0])
+                replace_json(file, record)
+                return record
+        for _ in range(_SWAP_TRIES):
+            raw, generation = _read_record(path)
+            record = change(raw)
+            data = jsonio.json_bytes(record)
+            if (object_store.create_new(file, data) if generation is None else
+                    object_store.replace_if(file, data, generation)) is not None:
+                return record
+            _LOG.info('%s changed while it was being replaced: reading it again', file)
     except OSError as e:
         raise OutputError(f'{path}: cannot write the champion record: {e.strerror or e} '
                           f'(nothing was changed)') from None
+    raise OutputError(f'{file} changed under each of {_SWAP_TRIES} tries to replace it (other '
+                      f'writers); nothing was changed: try again')
 
 
 def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
@@ -238,10 +299,10 @@ def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
         raise ModelError(f'{path}: version {version} is not blessed ({refused}); '
                          f'evaluate it, or promote with --force and a --reason')
 
-    def change() -> Dict:
-        current, problem = _read_champion(path)
+    def change(raw: Optional[bytes]) -> Dict:
+        current, problem = _checked_record(raw)
         history = list((current or {}).get('history', [])) if not problem else \
-            _salvaged_history(path)
+            _salvaged_history(path, raw)
         if current:
             history.append({k: current.get(k) for k in _RECORD_KEYS})
         record = {'version': version, SHA256_KEY: sha, 'path': str(version),
@@ -251,10 +312,9 @@ def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
                   'history': history}
         if problem:
             record['repaired'] = problem
-        replace_json(os.path.join(path, CHAMPION_FILE), record)
         return record
 
-    record = _locked(path, change)
+    record = _change_champion(path, change)
     _LOG.info('Version %d of %s is the champion (was %s)', version, path,
               record['previous'] or 'none')
     return record
@@ -263,8 +323,11 @@ def promote(path: str, version: int, reason: str, force: bool = False) -> Dict:
 def rollback(path: str, reason: str) -> Dict:
     """The champion before the current one becomes the champion again, once its version is
     checked: it must exist, verify, and hold the content it held then."""
-    def change() -> Dict:
-        current = champion(path)
+    def change(raw: Optional[bytes]) -> Dict:
+        current, problem = _checked_record(raw)
+        if problem:
+            raise ModelError(f'{os.path.join(path, CHAMPION_FILE)} is not a valid champion '
+                             f'record ({problem}); {_repair(path)}')
         if not current or not current.get('history'):
             raise ModelError(f'{path}: no earlier champion to roll back to')
         history = list(current['history'])
@@ -287,7 +350,6 @@ def rollback(path: str, reason: str) -> Dict:
                       SHA256_KEY) == sha else None,
                   'previous': current['version'], 'rolled_back_from': current['version'],
                   'history': history}
-        replace_json(os.path.join(path, CHAMPION_FILE), record)
         return record
 
-    return _locked(path, change)
+    return _change_champion(path, change)

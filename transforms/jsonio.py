@@ -43,9 +43,15 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def json_bytes(data: Dict) -> bytes:
+    """How every small JSON file of the project is written: indented, keys sorted."""
+    return (json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode('utf-8')
+
+
 def write_json(path: str, data: Dict) -> None:
+    """One file (on an object store: one object, which a reader sees whole or not at all)."""
     with FileSystems.create(path) as f:
-        f.write((json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode('utf-8'))
+        f.write(json_bytes(data))
 
 
 def read_json(path: str) -> Dict:
@@ -54,12 +60,17 @@ def read_json(path: str) -> Dict:
 
 
 def read_json_object(path: str) -> Optional[Dict]:
-    """A local JSON file's object, or None when it is missing, unreadable or not an object
-    (a record being written, or one a user broke): the caller decides what that means."""
+    """A JSON file's object (local, or on an object store), or None when it is missing,
+    unreadable or not an object (a record being written, or one a user broke): the caller
+    decides what that means."""
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError:
+        if '://' not in path:
+            with open(path, 'rb') as f:
+                data = f.read()
+        else:
+            with FileSystems.open(path, compression_type='uncompressed') as f:
+                data = f.read()
+    except Exception:  # noqa: BLE001 - OSError, or the store's own error for a missing object
         return None
     return parse_json_object(data)
 

@@ -5,6 +5,7 @@ import dataclasses
 
 from trainer.config import ModelConfig
 from pipeline.jobs.archive import CACHE_ENV, URL
+from pipeline.runtime import object_store
 
 DEFAULT_RUN_TEST_FRACTION = 0.1    # `run` holds out a test split to score
 
@@ -35,10 +36,10 @@ def model_config(args) -> ModelConfig:
 
 
 def check_train_args(args, parser) -> None:
-    if args.registry and '://' in args.output:   # one line, before any work
-        parser.exit(2, f'{parser.prog}: error: --output {args.output}: a model registry on '
-                       f'object storage is not supported yet; write the model to a folder '
-                       f'(without --registry), or the registry to a local path\n')
+    if args.registry and '://' in args.output and object_store.is_bucket(args.output):
+        parser.exit(2, f'{parser.prog}: error: --output {args.output} is a whole bucket; a '
+                       f'model registry is a folder in one, such as '
+                       f'{args.output.rstrip("/")}/models\n')
     try:
         model_config(args)
     except ValueError as e:

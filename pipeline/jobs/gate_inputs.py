@@ -14,33 +14,30 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pipeline import gate_set, model_lookup, registry
+from pipeline.runtime import object_store
 from transforms import schema
 from transforms.beam.inference import read_model_manifest
 from transforms.beam.inputs import ACLIMDB, InputSpec
 from transforms.errors import InputError, OutputError
 
 
-def _is_export(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, schema.SAVED_MODEL_FILE))
-
-
 def _holds_registry(path: str) -> bool:
     """A folder a registry owns: its champion record, verdicts, gate set or a version."""
-    return os.path.isdir(path) and (
-        any(os.path.lexists(os.path.join(path, n)) for n in (
-            registry.CHAMPION_FILE, registry.VERDICTS_DIR, gate_set.FOLDER))
-        or bool(registry.versions(path)))
+    names = registry.entries(path)
+    return bool({registry.CHAMPION_FILE, registry.VERDICTS_DIR, gate_set.FOLDER} & set(names)
+                or names and registry.versions(path))
 
 
 def check_output(output: str) -> None:
     """Refuses an --output inside a model registry (or the registry itself)."""
-    path = os.path.abspath(output.rstrip('/') or '/')
+    path = output.rstrip('/') if not object_store.is_local(output) else \
+        os.path.abspath(output.rstrip('/') or '/')
     while True:
         if _holds_registry(path):
             raise OutputError(f'--output {output} is inside the model registry {path}: the '
                               f'evaluation would take a version\'s place there; write it '
                               f'elsewhere (its verdict is recorded in the registry anyway)')
-        parent = os.path.dirname(path)
+        parent = object_store.parent(path)
         if parent == path:
             return
         path = parent
@@ -50,7 +47,7 @@ def baseline(given: Optional[str], candidate: str) -> Tuple[Optional[str], Optio
     """(the baseline's export or None, why there is none when one was given)."""
     if not given:
         return None, None
-    if not _is_export(given) and registry.is_registry(given) and not registry.champion(given):
+    if not model_lookup.is_export(given) and registry.is_registry(given) and not registry.champion(given):
         return None, (f'--baseline {given} has no champion yet: judged on the floor alone')
     found = model_lookup.resolve_model(given, flag='--baseline')
     if os.path.realpath(found) == os.path.realpath(candidate):
@@ -64,9 +61,9 @@ def registry_of(paths: Sequence[Optional[str]]) -> Optional[str]:
     for path in paths:
         if not path:
             continue
-        if not _is_export(path) and registry.is_registry(path):
+        if not model_lookup.is_export(path) and registry.is_registry(path):
             return path
-        if _is_export(path):
+        if model_lookup.is_export(path):
             found = model_lookup.describe(path).get('registry')
             if found:
                 return found

@@ -9,9 +9,9 @@ registry and the model becomes its next version, numbered when it is published (
 trainings at once get two versions); no --output may be a registry's version or lie inside
 one, since a version is never written again.
 
---data and --output may be on object storage (gs://; a registry may not, yet):
-TensorFlow then works in a local scratch folder, with the files of --data that training
-reads copied down first, and the export is copied up and published at the end.
+--data and --output (a registry too) may be on object storage (gs://): TensorFlow then works
+in a local scratch folder, with the files of --data that training reads copied down first,
+and the export is copied up and published at the end.
 """
 
 import argparse
@@ -126,9 +126,9 @@ def summary_line(manifest: Dict, output: str) -> str:
 def _check_registry(root: str) -> None:
     """A usage error (exit 2) unless ``root`` may hold a registry's versions: missing, empty,
     or a registry already, and writable."""
-    if os.path.lexists(root) and not os.path.isdir(root):
+    if not is_remote(root) and os.path.lexists(root) and not os.path.isdir(root):
         raise TrainError(f'--output {root} is not a folder; not a model registry')
-    if os.path.isdir(root) and os.listdir(root) and not registry.is_registry(root):
+    if registry.entries(root) and not registry.is_registry(root):
         raise TrainError(f'--output {root} holds files that are not a model registry\'s; '
                          f'choose a new folder for --registry')
     registry.check_writable(root, '--output')

@@ -51,23 +51,10 @@ def _overlaps(a: str, b: str) -> bool:
 
 def manifest_job(folder: str) -> Optional[str]:
     """The ``job`` its manifest.json names, or None (no manifest, or unreadable)."""
-    if object_store.is_local(folder):
-        try:
-            with open(os.path.join(folder, schema.MANIFEST_FILE), encoding='utf-8') as f:
-                found = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return found.get('job') if isinstance(found, dict) else None
-    fs = object_store.filesystems()
-    path = fs.join(folder, schema.MANIFEST_FILE)
-    try:
-        if not fs.exists(path):
-            return None
-        with fs.open(path) as f:
-            found = json.loads(f.read().decode('utf-8'))
-    except (OSError, ValueError):
-        return None
-    return found.get('job') if isinstance(found, dict) else None
+    from transforms.jsonio import read_json_object  # loads Beam
+    sep = os.sep if object_store.is_local(folder) else '/'
+    found = read_json_object(folder.rstrip(sep) + sep + schema.MANIFEST_FILE) or {}
+    return found.get('job')
 
 
 def partitions(folder: str) -> List[str]:

@@ -20,13 +20,21 @@ manifest and a commit object whose staged copy is whole, from which the next run
 the new one. A reader that finds ``OUT/manifest.json`` finds the output it describes, as far
 as a reader that reads the manifest before the files can tell (a publish may begin while it
 reads: the manifest's hashes, which model loading checks, tell it).
+
+``publish_new`` publishes at the first of several names that is free, never over anything (a
+registry's next version): a name is taken by creating ``NAME.claim`` only if absent, naming
+the staged folder; the claim is never removed, so the name is never taken twice. The staged
+objects are then copied under ``NAME/``, the manifest last, and the staged folder removed. A
+run killed in between leaves a claim whose ``NAME/`` has no manifest yet: ``claimed`` finds
+the staged folder it names, and the next writer (once the killed run's lock is taken over)
+copies it again with ``finish_new``.
 """
 
 import json
 import logging
 import re
 import uuid
-from typing import Optional
+from typing import Iterable, Optional
 
 from pipeline.runtime import object_store
 from transforms import schema
@@ -34,6 +42,7 @@ from transforms.jsonio import parse_json_object, utc_now
 
 _LOG = logging.getLogger(__name__)
 COMMIT_SUFFIX = '.commit'
+CLAIM_SUFFIX = '.claim'
 
 
 def commit_path(final_path: str) -> str:
@@ -95,3 +104,40 @@ def recover(final_path: str, leftover: re.Pattern) -> Optional[str]:
         _LOG.error('Removed %s, which named no whole staged output', commit_path(final_path))
     object_store.remove_leftovers(final_path, leftover)
     return staged
+
+
+def publish_new(staged: str, candidates: Iterable[str]) -> Optional[str]:
+    """Publishes the whole staged folder at the first of ``candidates`` that this run claims
+    (``NAME.claim`` created only if absent) and under which nothing lies; returns it, or None
+    when every candidate was taken. Call with the staged folder's lock held."""
+    if not _has_manifest(staged):
+        raise ValueError(f'{staged} has no {schema.MANIFEST_FILE}: it is not whole')
+    for final in candidates:
+        record = json.dumps({'staged': staged, 'created': utc_now(),
+                             'token': uuid.uuid4().hex}).encode()
+        if object_store.create_new(final + CLAIM_SUFFIX, record) is None:
+            continue   # another writer's
+        if object_store.list_objects(final):
+            _LOG.warning('%s holds objects no writer claimed: left as it is', final)
+            continue
+        finish_new(staged, final)
+        return final
+    return None
+
+
+def finish_new(staged: str, final: str) -> None:
+    """Copies the staged folder under ``final`` (the manifest last), then removes it: safe to
+    do again from any point."""
+    object_store.copy_folder(staged, final)
+    object_store.remove(staged)
+
+
+def claimed(final: str) -> Optional[str]:
+    """The staged folder that ``final``'s claim names, when its publish was cut short: the
+    claim is there, ``final`` has no manifest yet and the staged folder has one. Else None."""
+    found = object_store.read_versioned(final + CLAIM_SUFFIX)
+    staged = (parse_json_object(found[0]) or {}).get('staged') if found else None
+    if isinstance(staged, str) and staged.startswith(final.rsplit('/', 1)[0] + '/') and \
+            not _has_manifest(final) and _has_manifest(staged):
+        return staged
+    return None

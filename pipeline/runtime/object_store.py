@@ -17,6 +17,7 @@ the endpoint the library finds by itself).
 """
 
 import logging
+import os
 import re
 from typing import List, Optional, Sequence, Tuple
 
@@ -52,6 +53,14 @@ def is_bucket(path: str) -> bool:
     """``gs://b`` or ``gs://b/``: a whole bucket, not a folder in one."""
     rest = path.partition('://')[2].strip('/')
     return '/' not in rest
+
+
+def parent(path: str) -> str:
+    """The folder holding ``path`` (a local path made absolute); a bucket's parent is itself,
+    as ``/`` is its own."""
+    if is_local(path):
+        return os.path.dirname(os.path.abspath(path.rstrip(os.sep) or os.sep))
+    return path.rstrip('/') if is_bucket(path) else path.rstrip('/').rsplit('/', 1)[0]
 
 
 def _checked(path: str) -> str:

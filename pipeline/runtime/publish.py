@@ -27,7 +27,6 @@ import ctypes
 import ctypes.util
 import datetime
 import errno
-import json
 import logging
 import os
 import re
@@ -114,7 +113,7 @@ def _replace(target: str, data: bytes) -> None:
 
 def replace_json(target: str, data: Dict) -> None:
     """A small local JSON file (a record a reader trusts) replaced atomically."""
-    _replace(target, (json.dumps(data, indent=2, sort_keys=True, default=str) + '\n').encode())
+    _replace(target, jsonio.json_bytes(data))
 
 
 def _rmtree(path: str) -> None:
@@ -252,8 +251,7 @@ class StagedOutput:
         """The manifest, last, whole: a temporary file renamed into place."""
         target = os.path.join(self.path, MANIFEST)
         if not object_store.is_local(self.path):
-            from transforms.jsonio import write_json  # object stores only: loads Beam
-            write_json(target, manifest)
+            jsonio.write_json(target, manifest)
             return
         replace_json(target, manifest)
 
@@ -276,15 +274,20 @@ class StagedOutput:
         return self.final_path
 
     def publish_new(self, candidates: Iterable[str]) -> str:
-        """Makes the staging folder the output at the first of ``candidates`` (local paths)
-        that does not exist yet, atomically: never over anything, even what another writer
-        published a moment before. Returns the path."""
-        for path in candidates:
-            if _rename_new(self.path, path):
-                self.published_path = path
-                _LOG.info('Wrote %s', path)
-                return path
-        raise OutputError(f'cannot publish {self.final_path}: every name tried was taken')
+        """Makes the staging folder the output at the first of ``candidates`` that does not
+        exist yet, atomically: never over anything, even what another writer published a
+        moment before (on an object store: the first this run claims, see
+        ``object_publish.publish_new``). Returns the path."""
+        if object_store.is_local(self.final_path):
+            path = next((p for p in candidates if _rename_new(self.path, p)), None)
+        else:
+            self._lock.check()
+            path = object_publish.publish_new(self.path, candidates)
+        if path is None:
+            raise OutputError(f'cannot publish {self.final_path}: every name tried was taken')
+        self.published_path = path
+        _LOG.info('Wrote %s', path)
+        return path
 
     def publish_failed(self) -> str:
         """A failed run's output, kept for inspection beside the final path, which keeps its

@@ -4,17 +4,21 @@ writers left removed by the next writer."""
 import json
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import uuid
 
 import pytest
 
 from pipeline import new_version, registry
 from pipeline.runtime import publish
 from pipeline.runtime.guard import check_output
+from tests.support import gcs_emulator
 from tests.support.model_versions import write_export, write_version
+from tests.support.object_publish_driver import drive, names, stage_export, version_content
 from tests.support.paths import ROOT
 from transforms.errors import OutputError
 
@@ -130,3 +134,89 @@ def test_no_job_writes_into_a_version(tmp_path):
                                               f'with --output {root} --registry'):
             check_output(str(output), 'train')
     check_output(str(tmp_path / 'elsewhere' / '1'), 'score')   # not a registry: allowed
+
+
+# --- On an object store (gs://), against fake-gcs-server on 127.0.0.1 -----------------------
+
+GS_BUCKET = 'versions-test'
+
+
+@pytest.fixture(scope='module')
+def store(tmp_path_factory):
+    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
+        emulator.create_bucket(GS_BUCKET)
+        yield emulator
+
+
+def _gs_registry() -> str:
+    return f'gs://{GS_BUCKET}/r-{uuid.uuid4().hex[:8]}'
+
+
+def _published(root: str) -> dict:
+    """Each published version and what it holds whole (None: not whole)."""
+    return {n: version_content(registry.version_path(root, n)) for n in registry.versions(root)}
+
+
+def _only_versions_and_claims(store, root: str) -> list:
+    """What the registry holds besides its versions' files and their claims."""
+    return [n for n in names(store, root + '/')
+            if not re.fullmatch(r'[1-9][0-9]*(/.+|\.claim)', n)]
+
+
+@pytest.mark.e2e
+def test_on_gs_a_writer_killed_at_each_step_leaves_whole_versions_and_the_next_writer_finishes(
+        store):
+    """SIGKILL before and after each step of publishing version 2: a reader only ever sees
+    whole versions; the next writer publishes the killed one's version if it had claimed its
+    number (else that number goes to the next writer), and leaves no staging, lock or half
+    version behind."""
+    probe = _gs_registry()
+    drive(probe, 'v1', registry=True)
+    steps = drive(probe, 'v2', registry=True)
+    claim = [i for i, s in enumerate(steps) if s == f'create_new {probe}/2.claim']
+    assert len(claim) == 1 and _published(probe) == {1: 'v1', 2: 'v2'}, steps
+    for kill_at in range(len(steps)):
+        for when in ('before', 'after'):
+            root = _gs_registry()
+            drive(root, 'v1', registry=True)
+            assert drive(root, 'v2', kill_at, when, registry=True) == -signal.SIGKILL
+            claimed = kill_at > claim[0] or (kill_at == claim[0] and when == 'after')
+            assert None not in _published(root).values(), (kill_at, when)
+            drive(root, 'v3', registry=True)
+            assert _published(root) == ({1: 'v1', 2: 'v2', 3: 'v3'} if claimed else
+                                        {1: 'v1', 2: 'v3'}), (kill_at, when, steps[kill_at])
+            assert _only_versions_and_claims(store, root) == [], (kill_at, when)
+
+
+def _write_gs(root: str, name: str, barrier, results) -> None:
+    """One writer on gs://: stages a version, waits for the others, publishes."""
+    try:
+        with new_version.stage_version(root) as out:
+            stage_export(out, name)
+            barrier.wait(60)
+            results.put((name, new_version.publish_version(root, out)))
+    except BaseException as e:  # noqa: B902 - reported to the test, whatever it is
+        results.put((name, f'{type(e).__name__}: {e}'))
+
+
+@pytest.mark.e2e
+def test_on_gs_writers_at_once_get_distinct_versions_and_all_survive(store):
+    """Rounds of four writers publishing at the same instant into one registry: each gets a
+    number of its own (create-if-absent claims), and every version holds its writer's export."""
+    root = _gs_registry()
+    ctx = multiprocessing.get_context('fork')
+    n, rounds, published = 4, 3, {}
+    for r in range(rounds):
+        barrier, results = ctx.Barrier(n), ctx.Queue()
+        writers = [ctx.Process(target=_write_gs, args=(root, f'r{r}w{i}', barrier, results))
+                   for i in range(n)]
+        for w in writers:
+            w.start()
+        got = dict(results.get(timeout=120) for _ in writers)
+        for w in writers:
+            w.join(60)
+        assert all(p.startswith(root + '/') for p in got.values()), got
+        published.update({int(p.rsplit('/', 1)[1]): name for name, p in got.items()})
+    assert sorted(published) == list(range(1, n * rounds + 1))
+    assert _published(root) == published
+    assert _only_versions_and_claims(store, root) == []

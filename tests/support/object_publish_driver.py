@@ -21,10 +21,13 @@ STEPS = ('create_new', 'replace_if', 'delete', 'remove', 'copy')
 FILES = ('a.txt', 'sub/b.txt', 'manifest.json')
 
 
-def _child(final: str, version: Optional[str], kill_at: int, when: str, fail: bool) -> List[str]:
+def _child(final: str, version: Optional[str], kill_at: int, when: str, fail: bool,
+           registry: bool = False) -> List[str]:
     """In the forked process: the publish with the kill armed; returns its steps (the
-    function and the path of each)."""
+    function and the path of each). ``registry``: ``final`` is a model registry, and the
+    run publishes its next version as ``train --registry`` does."""
     from apache_beam.io.filesystems import FileSystems
+    from pipeline import new_version
     from pipeline.runtime import object_store, publish
     from transforms import jsonio
     steps = []
@@ -50,6 +53,11 @@ def _child(final: str, version: Optional[str], kill_at: int, when: str, fail: bo
         with FileSystems.create(path) as f:
             f.write(data)
 
+    if registry:
+        with new_version.stage_version(final) as out:
+            stage_export(out, version)
+            new_version.publish_version(final, out)
+        return steps
     with publish.StagedOutput(final) as out:
         if version is None:  # only what a run does on entry and on leaving unpublished
             return steps
@@ -65,18 +73,20 @@ def _child(final: str, version: Optional[str], kill_at: int, when: str, fail: bo
 
 
 def drive(final: str, version: Optional[str], kill_at: int = -1, when: str = 'before',
-          fail: bool = False) -> Union[List[str], int]:
+          fail: bool = False, registry: bool = False) -> Union[List[str], int]:
     """Publishes ``version`` to ``final`` (a gs:// path) in a forked process; without
     ``kill_at``, returns the steps it took; with it, the child's exit status
     (``-SIGKILL`` when the kill came). ``version`` None: the run recovers, writes nothing
-    and leaves. ``fail``: the run fails and is kept beside."""
+    and leaves. ``fail``: the run fails and is kept beside. ``registry``: ``final`` is a
+    model registry, and ``version`` (files of ``VERSION_FILES``) is its next version."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child never returns into the test runner
         code = 1
         try:
             os.close(read)
-            os.write(write, json.dumps(_child(final, version, kill_at, when, fail)).encode())
+            os.write(write, json.dumps(_child(final, version, kill_at, when, fail,
+                                              registry)).encode())
             code = 0
         except BaseException as e:  # reported through its exit status and stderr
             os.write(2, f'driver: {type(e).__name__}: {e}\n'.encode())
@@ -136,3 +146,29 @@ def holds_or_recovers(emulator: Emulator, final: str, allowed: Iterable[str]) ->
     assert commit is not None, listed
     staged = final + json.loads(commit)['staged']
     assert version_of(emulator, staged) in allowed, listed
+
+
+def stage_export(out, version: str) -> None:
+    """Writes an export that verifies (``tests/support/model_versions``), whose manifest's
+    ``created`` is ``version``, into the staged output ``out`` (on gs://), its manifest last."""
+    import tempfile
+    from tests.support.model_versions import write_export
+    from transforms import schema
+    from transforms.local_copy import upload
+    with tempfile.TemporaryDirectory() as scratch:
+        local = write_export(os.path.join(scratch, 'model'), created=version,
+                             weights=version.encode())
+        with open(os.path.join(local, schema.MANIFEST_FILE), encoding='utf-8') as f:
+            manifest = json.load(f)
+        os.remove(os.path.join(local, schema.MANIFEST_FILE))
+        upload(local, out.path)
+    out.write_manifest(manifest)
+
+
+def version_content(folder: str) -> Optional[str]:
+    """The version a registry's version folder holds whole (every file its manifest lists,
+    with its size and SHA-256), or None."""
+    from transforms.beam.inference import read_model_manifest, verify_export
+    if verify_export(folder) is not None:
+        return None
+    return read_model_manifest(folder).get('created')

@@ -7,7 +7,6 @@ calls ``serving_default`` on batches of raw review strings. An export on an obje
 is copied to a local folder first (``local_export``): TensorFlow never reads it there.
 """
 
-import json
 import tempfile
 import threading
 from typing import Any, Dict, Iterable, Optional, Sequence
@@ -16,7 +15,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from apache_beam.utils import shared
 
 from transforms import local_copy, schema
-from transforms.jsonio import file_sha256
+from transforms.jsonio import file_sha256, read_json_object
 
 PROBABILITY = schema.PROBABILITY_OUTPUT
 LABEL = schema.LABEL_OUTPUT
@@ -90,14 +89,7 @@ def export_files(path: str) -> Dict[str, Dict]:
 
 def read_model_manifest(path: str) -> Optional[Dict]:
     """The export's manifest as a dict, or None (missing, unreadable, or not an object)."""
-    from apache_beam.io.filesystems import FileSystems
-    try:
-        with FileSystems.open(FileSystems.join(path, schema.MANIFEST_FILE),
-                              compression_type='uncompressed') as f:
-            found = json.loads(f.read().decode('utf-8'))
-    except Exception:  # noqa: BLE001 - missing, unreadable or not JSON: not a usable manifest
-        return None
-    return found if isinstance(found, dict) else None
+    return read_json_object(f'{path.rstrip("/")}/{schema.MANIFEST_FILE}')
 
 
 def model_sha256(path: str) -> Optional[str]:

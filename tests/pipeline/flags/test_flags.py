@@ -60,18 +60,17 @@ def test_a_review_that_mentions_s3_is_text_not_a_path():
     assert args.texts == ['see s3://bucket for the film']
 
 
-def test_train_refuses_a_registry_on_object_storage_in_one_line(tmp_path, capsys):
+def test_train_refuses_a_whole_bucket_as_a_registry_in_one_line(tmp_path, capsys):
     from pipeline import cli
     with pytest.raises(SystemExit) as stopped:
-        cli.main(['train', '--data', str(tmp_path / 'pre'), '--output', 'gs://bucket/models',
+        cli.main(['train', '--data', str(tmp_path / 'pre'), '--output', 'gs://bucket/',
                   '--registry'])
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        'imdb-sentiment train: error: --output gs://bucket/models: a model registry on object '
-        'storage is not supported yet; write the model to a folder (without --registry), or '
-        'the registry to a local path'], err
+        'imdb-sentiment train: error: --output gs://bucket/ is a whole bucket; a model '
+        'registry is a folder in one, such as gs://bucket/models'], err
     assert not list(tmp_path.iterdir())
-    # Without --registry the same output is a model folder, which train writes.
-    args, _ = flags.parse('train', ['--data', 'gs://bucket/pre', '--output', 'gs://bucket/m'])
-    assert args.output == 'gs://bucket/m' and not args.registry
+    args, _ = flags.parse('train', ['--data', 'gs://bucket/pre', '--output', 'gs://bucket/m',
+                                    '--registry'])
+    assert args.output == 'gs://bucket/m' and args.registry
