@@ -267,6 +267,44 @@ def test_a_train_that_fails_leaves_the_published_model_as_it_was(gcs, gs_model, 
     assert _objects(emulator, 'trainer/model') == listed   # no .partial-, the model untouched
 
 
+# --- A model registry on gs:// -------------------------------------------------------------
+
+def test_a_registry_on_gs_numbers_versions_promotes_by_hand_and_serves_its_champion(
+        gcs, reviews_csv, trained):
+    """``train --registry`` twice, ``models`` list, a refused and a forced promote, a
+    rollback, and ``score --model REGISTRY`` using the champion: all on gs://."""
+    emulator, root = gcs
+    data = _upload_folder(trained['preprocess'], f'{root}/registry/preprocess')
+    models = f'{root}/registry/models'
+    for _ in range(2):
+        done = _cli('train', '--data', data, '--output', models, '--registry', '--epochs', '1',
+                    *processes.TINY_MODEL)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert f'model in {models}/2.' in done.stderr, done.stderr[-500:]
+    listed = _cli('models', 'list', models)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:3]] == ['1', '2']
+    assert 'champion: none yet' in listed.stdout
+    refused = _cli('models', 'promote', models, '1', '--reason', 'unjudged')
+    assert refused.returncode == 2 and 'never evaluated' in refused.stderr
+    assert 'Traceback' not in refused.stderr
+    for version in ('1', '2'):
+        promoted = _cli('models', 'promote', models, version, '--force', '--reason', 'by hand')
+        assert promoted.returncode == 0, promoted.stderr[-3000:]
+    assert 'champion: version 2 (was 1)' in promoted.stdout
+    back = _cli('models', 'rollback', models, '--reason', 'back')
+    assert back.returncode == 0 and 'champion: version 1 (was 2)' in back.stdout, back.stderr
+    scored = _cli('score', '--input', reviews_csv, '--model', models,
+                  '--output', f'{root}/registry/score')
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    used = json.loads(_read(f'{root}/registry/score/manifest.json'))['model']
+    assert (used['registry'], used['version'], used['champion']) == (models, 1, True)
+    assert used['path'] == f'{models}/1'
+    # The versions, their claims and the record: no staging, lock or commit object left.
+    assert sorted({n.split('/')[0] for n in _objects(emulator, 'registry/models/')}) == [
+        '1', '1.claim', '2', '2.claim', 'champion.json']
+
+
 # --- Dataflow, offline: a dry run with its paths on gs:// -----------------------------------
 
 def _dry_run(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
