@@ -13,13 +13,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from typing import Dict, List
 
 import pytest
 
-from tests.support import gcs_emulator
+from tests.support import gcs_emulator, nights
 from tests.support.datasets import generated_reviews, write_csv
 from tests.support.paths import ROOT
 
@@ -175,35 +174,13 @@ def test_a_damaged_manifest_on_gs_is_a_damaged_row_and_the_rebuild_goes_on(gcs, 
 
 def test_two_rebuilds_racing_each_end_with_both_nights(gcs, backfills, monkeypatch):
     """Rebuild A lists the root holding only its own night, then stalls; meanwhile B publishes
-    its night and rebuilds. Whatever order their writes land in, the history ends with both
-    nights (without the lock, A's stale listing would be written last)."""
-    from pipeline import history
+    its night and rebuilds. The history ends with both nights (without the lock, A's stale
+    listing would be written last)."""
+    from pipeline.runtime import object_store
     source = backfills['gs'][0]
     root = _copy_nights(source, ['2026-11-01'])
-    listed, b_done = threading.Event(), threading.Event()
-    gather = history.gather
-
-    def gather_then_stall(path):
-        nights = gather(path)
-        if threading.current_thread().name == 'rebuild-a':
-            listed.set()
-            b_done.wait(5)  # B finishing first would leave A's stale listing to land last
-        return nights
-
-    monkeypatch.setattr(history, 'gather', gather_then_stall)
-    results = {}
-    a = threading.Thread(target=lambda: results.update(a=history.write_history(root)),
-                         name='rebuild-a')
-    a.start()
-    try:
-        assert listed.wait(60), 'rebuild A never listed the root'
-        from pipeline.runtime import object_store
-        object_store.copy_folder(f'{source}/dt=2026-11-02', f'{root}/dt=2026-11-02')
-        results['b'] = history.write_history(root)
-        b_done.set()
-    finally:
-        b_done.set()
-        a.join(120)
+    results = nights.rebuilds_racing(root, lambda: object_store.copy_folder(
+        f'{source}/dt=2026-11-02', f'{root}/dt=2026-11-02'), monkeypatch)
     assert results == {'a': f'{root}/index.html', 'b': f'{root}/index.html'}
     rows = json.loads(_read(f'{root}/history.json'))['nights']
     assert [(r['date'], r['status']) for r in rows] == [('2026-11-01', 'ok'),
