@@ -145,6 +145,35 @@ def test_a_second_dated_run_accepts_a_gs_root_holding_the_history(gcs, backfills
     assert after['nights'][-1]['date'] == DATES[-1] and after['nights'][-1]['status'] == 'ok'
 
 
+def test_a_gs_nightly_root_holds_only_nights_and_their_history(gcs, backfills, trained):
+    """What a dated run refuses on gs:// as on disk: a user's files, an ad-hoc output; what it
+    accepts: nights, what runs leave beside them (a lock, a commit object) and the history."""
+    from pipeline.runtime.guard import check_nightly_root
+    from transforms.errors import OutputError
+    emulator, _ = gcs
+    root, _ = backfills['gs']
+    check_nightly_root(root)
+    busy = _copy_nights(root, ['2026-11-01'])
+    for name in ('history.json', 'index.html', 'history.lock', 'dt=2026-11-02.lock',
+                 'dt=2026-11-02.commit', 'dt=2026-11-02.partial-0123abcd/metrics.json'):
+        _write(f'{busy}/{name}', b'{}')
+    check_nightly_root(busy)
+    ad_hoc = f'gs://{BUCKET}/ad-hoc-{uuid.uuid4().hex[:8]}'
+    from pipeline.runtime import object_store
+    object_store.copy_folder(f'{root}/dt=2026-11-01', ad_hoc)
+    with pytest.raises(OutputError, match='without --date'):
+        check_nightly_root(ad_hoc)
+    mine = f'gs://{BUCKET}/mine-{uuid.uuid4().hex[:8]}'
+    _write(f'{mine}/notes/today.txt', b'my notes')
+    before = emulator.objects(BUCKET, mine[len(f'gs://{BUCKET}/'):])
+    refused = _cli('score', '--input', f'{root.rsplit("/", 1)[0]}/incoming/dt={{date}}/r.csv',
+                   '--model', trained['model'], '--output', mine, '--date', DATES[0])
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert 'holds files that are not nightly partitions (notes...)' in refused.stderr
+    assert 'Traceback' not in refused.stderr
+    assert emulator.objects(BUCKET, mine[len(f'gs://{BUCKET}/'):]) == before
+
+
 def _copy_nights(source_root: str, dates: List[str]) -> str:
     """A new gs:// root holding copies of the published nights ``dates`` of ``source_root``."""
     from pipeline.runtime import object_store
