@@ -216,3 +216,24 @@ def test_two_rebuilds_racing_each_end_with_both_nights(gcs, backfills, monkeypat
                                                         ('2026-11-02', 'ok')]
     page = _read(f'{root}/index.html').decode('utf-8')
     assert 'id="night-2026-11-01"' in page and 'id="night-2026-11-02"' in page
+
+
+def test_a_rebuild_that_cannot_get_the_lock_in_time_writes_nothing_and_says_so(
+        gcs, backfills, monkeypatch, caplog):
+    """The lock held by a live run past the wait: the history is left as it was, with a
+    warning (the next rebuild lists this night too); once given back, a rebuild writes."""
+    from pipeline import history
+    from pipeline.runtime.lease import Lease
+    root = _copy_nights(backfills['gs'][0], ['2026-11-01'])
+    holder = Lease(f'{root}/history.lock')
+    assert holder.acquire() is None   # this process: alive, so never taken over
+    monkeypatch.setattr(history, 'WAIT_S', 2.0)
+    try:
+        assert history.write_history(root) is None
+    finally:
+        holder.release()
+    assert f'The history of {root} was not rebuilt' in caplog.text
+    assert _top_level(gcs[0], root[len(f'gs://{BUCKET}/'):]) == {'dt=2026-11-01'}
+    assert history.write_history(root) == f'{root}/index.html'
+    assert [n['date'] for n in json.loads(_read(f'{root}/history.json'))['nights']] == [
+        '2026-11-01']
