@@ -69,19 +69,17 @@ def _top_level(emulator, prefix: str) -> set:
 
 @pytest.fixture(scope='module')
 def backfills(gcs, trained, tmp_path_factory):
-    """``score --dates`` over the four nights into a gs:// root and into a local root, the
-    inputs on each side: {'gs': (root, completed process), 'local': (...)}."""
-    emulator, bucket = gcs
+    """``score --dates`` over the four nights into a gs:// root and into a local root, each
+    reading the same files on its own side: {'gs': (root, completed process), 'local': ...}."""
+    _, bucket = gcs
     local = tmp_path_factory.mktemp('nightly')
+    for date in DATES:
+        folder = local / 'incoming' / f'dt={date}'
+        folder.mkdir(parents=True)
+        write_csv(str(folder / 'r.csv'), _night_rows(date))
+        _write(f'{bucket}/nightly/incoming/dt={date}/r.csv', (folder / 'r.csv').read_bytes())
     done = {}
     for side, base in (('gs', f'{bucket}/nightly'), ('local', str(local))):
-        for date in DATES:
-            csv = write_csv(str(local / f'{date}.csv'), _night_rows(date))
-            if side == 'gs':
-                _write(f'{base}/incoming/dt={date}/r.csv', open(csv, 'rb').read())
-            else:
-                os.makedirs(os.path.join(base, 'incoming', f'dt={date}'))
-                os.rename(csv, os.path.join(base, 'incoming', f'dt={date}', 'r.csv'))
         root = f'{base}/scores'
         done[side] = root, _cli('score', '--input', f'{base}/incoming/dt={{date}}/r.csv',
                                 '--model', trained['model'], '--output', root, '--no-explain',

@@ -8,8 +8,9 @@ model registry's version or anything inside one (versions are never written agai
 current folder, or a path that is, contains or lies inside one of the job's inputs, its
 model or its data. ``check_nightly_root`` is the same for the root of dated runs, on a disk
 or an object store: it may hold partitions, what runs leave beside them and the nights'
-history, never an ad-hoc output or a user's files. ``OutputLock`` makes a second run for the same output fail fast while the first is
-alive, and takes over the lock of a run that died.
+history, never an ad-hoc output or a user's files. ``OutputLock`` makes a second run for
+the same output fail fast while the first is alive, and takes over the lock of a run that
+died.
 """
 
 import datetime
