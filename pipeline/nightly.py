@@ -86,7 +86,11 @@ def partition_path(output: str, date: str) -> str:
 
 
 def children(folder: str) -> List[str]:
-    """The immediate subfolders of ``folder`` (local or on an object store)."""
+    """The immediate subfolders of ``folder`` (local or on an object store).
+
+    On an object store a subfolder is the first name of every object deeper than
+    ``folder/``: one listing of the prefix (the store lists every object under it whatever
+    the pattern), so a partition holding only a subfolder (its manifest gone) is found too."""
     folder = folder.rstrip('/')
     if '://' not in folder:
         if not os.path.isdir(folder):
@@ -94,8 +98,10 @@ def children(folder: str) -> List[str]:
         return sorted(os.path.join(folder, n) for n in os.listdir(folder)
                       if os.path.isdir(os.path.join(folder, n)))
     found = set()
-    for m in FileSystems.match([folder + '/*/*'])[0].metadata_list:
-        found.add(m.path[:m.path.rindex('/')])
+    for m in FileSystems.match([folder + '/**'])[0].metadata_list:
+        rest = m.path[len(folder) + 1:]
+        if '/' in rest:
+            found.add(f'{folder}/{rest.split("/", 1)[0]}')
     return sorted(found)
 
 
@@ -112,18 +118,35 @@ def _published(root: str) -> List[Tuple[str, str]]:
     return sorted(found)
 
 
+def read_object(path: str) -> Tuple[Optional[Dict], Optional[str]]:
+    """(the JSON object of the file ``path``, None), or (None, why not): missing, not
+    JSON, or not a JSON object; local or on an object store.
+
+    An object deleted while it is read (on an object store, a rerun of that night deletes
+    its manifest first) is missing; any other error of the store is raised: a store that
+    cannot be read is no damaged night."""
+    name = path.rstrip('/').rsplit('/', 1)[-1]
+    if not FileSystems.exists(path):
+        return None, f'no {name}'
+    try:
+        found = jsonio.read_json(path)
+    except (ValueError, OSError) as e:
+        return None, f'{name} is not JSON ({e})'
+    except Exception:
+        if not FileSystems.exists(path):
+            return None, f'no {name}'
+        raise
+    if not isinstance(found, dict):
+        return None, f'{name} is not a JSON object'
+    return found, None
+
+
 def read_manifest(partition: str) -> Tuple[Optional[Dict], Optional[str]]:
     """(the partition's manifest, None), or (None, why it is damaged): missing, not a JSON
     object, or not saying ok."""
-    path = FileSystems.join(partition, schema.MANIFEST_FILE)
-    if not FileSystems.exists(path):
-        return None, f'no {schema.MANIFEST_FILE}'
-    try:
-        manifest = jsonio.read_json(path)
-    except (ValueError, OSError) as e:
-        return None, f'{schema.MANIFEST_FILE} is not JSON ({e})'
-    if not isinstance(manifest, dict):
-        return None, f'{schema.MANIFEST_FILE} is not a JSON object'
+    manifest, problem = read_object(FileSystems.join(partition, schema.MANIFEST_FILE))
+    if problem:
+        return None, problem
     if manifest.get('status') != 'ok':
         return None, f'{schema.MANIFEST_FILE} does not say ok'
     return manifest, None
@@ -192,12 +215,11 @@ def partition_dates(root: str) -> List[str]:
 
 
 def failed_runs(root: str) -> List[Tuple[str, str]]:
-    """(date, folder name) of every failed night kept under a local root (``dt=D.failed-*``,
-    see pipeline.runtime.publish), in order."""
-    if not os.path.isdir(root):
-        return []
+    """(date, folder name) of every failed night kept under ``root`` (``dt=D.failed-*``,
+    see pipeline.runtime.publish; local or on an object store), in order."""
     found = []
-    for name in os.listdir(root):
+    for path in children(root):
+        name = os.path.basename(path)
         night = name[len(PARTITION_PREFIX):].split('.', 1)[0]
         if name.startswith(PARTITION_PREFIX) and _DATE.match(night) and '.failed-' in name:
             found.append((night, name))

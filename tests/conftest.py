@@ -20,7 +20,8 @@ def pytest_xdist_auto_num_workers(config):
 # where one of them alone would keep the run going with the other cores idle.
 SLOW_FIRST = ('tests/test_crash_consistency.py', 'tests/test_cluster_spark.py',
               'tests/test_cluster.py', 'tests/benchmarks/test_benchmarks.py',
-              'tests/test_object_storage.py', 'tests/pipeline/jobs/test_run.py')
+              'tests/test_object_storage.py', 'tests/pipeline/jobs/test_run.py',
+              'tests/test_object_storage_history.py')
 
 
 def pytest_collection_modifyitems(config, items):

@@ -228,7 +228,7 @@ def test_markers_come_from_each_modules_pytestmark_or_an_e2e_test():
 SUITES = {'test_architecture.py', 'test_startup.py', 'test_hostile_jobs.py',
           'test_crash_consistency.py', 'test_exit_codes.py', 'test_bounded_memory.py',
           'test_operations.py', 'test_reports_in_browser.py', 'test_cluster.py',
-          'test_cluster_spark.py', 'test_object_storage.py'}
+          'test_cluster_spark.py', 'test_object_storage.py', 'test_object_storage_history.py'}
 
 
 def mirror_problems(tests_dir: str, code_dir: str) -> list:

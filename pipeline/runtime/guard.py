@@ -6,10 +6,11 @@ store, also one whose publish a killed run of that job had committed) or an empt
 another run's published output (a nested manifest, nightly ``dt=`` partitions), a
 model registry's version or anything inside one (versions are never written again), the
 current folder, or a path that is, contains or lies inside one of the job's inputs, its
-model or its data. ``check_nightly_root`` is the same for the root of dated runs: it may
-hold partitions and what the nights write beside them, never an ad-hoc output or a user's
-files. ``OutputLock`` makes a second run for the same output fail fast while the first is
-alive, and takes over the lock of a run that died.
+model or its data. ``check_nightly_root`` is the same for the root of dated runs, on a disk
+or an object store: it may hold partitions, what runs leave beside them and the nights'
+history, never an ad-hoc output or a user's files. ``OutputLock`` makes a second run for
+the same output fail fast while the first is alive, and takes over the lock of a run that
+died.
 """
 
 import datetime
@@ -30,7 +31,7 @@ LOCK_SUFFIX = '.lock'
 # A nightly root's partitions (dt=YYYY-MM-DD), and what runs leave beside them.
 PARTITION = re.compile(r'dt=\d{4}-\d{2}-\d{2}')
 _NIGHTLY_ENTRY = re.compile(r'dt=\d{4}-\d{2}-\d{2}(\.(partial|old|trash)-[0-9a-f]{8}'
-                            r'|\.failed-[0-9TZ-]+|\.lock)?')
+                            r'|\.failed-[0-9TZ-]+|\.lock|\.commit)?')  # .commit: object stores
 # Files a nightly root holds besides its partitions (the history of the nights).
 NIGHTLY_FILES = ('history.json', 'index.html', 'history.lock')
 # How deep a folder is searched for another run's published output.
@@ -111,20 +112,34 @@ def check_nightly_root(output: Optional[str], protected: Iterable[str] = (),
     empty, or holding only partitions and the nights' history; never an ad-hoc output."""
     out = _checked_place(output, protected, flag)
     if not object_store.is_local(output):
+        _check_root_entries(output, flag, manifest_job(out), _remote_entries(out))
         return
     if _existing_folder(out, output, flag, 'nightly', 'writing in'):
-        own = manifest_job(out)
-        if own:
-            raise OutputError(f'{flag} {output} is the output of an `imdb-sentiment {own}` run '
-                              f'without --date, not a root of nightly partitions; choose a '
-                              f'new folder for --date runs (nothing was changed)')
-        others = [n for n in os.listdir(out) if not _NIGHTLY_ENTRY.fullmatch(n)
-                  and n not in NIGHTLY_FILES
-                  and not n.startswith(tuple(f'{f}.tmp-' for f in NIGHTLY_FILES))]
-        if others:
-            raise OutputError(f'{flag} {output} holds files that are not nightly partitions '
-                              f'({others[0]}...); choose a new folder (nothing was changed)')
+        _check_root_entries(output, flag, manifest_job(out), os.listdir(out))
     _check_writable(out, output, flag)
+
+
+def _remote_entries(folder: str) -> List[str]:
+    """The names directly under ``folder`` on an object store, objects and "folders" alike
+    (one listing of its prefix)."""
+    folder = folder.rstrip('/')
+    found = object_store.filesystems().match([folder + '/**'])[0].metadata_list
+    return sorted({m.path[len(folder) + 1:].split('/', 1)[0] for m in found})
+
+
+def _check_root_entries(output: str, flag: str, own: Optional[str], names: List[str]) -> None:
+    """Raises OutputError unless a nightly root's ``names`` are partitions (and what runs
+    leave beside them) and the nights' history; ``own``: the job its manifest names."""
+    if own:
+        raise OutputError(f'{flag} {output} is the output of an `imdb-sentiment {own}` run '
+                          f'without --date, not a root of nightly partitions; choose a '
+                          f'new folder for --date runs (nothing was changed)')
+    others = [n for n in names if not _NIGHTLY_ENTRY.fullmatch(n)
+              and n not in NIGHTLY_FILES
+              and not n.startswith(tuple(f'{f}.tmp-' for f in NIGHTLY_FILES))]
+    if others:
+        raise OutputError(f'{flag} {output} holds files that are not nightly partitions '
+                          f'({others[0]}...); choose a new folder (nothing was changed)')
 
 
 def _checked_place(output: Optional[str], protected: Iterable[str], flag: str) -> str:

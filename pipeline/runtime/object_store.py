@@ -11,9 +11,11 @@ What stands in for a rename is a write under a precondition (GCS's ``ifGeneratio
 ``create_new`` creates an object only if it is absent, ``replace_if`` replaces one only if it
 is still the generation that was read (compare-and-swap), ``read_versioned`` reads one with
 its generation. The lock (``pipeline/runtime/lease.py``) and the commit of a publish
-(``pipeline/runtime/object_publish.py``) are built on them. They go through
-google-cloud-storage with the client Beam's own GCS file system makes (its credentials, and
-the endpoint the library finds by itself).
+(``pipeline/runtime/object_publish.py``) are built on them. A small file that only a lock
+holder writes needs no precondition: ``upload`` replaces it whole, in one request (the
+nights' history, ``pipeline/history.py``). They go through google-cloud-storage with the
+client Beam's own GCS file system makes (its credentials, and the endpoint the library finds
+by itself).
 """
 
 import logging
@@ -155,6 +157,12 @@ def _conditional_upload(path: str, data: bytes, generation: int) -> Optional[int
         found = read_versioned(path)
         return found[1] if found is not None and found[0] == data else None
     return int(blob.generation)
+
+
+def upload(path: str, data: bytes, content_type: str) -> None:
+    """Writes the object whole, in one request: a reader finds the object before it or this
+    one, never a part (what a temporary file and a rename give on a local disk)."""
+    _blob(path).upload_from_string(data, content_type=content_type)
 
 
 def create_new(path: str, data: bytes) -> Optional[int]:

@@ -111,6 +111,18 @@ def _replace(target: str, data: bytes) -> None:
     _rename(temporary, target)
 
 
+def replace_file(target: str, data: bytes, content_type: str = 'application/octet-stream'
+                 ) -> None:
+    """A small file (a record or a page a reader trusts) replaced whole, local or on an
+    object store: a reader finds the old bytes or the new, never a mix. On a local disk a
+    temporary file renamed; on an object store one upload (``content_type`` is the object's,
+    for a browser)."""
+    if object_store.is_local(target):
+        _replace(target, data)
+    else:
+        object_store.upload(target, data, content_type)
+
+
 def replace_json(target: str, data: Dict) -> None:
     """A small local JSON file (a record a reader trusts) replaced atomically."""
     _replace(target, jsonio.json_bytes(data))

@@ -1,5 +1,6 @@
 """The history of the nights: every malformed partition listed as damaged (never a crash),
-failed runs shown with where their output went, and a model known by its content."""
+failed runs shown with where their output went, a model known by its content, and two
+rebuilds at once losing no night. (On gs://: tests/test_object_storage_history.py.)"""
 
 import json
 import os
@@ -62,3 +63,17 @@ def test_the_same_model_in_another_folder_is_no_model_change(tmp_path):
     assert rows[0]['model']['sha256'] == rows[1]['model']['sha256'] != rows[2]['model']['sha256']
     html = open(os.path.join(root, history.INDEX_FILE), encoding='utf-8').read()
     assert 'the model changed on 2026-11-03' in html and '2026-11-02,' not in html
+
+
+def test_two_rebuilds_racing_each_end_with_both_nights(tmp_path, monkeypatch):
+    root = str(tmp_path / 'scores')
+    nights.publish(root, '2026-11-01', seed=1)
+    results = nights.rebuilds_racing(
+        root, lambda: nights.publish(root, '2026-11-02', seed=2), monkeypatch)
+    assert results == {'a': os.path.join(root, history.INDEX_FILE),
+                       'b': os.path.join(root, history.INDEX_FILE)}
+    rows = read_json(os.path.join(root, history.HISTORY_FILE))['nights']
+    assert [(r['date'], r['status']) for r in rows] == [('2026-11-01', 'ok'),
+                                                        ('2026-11-02', 'ok')]
+    assert sorted(os.listdir(root)) == ['dt=2026-11-01', 'dt=2026-11-02', 'history.json',
+                                        'history.lock', 'index.html']

@@ -1,9 +1,11 @@
 """Published nights of a nightly root without a pipeline: what the score job's finish writes
-(metrics.json, drift.json, report.html, manifest.json) from a made-up summary of scored reviews."""
+(metrics.json, drift.json, report.html, manifest.json) from a made-up summary of scored reviews;
+and two rebuilds of a root's history racing each other."""
 
 import argparse
 import os
-from typing import Dict, Optional, Tuple
+import threading
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -42,3 +44,33 @@ def publish(root: str, date: str, seed: int = 1, model: Optional[str] = None,
     score_finish.finish(part, stats, manifest, args, root=root)
     jsonio.write_json(os.path.join(part, schema.MANIFEST_FILE), manifest)
     return part, manifest
+
+
+def rebuilds_racing(root: str, publish_second: Callable[[], None], monkeypatch) -> Dict:
+    """Two history rebuilds of ``root`` at once, in the order that loses a night without a
+    lock: rebuild A lists the nights and stalls; meanwhile ``publish_second`` publishes a
+    night and rebuild B runs; A then writes. Returns what each rebuild returned."""
+    from pipeline import history
+    listed, b_done = threading.Event(), threading.Event()
+    gather = history.gather
+
+    def gather_then_stall(path):
+        nights = gather(path)
+        if threading.current_thread().name == 'rebuild-a':
+            listed.set()
+            b_done.wait(5)  # B finishing first would leave A's stale listing to land last
+        return nights
+
+    monkeypatch.setattr(history, 'gather', gather_then_stall)
+    results = {}
+    a = threading.Thread(target=lambda: results.update(a=history.write_history(root)),
+                         name='rebuild-a')
+    a.start()
+    try:
+        assert listed.wait(60), 'rebuild A never listed the root'
+        publish_second()
+        results['b'] = history.write_history(root)
+    finally:
+        b_done.set()
+        a.join(120)
+    return results
