@@ -11,7 +11,7 @@ question it answers. What they share (paths, timing, peak memory, the result fil
 
 # In the order of benchmarks/README.md's tables.
 BENCHMARKS = ('startup', 'preprocess_speed', 'score_speed', 'score_throughput', 'training',
-              'scale', 'id_check', 'cluster_engines', 'version_skew', 'accuracy',
-              'accuracy_levers')
+              'scale', 'id_check', 'cluster_engines', 'object_store_requests', 'version_skew',
+              'accuracy', 'accuracy_levers')
 # Not measures: they make inputs, a model or a figure for the benchmarks above.
 TOOLS = ('scale_data', 'reexport_model', 'plot_memory')

@@ -194,19 +194,6 @@ def plan(variants: Sequence[str], jobs: Dict[str, List[str]], work: str,
     return found
 
 
-def _train_small_model(data: str, work: str, model: str) -> None:
-    """``common.TINY_MODEL`` trained on the DirectRunner's preprocess of ``data``: score's
-    cost on a cluster is its data plane more than the network."""
-    pre = os.path.join(work, 'model-data')
-    if not os.path.exists(os.path.join(pre, 'manifest.json')):
-        subprocess.run(common.job_command('preprocess', '--input', data, '--output', pre),
-                       check=True, capture_output=True, env=common.checkout_env())
-    print('training a small model...', flush=True)
-    subprocess.run(common.job_command('train', '--data', pre, '--output', model,
-                                      *common.TINY_MODEL),
-                   check=True, capture_output=True, env=common.checkout_env())
-
-
 def main(argv: Sequence[str]) -> int:
     parser = common.parser('cluster_engines', __doc__)
     parser.add_argument('--input', default=common.TRAIN_CSV)
@@ -254,7 +241,8 @@ def main(argv: Sequence[str]) -> int:
         with open(done['_path']) as f:
             done = json.load(f)
     if not os.path.exists(os.path.join(model, 'saved_model.pb')):
-        _train_small_model(data, work, model)
+        # Score's cost on a cluster is its data plane more than the network.
+        common.train_small_model(data, work, model)
     results = dict(common.header('cluster_engines', argv), input=args.input,
                    limit=args.limit or None, taskmanager_memory=args.taskmanager_memory or None,
                    spark_settings=spark_settings,

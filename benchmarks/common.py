@@ -13,8 +13,9 @@ is written.
   named process trees at once (a job and the cluster it runs on).
 - ``header`` and ``write_json``: a result file that says which benchmark, its command, the
   versions and the UTC time.
-- ``TINY_MODEL``, ``subset``, ``counts``, ``free_port``: a small model's flags, the first N
-  reviews of a CSV, a job output's counts, a free TCP port.
+- ``TINY_MODEL``, ``train_small_model``, ``subset``, ``counts``, ``free_port``: a small model's
+  flags and one trained with them, the first N reviews of a CSV, a job output's counts, a free
+  TCP port.
 """
 
 import argparse
@@ -162,11 +163,13 @@ class Timed:
 
 
 def run_timed(cmd: List[str], cwd: Optional[str] = None, sample_every: Optional[float] = None,
-              checkout: str = ROOT) -> Timed:
-    """Runs ``cmd`` under /usr/bin/time -v, importing ``checkout``'s packages; a failure
-    ends the benchmark with its stderr."""
+              checkout: str = ROOT, env: Optional[Dict[str, str]] = None) -> Timed:
+    """Runs ``cmd`` under /usr/bin/time -v, importing ``checkout``'s packages (``env``: its
+    environment in place of ``checkout_env(checkout)``); a failure ends the benchmark with
+    its stderr."""
     started = time.perf_counter()
-    proc = subprocess.Popen(['/usr/bin/time', '-v', *cmd], cwd=cwd, env=checkout_env(checkout),
+    proc = subprocess.Popen(['/usr/bin/time', '-v', *cmd], cwd=cwd,
+                            env=checkout_env(checkout) if env is None else env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(proc.pid, sample_every) if sample_every else None
     if sampler:
@@ -202,6 +205,19 @@ def counts(out: str) -> Dict:
     """The ``counts`` of a job output's manifest."""
     with open(os.path.join(out, 'manifest.json'), encoding='utf-8') as f:
         return json.load(f)['counts']
+
+
+def train_small_model(data: str, work: str, model: str) -> None:
+    """``TINY_MODEL`` trained on a preprocess of the CSV ``data`` into ``model`` (the
+    preprocess kept under ``work``): for benchmarks that measure score's cost more than
+    its network."""
+    pre = os.path.join(work, 'model-data')
+    if not os.path.exists(os.path.join(pre, 'manifest.json')):
+        subprocess.run(job_command('preprocess', '--input', data, '--output', pre),
+                       check=True, capture_output=True, env=checkout_env())
+    print('training a small model...', flush=True)
+    subprocess.run(job_command('train', '--data', pre, '--output', model, *TINY_MODEL),
+                   check=True, capture_output=True, env=checkout_env())
 
 
 def free_port(host: str = '127.0.0.1') -> int:

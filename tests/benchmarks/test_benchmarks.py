@@ -196,3 +196,72 @@ def test_accuracy_and_its_levers(trained, tmp_path):
     candidates = {c['name']: c for c in benchmark_result(out)['candidates']}
     assert candidates['default']['export_check']['labels_differing'] == 0
     assert {'refit_lstm', 'seeds_2', 'plus_tfidf', 'sklearn_nb_lr'} <= set(candidates)
+
+
+def test_object_store_requests_tells_each_request_s_kind_and_object():
+    """Requests as the emulator logged them in runs of explore and preprocess."""
+    from benchmarks.object_store_requests import folder_shape, kind, object_name, tally
+    run = 'out/x.partial-0a1b2c3d/_tft_tmp/tftransform_tmp/' + 'e5' * 16
+    seen = [('GET', '/storage/v1/b/bkt?projection=noAcl&prettyPrint=false', 200, 'bucket'),
+            ('GET', '/storage/v1/b/bkt/o?projection=noAcl&prefix=out%2Fx%2F', 200, 'list'),
+            ('GET', '/storage/v1/b/bkt/o/out%2Fx.lock?fields=name', 404, 'metadata'),
+            ('GET', '/download/storage/v1/b/bkt/o/in%2Fr.csv?alt=media', 206, 'download'),
+            ('GET', f'/bkt/{run}/vocab', 206, 'download'),
+            ('POST', '/upload/storage/v1/b/bkt/o?uploadType=multipart&ifGenerationMatch=0',
+             200, 'upload'),
+            ('POST', '/upload/storage/v1/b/bkt/o?uploadType=multipart&ifGenerationMatch=17',
+             200, 'upload'),
+            ('PUT', '/upload/storage/v1/b/bkt/o?uploadType=resumable&name=out%2Fx.lock'
+             '&upload_id=9', 200, 'upload_data'),
+            ('POST', '/upload/storage/v1/b/bkt/o?uploadType=resumable&name='
+             + run.replace('/', '%2F') + '%2Fngram_vocab_runs%2F00001-ab.run', 200, 'upload'),
+            ('POST', 'http://127.0.0.1:5/storage/v1/b/bkt/o/out%2Fx.partial-0a1b2c3d%2Fa'
+             '/copyTo/b/bkt/o/out%2Fx%2Fa?prettyPrint=false', 200, 'copy'),
+            ('POST', '/batch/storage/v1', 200, 'batch'),
+            ('DELETE', 'http://127.0.0.1:5/storage/v1/b/bkt/o/out%2Fx.lock?prettyPrint=false',
+             200, 'delete')]
+    assert [kind(method, target) for method, target, _, _ in seen] == [k for *_, k in seen]
+    assert object_name(seen[7][1]) == object_name(seen[11][1]) == 'out/x.lock'
+    assert object_name(seen[4][1]) == run + '/vocab'
+    assert folder_shape(run + '/ngram_vocab_runs/00001-ab.run', 'out/x') == \
+        'OUT.partial-*/_tft_tmp/tftransform_tmp/*/ngram_vocab_runs'
+    counted = tally([(method, target, status, 0) for method, target, status, _ in seen],
+                    'out/x', 'in/r.csv')
+    assert counted['requests'] == 11 and counted['http_requests'] == 10   # a batch of two
+    assert counted['about'] == {'input': 1, 'no object': 5, 'output': 6}
+    assert counted['lease_renewals'] == 1 and counted['answered_4xx'] == 1
+    assert counted['objects_created_by_folder'] == {
+        'named in the body': 2, 'OUT.partial-*/_tft_tmp/tftransform_tmp/*/ngram_vocab_runs': 1,
+        'OUT': 1}                                                        # the copy's target
+
+
+@pytest.mark.e2e
+def test_object_store_requests(trained, tmp_path):
+    """Explore at two tiny sizes on the GCS emulator (skipped without it, unless required):
+    the counts are the emulator's log, job by job. (Score adds a model's upload and a minute.)"""
+    from tests.support import gcs_emulator
+    gcs_emulator.binary_or_skip()
+    out, work = tmp_path / 'requests.json', tmp_path / 'work'
+    assert entry.main(['object_store_requests', '--input', trained['csv'], '--rows', '40',
+                       '--rows', '20', '--job', 'explore', '--work', str(work),
+                       '--out', str(out)]) == 0
+    result = benchmark_result(out)
+    assert list(result['sizes']) == ['20', '40']
+    logged = 0
+    for n, size in result['sizes'].items():
+        assert list(size['jobs']) == ['explore']
+        run = size['jobs']['explore']
+        kinds = run['by_kind']
+        assert run['reviews_read'] == int(n)
+        assert run['requests'] == sum(kinds.values()) - kinds.get('batch', 0)
+        assert run['objects_beside_output'] == []      # no lock, commit or staging left
+        # The input read; staged, then copied into place, then the staged copies deleted.
+        assert run['about']['input'] >= 2 and kinds['download'] >= 1
+        assert run['output_objects'] == 4 and run['about']['output'] >= 2 * 4
+        assert kinds['copy'] >= run['output_objects'] <= kinds['delete']
+        logged += run['http_requests']
+    with open(work / 'fake-gcs-server.log', encoding='utf-8') as f:
+        assert logged < sum('HTTP/1.1' in line for line in f)   # plus the uploads, listings
+    growth = result['growth']['40 over 20']['explore']
+    assert growth['reviews_read'] == 2.0 and growth['output_objects'] == 1.0
+    assert growth['requests'] > 0

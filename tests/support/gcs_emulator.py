@@ -5,7 +5,9 @@ cache folder beside the local clusters' downloads; ``Emulator`` starts it on a f
 an in-memory store and stops it by its pid; ``emulator_env`` is what a process needs to reach
 it through Beam's GCS file system: ``STORAGE_EMULATOR_HOST`` and the shim in
 ``tests/support/gcs_shim`` (anonymous credentials, Content-IDs on batch parts), on
-``PYTHONPATH`` so that the ``imdb-sentiment`` processes a test starts load it too.
+``PYTHONPATH`` so that the ``imdb-sentiment`` processes a test starts load it too. With
+``log_requests`` the emulator logs every request it answers; ``Emulator.requests`` reads them
+back (the object-store requests benchmark counts them).
 
 Without Go the tests skip, unless ``IMDB_SENTIMENT_REQUIRE_GCS=1`` (CI), where they fail.
 """
@@ -16,6 +18,7 @@ import ctypes.util
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,7 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
@@ -40,6 +43,9 @@ _BUILD_TIMEOUT_S = 900
 _PR_SET_PDEATHSIG = 1
 # 127.0.0.1 is asked directly, whatever proxy the environment names.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# How the emulator logs a request at level info: an access-log line inside the message, its
+# quotes escaped: msg="127.0.0.1 - - [DATE] \"GET /storage/v1/b/x/o HTTP/1.1\" 200 137\n".
+_REQUEST_LINE = re.compile(r'\\"([A-Z]+) (\S+) HTTP/[\d.]+\\" (\d{3}) (\d+|-)')
 
 
 class Unavailable(RuntimeError):
@@ -109,20 +115,23 @@ def _free_port() -> int:
 class Emulator:
     """fake-gcs-server on 127.0.0.1, in memory; a context manager that stops it by pid."""
 
-    def __init__(self, binary: str, log_dir: str):
+    def __init__(self, binary: str, log_dir: str, log_requests: bool = False):
         self.binary, self.log_dir = binary, log_dir
+        # At level info the emulator logs every request it answers, one line each.
+        self.log_level = 'info' if log_requests else 'warn'
+        self.log_path = os.path.join(log_dir, 'fake-gcs-server.log')
         self.port = _free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.process: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 30.0) -> 'Emulator':
         host = f'127.0.0.1:{self.port}'
-        log = open(os.path.join(self.log_dir, 'fake-gcs-server.log'), 'ab')
+        log = open(self.log_path, 'ab')
         with log:
             self.process = subprocess.Popen(
                 [self.binary, '-scheme', 'http', '-host', '127.0.0.1', '-port', str(self.port),
                  '-backend', 'memory', '-public-host', host, '-external-url', self.url,
-                 '-log-level', 'warn'], stdout=log, stderr=subprocess.STDOUT,
+                 '-log-level', self.log_level], stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,6 +175,38 @@ class Emulator:
         self._request('POST', '/storage/v1/b?project=test', {'name': name})
         return f'gs://{name}'
 
+    def upload(self, bucket: str, name: str, data: bytes) -> str:
+        """Puts ``data`` in object ``name`` through the emulator's own API; returns its gs://."""
+        query = urllib.parse.urlencode({'uploadType': 'media', 'name': name})
+        request = urllib.request.Request(f'{self.url}/upload/storage/v1/b/{bucket}/o?{query}',
+                                         data=data, method='POST')
+        with _DIRECT.open(request, timeout=60) as response:
+            response.read()
+        return f'gs://{bucket}/{name}'
+
+    def read(self, bucket: str, name: str) -> bytes:
+        """The bytes of object ``name``, read through the emulator's own API."""
+        quoted = urllib.parse.quote(name, safe='')
+        url = f'{self.url}/download/storage/v1/b/{bucket}/o/{quoted}?alt=media'
+        with _DIRECT.open(url, timeout=60) as response:
+            return response.read()
+
+    def log_size(self) -> int:
+        """Where the next line of the emulator's log will start (an offset for ``requests``)."""
+        return os.path.getsize(self.log_path)
+
+    def requests(self, start: int = 0,
+                 end: Optional[int] = None) -> List[Tuple[str, str, int, int]]:
+        """(method, target, status, bytes of the answer's body) of each request the emulator
+        logged between the offsets ``start`` and ``end`` of its log (started with
+        ``log_requests``). A part of a batch is logged on its own, its target a whole URL;
+        the batch as ``POST /batch/...``."""
+        with open(self.log_path, 'rb') as f:
+            f.seek(start)
+            text = f.read(-1 if end is None else end - start).decode('utf-8', 'replace')
+        return [(m.group(1), m.group(2), int(m.group(3)), int(m.group(4).replace('-', '0')))
+                for m in map(_REQUEST_LINE.search, text.splitlines()) if m]
+
     def objects(self, bucket: str, prefix: str = '') -> List[str]:
         """Every object name in ``bucket`` under ``prefix``, read from the emulator itself."""
         names, token = [], ''
@@ -178,12 +219,25 @@ class Emulator:
                 return sorted(names)
 
 
-def emulator_env(emulator: Emulator) -> Dict[str, str]:
-    """What a process needs to use the emulator as gs://: see the module doc."""
-    path = [SHIM_DIR] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
-    direct = ','.join(['127.0.0.1'] + [h for h in [os.environ.get('NO_PROXY', '')] if h])
+def emulator_env(emulator: Emulator, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """What a process whose environment is ``base`` (default: this one's) needs to use the
+    emulator as gs://: see the module doc."""
+    base = os.environ if base is None else base
+    path = [SHIM_DIR] + [p for p in base.get('PYTHONPATH', '').split(os.pathsep) if p]
+    direct = ','.join(['127.0.0.1'] + [h for h in [base.get('NO_PROXY', '')] if h])
     return {'STORAGE_EMULATOR_HOST': emulator.url, 'GOOGLE_CLOUD_PROJECT': 'imdb-sentiment-test',
             'PYTHONPATH': os.pathsep.join(path), 'NO_PROXY': direct, 'no_proxy': direct}
+
+
+def binary_or_skip() -> str:
+    """The emulator's binary, for a test: skips the test without Go, or fails it where the
+    emulator is required."""
+    try:
+        return ensure_binary()
+    except Unavailable as e:
+        if required():
+            pytest.fail(f'GCS emulator tests are required here ({REQUIRE_ENV}=1): {e}')
+        pytest.skip(str(e))
 
 
 @contextlib.contextmanager
@@ -191,13 +245,7 @@ def running(log_dir: str) -> Iterator[Emulator]:
     """The emulator, started, with this process and the processes it starts set up to use it
     (environment and shim); all undone, and the emulator stopped by pid, on the way out.
     Skips the test without Go, or fails it where the emulator is required."""
-    try:
-        binary = ensure_binary()
-    except Unavailable as e:
-        if required():
-            pytest.fail(f'GCS emulator tests are required here ({REQUIRE_ENV}=1): {e}')
-        pytest.skip(str(e))
-    emulator = Emulator(binary, log_dir)
+    emulator = Emulator(binary_or_skip(), log_dir)
     shim = _shim()
     try:
         emulator.start()
