@@ -16,8 +16,8 @@ from typing import Dict, Optional
 
 import pytest
 
-from tests.support import gcs_emulator, processes, tf_gcs_proxy
-from tests.support.datasets import review_rows, write_csv
+from tests.support import gcs_emulator, processes, same_outputs, tf_gcs_proxy
+from tests.support.datasets import generated_reviews, review_rows, write_csv
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -303,6 +303,57 @@ def test_a_registry_on_gs_numbers_versions_promotes_by_hand_and_serves_its_champ
     # The versions, their claims and the record: no staging, lock or commit object left.
     assert sorted({n.split('/')[0] for n in _objects(emulator, 'registry/models/')}) == [
         '1', '1.claim', '2', '2.claim', 'champion.json']
+
+
+# --- The whole product on gs://, against a local run on the same reviews -------------------
+
+def test_the_whole_product_on_gs_gives_what_a_local_run_gives(gcs, trained, tmp_path):
+    """explore, preprocess, train into a registry, evaluate, promote (pinning the gate set),
+    score and predict, every path on gs://: the same counts, vocabulary, statistics and
+    transformed examples as the same jobs on local paths, and the same predictions (within
+    1e-6) as a local score with the same model. TensorFlow's own GCS client (tf.Transform's
+    temporary files) reaches the emulator through the test's proxy."""
+    emulator, root = gcs
+    gs, local = f'{root}/product', str(tmp_path / 'local')
+    reviews = _upload(trained['csv'], f'{gs}/reviews.csv')
+    held_out = _upload(write_csv(str(tmp_path / 'held_out.csv'), generated_reviews(60, seed=2)),
+                       f'{gs}/held_out.csv')
+    with tf_gcs_proxy.Proxy(emulator.url, str(tmp_path)) as proxy:
+        def both(job, *args, gs_args=(), local_args=()):
+            for base, data, more in ((gs, reviews, gs_args), (local, trained['csv'], local_args)):
+                done = _cli(job, *[a.format(base=base, data=data) for a in args], *more,
+                            env=proxy.env())
+                assert done.returncode == 0, (job, base, done.stderr[-3000:])
+
+        both('explore', '--input', '{data}', '--output', '{base}/explore')
+        both('preprocess', '--input', '{data}', '--output', '{base}/preprocess',
+             '--max-tokens', '32')
+        models = f'{gs}/models'
+        for args in (['train', '--data', f'{gs}/preprocess', '--output', models, '--registry',
+                      '--epochs', '1', *processes.TINY_MODEL],
+                     ['evaluate', '--candidate', models, '--data', held_out,
+                      '--output', f'{gs}/evaluate', '--min-reviews', '50',
+                      '--min-accuracy', '0.6'],
+                     ['models', 'promote', models, '1', '--reason', 'blessed on gs://']):
+            done = _cli(*args, env=proxy.env())
+            assert done.returncode == 0, (args[0], done.stderr[-3000:])
+        assert 'gate set: 60 labelled reviews' in done.stdout, done.stderr[-3000:]
+        model = _download_folder(f'{models}/1', str(tmp_path / 'model'), emulator)
+        both('score', '--input', '{data}', '--output', '{base}/score',
+             gs_args=['--model', models], local_args=['--model', model])
+        predicted = _cli('predict', '--model', models, 'a wonderful film', env=proxy.env())
+        assert predicted.returncode == 0, predicted.stderr[-3000:]
+    copies = {name: _download_folder(f'{gs}/{name}', str(tmp_path / 'gs' / name), emulator)
+              for name in ('explore', 'preprocess', 'score')}
+    same_outputs.assert_same_explore(f'{local}/explore', copies['explore'])
+    same_outputs.assert_same_preprocess(f'{local}/preprocess', copies['preprocess'])
+    assert same_outputs.assert_same_score(f'{local}/score', copies['score'], tol=1e-6) == 240
+    verdict = json.loads(_read(f'{models}/blessings/1.json'))
+    assert verdict['blessed'] is True
+    gate = json.loads(_read(f'{models}/gate_set/manifest.json'))
+    assert gate['count'] == 60 and gate['source'] == [held_out]
+    local_prediction = _cli('predict', '--model', model, 'a wonderful film')
+    assert predicted.stdout == local_prediction.stdout
 
 
 # --- Dataflow, offline: a dry run with its paths on gs:// -----------------------------------

@@ -26,10 +26,11 @@ def is_remote(path: str) -> bool:
 
 
 def relative_files(folder: str) -> List[str]:
-    """The paths, relative to ``folder`` and with '/', of every file or object under it."""
+    """The paths, relative to ``folder`` and with '/', of every file or object under it;
+    not the empty ``name/`` objects that TensorFlow's GCS client makes for its folders."""
     folder = folder.rstrip('/')
     found = FileSystems.match([folder + '/**'])[0].metadata_list
-    return sorted(m.path[len(folder) + 1:] for m in found)
+    return sorted(m.path[len(folder) + 1:] for m in found if not m.path.endswith('/'))
 
 
 def download(source: str, target: str, files: Iterable[str]) -> None:

@@ -307,11 +307,17 @@ def read_by_trainer(rel: str) -> bool:
 
 
 def output_files(work_dir: str) -> Dict[str, int]:
-    """{relative path: bytes} of what the trainer reads (``read_by_trainer``; local outputs,
-    an object store's are not listed)."""
-    if '://' in work_dir:
-        return {}
+    """{relative path: bytes} of what the trainer reads (``read_by_trainer``), on a disk or
+    an object store (one listing there; not the empty ``name/`` objects of TensorFlow's
+    folders)."""
     found = {}
+    if '://' in work_dir:
+        root = work_dir.rstrip('/') + '/'
+        for m in FileSystems.match([root + '**'])[0].metadata_list:
+            rel = m.path[len(root):]
+            if not rel.endswith('/') and read_by_trainer(rel):
+                found[rel] = m.size_in_bytes
+        return dict(sorted(found.items()))
     for folder, _, names in os.walk(work_dir):
         for name in names:
             rel = os.path.relpath(os.path.join(folder, name), work_dir).replace(os.sep, '/')
