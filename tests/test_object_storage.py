@@ -16,6 +16,7 @@ from typing import Dict, Optional
 
 import pytest
 
+from analysis.history_report import SCORED
 from tests.support import gcs_emulator, processes, same_outputs, tf_gcs_proxy
 from tests.support.datasets import generated_reviews, review_rows, write_csv
 from tests.support.paths import ROOT
@@ -338,6 +339,13 @@ def test_the_whole_product_on_gs_gives_what_a_local_run_gives(gcs, trained, tmp_
             done = _cli(*args, env=proxy.env())
             assert done.returncode == 0, (args[0], done.stderr[-3000:])
         assert 'gate set: 60 labelled reviews' in done.stdout, done.stderr[-3000:]
+        nights = ['2026-11-01', '2026-11-02']
+        for night in nights:
+            _upload(str(tmp_path / 'held_out.csv'), f'{gs}/incoming/dt={night}/r.csv')
+        done = _cli('score', '--input', f'{gs}/incoming/dt={{date}}/r.csv', '--model', models,
+                    '--output', f'{gs}/nightly', '--no-explain', '--dates',
+                    f'{nights[0]}..{nights[-1]}', env=proxy.env())
+        assert done.returncode == 0, done.stderr[-3000:]
         model = _download_folder(f'{models}/1', str(tmp_path / 'model'), emulator)
         both('score', '--input', '{data}', '--output', '{base}/score',
              gs_args=['--model', models], local_args=['--model', model])
@@ -352,6 +360,9 @@ def test_the_whole_product_on_gs_gives_what_a_local_run_gives(gcs, trained, tmp_
     assert verdict['blessed'] is True
     gate = json.loads(_read(f'{models}/gate_set/manifest.json'))
     assert gate['count'] == 60 and gate['source'] == [held_out]
+    history = json.loads(_read(f'{gs}/nightly/history.json'))['nights']
+    assert [(n['date'], n['status']) for n in history] == [(d, 'ok') for d in nights], history
+    assert all(n[SCORED] == 60 and n['model']['version'] == 1 for n in history), history
     local_prediction = _cli('predict', '--model', model, 'a wonderful film')
     assert predicted.stdout == local_prediction.stdout
 

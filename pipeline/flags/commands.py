@@ -48,7 +48,8 @@ def check_train_args(args, parser) -> None:
 
 def add_predict_args(parser) -> None:
     parser.add_argument('--model', required=True, metavar='DIR',
-                        help='Model folder written by `imdb-sentiment train`.')
+                        help='Model folder written by `imdb-sentiment train`, or a model '
+                             'registry (its champion), local or on gs://.')
     parser.add_argument('texts', nargs='+', metavar='TEXT',
                         help='Review texts; "-" reads one review per line from standard input.')
 

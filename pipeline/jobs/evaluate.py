@@ -44,6 +44,7 @@ from pipeline import flags, gate_set, model_lookup, registry
 from pipeline.jobs import gate_inputs, score_finish
 from pipeline.jobs.score import take_reviews, write_rejected_and_counts
 from pipeline.launcher import BeamJob, Plan, Stats, run_beam_job
+from pipeline.runtime import object_store
 from transforms import jsonio, schema
 from transforms.beam.inference import ReviewModelHandler
 from transforms.beam.inputs import resolve_inputs
@@ -234,7 +235,7 @@ def finish(work_dir: str, stats: Stats, manifest: Dict, job_args: argparse.Names
                               else '--data (no gate set pinned)'),
                    gate_set=pinned and {k: pinned[k] for k in (
                        'source', 'count', 'sha256', 'created')},
-                   data=[os.path.abspath(d) for d in job_args.data or []], new_data=new,
+                   data=[object_store.absolute(d) for d in job_args.data or []], new_data=new,
                    suspect=bool(new and new.get('suspect')),
                    paired_test=comparison['paired_test'], created=manifest['created'])
     manifest['counts']['scored'] = manifest['counts']['accepted']

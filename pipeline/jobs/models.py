@@ -12,8 +12,9 @@ and the verdicts of `imdb-sentiment evaluate` (blessings/). Promote checks the v
 against its manifest, refuses one whose content was not blessed unless --force, and records
 who and why; it also replaces a champion record that cannot be read. Rollback brings back the
 champion before the current one, once its version is checked. The record is replaced
-atomically and versions are never rewritten, so a nightly run reading a model never sees a
-half-written or mixed one.
+atomically (on gs://, by compare-and-swap) and versions are never rewritten, so a nightly run
+reading a model never sees a half-written or mixed one. A registry may be on a local disk or
+on gs:// (gs://BUCKET/models).
 
 The gate set (pipeline/gate_set.py, DIR/gate_set/) holds the trusted labelled reviews that
 evaluate judges every candidate on. The first promotion pins it from the reviews of the

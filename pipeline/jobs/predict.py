@@ -2,6 +2,7 @@
 
   imdb-sentiment predict --model out/model "A wonderful film." "Dull and too long."
   cat reviews.txt | imdb-sentiment predict --model out/model -
+  imdb-sentiment predict --model gs://bucket/models "A wonderful film."   # the champion
 
 Prints one line per text: label, probability of positive, and the text's start.
 """
@@ -11,7 +12,7 @@ import sys
 from typing import List, Sequence
 
 from pipeline import flags
-from pipeline.model_lookup import check_model
+from pipeline.model_lookup import resolve_model
 from transforms.beam.inference import Classifier
 from transforms.errors import InputError
 
@@ -37,14 +38,14 @@ def _stdin_lines():
 
 def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     """Runs the parsed command; returns the exit code."""
-    check_model(job_args.model)
+    model = resolve_model(job_args.model)   # an export, or a registry's champion
     texts = []
     for text in job_args.texts:
         if text == '-':
             texts.extend(_stdin_lines())
         else:
             texts.append(text)
-    classify = Classifier(job_args.model)
+    classify = Classifier(model)
     for start in range(0, len(texts), _BATCH):
         batch = texts[start:start + _BATCH]
         probabilities, labels = classify(batch)

@@ -57,6 +57,11 @@ def is_bucket(path: str) -> bool:
     return '/' not in rest
 
 
+def absolute(path: str) -> str:
+    """A local path made absolute; an object store's path as it is (it is absolute)."""
+    return os.path.abspath(path) if is_local(path) else path
+
+
 def parent(path: str) -> str:
     """The folder holding ``path`` (a local path made absolute); a bucket's parent is itself,
     as ``/`` is its own."""

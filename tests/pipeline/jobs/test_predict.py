@@ -28,3 +28,15 @@ def test_train_and_predict_report_mistakes_in_one_line(tmp_path, capsys):
     assert cli.main(['predict', '--model', str(tmp_path), 'text']) == 2
     err = capsys.readouterr().err
     assert 'no manifest.json' in err and 'no saved_model.pb' in err and 'Traceback' not in err
+
+
+def test_predict_with_a_registry_uses_its_champion(trained, tmp_path, capsys):
+    import shutil
+    from pipeline import registry
+    models = tmp_path / 'models'
+    shutil.copytree(trained['model'], models / '1')
+    registry.promote(str(models), 1, 'the only one', force=True)
+    assert cli.main(['predict', '--model', str(models), 'A wonderful film']) == 0
+    assert cli.main(['predict', '--model', trained['model'], 'A wonderful film']) == 0
+    champion, export = capsys.readouterr().out.strip().splitlines()
+    assert champion == export and champion.endswith('A wonderful film')
