@@ -212,6 +212,8 @@ def test_train_reads_and_publishes_on_gs_replacing_the_old_output_whole(gs_model
 def _download_folder(source: str, target: str, emulator) -> str:
     bucket, prefix = source[len('gs://'):].split('/', 1)
     for name in emulator.objects(bucket, prefix + '/'):
+        if name.endswith('/'):
+            continue  # an empty object TensorFlow's GCS client makes for a folder
         local = os.path.join(target, *name[len(prefix) + 1:].split('/'))
         os.makedirs(os.path.dirname(local), exist_ok=True)
         with open(local, 'wb') as f:

@@ -174,7 +174,7 @@ def _gate_steps(args, model_dir: str, tested: Optional[str], rate_by: Dict,
     so that a file whose labels the champion contradicts is suspect (exit 3); before the
     first promotion, on ``tested`` alone, which the promotion then pins as the gate set. Never
     on the eval split, which early stopping watched and the fusion may be refitted on."""
-    pinned = os.path.isdir(args.models) and gate_set.manifest(args.models)
+    pinned = gate_set.manifest(args.models)
     if not tested and not pinned:
         raise InputError(f'--models {args.models}: nothing to judge the new model on: no test '
                          f'split (--test-fraction 0) and no gate set in the registry; give '
