@@ -34,7 +34,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from pipeline.runtime import object_store
 from transforms import schema
@@ -90,9 +90,24 @@ def committed(final_path: str, leftover: re.Pattern) -> Optional[str]:
     return None
 
 
-def recover(final_path: str, leftover: re.Pattern) -> Optional[str]:
-    """Finishes the publish a killed run committed, then removes what killed runs left
-    beside ``final_path`` (names matching ``leftover``). Call with the output's lock held.
+def keep_failed(staged: str, failed: str) -> None:
+    """Moves a failed run's whole staged folder to ``failed`` (beside the output, which it
+    never touches): copied, its manifest last; then the staged manifest deleted first, so
+    that a staged folder cut short while it is removed is never kept twice."""
+    object_store.copy_folder(staged, failed)
+    object_store.delete(f'{staged}/{schema.MANIFEST_FILE}')
+    object_store.remove(staged)
+
+
+FAILED = re.compile(r'\.failed-[0-9TZ-]+')
+
+
+def recover(final_path: str, leftover: re.Pattern,
+            failed_path: Optional[Callable[[], str]] = None) -> Optional[str]:
+    """Finishes the publish a killed run committed, then deals with what killed runs left
+    beside ``final_path`` (names matching ``leftover``): a failed run's whole staged folder is
+    kept at ``failed_path()``, a failed run's copy cut short (a ``.failed-`` folder with no
+    manifest) is removed, and so is every other leftover. Call with the output's lock held.
     Returns the staged folder it published, or None."""
     staged = committed(final_path, leftover)
     if staged:
@@ -102,6 +117,22 @@ def recover(final_path: str, leftover: re.Pattern) -> Optional[str]:
     elif object_store.delete(commit_path(final_path)):
         # Never written so (a commit object names a whole staged folder): a user's edit.
         _LOG.error('Removed %s, which named no whole staged output', commit_path(final_path))
+    kept_already = set()   # the manifests of the failed outputs kept beside
+    for kept in object_store.leftovers(final_path, FAILED):
+        found = object_store.read_versioned(f'{kept}/{schema.MANIFEST_FILE}')
+        if found is None:
+            _LOG.warning('Removing %s, a failed run\'s copy that was cut short', kept)
+            object_store.remove(kept)
+        else:
+            kept_already.add(found[0])
+    for path in object_store.leftovers(final_path, leftover) if failed_path else []:
+        found = object_store.read_versioned(f'{path}/{schema.MANIFEST_FILE}')
+        manifest = parse_json_object(found[0]) if found else None
+        if manifest is not None and manifest.get('status') != 'ok' and \
+                found[0] not in kept_already:   # (kept whole, killed before it was removed)
+            kept = failed_path()
+            _LOG.warning('Keeping %s, a failed run\'s output, as %s', path, kept)
+            keep_failed(path, kept)
     object_store.remove_leftovers(final_path, leftover)
     return staged
 

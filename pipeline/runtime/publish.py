@@ -240,7 +240,7 @@ class StagedOutput:
                 recover(self.final_path)
                 os.makedirs(self.path)
             else:
-                object_publish.recover(self.final_path, LEFTOVER)
+                object_publish.recover(self.final_path, LEFTOVER, self._failed_path)
         except BaseException:
             self._lock.release()
             raise
@@ -308,13 +308,16 @@ class StagedOutput:
             self.published_path = _keep_failed(self.final_path, self.path)
         else:
             self.published_path = _failed_path(self.final_path)
-            object_store.move_folder(self.path, self.published_path)
+            object_publish.keep_failed(self.path, self.published_path)
         return self.published_path
+
+    def _failed_path(self) -> str:
+        return _failed_path(self.final_path)
 
     def _recover_remote(self) -> None:
         try:
             self._lock.check()
-            object_publish.recover(self.final_path, LEFTOVER)
+            object_publish.recover(self.final_path, LEFTOVER, self._failed_path)
         except Exception as e:  # the error that ended the run matters more; the next run
             _LOG.warning('Could not clean up after %s: %s', self.final_path, e)  # recovers
 

@@ -105,6 +105,35 @@ def test_a_failed_run_is_kept_beside_and_never_replaces_the_output(store):
     assert [n for n in names(store, root) if not n.startswith(('/out/', '/out.failed-'))] == []
 
 
+def test_a_failed_run_killed_at_each_step_is_kept_whole_once_or_not_at_all(store):
+    """SIGKILL before and after each step of a failed run (v2) over v1, then a run that only
+    recovers: v1 stays; the failed output is kept beside once, whole (its manifest and files),
+    or not at all when the kill came before its manifest; nothing else is left."""
+    probe = _root() + '/out'
+    drive(probe, 'v1')
+    steps = drive(probe, 'v2', fail=True)
+    manifest = [i for i, s in enumerate(steps) if s.startswith('write_json ') and
+                s.endswith('/manifest.json')]
+    assert len(manifest) == 1, steps
+    for kill_at in range(len(steps)):
+        for when in ('before', 'after'):
+            root = _root()
+            final = root + '/out'
+            drive(final, 'v1')
+            assert drive(final, 'v2', kill_at, when, fail=True) == -signal.SIGKILL
+            drive(final, None)  # recovers only
+            assert version_of(store, final) == 'v1', (kill_at, when)
+            beside = sorted({n.split('/')[1] for n in names(store, root)} - {'out'})
+            written = kill_at > manifest[0] or (kill_at == manifest[0] and when == 'after')
+            assert len(beside) == (1 if written else 0), (kill_at, when, steps[kill_at], beside)
+            for name in beside:
+                assert name.startswith('out.failed-'), beside
+                kept = f'{root}/{name}'
+                assert sorted(names(store, kept + '/')) == sorted(FILES), (kill_at, when)
+                assert json.loads(object_store.read_versioned(f'{kept}/manifest.json')[0])[
+                    'status'] == 'failed'
+
+
 # --- The lock --------------------------------------------------------------------------
 
 def test_a_second_run_on_a_gs_output_exits_75_while_the_first_holds_it(store, tmp_path):
