@@ -32,8 +32,8 @@ NIGHTLY_ROOT_OBJECTS = {'history.json', 'index.html'}
 @pytest.fixture(scope='module')
 def gcs(tmp_path_factory):
     """(the emulator, a bucket's gs:// root) for the module."""
-    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
-        yield emulator, emulator.create_bucket(BUCKET)
+    with gcs_emulator.running_with_bucket(tmp_path_factory, BUCKET) as emulator:
+        yield emulator, f'gs://{BUCKET}'
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

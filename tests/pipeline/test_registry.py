@@ -185,8 +185,7 @@ GS_BUCKET = 'registry-test'
 
 @pytest.fixture(scope='module')
 def store(tmp_path_factory):
-    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
-        emulator.create_bucket(GS_BUCKET)
+    with gcs_emulator.running_with_bucket(tmp_path_factory, GS_BUCKET) as emulator:
         yield emulator
 
 

@@ -267,3 +267,11 @@ def _shim():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def running_with_bucket(tmp_path_factory, bucket: str) -> Iterator[Emulator]:
+    """``running``, for a test module's fixture, with ``bucket`` made in the emulator."""
+    with running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
+        emulator.create_bucket(bucket)
+        yield emulator

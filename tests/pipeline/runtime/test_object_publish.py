@@ -30,8 +30,7 @@ WHOLE = sorted('/' + name for name in FILES)
 
 @pytest.fixture(scope='module')
 def store(tmp_path_factory):
-    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
-        emulator.create_bucket(BUCKET)
+    with gcs_emulator.running_with_bucket(tmp_path_factory, BUCKET) as emulator:
         yield emulator
 
 

@@ -16,8 +16,7 @@ BUCKET = 'store-test'
 @pytest.fixture(scope='module')
 def store(tmp_path_factory):
     """(the emulator, a fresh folder's gs:// path) ; each test writes under its own folder."""
-    with gcs_emulator.running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
-        emulator.create_bucket(BUCKET)
+    with gcs_emulator.running_with_bucket(tmp_path_factory, BUCKET) as emulator:
         yield emulator
 
 
