@@ -130,10 +130,10 @@ def _remove_remote_debris(path: str) -> List[str]:
     path = path.rstrip('/')
     names = entries(path)
     writers = sorted({n.split('.')[0] for n in names if n.startswith(NEW_PREFIX)})
-    cut_short = {}   # staged folder -> the version its writer claimed
+    cut_short, published = {}, set(versions(path))   # staged folder -> its claimed version
     for claim in (n for n in names if n.endswith(object_publish.CLAIM_SUFFIX)):
         number = claim[:-len(object_publish.CLAIM_SUFFIX)]
-        if VERSION_NAME.fullmatch(number) and int(number) not in versions(path):
+        if VERSION_NAME.fullmatch(number) and int(number) not in published:
             staged = object_publish.claimed(version_path(path, int(number)))
             if staged:
                 cut_short[staged] = version_path(path, int(number))
