@@ -100,9 +100,22 @@ def remove(path: str) -> None:
 
 
 def copy(sources: Sequence[str], targets: Sequence[str]) -> None:
-    """Copies each object of ``sources`` to the same place in ``targets`` (batched)."""
-    if sources:
-        filesystems().copy(list(sources), list(targets))
+    """Copies each object of ``sources`` to the same place in ``targets``, one request each.
+
+    TensorFlow marks an empty folder on GCS with an empty object whose name ends in ``/``.
+    Beam's ``FileSystems.copy`` takes such a name for a folder and copies every object under
+    it again (51 copies for preprocess's 19 objects), so a marker is copied as the one
+    object it is."""
+    pairs = list(zip(sources, targets))
+    files = [(s, t) for s, t in pairs if not s.endswith('/')]
+    if files:
+        filesystems().copy([s for s, _ in files], [t for _, t in files])
+    markers = [(s, t) for s, t in pairs if s.endswith('/')]
+    if markers:
+        from apache_beam.io.gcp import gcsio
+        store = gcsio.GcsIO()
+        for source, target in markers:
+            store.copy(source, target)
 
 
 def copy_folder(source: str, target: str) -> None:

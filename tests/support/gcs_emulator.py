@@ -241,11 +241,12 @@ def binary_or_skip() -> str:
 
 
 @contextlib.contextmanager
-def running(log_dir: str) -> Iterator[Emulator]:
+def running(log_dir: str, log_requests: bool = False) -> Iterator[Emulator]:
     """The emulator, started, with this process and the processes it starts set up to use it
     (environment and shim); all undone, and the emulator stopped by pid, on the way out.
-    Skips the test without Go, or fails it where the emulator is required."""
-    emulator = Emulator(binary_or_skip(), log_dir)
+    Skips the test without Go, or fails it where the emulator is required.
+    ``log_requests``: as ``Emulator``'s."""
+    emulator = Emulator(binary_or_skip(), log_dir, log_requests)
     shim = _shim()
     try:
         emulator.start()
@@ -270,8 +271,9 @@ def _shim():
 
 
 @contextlib.contextmanager
-def running_with_bucket(tmp_path_factory, bucket: str) -> Iterator[Emulator]:
+def running_with_bucket(tmp_path_factory, bucket: str,
+                        log_requests: bool = False) -> Iterator[Emulator]:
     """``running``, for a test module's fixture, with ``bucket`` made in the emulator."""
-    with running(str(tmp_path_factory.mktemp('gcs'))) as emulator:
+    with running(str(tmp_path_factory.mktemp('gcs')), log_requests) as emulator:
         emulator.create_bucket(bucket)
         yield emulator

@@ -16,7 +16,8 @@ BUCKET = 'store-test'
 @pytest.fixture(scope='module')
 def store(tmp_path_factory):
     """(the emulator, a fresh folder's gs:// path) ; each test writes under its own folder."""
-    with gcs_emulator.running_with_bucket(tmp_path_factory, BUCKET) as emulator:
+    with gcs_emulator.running_with_bucket(tmp_path_factory, BUCKET,
+                                          log_requests=True) as emulator:
         yield emulator
 
 
@@ -68,6 +69,26 @@ def test_moving_a_folder_moves_every_object(store, root):
     _put(f'{root}/a.partial-1/manifest.json', f'{root}/a.partial-1/x/y.txt')
     object_store.move_folder(f'{root}/a.partial-1', f'{root}/a')
     assert _names(store, root) == ['/a/manifest.json', '/a/x/y.txt']
+
+
+def test_a_folder_is_copied_one_request_an_object_its_empty_folder_objects_too(store, root):
+    """TensorFlow marks an empty folder with an object named ``folder/``: it is copied as one
+    object, not taken for a folder whose objects are copied again."""
+    prefix = root[len(f'gs://{BUCKET}/'):]
+    for name in ('src/', 'src/t/', 'src/t/v/', 'src/empty/'):
+        store.upload(BUCKET, f'{prefix}/{name}', b'')
+    _put(f'{root}/src/manifest.json', f'{root}/src/t/a.pb', f'{root}/src/t/v/b.data',
+         f'{root}/src/t/v/c.index')
+    start = store.log_size()
+    object_store.copy_folder(f'{root}/src', f'{root}/dst')
+    copies = [target for _, target, status, _ in store.requests(start)
+              if re.search(r'/(copyTo|rewriteTo)/', target) and status < 400]
+    copied = _names(store, f'{root}/dst')
+    assert copied == _names(store, f'{root}/src')
+    assert copied == ['/', '/empty/', '/manifest.json', '/t/', '/t/a.pb', '/t/v/',
+                      '/t/v/b.data', '/t/v/c.index']
+    assert len(copies) == len(copied)
+    assert 'manifest.json' in copies[-1]   # last: a reader who finds it finds the rest
 
 
 def test_leftovers_are_the_folders_named_after_the_output_with_a_matching_suffix(store, root):
