@@ -7,6 +7,7 @@ Readers never drop anything: a row that cannot be parsed becomes a record with
 import base64
 import csv
 import hashlib
+import io
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -168,12 +169,15 @@ class _ListFiles(beam.DoFn):
 # and Beam's portable runners take a bundle's output in only when it ends, so one file
 # read whole by one worker must not be one bundle: see pipeline/cluster/README.md.
 CHUNK_RECORDS = 1024
+# A chunk of at most this many bytes is read into memory in one request (on gs://).
+RANGED_READ_MAX = 64 << 20
 
 
 class Chunk(NamedTuple):
     """Records of one file to read: from byte ``offset`` (of the file as stored), record
     ``first_row`` (1-based, the header excluded) on line ``first_line`` (the header is line
-    1), ``rows`` of them; ``rows`` None: the whole file, from its start."""
+    1), ``rows`` of them, ending before byte ``end``; ``rows`` None: the whole file, from
+    its start."""
     spec: InputSpec
     path: str
     file_number: Tuple[int, int]
@@ -181,6 +185,7 @@ class Chunk(NamedTuple):
     first_row: int = 1
     first_line: int = 2
     rows: Optional[int] = None
+    end: Optional[int] = None
 
 
 def _compressed(path: str) -> bool:
@@ -205,17 +210,21 @@ class _PlanChunks(beam.DoFn):
             yield Chunk(spec, path, file_number)
             return
         digest = hashlib.sha256()
-        rows, size = 0, [0]
+        rows, size, chunk = 0, [0], None
         with FileSystems.open(path) as f:
             hashed = _hashed_lines(lines(f), digest, size)
             offset = len(next(hashed, b''))  # the header, checked by resolve_inputs
             for rec in csv_records(hashed, max_bytes=0):
                 offset += rec.blank_before  # a chunk starts at its first record
                 if rows % self._chunk_records == 0:
-                    yield Chunk(spec, path, file_number, offset, rows + 1, rec.line,
-                                self._chunk_records)
+                    if chunk:
+                        yield chunk._replace(end=offset)
+                    chunk = Chunk(spec, path, file_number, offset, rows + 1, rec.line,
+                                  self._chunk_records)
                 rows += 1
                 offset += rec.size
+        if chunk:
+            yield chunk._replace(end=offset)
         yield beam.pvalue.TaggedOutput(INPUT_STATS_TAG, (spec.path, FileStats(
             path, rows, size[0], digest.hexdigest(), True)))
 
@@ -232,12 +241,32 @@ class _ReadChunk(beam.DoFn):
         self._max_record_bytes = max_record_bytes
         self._counted = counted
         self._read = Metrics.counter('read', 'records')
+        self._gcs = None
+
+    def _open(self, chunk: Chunk):
+        """The chunk's file, at the chunk's first byte. On gs://, a chunk of CSV records is
+        downloaded in one ranged request, exactly its bytes: Beam's reader would ask for
+        the object's metadata first and then download its whole read buffer (16 MiB) for
+        the chunk's 1 MB or so. A chunk past ``RANGED_READ_MAX`` (a huge record) streams."""
+        ranged = chunk.end is not None and chunk.end - chunk.offset <= RANGED_READ_MAX
+        if ranged and chunk.path.startswith('gs://'):
+            from apache_beam.io.gcp import gcsio
+            if self._gcs is None:  # one client a worker: each new one looks the bucket up
+                self._gcs = gcsio.GcsIO()
+            bucket, name = gcsio.parse_gcs_path(chunk.path)
+            blob = self._gcs.client.bucket(bucket).blob(name)
+            return io.BytesIO(blob.download_as_bytes(start=chunk.offset, end=chunk.end - 1,
+                                                     raw_download=True))
+        f = FileSystems.open(chunk.path)
+        if chunk.rows is not None:
+            f.seek(chunk.offset)
+        return f
 
     def process(self, chunk: Chunk) -> Iterator:
         spec, path = chunk.spec, chunk.path
         whole = chunk.rows is None  # an aclImdb file or a compressed CSV: stats given here
         digest, size, rows = hashlib.sha256(), [0], 0
-        with FileSystems.open(path) as f:
+        with self._open(chunk) as f:
             if spec.format == ACLIMDB:
                 data = f.read()
                 digest.update(data)
@@ -249,7 +278,6 @@ class _ReadChunk(beam.DoFn):
                     stream = _hashed_lines(lines(f), digest, size)
                     next(stream, None)  # the header, checked by resolve_inputs
                 else:
-                    f.seek(chunk.offset)
                     stream = lines(f)
                 records = csv_records(stream, first_line=chunk.first_line,
                                       max_bytes=self._max_record_bytes)
