@@ -15,7 +15,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms import features, schema
+from transforms import features, local_copy, schema
 from transforms.beam.inputs import ACLIMDB, CSV, InputSpec, lines, rating_from_name, \
     relative_id
 
@@ -241,22 +241,13 @@ class _ReadChunk(beam.DoFn):
         self._max_record_bytes = max_record_bytes
         self._counted = counted
         self._read = Metrics.counter('read', 'records')
-        self._gcs = None
 
     def _open(self, chunk: Chunk):
-        """The chunk's file, at the chunk's first byte. On gs://, a chunk of CSV records is
-        downloaded in one ranged request, exactly its bytes: Beam's reader would ask for
-        the object's metadata first and then download its whole read buffer (16 MiB) for
-        the chunk's 1 MB or so. A chunk past ``RANGED_READ_MAX`` (a huge record) streams."""
-        ranged = chunk.end is not None and chunk.end - chunk.offset <= RANGED_READ_MAX
-        if ranged and chunk.path.startswith('gs://'):
-            from apache_beam.io.gcp import gcsio
-            if self._gcs is None:  # one client a worker: each new one looks the bucket up
-                self._gcs = gcsio.GcsIO()
-            bucket, name = gcsio.parse_gcs_path(chunk.path)
-            blob = self._gcs.client.bucket(bucket).blob(name)
-            return io.BytesIO(blob.download_as_bytes(start=chunk.offset, end=chunk.end - 1,
-                                                     raw_download=True))
+        """The chunk's file, at the chunk's first byte. A chunk of CSV records is read in one
+        go, exactly its bytes (one ranged download on gs://); a chunk past
+        ``RANGED_READ_MAX`` (a huge record), a whole file or a compressed one streams."""
+        if chunk.end is not None and chunk.end - chunk.offset <= RANGED_READ_MAX:
+            return io.BytesIO(local_copy.read_range(chunk.path, chunk.offset, chunk.end))
         f = FileSystems.open(chunk.path)
         if chunk.rows is not None:
             f.seek(chunk.offset)

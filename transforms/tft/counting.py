@@ -6,9 +6,12 @@ encoded, sent and decoded, which made the n-gram vocabulary most of preprocess's
 (about 70% of it, profiled on the DirectRunner: benchmarks/README.md). Here each
 worker counts a bundle's strings in one dictionary (at C speed), cut into ``shards``
 by a stable hash of the string (computed in the TensorFlow graph). When a bundle's
-dictionaries hold ``max_keys_per_bundle`` strings, and at the end of the bundle, each
-shard's counts are written to a file of their own (a run) under tf.Transform's temp
-folder, and only the (shard, file) pairs cross the shuffle. Each shard then sums its
+dictionaries hold ``max_keys_per_bundle`` strings, and at the end of the bundle, the
+shards' counts are written one after another into one file (each shard's part a run)
+under tf.Transform's temp folder, and only (shard, where its run lies) crosses the
+shuffle: one file a flush, not one a shard, so that on an object store the requests
+grow with the flushes (uploads, deletes) and the runs read (one ranged download each),
+not 64 times the flushes. Each shard then sums its
 runs on its own and writes its ``top_k`` most frequent strings at or above the
 threshold to a file, best first; one step reads those files twice (first the counts, for
 the ``top_k``-th largest, then the strings above it and enough of those at it) and writes
@@ -36,7 +39,7 @@ import heapq
 import os
 import pickle
 import uuid
-from typing import Dict, Iterable, Iterator, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -44,6 +47,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.transforms import window
+
+from transforms import local_copy
 
 # A bundle's dictionaries are written out when they hold this many strings, so a worker's
 # memory stays bounded however large its bundles are.
@@ -70,9 +75,13 @@ def count_vocabulary(x: tf.Tensor, top_k: int, frequency_threshold: int, vocab_f
     return path
 
 
+# Where a run lies: its file, the byte it starts at and its size.
+RunPlace = Tuple[str, int, int]
+
+
 class _CountInBundle(beam.DoFn):
-    """Batches of (strings, their shards) -> (shard, run file) per bundle and shard, sooner
-    when the bundle's dictionaries hold ``max_keys`` strings."""
+    """Batches of (strings, their shards) -> (shard, where its run lies) per bundle and
+    shard, sooner when the bundle's dictionaries hold ``max_keys`` strings."""
 
     def __init__(self, shards: int, max_keys: int, run_dir: str):
         self._shards, self._max_keys, self._run_dir = shards, max_keys, run_dir
@@ -98,34 +107,58 @@ class _CountInBundle(beam.DoFn):
         for shard_run in self._write_runs():
             yield window.GlobalWindows.windowed_value(shard_run)
 
-    def _write_runs(self) -> Iterator[Tuple[int, str]]:
+    def _write_runs(self) -> List[Tuple[int, RunPlace]]:
         counts, self._counts = self._counts, [collections.Counter() for _ in range(self._shards)]
-        for shard, shard_counts in enumerate(counts):
-            if shard_counts:
-                path = os.path.join(self._run_dir, f'{shard:05d}-{uuid.uuid4().hex}.run')
-                write_run(path, shard_counts)
-                counts[shard] = None  # freed before the next shard is written
-                yield shard, path
+        if not any(counts):
+            return []
+        path = os.path.join(self._run_dir, f'{uuid.uuid4().hex}.runs')
+        return [(shard, place) for shard, place in enumerate(write_runs(path, counts))
+                if place is not None]
+
+
+def _pickled(counts: Dict[bytes, int]) -> bytes:
+    return pickle.dumps((list(counts), list(counts.values())), protocol=5)
+
+
+def write_runs(path: str, shard_counts: List[Optional[Dict[bytes, int]]]
+               ) -> List[Optional[RunPlace]]:
+    """Each shard's {string: count}, one after another, into one file: where each lies (None
+    for a shard with none). A shard's counts are dropped from the list once written."""
+    places: List[Optional[RunPlace]] = [None] * len(shard_counts)
+    offset = 0
+    with tf.io.gfile.GFile(path, 'wb') as f:
+        for shard, counts in enumerate(shard_counts):
+            if counts:
+                data = _pickled(counts)
+                shard_counts[shard] = None  # freed before the next shard is pickled
+                f.write(data)
+                places[shard] = (path, offset, len(data))
+                offset += len(data)
+    return places
 
 
 def write_run(path: str, counts: Dict[bytes, int]) -> None:
-    """{string: count} -> a file: the strings and their counts, as two pickled lists."""
+    """{string: count} -> a file of its own: the strings and their counts (read_run's form)."""
     with tf.io.gfile.GFile(path, 'wb') as f:
-        f.write(pickle.dumps((list(counts), list(counts.values())), protocol=5))
+        f.write(_pickled(counts))
 
 
-def read_run(path: str) -> Tuple[List[bytes], List[int]]:
-    """The strings of a file written by write_run (a run of this job's own), and their counts."""
-    with tf.io.gfile.GFile(path, 'rb') as f:
-        return pickle.loads(f.read())
+def read_run(path: str, start: int = 0, size: Optional[int] = None
+             ) -> Tuple[List[bytes], List[int]]:
+    """The strings of a run of this job's own and their counts: the file written by write_run,
+    or ``size`` bytes at ``start`` of one written by write_runs (one request)."""
+    if size is None:
+        with tf.io.gfile.GFile(path, 'rb') as f:
+            return pickle.loads(f.read())
+    return pickle.loads(local_copy.read_range(path, start, start + size))
 
 
-def _sum_runs(shard_runs: Tuple[int, Iterable[str]]) -> Tuple[int, Dict[bytes, int]]:
-    """(shard, its run files) -> (shard, {string: total count})."""
-    shard, paths = shard_runs
+def _sum_runs(shard_runs: Tuple[int, Iterable[RunPlace]]) -> Tuple[int, Dict[bytes, int]]:
+    """(shard, where its runs lie) -> (shard, {string: total count})."""
+    shard, places = shard_runs
     total: Dict[bytes, int] = {}
-    for path in paths:
-        run = dict(zip(*read_run(path)))
+    for path, start, size in places:
+        run = dict(zip(*read_run(path, start, size)))
         # Only the strings of both need a sum in Python; the rest merge at C speed.
         for key in run.keys() & total.keys():
             run[key] += total[key]

@@ -45,7 +45,12 @@ def _vocabularies(tmp_path, top_k, threshold, shards, max_keys):
     output = tft.TFTransformOutput(out)
     read = [open(output.vocabulary_file_by_name(n), 'rb').read().split(b'\n')[:-1]
             for n in ('theirs', 'ours')]
-    return read[0], read[1], output
+    return read[0], read[1], output, _files(str(tmp_path / 'tmp'), '.runs')
+
+
+def _files(folder, ending):
+    return [os.path.join(d, n) for d, _, names in os.walk(folder) for n in names
+            if n.endswith(ending)]
 
 
 @pytest.mark.parametrize('top_k,threshold,shards,max_keys', [
@@ -54,8 +59,13 @@ def _vocabularies(tmp_path, top_k, threshold, shards, max_keys):
     (5, 1, 1, 3),               # the five most frequent; one shard
 ])
 def test_the_file_is_tf_transforms_vocabulary(tmp_path, top_k, threshold, shards, max_keys):
-    theirs, ours, output = _vocabularies(tmp_path, top_k, threshold, shards, max_keys)
+    theirs, ours, output, run_files = _vocabularies(tmp_path, top_k, threshold, shards,
+                                                    max_keys)
     assert ours == theirs
+    if max_keys == 2_000_000:
+        # One file a bundle holds every shard's run (there were 16 files a bundle): the
+        # strings here fall in more than 8 of the 16 shards, and the rows in a bundle or two.
+        assert 1 <= len(run_files) <= 2, run_files
     assert len(ours) == 5 if top_k == 5 else len(ours) > 5
     assert not any(b'\n' in k or b'\r' in k or not k for k in ours)
     assert output.vocabulary_size_by_name('ours') == len(theirs)
@@ -84,6 +94,27 @@ def test_a_run_file_gives_back_its_counts(tmp_path):
     keys, found = read_run(path)
     assert dict(zip(keys, found)) == counts
     assert list(zip(keys, found)) == list(counts.items())
+
+
+def test_the_runs_of_one_flush_share_a_file_and_each_reads_back_alone(tmp_path):
+    from transforms.tft.counting import read_run, write_runs
+    shard_counts = [{b'a': 3, b'x\ny': 1}, None, {}, {'\u00e9'.encode(): 2 ** 40, b'': 5},
+                    {b'z': 1}]
+    expected = [dict(c) if c else None for c in shard_counts]
+    path = str(tmp_path / 'flush.runs')
+    places = write_runs(path, shard_counts)
+    assert shard_counts == [None, None, {}, None, None]  # each freed once written
+    assert [p is not None for p in places] == [True, False, False, True, True]
+    assert {p[0] for p in places if p} == {path}
+    assert sum(p[2] for p in places if p) == os.path.getsize(path)
+    for place, counts in zip(places, expected):
+        if place:
+            keys, found = read_run(*place)
+            assert dict(zip(keys, found)) == counts
+    # A run read at a wrong place is not taken for counts.
+    _, start, size = places[3]
+    with pytest.raises(Exception):
+        read_run(path, start + 1, size)
 
 
 def test_the_best_candidates_are_the_first_of_all_of_them_sorted(tmp_path):
