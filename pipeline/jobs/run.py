@@ -32,6 +32,8 @@ import shlex
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from apache_beam.io.filesystems import FileSystems
+
 from analysis.run_index import render_index
 from pipeline import cli, flags, gate_set, registry
 from pipeline.flags.commands import DEFAULT_RUN_TEST_FRACTION
@@ -43,7 +45,8 @@ from pipeline.runtime.guard import check_output
 from transforms import jsonio, schema
 from transforms.beam import movies
 from transforms.beam.inputs import CSV_SUFFIXES
-from transforms.errors import EXIT_NOT_BLESSED, InputError
+from transforms.errors import EXIT_NOT_BLESSED, InputError, OutputError
+from transforms.local_copy import is_remote
 
 _LOG = logging.getLogger(__name__)
 
@@ -212,12 +215,17 @@ def main(job_args: argparse.Namespace, beam_args: List[str]) -> int:
     --models, a candidate the gate did not bless is not promoted: the other steps run, and
     the run ends with exit 4."""
     args = job_args
+    if is_remote(args.output):
+        raise OutputError(f'--output {args.output}: run writes its run folder (reports, '
+                          'index.html) on a local disk; on object storage run the commands '
+                          'one by one (README: Data in object storage)')
     check_output(args.output, NAME, protected=[*(args.input or []), *args.unlabeled,
                                                *args.score_input, args.movies, args.models],
                  replaces=False)  # it writes its steps' outputs into the folder
     if args.models:
         registry.check_writable(args.models)
-    if args.movies and not os.path.isfile(args.movies):
+    if args.movies and not (FileSystems.exists(args.movies) if is_remote(args.movies)
+                            else os.path.isfile(args.movies)):
         raise InputError(f'--movies {args.movies}: no such file')
     if args.test_fraction is None:
         args.test_fraction = DEFAULT_RUN_TEST_FRACTION if args.input else 0.0

@@ -228,3 +228,14 @@ def test_run_models_on_a_file_is_refused_before_any_step(tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and 'a file, not a model registry' in err
     assert not (tmp_path / 'out').exists() and models.read_text() == 'not a registry'
+
+
+def test_run_into_object_storage_is_refused_before_any_step(tmp_path, monkeypatch, capsys):
+    """run writes its folder with local files: a gs:// --output would have become a local
+    folder named 'gs:' in the working folder."""
+    monkeypatch.chdir(tmp_path)
+    data = write_csv(str(tmp_path / 'reviews.csv'), generated_reviews(20, seed=5))
+    assert cli.main(['run', '--input', data, '--output', 'gs://bucket/runs/latest']) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'on a local disk' in err, err
+    assert os.listdir(tmp_path) == ['reviews.csv']
