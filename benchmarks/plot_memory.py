@@ -8,8 +8,9 @@ Without ``--series`` and ``--cluster`` it draws today's figures, the ones the be
 README's memory table quotes: one line per engine and job. A series is a ``scale`` result file
 and the job in it (``preprocess`` or ``score``); each point is one run's peak RSS
 (``/usr/bin/time -v``). A cluster series takes one point from each ``cluster_engines`` result
-file: the largest peak of the processes whose name starts with PROCESS (``worker-pool``: each
-SDK worker pool with its worker, where the Python work runs) in that variant's job. Left: the
+file: the largest peak of the processes named PROCESS, or PROCESS-N (``worker-pool``: each
+SDK worker pool with its workers, where the Python work runs; ``worker``: Spark's worker with
+its executor) in that variant's job. Left: the
 peaks in MB; right: each relative to its series' smallest run, with the bounds of the
 DirectRunner's jobs (1.3x for preprocess, 1.05x for score) dotted. Prints the points it drew,
 so the figure can be checked against the JSON.
@@ -17,6 +18,7 @@ so the figure can be checked against the JSON.
 
 import json
 import os
+import re
 import sys
 from typing import List, Sequence, Tuple
 
@@ -26,14 +28,22 @@ _BASE = os.path.join(common.ROOT, 'benchmarks')  # what a series' file names are
 _FLINK = ('results/cluster_engines-25k.json,results/cluster_engines-250k.json,'
           'results/cluster_engines-1m.json')
 DEFAULT_SERIES = (
-    'DirectRunner preprocess=results/scale-preprocess-2604378-1m.json:preprocess',
+    'DirectRunner preprocess, a worker process per core='
+    'results/scale-preprocess-default-1m.json:preprocess',
     'DirectRunner score=results/scale-score-1m-length.json:score',
 )
+_SPARK = ('results/cluster_engines-spark-25k-compare.json,'
+          'results/cluster_engines-spark-250k.json,results/cluster_engines-spark-1m.json')
 DEFAULT_CLUSTER = (
     f'Flink preprocess, one SDK worker pool (--parallelism 16; 40 at 1M)={_FLINK}'
     ':flink/preprocess:worker-pool',
     f'Flink score, one SDK worker pool (--parallelism 16; 40 at 1M)={_FLINK}'
     ':flink/score:worker-pool',
+    f'Spark preprocess, the executor (16 partitions; 40 at 1M)={_SPARK}'
+    ':spark/preprocess:worker',
+    f'Spark preprocess, the SDK worker pool={_SPARK}:spark/preprocess:worker-pool',
+    f'Spark score, the executor={_SPARK}:spark/score:worker',
+    f'Spark score, the SDK worker pool={_SPARK}:spark/score:worker-pool',
 )
 BOUNDS = ((1.3, "DirectRunner preprocess's bound (1.3x)"),
           (1.05, "DirectRunner score's bound (1.05x)"))
@@ -73,7 +83,8 @@ def cluster_points(spec: str) -> Tuple[str, List[Tuple[int, int]], List[str]]:
         with open(path, encoding='utf-8') as f:
             result = json.load(f)
         memory = result['runs'].get(variant, {}).get(job, {}).get('memory', {})
-        peaks = [m['peak_rss_mb'] for p, m in memory.items() if p.startswith(process)]
+        peaks = [m['peak_rss_mb'] for p, m in memory.items()
+                 if re.fullmatch(re.escape(process) + r'(-\d+)?', p)]
         if peaks and result.get('reviews'):
             found.append((result['reviews'], max(peaks)))
         else:
@@ -86,7 +97,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument('--series', action='append', metavar='LABEL=FILE:JOB',
                         help='a series to draw (repeat it); default: the DirectRunner\'s')
     parser.add_argument('--cluster', action='append', metavar='LABEL=FILE,FILE:VARIANT/JOB:PROCESS',
-                        help='a cluster series to draw (repeat it); default: the Flink runs\'')
+                        help='a cluster series to draw (repeat it); default: the Flink and Spark '
+                             'runs\'')
     parser.add_argument('--out', default=os.path.join(common.RESULTS, 'memory_over_size.png'))
     args = parser.parse_args(argv)
 
@@ -125,9 +137,9 @@ def main(argv: Sequence[str]) -> int:
         axis.set_xscale('log')
         axis.set_xlabel('reviews in the input (log scale)')
         axis.grid(True, which='both', alpha=0.3)
-    ax.set_ylabel('peak RSS of the job (Flink: of one SDK worker pool), MB')
+    ax.set_ylabel('peak RSS of the job (a cluster: of the process named), MB')
     ax.set_ylim(bottom=0)
-    ax.set_title('Peak memory over input size (DirectRunner; Flink)')
+    ax.set_title('Peak memory over input size (DirectRunner; Flink; Spark)')
     rel.set_ylabel("peak RSS / the series' smallest run's")
     rel.set_title('The same, relative to the smallest run')
     rel.legend(fontsize=8, loc='upper left')

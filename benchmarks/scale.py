@@ -7,7 +7,8 @@
   python -m benchmarks scale --model MODEL --data /tmp/scale-fresh --score 25000 --score 1000000
 
 Runs each job on ``DATA/reviews-<N>.csv`` (from scale_data) in a fresh process (this
-checkout's ``imdb-sentiment``, defaults otherwise: score with its explanations), under
+checkout's ``imdb-sentiment``, defaults otherwise: score with its explanations; ``--job-arg``
+adds a flag to every job, e.g. ``--job-arg=--direct_num_workers=1`` for one process), under
 ``/usr/bin/time -v`` (wall time, peak RSS) while sampling the resident memory of its process
 tree every second (the timeline shows whether memory grows with the input). Writes wall
 time, cost per review, peak RSS and both relative to the smallest size to
@@ -34,7 +35,7 @@ def timeline(samples: List, points: int = 10) -> List:
 def run(job: str, rows: int, args) -> Dict:
     path = os.path.join(args.data, f'reviews-{rows}.csv')
     out = os.path.join(args.work, f'{job}-{rows}')
-    cmd = common.job_command(job, '--input', path, '--output', out)
+    cmd = common.job_command(job, '--input', path, '--output', out, *args.job_arg)
     if job == 'score':
         cmd += ['--model', args.model]
     measured = common.run_timed(cmd, sample_every=1.0)
@@ -66,12 +67,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument('--work', default='/tmp/scale-out')
     parser.add_argument('--score', action='append', type=int, default=[], metavar='ROWS')
     parser.add_argument('--preprocess', action='append', type=int, default=[], metavar='ROWS')
+    parser.add_argument('--job-arg', action='append', default=[], metavar='--FLAG=VALUE',
+                        help='A flag for every job (repeatable).')
     parser.add_argument('--out', default=common.result_path('scale'))
     args = parser.parse_args(argv)
     if args.score and not args.model:
         parser.error('--score needs --model')
     result = dict(common.header('scale', argv), model=args.model,
-                  runner='DirectRunner (default, in-memory)', jobs={})
+                  runner='DirectRunner', job_args=args.job_arg, jobs={})
     for job, sizes in (('score', args.score), ('preprocess', args.preprocess)):
         runs = []
         for rows in sizes:

@@ -79,7 +79,8 @@ def test_plot_memory_draws_one_line_per_engine_and_job(tmp_path, capsys):
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     drawn = [line for line in capsys.readouterr().out.splitlines() if ' reviews ' in line]
     assert [line.split(':')[0].split(',')[0] for line in drawn] == [
-        'DirectRunner preprocess', 'DirectRunner score', 'Flink preprocess', 'Flink score']
+        'DirectRunner preprocess', 'DirectRunner score', 'Flink preprocess', 'Flink score',
+        'Spark preprocess', 'Spark preprocess', 'Spark score', 'Spark score']
 
 
 def test_cluster_engines_plans_every_variant_without_a_cluster(tmp_path, capsys):
@@ -96,6 +97,10 @@ def test_cluster_engines_plans_every_variant_without_a_cluster(tmp_path, capsys)
     assert '--environment_cache_millis' in plan['flink']['preprocess']
     assert '--environment_cache_millis' not in plan['flink-per-stage']['preprocess']
     assert '--runner=SparkRunner' in plan['spark']['preprocess']
+    assert entry.main(['cluster_engines', '--input', data, '--dry-run', '--variant', 'spark',
+                       '--job', 'score', '--work', str(tmp_path / 'work')]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert list(plan) == ['spark'] and list(plan['spark']) == ['score']
 
 
 # --- e2e: each runs a job or trains a network (tens of seconds each) ---------------------------
