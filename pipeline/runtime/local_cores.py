@@ -50,7 +50,9 @@ MULTI_PROCESSING = 'multi_processing'
 # TensorFlow and tf.Transform) costs more than the second core saves. On the 2-core machine,
 # preprocess of 2,000 reviews (2.6 MB) took 82 s in two workers against 57 s in one process (a
 # loaded machine); of 25k reviews (32 MB), 1.22x the plain pass in two workers against 1.44x in
-# one. A line through the two crosses near 25 MB: 24 MB is about 18k reviews.
+# one. A line through the two crosses near 25 MB: 24 MB is about 18k reviews. Checked again
+# alone on the cores (benchmarks/README.md, Speed): one process took 1.14x the two workers'
+# time at 25k reviews, 1.58x at 100k, 1.33x at 1M.
 MIN_INPUT_MB = 24
 # The runners whose worker processes this module chooses (Beam's DirectRunner picks its
 # FnApiRunner for a batch job, which honours the flags).
